@@ -1,0 +1,130 @@
+# vc: build, run and test the video-consultation servers (see README.md).
+
+BUILD ?= build
+OBJ := $(BUILD)/obj
+BIN := $(BUILD)/bin
+TBIN := $(BUILD)/tests
+
+CC ?= cc
+OPT ?= -O2 -g
+SAN ?=
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wno-missing-field-initializers
+PKGS := openssl jansson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+CFLAGS += -std=gnu11 $(OPT) $(WARN) $(SAN) -fno-strict-aliasing -MMD -MP $(PKG_CFLAGS)
+LDFLAGS += $(SAN)
+LDLIBS += $(PKG_LIBS) -lpthread
+
+# Libraries: common helpers, the STUN codec, the TURN protocol core (no sockets), the daemon.
+LIB_COMMON := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/common/*.c))
+LIB_STUN := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/stun/*.c))
+LIB_POLICY := $(OBJ)/turn/policy.o
+LIB_TURN := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/turn/*.c))
+TURND_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/turnd/*.c))
+TURND_LIB := $(filter-out $(OBJ)/turnd/main.o,$(TURND_OBJS))
+LIB_ALL := $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN) $(TURND_LIB)
+
+# Unit tests: tests/unit/test_NAME.c becomes $(TBIN)/test_NAME, linked with what it needs.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(TBIN)/%,$(UNIT_SRCS))
+TEST_LINK_addr := $(LIB_COMMON)
+TEST_LINK_config := $(LIB_COMMON)
+TEST_LINK_log := $(LIB_COMMON)
+TEST_LINK_stun := $(LIB_COMMON) $(LIB_STUN)
+TEST_LINK_policy := $(LIB_COMMON) $(LIB_POLICY)
+TEST_LINK_random := $(LIB_COMMON)
+TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN)
+
+# Interop helpers built from tests/interop/*.c (libnice and friends), linked per program.
+NICE_PKGS := nice glib-2.0 gio-2.0
+INTEROP_BINS := $(patsubst tests/interop/%.c,$(TBIN)/%,$(wildcard tests/interop/*.c))
+
+BINS := $(BIN)/vc-turn
+
+.PHONY: all deps certs run test unit asan lint fuzz bench clean tests-build
+all: $(BINS)
+
+deps:
+	@deploy/install-deps.sh $(DEPS_GROUP)
+
+certs:
+	@certs/gen-dev-certs.sh
+
+$(OBJ)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(OBJ)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -c -o $@ $<
+
+$(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.SECONDARY:
+.SECONDEXPANSION:
+$(TBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(OBJ)/tests/unit/runner.o $$(or $$(TEST_LINK_$$*),$$(TEST_LINK_default))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OBJ)/tests/interop/%.o: tests/interop/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags $(NICE_PKGS)) -c -o $@ $<
+
+$(TBIN)/%: $(OBJ)/tests/interop/%.o $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(NICE_PKGS)) $(LDLIBS)
+
+tests-build: $(BINS) $(UNIT_BINS) $(INTEROP_BINS)
+
+# The README's two commands. Both install what they need first.
+run:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=run
+	@$(MAKE) --no-print-directory certs
+	@$(MAKE) --no-print-directory all
+	deploy/run-dev.sh $(BUILD)
+
+test:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=test
+	@$(MAKE) --no-print-directory certs
+	@$(MAKE) --no-print-directory tests-build
+	tests/run.sh $(BUILD)
+
+# Unit tests alone, without the interop suites.
+unit: $(UNIT_BINS)
+	tests/run.sh $(BUILD) unit
+
+asan:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=test
+	@$(MAKE) --no-print-directory certs
+	@$(MAKE) --no-print-directory tests-build BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run.sh build/asan
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=fuzz
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=bench
+	@$(MAKE) --no-print-directory certs all
+	bench/run.sh
+
+LINT_FILES = $(shell git ls-files '*.c' '*.h')
+BANNED := strcpy strcat sprintf vsprintf gets strtok atoi atol
+lint:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=lint
+	clang-format --dry-run --Werror $(LINT_FILES)
+	@bad=$$(grep -nwE '$(shell echo $(BANNED) | tr ' ' '|')' $(LINT_FILES) | grep -E '\b($(shell echo $(BANNED) | tr ' ' '|'))\s*\(' ); \
+	if [ -n "$$bad" ]; then echo "banned functions:"; echo "$$bad"; exit 1; fi
+	@echo "lint: clean"
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

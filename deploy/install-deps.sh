@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a make target needs, if any are missing (root, apt-get).
+# Usage: deploy/install-deps.sh [run|test|lint|fuzz|bench]
+set -eu
+group=${1:-run}
+build=(make gcc pkg-config libssl-dev libjansson-dev openssl)
+case $group in
+    run) pkgs=("${build[@]}") ;;
+    test) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev iproute2 curl procps) ;;
+    lint) pkgs=(clang-format git) ;;
+    fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;
+    bench) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev gnuplot-nox procps) ;;
+    *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

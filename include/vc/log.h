@@ -1,0 +1,31 @@
+/* Logging: plain diagnostics on stderr, and the metadata log as one JSON object per line. */
+#ifndef VC_LOG_H
+#define VC_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+/* Diagnostics threshold; hot paths test log_enabled() before formatting. */
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+
+/* "vc-turn: error: bind 0.0.0.0:3478: Address in use" style lines on stderr. */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The metadata log. One per process; opened in main and passed explicitly. */
+struct event_log;
+
+/* Opens path for appending, or stdout for "-". Returns NULL and sets errno on failure. */
+struct event_log *event_log_open(const char *path);
+void event_log_close(struct event_log *l);
+
+/* Writes {"ts":"2026-01-02T03:04:05.678Z","event":EVENT,...} as one line with one write(2), so
+ * threads never interleave. Fields are given as a jansson json_pack() format for an object plus
+ * its arguments, e.g. event_log_write(l, "turn.free", "{s:s,s:I}", "alloc", id, "bytes", n).
+ * Only ids, counts, times, addresses and client software belong here: never payloads, SDP,
+ * candidates, names or tokens. Returns 0, or a negative errno. */
+int event_log_write(struct event_log *l, const char *event, const char *fmt, ...);
+
+#endif

@@ -1,0 +1,140 @@
+/* The TURN protocol core (RFC 8656): allocations, permissions, channels, auth; I/O through ops. */
+#ifndef VC_TURN_H
+#define VC_TURN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vc/addr.h"
+
+struct peer_policy;
+struct event_log;
+
+/* Bytes the I/O layer leaves free before a received payload, and after it, so the core can add
+ * a ChannelData header or a Data indication around peer data in place. */
+#define TURN_HEADROOM 64
+#define TURN_TAILROOM 4
+/* Largest payload relayed (a UDP datagram). */
+#define TURN_MAX_PAYLOAD 65507
+
+enum turn_transport { TURN_UDP = 0, TURN_TCP = 1, TURN_TLS = 2 };
+
+/* Settings shared by all workers, filled from the config before turn_server_new(). */
+struct turn_settings {
+    const char *realm;
+    const uint8_t *secret; /* borrowed; the TURN REST API shared secret */
+    size_t secret_len;
+    struct peer_policy *policy; /* borrowed */
+    struct event_log *log;      /* borrowed; may be NULL */
+    union vc_addr relay_ip4;    /* family AF_UNSPEC if no IPv4 relaying */
+    union vc_addr relay_ip6;    /* family AF_UNSPEC if no IPv6 relaying */
+    union vc_addr external_ip4; /* advertised instead of relay_ip4 when set (NAT in front) */
+    union vc_addr external_ip6;
+    uint16_t port_min, port_max;
+    unsigned max_allocations; /* whole server */
+    unsigned user_quota;      /* allocations per credential */
+    uint64_t bps;             /* per-allocation relay cap, bits per second; 0 = none */
+    unsigned max_lifetime;    /* seconds; requested lifetimes are clamped to it */
+    unsigned nonce_lifetime;  /* seconds before 438 Stale Nonce */
+    unsigned unauth_rate;     /* unauthenticated requests per second per source IP */
+    unsigned workers;         /* number of turn_worker instances that will be created */
+};
+
+/* Counters one worker owns and writes without atomics; the metrics reader sums workers with
+ * relaxed loads. */
+#define TURN_BATCH_BUCKETS 8 /* batch sizes 1, 2-3, 4-7, ... 64+ */
+struct turn_stats {
+    uint64_t allocations; /* gauge */
+    uint64_t allocations_total;
+    uint64_t relayed_packets;
+    uint64_t relayed_bytes;
+    uint64_t auth_failures;
+    uint64_t peer_denied;
+    uint64_t quota_rejected;
+    uint64_t rate_limited;
+    uint64_t bandwidth_dropped;
+    uint64_t stale_nonces;
+    uint64_t bad_messages;
+    uint64_t requests;
+    uint64_t batch_hist[TURN_BATCH_BUCKETS];
+};
+
+/* Where a client message came from and how to answer it. For UDP, fd is the listening socket
+ * and stream is NULL; for TCP/TLS, stream is the I/O layer's connection. */
+struct turn_stream;
+struct turn_client {
+    enum turn_transport transport;
+    int fd;
+    struct turn_stream *stream;
+    union vc_addr local;
+    union vc_addr remote;
+};
+
+struct turn_server;
+struct turn_worker;
+struct turn_alloc;
+
+/* What the core needs from the I/O layer. Every call is made on the worker's own thread. */
+struct turn_io_ops {
+    /* Opens a UDP socket of family bound to ip and a free port in [port_min, port_max], and
+     * watches it for alloc, which turn_worker_peer_input() then receives. Returns a handle >= 0
+     * (a file descriptor for the real engine) and fills bound, or a negative errno. */
+    int (*relay_open)(struct turn_worker *w, struct turn_alloc *alloc, const union vc_addr *ip,
+                      union vc_addr *bound);
+    void (*relay_close)(struct turn_worker *w, int relay);
+    /* Sends one datagram from a relay socket to a peer. */
+    int (*send_peer)(struct turn_worker *w, int relay, const union vc_addr *peer,
+                     const uint8_t *buf, size_t len);
+    /* Sends a STUN message or ChannelData to a client (may queue; the bytes are copied). */
+    int (*send_client)(struct turn_worker *w, const struct turn_client *c, const uint8_t *buf,
+                       size_t len);
+};
+
+/* Creates the shared state. Takes a copy of settings (the pointers in it stay borrowed).
+ * Returns NULL on ENOMEM or if the CSPRNG fails. */
+struct turn_server *turn_server_new(const struct turn_settings *settings);
+void turn_server_free(struct turn_server *s);
+const struct turn_settings *turn_server_settings(const struct turn_server *s);
+
+/* Creates worker index (0-based), with pools sized for its share of max_allocations.
+ * ctx is the I/O layer's own pointer, returned by turn_worker_ctx(). */
+struct turn_worker *turn_worker_new(struct turn_server *s, unsigned index,
+                                    const struct turn_io_ops *ops, void *ctx);
+/* Frees every allocation (logging turn.free) and the worker. */
+void turn_worker_free(struct turn_worker *w);
+void *turn_worker_ctx(const struct turn_worker *w);
+const struct turn_stats *turn_worker_stats(const struct turn_worker *w);
+struct turn_stats *turn_worker_stats_mut(struct turn_worker *w);
+
+/* The clock: the I/O layer sets it once per loop iteration (a fuzzer sets a fake one).
+ * mono_ms is monotonic milliseconds; unix_s is wall-clock seconds, for credential expiry. */
+void turn_worker_set_clock(struct turn_worker *w, uint64_t mono_ms, int64_t unix_s);
+
+/* A message from a client: a STUN message or ChannelData (several, for a stream, are fed one
+ * at a time; see turn_stream_frame_len()). The buffer is borrowed for the call. */
+void turn_worker_client_input(struct turn_worker *w, const struct turn_client *c,
+                              const uint8_t *buf, size_t len);
+
+/* A datagram received on alloc's relay socket from peer. payload has TURN_HEADROOM writable
+ * bytes before it and TURN_TAILROOM after it. */
+void turn_worker_peer_input(struct turn_worker *w, struct turn_alloc *alloc,
+                            const union vc_addr *peer, uint8_t *payload, size_t len);
+
+/* A TCP/TLS connection closed: frees the allocation it owned, if any. */
+void turn_worker_stream_closed(struct turn_worker *w, const struct turn_client *c);
+
+/* Expires allocations, permissions and channels. Call about once a second. */
+void turn_worker_tick(struct turn_worker *w);
+
+/* For a stream transport: how long the first message in buf is (STUN: 20 + length;
+ * ChannelData: 4 + length padded to 4). Returns 0 if more bytes are needed to tell, the length,
+ * or -EBADMSG if the bytes are neither. */
+long turn_stream_frame_len(const uint8_t *buf, size_t len);
+
+/* TURN REST API credentials: writes base64(HMAC-SHA1(secret, username)) with a NUL into out
+ * (at least 29 bytes). Returns its length. */
+int turn_rest_password(const uint8_t *secret, size_t secret_len, const char *user,
+                       size_t user_len, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,561 @@
+/* Table-driven configuration: defaults, then a JSON file (--config), then command-line flags. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "vc/config.h"
+
+/* How much of a bad value an error message quotes. */
+#define CFG_SHOW_MAX 64
+
+/* One cfg_load() call: the table, the target, the error buffer and which source is being read. */
+struct cfg_ctx {
+    const struct cfg_option *table;
+    size_t n;
+    void *target;
+    char *err;
+    size_t errlen;
+    const char *file; /* set while applying the JSON file, so errors name it */
+};
+
+/* One parsed command-line flag. */
+struct cfg_flag {
+    const struct cfg_option *opt; /* NULL for --config when the table has no "config" entry */
+    const char *value;            /* borrowed from argv; NULL for a bare boolean flag */
+    bool is_config;
+};
+
+static void *cfg_field(const struct cfg_ctx *c, const struct cfg_option *opt)
+{
+    return (char *)c->target + opt->offset;
+}
+
+/* Values of keys like "secret", "turn-secret-file" or "api-key" are never quoted in messages. */
+static bool cfg_is_secret(const char *key)
+{
+    return strstr(key, "secret") || strstr(key, "key");
+}
+
+/* Copies value into out for quoting: at most CFG_SHOW_MAX bytes, control bytes as '?'. */
+static const char *cfg_show(char *out, size_t outlen, const char *value)
+{
+    size_t i, max = outlen - 4;
+
+    for (i = 0; value[i] && i < max && i < CFG_SHOW_MAX; i++)
+        out[i] = (value[i] > 0 && value[i] < 0x20) || value[i] == 0x7f ? '?' : value[i];
+    if (value[i]) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+    return out;
+}
+
+/* Writes "[FILE: ]KEY: message" (key may be NULL) into the error buffer; returns -EINVAL. */
+static int cfg_fail(const struct cfg_ctx *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cfg_fail(const struct cfg_ctx *c, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    int n = 0;
+
+    if (!c->err || c->errlen == 0)
+        return -EINVAL;
+    if (c->file)
+        n = snprintf(c->err, c->errlen, "%s: ", c->file);
+    if (key && n >= 0 && (size_t)n < c->errlen)
+        n += snprintf(c->err + n, c->errlen - (size_t)n, "%s: ", key);
+    if (n >= 0 && (size_t)n < c->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+/* "KEY: 'VALUE' REASON", or "KEY: invalid value (REASON)" for secrets. */
+static int cfg_fail_value(const struct cfg_ctx *c, const struct cfg_option *opt, const char *value,
+                          const char *reason)
+{
+    char shown[CFG_SHOW_MAX + 4];
+
+    if (cfg_is_secret(opt->key))
+        return cfg_fail(c, opt->key, "invalid value (%s)", reason);
+    return cfg_fail(c, opt->key, "'%s' %s", cfg_show(shown, sizeof(shown), value), reason);
+}
+
+static const struct cfg_option *cfg_find(const struct cfg_ctx *c, const char *name, size_t len)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (strlen(c->table[i].key) == len && memcmp(c->table[i].key, name, len) == 0)
+            return &c->table[i];
+    }
+    return NULL;
+}
+
+static int cfg_set_int(const struct cfg_ctx *c, const struct cfg_option *opt, long long v)
+{
+    bool secret = cfg_is_secret(opt->key);
+
+    if (v < opt->min) {
+        if (secret)
+            return cfg_fail(c, opt->key, "value is below the minimum %lld", opt->min);
+        return cfg_fail(c, opt->key, "%lld is below the minimum %lld", v, opt->min);
+    }
+    if (v > opt->max) {
+        if (secret)
+            return cfg_fail(c, opt->key, "value is above the maximum %lld", opt->max);
+        return cfg_fail(c, opt->key, "%lld is above the maximum %lld", v, opt->max);
+    }
+    *(long long *)cfg_field(c, opt) = v;
+    return 0;
+}
+
+/* Decimal only, optional leading '-', no spaces, '+' or trailing bytes. */
+static int cfg_parse_int(const struct cfg_ctx *c, const struct cfg_option *opt, const char *text)
+{
+    const char *p = text[0] == '-' ? text + 1 : text;
+    char *end;
+    long long v;
+
+    if (!isdigit((unsigned char)*p))
+        return cfg_fail_value(c, opt, text, "is not an integer");
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (*end != '\0')
+        return cfg_fail_value(c, opt, text, "is not an integer");
+    if (errno == ERANGE)
+        return cfg_fail_value(c, opt, text, "is out of range");
+    return cfg_set_int(c, opt, v);
+}
+
+static int cfg_parse_bool(const struct cfg_ctx *c, const struct cfg_option *opt, const char *text)
+{
+    bool *field = cfg_field(c, opt);
+
+    if (!text || strcmp(text, "true") == 0 || strcmp(text, "1") == 0 || strcmp(text, "yes") == 0)
+        *field = true;
+    else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0 || strcmp(text, "no") == 0)
+        *field = false;
+    else
+        return cfg_fail_value(c, opt, text, "is not true or false");
+    return 0;
+}
+
+static int cfg_check(const struct cfg_ctx *c, const struct cfg_option *opt, const char *value)
+{
+    int rc;
+
+    if (!opt->check)
+        return 0;
+    rc = opt->check(value);
+    if (rc >= 0)
+        return 0;
+    if (rc == -EINVAL)
+        return cfg_fail_value(c, opt, value, "is invalid");
+    /* e.g. a file that must exist: say why, still without quoting a secret. */
+    if (cfg_is_secret(opt->key))
+        return cfg_fail(c, opt->key, "invalid value (%s)", strerror(-rc));
+    char shown[CFG_SHOW_MAX + 4];
+    return cfg_fail(c, opt->key, "'%s' is invalid (%s)", cfg_show(shown, sizeof(shown), value),
+                    strerror(-rc));
+}
+
+static int cfg_set_str(const struct cfg_ctx *c, const struct cfg_option *opt, const char *value)
+{
+    char **field = cfg_field(c, opt);
+    char *copy;
+    int rc;
+
+    rc = cfg_check(c, opt, value);
+    if (rc < 0)
+        return rc;
+    copy = strdup(value);
+    if (!copy)
+        return cfg_fail(c, opt->key, "out of memory");
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static void cfg_list_clear(struct cfg_list *l)
+{
+    for (unsigned i = 0; i < l->n; i++) {
+        free(l->v[i]);
+        l->v[i] = NULL;
+    }
+    l->n = 0;
+}
+
+/* Appends len bytes of value as one element. */
+static int cfg_list_add(const struct cfg_ctx *c, const struct cfg_option *opt, const char *value,
+                        size_t len)
+{
+    struct cfg_list *l = cfg_field(c, opt);
+    char *copy;
+    int rc;
+
+    if (l->n >= CFG_LIST_MAX)
+        return cfg_fail(c, opt->key, "more than %d values", CFG_LIST_MAX);
+    copy = strndup(value, len);
+    if (!copy)
+        return cfg_fail(c, opt->key, "out of memory");
+    rc = cfg_check(c, opt, copy);
+    if (rc < 0) {
+        free(copy);
+        return rc;
+    }
+    l->v[l->n++] = copy;
+    return 0;
+}
+
+/* Applies a default: lists are comma-separated ("" is the empty list). */
+static int cfg_apply_default(const struct cfg_ctx *c, const struct cfg_option *opt)
+{
+    const char *p = opt->def, *comma;
+    int rc;
+
+    switch (opt->type) {
+    case CFG_INT:
+        return cfg_parse_int(c, opt, p);
+    case CFG_BOOL:
+        return cfg_parse_bool(c, opt, p);
+    case CFG_STR:
+        return cfg_set_str(c, opt, p);
+    case CFG_LIST:
+        while (*p) {
+            comma = strchr(p, ',');
+            rc = cfg_list_add(c, opt, p, comma ? (size_t)(comma - p) : strlen(p));
+            if (rc < 0)
+                return rc;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        return 0;
+    }
+    return cfg_fail(c, opt->key, "bad option type");
+}
+
+static const char *cfg_json_type(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "?";
+}
+
+/* A JSON string as a C string, refusing embedded NUL bytes. */
+static const char *cfg_json_str(const struct cfg_ctx *c, const struct cfg_option *opt,
+                                const json_t *v, int *rc)
+{
+    const char *s = json_string_value(v);
+
+    if (strlen(s) != json_string_length(v)) {
+        *rc = cfg_fail(c, opt->key, "contains a NUL byte");
+        return NULL;
+    }
+    return s;
+}
+
+static int cfg_apply_json(const struct cfg_ctx *c, const struct cfg_option *opt, const json_t *v)
+{
+    const char *s;
+    size_t i;
+    json_t *el;
+    int rc = 0;
+
+    switch (opt->type) {
+    case CFG_INT:
+        if (json_is_integer(v))
+            return cfg_set_int(c, opt, json_integer_value(v));
+        if (!json_is_string(v))
+            return cfg_fail(c, opt->key, "expected an integer, not %s", cfg_json_type(v));
+        s = cfg_json_str(c, opt, v, &rc);
+        return s ? cfg_parse_int(c, opt, s) : rc;
+    case CFG_BOOL:
+        if (!json_is_boolean(v))
+            return cfg_fail(c, opt->key, "expected true or false, not %s", cfg_json_type(v));
+        *(bool *)cfg_field(c, opt) = json_is_true(v);
+        return 0;
+    case CFG_STR:
+        if (!json_is_string(v))
+            return cfg_fail(c, opt->key, "expected a string, not %s", cfg_json_type(v));
+        s = cfg_json_str(c, opt, v, &rc);
+        return s ? cfg_set_str(c, opt, s) : rc;
+    case CFG_LIST:
+        if (!json_is_array(v))
+            return cfg_fail(c, opt->key, "expected an array of strings, not %s", cfg_json_type(v));
+        cfg_list_clear(cfg_field(c, opt));
+        json_array_foreach(v, i, el)
+        {
+            if (!json_is_string(el))
+                return cfg_fail(c, opt->key, "expected an array of strings, not %s in it",
+                                cfg_json_type(el));
+            s = cfg_json_str(c, opt, el, &rc);
+            if (!s)
+                return rc;
+            rc = cfg_list_add(c, opt, s, strlen(s));
+            if (rc < 0)
+                return rc;
+        }
+        return 0;
+    }
+    return cfg_fail(c, opt->key, "bad option type");
+}
+
+/* Reads the JSON file. jansson's "near '...'" context is dropped from parse errors: it would
+ * quote the file's text, which may be a secret. */
+static int cfg_load_file(struct cfg_ctx *c, const char *path)
+{
+    json_error_t jerr;
+    json_t *root, *v;
+    const char *key;
+    const struct cfg_option *opt;
+    char *near;
+    int rc = 0;
+
+    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        near = strstr(jerr.text, " near '");
+        if (near)
+            *near = '\0';
+        if (jerr.line > 0)
+            return cfg_fail(c, NULL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        return cfg_fail(c, NULL, "%s: %s", path, jerr.text);
+    }
+    c->file = path;
+    if (!json_is_object(root)) {
+        rc = cfg_fail(c, NULL, "the top level must be a JSON object");
+        goto out;
+    }
+    json_object_foreach(root, key, v)
+    {
+        opt = cfg_find(c, key, strlen(key));
+        if (!opt) {
+            char shown[CFG_SHOW_MAX + 4];
+            rc = cfg_fail(c, NULL, "unknown key '%s'", cfg_show(shown, sizeof(shown), key));
+            goto out;
+        }
+        if (strcmp(key, "config") == 0) {
+            rc = cfg_fail(c, key, "not allowed inside a config file");
+            goto out;
+        }
+        rc = cfg_apply_json(c, opt, v);
+        if (rc < 0)
+            goto out;
+    }
+out:
+    c->file = NULL;
+    json_decref(root);
+    return rc;
+}
+
+/* Parses argv[*i] (and its value, if separate) into f and advances *i past them. */
+static int cfg_next_flag(const struct cfg_ctx *c, int argc, char **argv, int *i, struct cfg_flag *f)
+{
+    const char *arg = argv[*i], *name, *eq;
+    size_t len;
+    char shown[CFG_SHOW_MAX + 4];
+
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0' || arg[2] == '=')
+        return cfg_fail(c, NULL, "unexpected argument '%s'", cfg_show(shown, sizeof(shown), arg));
+    name = arg + 2;
+    eq = strchr(name, '=');
+    len = eq ? (size_t)(eq - name) : strlen(name);
+    f->opt = cfg_find(c, name, len);
+    f->is_config = len == 6 && memcmp(name, "config", 6) == 0;
+    if (!f->opt && !f->is_config) {
+        /* Quote the flag's name only: a value after '=' could be a secret. */
+        if (len > CFG_SHOW_MAX)
+            len = CFG_SHOW_MAX;
+        char flag[CFG_SHOW_MAX + 1];
+        memcpy(flag, name, len);
+        flag[len] = '\0';
+        return cfg_fail(c, NULL, "unknown option '--%s'", cfg_show(shown, sizeof(shown), flag));
+    }
+    if (f->is_config && f->opt && f->opt->type != CFG_STR)
+        return cfg_fail(c, "config", "the table's config entry must be a string");
+    if (eq) {
+        f->value = eq + 1;
+    } else if (f->opt && f->opt->type == CFG_BOOL) {
+        f->value = NULL;
+    } else if (*i + 1 < argc) {
+        f->value = argv[++*i];
+    } else {
+        return cfg_fail(c, f->is_config ? "config" : f->opt->key, "missing value");
+    }
+    ++*i;
+    return 0;
+}
+
+/* Checks every flag's syntax and finds --config FILE. */
+static int cfg_scan_flags(const struct cfg_ctx *c, int argc, char **argv, const char **config)
+{
+    struct cfg_flag f;
+    int i = 1, rc;
+
+    *config = NULL;
+    while (i < argc) {
+        rc = cfg_next_flag(c, argc, argv, &i, &f);
+        if (rc < 0)
+            return rc;
+        if (!f.is_config)
+            continue;
+        if (*config)
+            return cfg_fail(c, "config", "given more than once");
+        *config = f.value;
+    }
+    return 0;
+}
+
+/* Applies flags in order. A list flag's first use replaces the default or file list. */
+static int cfg_apply_flags(const struct cfg_ctx *c, int argc, char **argv)
+{
+    struct cfg_flag f;
+    bool *seen;
+    int i = 1, rc = 0;
+
+    seen = calloc(c->n ? c->n : 1, sizeof(*seen));
+    if (!seen)
+        return cfg_fail(c, NULL, "out of memory");
+    while (i < argc) {
+        rc = cfg_next_flag(c, argc, argv, &i, &f);
+        if (rc < 0)
+            break;
+        if (!f.opt)
+            continue;
+        switch (f.opt->type) {
+        case CFG_INT:
+            rc = cfg_parse_int(c, f.opt, f.value);
+            break;
+        case CFG_BOOL:
+            rc = cfg_parse_bool(c, f.opt, f.value);
+            break;
+        case CFG_STR:
+            rc = cfg_set_str(c, f.opt, f.value);
+            break;
+        case CFG_LIST:
+            if (!seen[f.opt - c->table])
+                cfg_list_clear(cfg_field(c, f.opt));
+            seen[f.opt - c->table] = true;
+            rc = cfg_list_add(c, f.opt, f.value, strlen(f.value));
+            break;
+        }
+        if (rc < 0)
+            break;
+    }
+    free(seen);
+    return rc;
+}
+
+/* Gives every field a known empty value, so cfg_free() is safe whatever happens next. */
+static void cfg_reset(const struct cfg_ctx *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct cfg_option *opt = &c->table[i];
+        switch (opt->type) {
+        case CFG_INT:
+            *(long long *)cfg_field(c, opt) = 0;
+            break;
+        case CFG_BOOL:
+            *(bool *)cfg_field(c, opt) = false;
+            break;
+        case CFG_STR:
+            *(char **)cfg_field(c, opt) = NULL;
+            break;
+        case CFG_LIST:
+            memset(cfg_field(c, opt), 0, sizeof(struct cfg_list));
+            break;
+        }
+    }
+}
+
+/* The target's fields are overwritten without being freed: pass a fresh (or cfg_free()d) struct.
+ * On failure everything stored so far is freed again. */
+int cfg_load(const struct cfg_option *table, size_t n, void *target, int argc, char **argv,
+             char *err, size_t errlen)
+{
+    struct cfg_ctx c = {table, n, target, err, errlen, NULL};
+    const char *config = NULL;
+    int rc = 0;
+
+    if (err && errlen)
+        err[0] = '\0';
+    cfg_reset(&c);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (table[i].def)
+            rc = cfg_apply_default(&c, &table[i]);
+    }
+    if (rc == 0)
+        rc = cfg_scan_flags(&c, argc, argv, &config);
+    if (rc == 0 && config) {
+        const struct cfg_option *opt = cfg_find(&c, "config", 6);
+        if (opt)
+            rc = cfg_set_str(&c, opt, config);
+        if (rc == 0)
+            rc = cfg_load_file(&c, config);
+    }
+    if (rc == 0)
+        rc = cfg_apply_flags(&c, argc, argv);
+    if (rc < 0) {
+        cfg_free(table, n, target);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void cfg_free(const struct cfg_option *table, size_t n, void *target)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *field = (char *)target + table[i].offset;
+        if (table[i].type == CFG_STR) {
+            free(*(char **)field);
+            *(char **)field = NULL;
+        } else if (table[i].type == CFG_LIST) {
+            cfg_list_clear(field);
+        }
+    }
+}
+
+void cfg_print_help(const struct cfg_option *table, size_t n, FILE *out)
+{
+    char lhs[80];
+    bool has_config = false;
+
+    for (size_t i = 0; i < n; i++)
+        has_config |= strcmp(table[i].key, "config") == 0;
+    if (!has_config)
+        fprintf(out, "  %-28s %s\n", "--config FILE", "read options from a JSON file");
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_option *opt = &table[i];
+        const char *arg = opt->type == CFG_INT ? " N" : opt->type == CFG_BOOL ? "" : " VALUE";
+
+        snprintf(lhs, sizeof(lhs), "--%s%s", opt->key, arg);
+        fprintf(out, "  %-28s %s", lhs, opt->help ? opt->help : "");
+        if (opt->type == CFG_LIST)
+            fprintf(out, " (repeatable)");
+        if (opt->def && *opt->def && !cfg_is_secret(opt->key))
+            fprintf(out, " (default: %s)", opt->def);
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,54 @@
+/* Randomness from getrandom(2), hex tokens, and constant-time comparison via OpenSSL. */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+
+#include "vc/random.h"
+
+int random_bytes(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    ssize_t n;
+
+    /* getrandom blocks only until the pool is first seeded; large requests may return short. */
+    while (len > 0) {
+        n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int random_token_hex(char *out, size_t outlen, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t raw[RANDOM_TOKEN_MAX];
+    int rc;
+
+    if (nbytes == 0 || nbytes > RANDOM_TOKEN_MAX)
+        return -EINVAL;
+    if (!out || outlen < 2 * nbytes + 1)
+        return -ENOSPC;
+    rc = random_bytes(raw, nbytes);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 0x0f];
+    }
+    out[2 * nbytes] = '\0';
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return 0;
+}
+
+bool ct_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}

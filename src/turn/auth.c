@@ -1,0 +1,202 @@
+/* TURN long-term credentials: REST API passwords, stateless nonces bound to the client, checks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "vc/random.h"
+#include "turn_int.h"
+
+/* RFC 8489 9.2: the nonce cookie, then 4 base64 characters of the 24-bit security feature set.
+ * "gAAA" is bit 0 (the most significant): PASSWORD-ALGORITHMS is supported. */
+#define NONCE_COOKIE "obMatJos2gAAA"
+#define NONCE_COOKIE_LEN 13
+/* After the cookie: base64 of 4 bytes of issue time and an 8-byte MAC. */
+#define NONCE_RAW_LEN 12
+#define NONCE_B64_LEN 16
+#define NONCE_MAC_LEN 8
+
+int turn_rest_password(const uint8_t *secret, size_t secret_len, const char *user,
+                       size_t user_len, char *out, size_t outlen)
+{
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned maclen = 0;
+
+    if (outlen < 29)
+        return -ENOSPC;
+    if (!HMAC(EVP_sha1(), secret, (int)secret_len, (const uint8_t *)user, user_len, mac, &maclen))
+        return -EINVAL;
+    return EVP_EncodeBlock((uint8_t *)out, mac, (int)maclen);
+}
+
+/* The MAC binds the issue time to the client's transport, address and port. */
+static void nonce_mac(const struct turn_worker *w, const struct turn_client *c,
+                      const uint8_t when[4], uint8_t out[NONCE_MAC_LEN])
+{
+    uint8_t input[4 + 1 + sizeof(union vc_addr)], mac[EVP_MAX_MD_SIZE];
+    unsigned maclen = 0;
+    socklen_t alen = addr_len(&c->remote);
+    size_t n = 0;
+
+    memcpy(input, when, 4);
+    n = 4;
+    input[n++] = (uint8_t)c->transport;
+    /* The family, port and address fields; never padding or the IPv6 scope. */
+    if (c->remote.sa.sa_family == AF_INET6) {
+        memcpy(input + n, &c->remote.v6.sin6_port, 2);
+        memcpy(input + n + 2, &c->remote.v6.sin6_addr, 16);
+        n += 18;
+    } else if (alen) {
+        memcpy(input + n, &c->remote.v4.sin_port, 2);
+        memcpy(input + n + 2, &c->remote.v4.sin_addr, 4);
+        n += 6;
+    }
+    HMAC(EVP_sha256(), w->srv->nonce_key, sizeof(w->srv->nonce_key), input, n, mac, &maclen);
+    memcpy(out, mac, NONCE_MAC_LEN);
+}
+
+int turn_nonce_make(const struct turn_worker *w, const struct turn_client *c, char *out,
+                    size_t outlen)
+{
+    uint8_t raw[NONCE_RAW_LEN];
+    uint32_t t = (uint32_t)w->now_unix;
+
+    if (outlen < NONCE_COOKIE_LEN + NONCE_B64_LEN + 1)
+        return -ENOSPC;
+    raw[0] = (uint8_t)(t >> 24);
+    raw[1] = (uint8_t)(t >> 16);
+    raw[2] = (uint8_t)(t >> 8);
+    raw[3] = (uint8_t)t;
+    nonce_mac(w, c, raw, raw + 4);
+    memcpy(out, NONCE_COOKIE, NONCE_COOKIE_LEN);
+    EVP_EncodeBlock((uint8_t *)out + NONCE_COOKIE_LEN, raw, NONCE_RAW_LEN);
+    return NONCE_COOKIE_LEN + NONCE_B64_LEN;
+}
+
+/* 0 if the nonce is ours, for this client, and fresh; -ESTALE otherwise. */
+static int nonce_check(const struct turn_worker *w, const struct turn_client *c,
+                       const uint8_t *nonce, size_t len)
+{
+    uint8_t raw[NONCE_RAW_LEN + 2], mac[NONCE_MAC_LEN];
+    char b64[NONCE_B64_LEN + 1];
+
+    if (len != NONCE_COOKIE_LEN + NONCE_B64_LEN || memcmp(nonce, NONCE_COOKIE, NONCE_COOKIE_LEN))
+        return -ESTALE;
+    memcpy(b64, nonce + NONCE_COOKIE_LEN, NONCE_B64_LEN);
+    b64[NONCE_B64_LEN] = '\0';
+    if (EVP_DecodeBlock(raw, (const uint8_t *)b64, NONCE_B64_LEN) != NONCE_RAW_LEN)
+        return -ESTALE;
+    nonce_mac(w, c, raw, mac);
+    if (!ct_equal(mac, raw + 4, NONCE_MAC_LEN))
+        return -ESTALE;
+    int64_t issued = (int64_t)((uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
+                               (uint32_t)raw[2] << 8 | raw[3]);
+    if (issued > w->now_unix + 5 || w->now_unix - issued > (int64_t)w->srv->set.nonce_lifetime)
+        return -ESTALE;
+    return 0;
+}
+
+void turn_build_password_algorithms(struct stun_builder *b)
+{
+    /* Each entry: algorithm (2 bytes), parameters length (2 bytes, 0). */
+    static const uint8_t algs[] = {0x00, STUN_PWALG_SHA256, 0, 0, 0x00, STUN_PWALG_MD5, 0, 0};
+
+    stun_build_attr(b, STUN_ATTR_PASSWORD_ALGORITHMS, algs, sizeof(algs));
+}
+
+/* The PASSWORD-ALGORITHM the client chose: MD5 when absent. A choice must come with an echo
+ * of exactly the PASSWORD-ALGORITHMS list we offer, or a bid-down is under way (RFC 8489
+ * 9.2.4). Returns the algorithm, or -EBADMSG. */
+static int chosen_algorithm(const struct stun_msg *m)
+{
+    static const uint8_t offered[] = {0x00, STUN_PWALG_SHA256, 0, 0, 0x00, STUN_PWALG_MD5, 0, 0};
+    const struct stun_attr *alg = stun_find(m, STUN_ATTR_PASSWORD_ALGORITHM);
+    const struct stun_attr *algs = stun_find(m, STUN_ATTR_PASSWORD_ALGORITHMS);
+
+    if (!alg && !algs)
+        return STUN_PWALG_MD5;
+    if (!alg || !algs || alg->len < 4 || algs->len != sizeof(offered) ||
+        memcmp(stun_attr_value(m, algs), offered, sizeof(offered)))
+        return -EBADMSG;
+    const uint8_t *v = stun_attr_value(m, alg);
+    int which = v[0] << 8 | v[1];
+    return which == STUN_PWALG_MD5 || which == STUN_PWALG_SHA256 ? which : -EBADMSG;
+}
+
+/* Parses the EXPIRY of a REST username "EXPIRY:ID" (or a bare "EXPIRY"). */
+static int username_expiry(const uint8_t *user, size_t len, int64_t *expiry)
+{
+    int64_t v = 0;
+    size_t i = 0;
+
+    for (; i < len && user[i] != ':'; i++) {
+        if (user[i] < '0' || user[i] > '9' || i >= 12)
+            return -EINVAL;
+        v = v * 10 + (user[i] - '0');
+    }
+    if (i == 0)
+        return -EINVAL;
+    *expiry = v;
+    return 0;
+}
+
+static void fail(struct turn_auth *out, int code, const char *reason)
+{
+    out->error = code;
+    out->reason = reason;
+}
+
+void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const struct stun_msg *m,
+                     struct turn_auth *out)
+{
+    const struct turn_server *s = w->srv;
+    const struct stun_attr *user, *realm, *nonce;
+    char pass[64];
+    int64_t expiry;
+
+    memset(out, 0, sizeof(*out));
+    if (m->integrity < 0 && m->integrity_sha256 < 0)
+        return fail(out, 401, "no_integrity");
+    user = stun_find(m, STUN_ATTR_USERNAME);
+    realm = stun_find(m, STUN_ATTR_REALM);
+    nonce = stun_find(m, STUN_ATTR_NONCE);
+    if (!user || !realm || !nonce || user->len > TURN_MAX_USERNAME)
+        return fail(out, 400, "missing_attribute");
+    if (nonce_check(w, c, stun_attr_value(m, nonce), nonce->len) < 0)
+        return fail(out, 438, "stale_nonce");
+    if (realm->len != strlen(s->realm) || memcmp(stun_attr_value(m, realm), s->realm, realm->len))
+        return fail(out, 401, "wrong_realm");
+    int alg = chosen_algorithm(m);
+    if (alg < 0)
+        return fail(out, 400, "bad_password_algorithm");
+    const char *name = (const char *)stun_attr_value(m, user);
+    if (username_expiry((const uint8_t *)name, user->len, &expiry) < 0)
+        return fail(out, 401, "bad_username");
+    if (expiry < w->now_unix)
+        return fail(out, 401, "expired");
+    int plen = turn_rest_password(s->secret, s->set.secret_len, name, user->len, pass,
+                                  sizeof(pass));
+    out->key_len = stun_long_term_key(alg, name, user->len, s->realm, strlen(s->realm), pass,
+                                      (size_t)plen, out->key);
+    memset(pass, 0, sizeof(pass));
+    if (out->key_len < 0)
+        return fail(out, 500, "key");
+    if (stun_check_integrity(m, out->key, (size_t)out->key_len) < 0)
+        return fail(out, 401, "bad_integrity");
+    out->sha256 = m->integrity_sha256 >= 0;
+
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
+    EVP_Digest(name, user->len, digest, &dlen, EVP_sha256(), NULL);
+    memcpy(out->user_digest, digest, TURN_USER_DIGEST_LEN);
+}
+
+uint64_t turn_user_quota_key(const uint8_t digest[TURN_USER_DIGEST_LEN])
+{
+    uint64_t k;
+
+    memcpy(&k, digest, sizeof(k));
+    return k ? k : 1; /* 0 marks an empty quota slot */
+}

@@ -1,0 +1,420 @@
+/* TURN request handling: Binding, Allocate, Refresh, CreatePermission and ChannelBind. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "vc/log.h"
+#include "vc/policy.h"
+#include "reply.h"
+#include "relay.h"
+
+#define PROTO_UDP 17
+#define FAMILY_IPV4 0x01
+#define FAMILY_IPV6 0x02
+
+static const char *transport_name(enum turn_transport t)
+{
+    return t == TURN_TLS ? "tls" : t == TURN_TCP ? "tcp" : "udp";
+}
+
+static void log_auth_failure(struct turn_worker *w, const struct turn_client *c,
+                             const char *reason)
+{
+    uint64_t second = w->now_ms / 1000;
+    char ip[VC_ADDR_STRLEN];
+
+    TURN_STAT_ADD(w, auth_failures, 1);
+    if (second != w->auth_log_second) {
+        w->auth_log_second = second;
+        w->auth_log_count = 0;
+    }
+    if (!w->srv->set.log || ++w->auth_log_count > TURN_AUTH_LOG_PER_SEC)
+        return;
+    event_log_write(w->srv->set.log, "auth.failed", "{s:s,s:s,s:s}", "client",
+                    addr_format_ip(&c->remote, ip, sizeof(ip)), "transport",
+                    transport_name(c->transport), "reason", reason);
+}
+
+/* Runs the long-term credential check; answers and returns false if it failed. */
+static bool authenticate(struct turn_worker *w, const struct turn_client *c,
+                         const struct stun_msg *m, struct turn_auth *auth)
+{
+    turn_auth_check(w, c, m, auth);
+    if (auth->error == 0)
+        return true;
+    if (auth->error == 438)
+        TURN_STAT_ADD(w, stale_nonces, 1);
+    else if (auth->error == 401 && strcmp(auth->reason, "no_integrity") != 0)
+        log_auth_failure(w, c, auth->reason);
+    turn_reply_error(w, c, m, NULL, auth->error);
+    return false;
+}
+
+/* The allocation this request acts on, checked against the request's credentials. */
+static struct turn_alloc *owned_alloc(struct turn_worker *w, const struct turn_client *c,
+                                      const struct stun_msg *m, const struct turn_auth *auth)
+{
+    struct turn_alloc *a = turn_alloc_find(w, c);
+
+    if (!a || a->relay_fd < 0) {
+        turn_reply_error(w, c, m, auth, 437);
+        return NULL;
+    }
+    if (memcmp(a->user_digest, auth->user_digest, TURN_USER_DIGEST_LEN) != 0) {
+        turn_reply_error(w, c, m, auth, 441);
+        return NULL;
+    }
+    return a;
+}
+
+static void handle_binding(struct turn_worker *w, const struct turn_client *c,
+                           const struct stun_msg *m)
+{
+    struct turn_reply r;
+
+    turn_reply_start(&r, m, STUN_SUCCESS, NULL);
+    stun_build_xor_addr(&r.b, STUN_ATTR_XOR_MAPPED_ADDRESS, &c->remote);
+    turn_reply_send(w, c, &r);
+}
+
+/* The relayed address as clients should see it: the external IP when one is configured. */
+static union vc_addr advertised_relay(const struct turn_worker *w, const struct turn_alloc *a)
+{
+    const struct turn_settings *set = &w->srv->set;
+    const union vc_addr *ext = a->relay.sa.sa_family == AF_INET6 ? &set->external_ip6
+                                                                  : &set->external_ip4;
+    union vc_addr out = a->relay;
+
+    if (ext->sa.sa_family == a->relay.sa.sa_family) {
+        out = *ext;
+        addr_set_port(&out, addr_port(&a->relay));
+    }
+    return out;
+}
+
+static void allocate_success(struct turn_worker *w, const struct turn_client *c,
+                             const struct stun_msg *m, const struct turn_auth *auth,
+                             const struct turn_alloc *a, bool v6_refused)
+{
+    struct turn_reply r;
+    union vc_addr relay = advertised_relay(w, a);
+    uint64_t left = a->expires_ms > w->now_ms ? (a->expires_ms - w->now_ms) / 1000 : 0;
+
+    turn_reply_start(&r, m, STUN_SUCCESS, auth);
+    stun_build_xor_addr(&r.b, TURN_ATTR_XOR_RELAYED_ADDRESS, &relay);
+    if (v6_refused) {
+        /* ADDRESS-ERROR-CODE: family, reserved, then an ERROR-CODE body (440). */
+        static const uint8_t err[] = {FAMILY_IPV6, 0, 0, 0, 0, 0, 4, 40};
+        stun_build_attr(&r.b, TURN_ATTR_ADDRESS_ERROR_CODE, err, sizeof(err));
+    }
+    stun_build_u32(&r.b, TURN_ATTR_LIFETIME, (uint32_t)left);
+    stun_build_xor_addr(&r.b, STUN_ATTR_XOR_MAPPED_ADDRESS, &c->remote);
+    turn_reply_send(w, c, &r);
+}
+
+/* The relay family an Allocate asks for (AF_INET by default), or a STUN error code. */
+static int requested_family(const struct turn_worker *w, const struct stun_msg *m,
+                            bool *v6_refused)
+{
+    const struct stun_attr *req = stun_find(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
+    const struct stun_attr *add = stun_find(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY);
+    const struct turn_settings *set = &w->srv->set;
+    int family = AF_INET;
+
+    *v6_refused = false;
+    if (req && add)
+        return -400;
+    if (add) {
+        /* Dual allocations are not offered: relay IPv4 and say why not IPv6 (RFC 8656 7.2). */
+        if (add->len != 4 || stun_attr_value(m, add)[0] != FAMILY_IPV6)
+            return -400;
+        *v6_refused = true;
+    } else if (req) {
+        uint8_t f = req->len == 4 ? stun_attr_value(m, req)[0] : 0;
+        if (f != FAMILY_IPV4 && f != FAMILY_IPV6)
+            return -440;
+        family = f == FAMILY_IPV6 ? AF_INET6 : AF_INET;
+    }
+    const union vc_addr *ip = family == AF_INET6 ? &set->relay_ip6 : &set->relay_ip4;
+    return ip->sa.sa_family == family ? family : -440;
+}
+
+/* RFC 8656 7.2: the requested lifetime if longer than the default, capped by the maximum. */
+static uint32_t granted_lifetime(const struct turn_worker *w, const struct stun_msg *m)
+{
+    const struct stun_attr *lt = stun_find(m, TURN_ATTR_LIFETIME);
+    uint32_t want = TURN_DEFAULT_LIFETIME, asked = 0, max = w->srv->set.max_lifetime;
+
+    if (lt && stun_attr_u32(m, lt, &asked) == 0 && asked > want)
+        want = asked;
+    return want < max ? want : max;
+}
+
+/* Reserves server capacity and the credential's quota, then opens the relay socket. Returns 0
+ * or the STUN error code to answer with. */
+static int allocate_relay(struct turn_worker *w, const struct turn_client *c, int family,
+                          const struct turn_auth *auth, struct turn_alloc **out)
+{
+    const struct turn_settings *set = &w->srv->set;
+    uint64_t key = turn_user_quota_key(auth->user_digest);
+
+    if (__atomic_add_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED) > set->max_allocations) {
+        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
+        TURN_STAT_ADD(w, quota_rejected, 1);
+        return 508;
+    }
+    if (turn_quota_acquire(w->srv, key, set->user_quota) < 0) {
+        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
+        TURN_STAT_ADD(w, quota_rejected, 1);
+        return 486;
+    }
+    struct turn_alloc *a = turn_alloc_new(w, c);
+    int fd = -ENOMEM;
+    if (a)
+        fd = w->ops->relay_open(w, a, family == AF_INET6 ? &set->relay_ip6 : &set->relay_ip4,
+                                &a->relay);
+    if (fd < 0) {
+        if (a)
+            turn_alloc_free(w, a, "relay_open"); /* not yet announced: frees silently */
+        turn_quota_release(w->srv, key);
+        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
+        log_msg(LOG_LEVEL_WARN, "turn: cannot open a relay socket: %s", strerror(-fd));
+        return 508;
+    }
+    a->relay_fd = fd;
+    memcpy(a->user_digest, auth->user_digest, TURN_USER_DIGEST_LEN);
+    *out = a;
+    return 0;
+}
+
+static void log_alloc(struct turn_worker *w, const struct turn_alloc *a, const struct stun_msg *m,
+                      uint32_t lifetime)
+{
+    char id[17], client[VC_ADDR_STRLEN], relay[VC_ADDR_STRLEN], user[TURN_MAX_USERNAME + 1];
+    const struct stun_attr *u = stun_find(m, STUN_ATTR_USERNAME);
+    const char *name = (const char *)stun_attr_value(m, u);
+    const char *colon = memchr(name, ':', u->len);
+    size_t off = colon ? (size_t)(colon - name) + 1 : u->len;
+    union vc_addr adv = advertised_relay(w, a);
+
+    if (!w->srv->set.log)
+        return;
+    /* Only the opaque ID part of "EXPIRY:ID", and only printable ASCII of it. */
+    size_t n = 0;
+    for (size_t i = off; i < u->len && n < 64; i++)
+        user[n++] = name[i] > 0x20 && name[i] < 0x7f && name[i] != '"' ? name[i] : '?';
+    user[n] = '\0';
+    snprintf(id, sizeof(id), "%016" PRIx64, a->id);
+    event_log_write(w->srv->set.log, "turn.alloc", "{s:s,s:s,s:s,s:s,s:s,s:i}", "alloc", id,
+                    "transport", transport_name(a->client.transport), "client",
+                    addr_format_ip(&a->client.remote, client, sizeof(client)), "relay",
+                    addr_format(&adv, relay, sizeof(relay)), "user", user, "lifetime_s",
+                    (int)lifetime);
+}
+
+static void handle_allocate(struct turn_worker *w, const struct turn_client *c,
+                            const struct stun_msg *m, const struct turn_auth *auth)
+{
+    struct turn_alloc *a = turn_alloc_find(w, c);
+    const struct stun_attr *rt = stun_find(m, TURN_ATTR_REQUESTED_TRANSPORT);
+    bool v6_refused;
+
+    if (a) {
+        /* A retransmitted Allocate gets the same answer; anything else is a mismatch. */
+        if (memcmp(a->txid, m->txid, STUN_TXID_LEN) == 0 &&
+            memcmp(a->user_digest, auth->user_digest, TURN_USER_DIGEST_LEN) == 0)
+            return allocate_success(w, c, m, auth, a, false);
+        return turn_reply_error(w, c, m, auth, 437);
+    }
+    if (!rt || rt->len != 4)
+        return turn_reply_error(w, c, m, auth, 400);
+    if (stun_attr_value(m, rt)[0] != PROTO_UDP)
+        return turn_reply_error(w, c, m, auth, 442);
+    if (stun_find(m, TURN_ATTR_EVEN_PORT) || stun_find(m, TURN_ATTR_RESERVATION_TOKEN))
+        return turn_reply_error(w, c, m, auth, 508); /* no port reservations here */
+    int family = requested_family(w, m, &v6_refused);
+    if (family < 0)
+        return turn_reply_error(w, c, m, auth, -family);
+    int code = allocate_relay(w, c, family, auth, &a);
+    if (code)
+        return turn_reply_error(w, c, m, auth, code);
+
+    uint32_t lifetime = granted_lifetime(w, m);
+    a->expires_ms = w->now_ms + (uint64_t)lifetime * 1000;
+    memcpy(a->txid, m->txid, STUN_TXID_LEN);
+    TURN_STAT_ADD(w, allocations, 1);
+    TURN_STAT_ADD(w, allocations_total, 1);
+    log_alloc(w, a, m, lifetime);
+    allocate_success(w, c, m, auth, a, v6_refused);
+}
+
+static void handle_refresh(struct turn_worker *w, const struct turn_client *c,
+                           const struct stun_msg *m, const struct turn_auth *auth)
+{
+    struct turn_alloc *a = owned_alloc(w, c, m, auth);
+    const struct stun_attr *fam = stun_find(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
+    const struct stun_attr *lt = stun_find(m, TURN_ATTR_LIFETIME);
+    struct turn_reply r;
+    uint32_t want = 1;
+
+    if (!a)
+        return;
+    if (fam) {
+        int f = fam->len == 4 && stun_attr_value(m, fam)[0] == FAMILY_IPV6 ? AF_INET6 : AF_INET;
+        if (f != a->relay.sa.sa_family)
+            return turn_reply_error(w, c, m, auth, 443);
+    }
+    if (lt && stun_attr_u32(m, lt, &want) == 0 && want == 0) {
+        turn_alloc_free(w, a, "deleted");
+    } else {
+        want = granted_lifetime(w, m);
+        a->expires_ms = w->now_ms + (uint64_t)want * 1000;
+    }
+    turn_reply_start(&r, m, STUN_SUCCESS, auth);
+    stun_build_u32(&r.b, TURN_ATTR_LIFETIME, want);
+    turn_reply_send(w, c, &r);
+}
+
+/* Decodes a XOR-PEER-ADDRESS and applies the peer policy. Returns 0 or a STUN error code. */
+static int checked_peer(struct turn_worker *w, const struct turn_alloc *a,
+                        const struct stun_msg *m, const struct stun_attr *attr,
+                        union vc_addr *peer)
+{
+    if (stun_attr_xor_addr(m, attr, peer) < 0)
+        return 400;
+    if (peer->sa.sa_family != a->relay.sa.sa_family)
+        return 443;
+    return turn_peer_allowed(w, peer) ? 0 : 403;
+}
+
+static void handle_create_permission(struct turn_worker *w, const struct turn_client *c,
+                                     const struct stun_msg *m, const struct turn_auth *auth)
+{
+    struct turn_alloc *a = owned_alloc(w, c, m, auth);
+    union vc_addr peers[STUN_MAX_ATTRS];
+    unsigned n = 0;
+    struct turn_reply r;
+
+    if (!a)
+        return;
+    /* All or nothing: every peer is checked before any permission is installed. */
+    for (unsigned i = 0; i < m->nattrs; i++) {
+        if (m->attrs[i].type != TURN_ATTR_XOR_PEER_ADDRESS)
+            continue;
+        int code = checked_peer(w, a, m, &m->attrs[i], &peers[n]);
+        if (code)
+            return turn_reply_error(w, c, m, auth, code);
+        n++;
+    }
+    if (n == 0)
+        return turn_reply_error(w, c, m, auth, 400);
+    for (unsigned i = 0; i < n; i++)
+        if (turn_perm_install(a, &peers[i], w->now_ms) < 0)
+            return turn_reply_error(w, c, m, auth, 508);
+    turn_reply_start(&r, m, STUN_SUCCESS, auth);
+    turn_reply_send(w, c, &r);
+}
+
+static void handle_channel_bind(struct turn_worker *w, const struct turn_client *c,
+                                const struct stun_msg *m, const struct turn_auth *auth)
+{
+    struct turn_alloc *a = owned_alloc(w, c, m, auth);
+    const struct stun_attr *num = stun_find(m, TURN_ATTR_CHANNEL_NUMBER);
+    const struct stun_attr *pa = stun_find(m, TURN_ATTR_XOR_PEER_ADDRESS);
+    union vc_addr peer;
+    uint32_t v = 0;
+    struct turn_reply r;
+
+    if (!a)
+        return;
+    if (!num || !pa || stun_attr_u32(m, num, &v) < 0)
+        return turn_reply_error(w, c, m, auth, 400);
+    uint16_t number = (uint16_t)(v >> 16);
+    if (number < TURN_CHANNEL_MIN || number > TURN_CHANNEL_MAX)
+        return turn_reply_error(w, c, m, auth, 400);
+    int code = checked_peer(w, a, m, pa, &peer);
+    if (code)
+        return turn_reply_error(w, c, m, auth, code);
+    int rc = turn_chan_bind(a, number, &peer, w->now_ms);
+    if (rc == 0)
+        rc = turn_perm_install(a, &peer, w->now_ms);
+    if (rc < 0)
+        return turn_reply_error(w, c, m, auth, rc == -EEXIST ? 400 : 508);
+    turn_reply_start(&r, m, STUN_SUCCESS, auth);
+    turn_reply_send(w, c, &r);
+}
+
+static void handle_unknown_attributes(struct turn_worker *w, const struct turn_client *c,
+                                      const struct stun_msg *m)
+{
+    struct turn_reply r;
+    uint8_t types[2 * 8];
+
+    for (unsigned i = 0; i < m->nunknown; i++) {
+        types[2 * i] = (uint8_t)(m->unknown[i] >> 8);
+        types[2 * i + 1] = (uint8_t)m->unknown[i];
+    }
+    turn_reply_start(&r, m, STUN_ERROR, NULL);
+    stun_build_error(&r.b, 420, NULL);
+    stun_build_attr(&r.b, STUN_ATTR_UNKNOWN_ATTRIBUTES, types, 2 * m->nunknown);
+    turn_reply_send(w, c, &r);
+}
+
+static void handle_request(struct turn_worker *w, const struct turn_client *c,
+                           const struct stun_msg *m)
+{
+    struct turn_auth auth;
+
+    /* Requests from a 5-tuple without an allocation are unauthenticated until proven
+     * otherwise: limit them per source before doing any work. */
+    if (!turn_alloc_find(w, c) && !turn_rate_allow(w, &c->remote)) {
+        TURN_STAT_ADD(w, rate_limited, 1);
+        return;
+    }
+    TURN_STAT_ADD(w, requests, 1);
+    if (m->nunknown)
+        return handle_unknown_attributes(w, c, m);
+    switch (m->method) {
+    case STUN_BINDING:
+        return handle_binding(w, c, m);
+    case TURN_ALLOCATE:
+    case TURN_REFRESH:
+    case TURN_CREATE_PERMISSION:
+    case TURN_CHANNEL_BIND:
+        break;
+    default:
+        return turn_reply_error(w, c, m, NULL, 400);
+    }
+    if (!authenticate(w, c, m, &auth))
+        return;
+    switch (m->method) {
+    case TURN_ALLOCATE:
+        return handle_allocate(w, c, m, &auth);
+    case TURN_REFRESH:
+        return handle_refresh(w, c, m, &auth);
+    case TURN_CREATE_PERMISSION:
+        return handle_create_permission(w, c, m, &auth);
+    default:
+        return handle_channel_bind(w, c, m, &auth);
+    }
+}
+
+void turn_worker_client_input(struct turn_worker *w, const struct turn_client *c,
+                              const uint8_t *buf, size_t len)
+{
+    struct stun_msg m;
+
+    if (turn_is_channel_data(buf, len))
+        return turn_relay_channel_data(w, c, buf, len);
+    if (stun_parse(&m, buf, len) < 0 ||
+        (m.fingerprint >= 0 && stun_check_fingerprint(&m) < 0)) {
+        TURN_STAT_ADD(w, bad_messages, 1);
+        return;
+    }
+    if (m.cls == STUN_REQUEST)
+        handle_request(w, c, &m);
+    else if (m.cls == STUN_INDICATION && m.method == TURN_SEND)
+        turn_relay_send_indication(w, c, &m);
+}

@@ -1,0 +1,143 @@
+/* Internal structures of the TURN core, shared by its files; nothing outside src/turn uses them. */
+#ifndef VC_TURN_INT_H
+#define VC_TURN_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "vc/stun.h"
+#include "vc/turn.h"
+
+#define TURN_MAX_PERMS 16
+#define TURN_MAX_CHANNELS 16
+#define TURN_DEFAULT_LIFETIME 600
+#define TURN_PERM_LIFETIME_MS (300 * 1000)
+#define TURN_CHANNEL_LIFETIME_MS (600 * 1000)
+/* After a channel binding expires its number and peer stay reserved this long (RFC 8656 12). */
+#define TURN_CHANNEL_QUARANTINE_MS (300 * 1000)
+#define TURN_MAX_USERNAME 128
+#define TURN_USER_DIGEST_LEN 16
+#define TURN_NONCE_MAX 64
+/* Responses are built in a stack buffer of this size; they are always small. */
+#define TURN_RESPONSE_MAX 512
+#define TURN_RATE_BUCKETS 4096
+/* At most this many auth.failed lines a second per worker; the rest are only counted. */
+#define TURN_AUTH_LOG_PER_SEC 20
+
+struct turn_perm {
+    union vc_addr ip;
+    uint64_t expires_ms;
+};
+
+struct turn_channel {
+    union vc_addr peer;
+    uint64_t expires_ms;
+    uint16_t number;
+};
+
+struct turn_alloc {
+    struct turn_alloc *hash_next;
+    struct turn_alloc *prev, *next; /* the worker's live list, or the free list (next only) */
+    struct turn_client client;
+    union vc_addr relay; /* the relay socket's own address */
+    int relay_fd;
+    uint8_t nperms, nchans;
+    uint8_t txid[STUN_TXID_LEN]; /* of the Allocate that created it, for retransmissions */
+    uint8_t user_digest[TURN_USER_DIGEST_LEN];
+    uint64_t id;
+    uint64_t created_ms, expires_ms;
+    uint64_t bw_tokens, bw_last_ms;
+    uint64_t packets_to_peer, packets_to_client, bytes_to_peer, bytes_to_client;
+    struct turn_perm perms[TURN_MAX_PERMS];
+    struct turn_channel chans[TURN_MAX_CHANNELS];
+};
+
+struct turn_rate_bucket {
+    uint32_t tokens_milli; /* tokens x 1000 */
+    uint32_t last_ms;      /* low 32 bits of the monotonic clock */
+};
+
+/* Per-credential allocation counts: open addressing over 64-bit username digests. */
+struct turn_quota {
+    pthread_mutex_t lock;
+    size_t mask;
+    struct turn_quota_slot {
+        uint64_t key; /* 0 = empty */
+        uint32_t count;
+    } *slots;
+};
+
+struct turn_server {
+    struct turn_settings set;
+    char *realm;
+    uint8_t *secret;
+    uint8_t nonce_key[32];
+    unsigned live_allocations; /* atomic: the whole server, against max_allocations */
+    struct turn_quota quota;
+};
+
+struct turn_worker {
+    struct turn_server *srv;
+    const struct turn_io_ops *ops;
+    void *ctx;
+    unsigned index;
+    uint64_t now_ms;
+    int64_t now_unix;
+    uint64_t last_tick_ms;
+    uint64_t prng; /* xorshift state, seeded from the CSPRNG: transaction ids of indications */
+    struct turn_stats stats;
+    struct turn_alloc *pool; /* capacity entries, sized at start-up */
+    size_t capacity;
+    struct turn_alloc *free_list;
+    struct turn_alloc *live; /* head of the live list */
+    struct turn_alloc **buckets;
+    size_t bucket_mask;
+    struct turn_rate_bucket rate[TURN_RATE_BUCKETS];
+    uint64_t auth_log_second;
+    unsigned auth_log_count;
+};
+
+/* Counters written by one thread and read by the metrics thread. */
+#define TURN_STAT_ADD(w, field, n)                                                                 \
+    __atomic_store_n(&(w)->stats.field, (w)->stats.field + (n), __ATOMIC_RELAXED)
+
+/* server.c */
+int turn_quota_acquire(struct turn_server *s, uint64_t key, unsigned limit);
+void turn_quota_release(struct turn_server *s, uint64_t key);
+
+/* auth.c: the outcome of checking a request's long-term credentials. */
+struct turn_auth {
+    int error; /* 0, or the STUN error code to answer with */
+    const char *reason;
+    uint8_t key[STUN_MAX_KEY_LEN];
+    int key_len;
+    bool sha256; /* the request used MESSAGE-INTEGRITY-SHA256: answer the same way */
+    uint8_t user_digest[TURN_USER_DIGEST_LEN];
+};
+int turn_nonce_make(const struct turn_worker *w, const struct turn_client *c, char *out,
+                    size_t outlen);
+void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const struct stun_msg *m,
+                     struct turn_auth *out);
+/* Appends the PASSWORD-ALGORITHMS attribute we offer. */
+void turn_build_password_algorithms(struct stun_builder *b);
+uint64_t turn_user_quota_key(const uint8_t digest[TURN_USER_DIGEST_LEN]);
+
+/* ratelimit.c: true if an unauthenticated message from this IP may be answered. */
+bool turn_rate_allow(struct turn_worker *w, const union vc_addr *ip);
+
+/* alloc.c */
+struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct turn_client *c);
+struct turn_alloc *turn_alloc_new(struct turn_worker *w, const struct turn_client *c);
+void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *why);
+struct turn_perm *turn_perm_find(struct turn_alloc *a, const union vc_addr *ip, uint64_t now);
+int turn_perm_install(struct turn_alloc *a, const union vc_addr *ip, uint64_t now);
+struct turn_channel *turn_chan_by_number(struct turn_alloc *a, uint16_t number, uint64_t now);
+struct turn_channel *turn_chan_by_peer(struct turn_alloc *a, const union vc_addr *peer,
+                                       uint64_t now);
+int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *peer,
+                   uint64_t now);
+/* Takes len bytes from the allocation's bandwidth budget; false if over the cap. */
+bool turn_alloc_charge(struct turn_worker *w, struct turn_alloc *a, size_t len);
+uint64_t turn_worker_random(struct turn_worker *w);
+
+#endif

@@ -1,0 +1,293 @@
+/* The metrics endpoint: a tiny HTTP/1.0 server in its own thread for /metrics and /healthz. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "vc/log.h"
+#include "turnd.h"
+
+/* A request line and headers larger than this are refused; a client gets this long to send them. */
+#define METRICS_REQ_MAX 4096
+#define METRICS_DEADLINE_MS 2000
+#define METRICS_BODY_MAX 16384
+
+struct turnd_metrics {
+    int fd;
+    const struct turnd_engine *engine;
+    pthread_t thread;
+    atomic_bool stop;
+};
+
+struct metrics_buf {
+    char *p;
+    size_t len, cap;
+};
+
+static void metrics_put(struct metrics_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void metrics_put(struct metrics_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->len + 1 >= b->cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    b->len += (size_t)n;
+    if (b->len >= b->cap)
+        b->len = b->cap - 1;
+}
+
+static void metrics_one(struct metrics_buf *b, const char *name, const char *type,
+                        const char *help, uint64_t v)
+{
+    metrics_put(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name,
+                v);
+}
+
+size_t turnd_metrics_format(const struct turnd_totals *t, char *out, size_t outlen)
+{
+    struct metrics_buf b = {out, 0, outlen};
+    const struct turn_stats *s = &t->core;
+    uint64_t cum = 0;
+
+    if (outlen == 0)
+        return 0;
+    out[0] = '\0';
+    metrics_one(&b, "vc_turn_allocations", "gauge", "Live TURN allocations.", s->allocations);
+    metrics_one(&b, "vc_turn_allocations_total", "counter", "Allocations created.",
+                s->allocations_total);
+    metrics_one(&b, "vc_turn_relayed_packets_total", "counter", "Packets relayed.",
+                s->relayed_packets);
+    metrics_one(&b, "vc_turn_relayed_bytes_total", "counter", "Payload bytes relayed.",
+                s->relayed_bytes);
+    metrics_one(&b, "vc_turn_auth_failures_total", "counter", "Requests failing authentication.",
+                s->auth_failures);
+    metrics_one(&b, "vc_turn_peer_denied_total", "counter", "Peers refused by the peer policy.",
+                s->peer_denied);
+    metrics_one(&b, "vc_turn_quota_rejected_total", "counter",
+                "Allocations refused by a quota or the server cap.", s->quota_rejected);
+    metrics_one(&b, "vc_turn_rate_limited_total", "counter",
+                "Unauthenticated requests dropped by the rate limit.", s->rate_limited);
+    metrics_one(&b, "vc_turn_bandwidth_dropped_total", "counter",
+                "Packets dropped by the per-allocation bandwidth cap.", s->bandwidth_dropped);
+    metrics_one(&b, "vc_turn_stale_nonces_total", "counter", "438 Stale Nonce answers.",
+                s->stale_nonces);
+    metrics_one(&b, "vc_turn_bad_messages_total", "counter", "Malformed messages received.",
+                s->bad_messages);
+    metrics_one(&b, "vc_turn_requests_total", "counter", "STUN/TURN requests handled.",
+                s->requests);
+    metrics_one(&b, "vc_turn_tcp_connections", "gauge", "Open TCP and TLS client connections.",
+                t->tcp_connections);
+    metrics_one(&b, "vc_turn_send_drops_total", "counter",
+                "Outgoing packets dropped (socket full or output queue over its cap).",
+                t->send_drops);
+    metrics_put(&b, "# HELP vc_turn_recv_batch_size Datagrams returned per recvmmsg call.\n"
+                    "# TYPE vc_turn_recv_batch_size histogram\n");
+    /* Bucket i holds batches of 2^i .. 2^(i+1)-1 datagrams; the last one is open-ended. */
+    for (unsigned i = 0; i < TURN_BATCH_BUCKETS - 1; i++) {
+        cum += s->batch_hist[i];
+        metrics_put(&b, "vc_turn_recv_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n",
+                    (2u << i) - 1, cum);
+    }
+    cum += s->batch_hist[TURN_BATCH_BUCKETS - 1];
+    metrics_put(&b, "vc_turn_recv_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+    metrics_put(&b, "vc_turn_recv_batch_size_sum %" PRIu64 "\n", t->batch_sum);
+    metrics_put(&b, "vc_turn_recv_batch_size_count %" PRIu64 "\n", cum);
+    return b.len;
+}
+
+static uint64_t metrics_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sends all of buf before the deadline, or gives up. */
+static void metrics_send_all(int fd, const char *buf, size_t len, uint64_t deadline)
+{
+    while (len > 0) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        uint64_t now = metrics_now_ms();
+        ssize_t n;
+
+        if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+            return;
+        n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return;
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        }
+    }
+}
+
+static void metrics_reply(int fd, const char *status, const char *type, const char *body,
+                          size_t body_len, uint64_t deadline)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+                     status, type, body_len);
+
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return;
+    metrics_send_all(fd, head, (size_t)n, deadline);
+    metrics_send_all(fd, body, body_len, deadline);
+}
+
+/* True when the request target (ptr, len) names path, ignoring a query string. */
+static bool metrics_path_is(const char *target, size_t len, const char *path)
+{
+    size_t plen = strlen(path);
+    const char *q = memchr(target, '?', len);
+
+    if (q)
+        len = (size_t)(q - target);
+    return len == plen && memcmp(target, path, plen) == 0;
+}
+
+static void metrics_serve(struct turnd_metrics *m, int fd)
+{
+    static const char text[] = "text/plain; charset=utf-8";
+    char req[METRICS_REQ_MAX];
+    size_t len = 0;
+    uint64_t deadline = metrics_now_ms() + METRICS_DEADLINE_MS;
+    const char *sp, *target, *end;
+
+    /* Read until the end of the headers, the size cap, or the deadline. */
+    while (len < sizeof(req)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        uint64_t now = metrics_now_ms();
+        ssize_t n;
+
+        if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+            return;
+        n = recv(fd, req + len, sizeof(req) - len, MSG_DONTWAIT);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            return;
+        }
+        len += (size_t)n;
+        if (memmem(req, len, "\r\n\r\n", 4) || memmem(req, len, "\n\n", 2))
+            break;
+    }
+    end = memchr(req, '\n', len);
+    if (!end) {
+        metrics_reply(fd, "400 Bad Request", text, "bad request\n", 12, deadline);
+        return;
+    }
+    sp = memchr(req, ' ', (size_t)(end - req));
+    if (!sp || sp - req != 3 || memcmp(req, "GET", 3) != 0) {
+        metrics_reply(fd, "405 Method Not Allowed", text, "method not allowed\n", 19, deadline);
+        return;
+    }
+    target = sp + 1;
+    sp = memchr(target, ' ', (size_t)(end - target));
+    if (!sp)
+        sp = end;
+    if (metrics_path_is(target, (size_t)(sp - target), "/healthz")) {
+        metrics_reply(fd, "200 OK", text, "ok\n", 3, deadline);
+    } else if (metrics_path_is(target, (size_t)(sp - target), "/metrics")) {
+        char *body = malloc(METRICS_BODY_MAX);
+        struct turnd_totals t;
+        size_t blen;
+
+        if (!body) {
+            metrics_reply(fd, "503 Service Unavailable", text, "busy\n", 5, deadline);
+            return;
+        }
+        turnd_engine_totals(m->engine, &t);
+        blen = turnd_metrics_format(&t, body, METRICS_BODY_MAX);
+        metrics_reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, blen,
+                      deadline);
+        free(body);
+    } else {
+        metrics_reply(fd, "404 Not Found", text, "not found\n", 10, deadline);
+    }
+}
+
+static void *metrics_run(void *arg)
+{
+    struct turnd_metrics *m = arg;
+
+    while (!atomic_load(&m->stop)) {
+        struct pollfd p = {.fd = m->fd, .events = POLLIN};
+        int fd;
+
+        if (poll(&p, 1, 250) <= 0)
+            continue;
+        fd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        metrics_serve(m, fd);
+        close(fd);
+    }
+    return NULL;
+}
+
+int turnd_metrics_start(const union vc_addr *addr, const struct turnd_engine *e,
+                        struct turnd_metrics **out, char *err, size_t errlen)
+{
+    char text[VC_ADDR_STRLEN];
+    struct turnd_metrics *m;
+    int one = 1, r;
+
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->engine = e;
+    atomic_init(&m->stop, false);
+    m->fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (m->fd < 0)
+        goto fail;
+    setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(m->fd, &addr->sa, addr_len(addr)) < 0 || listen(m->fd, 64) < 0)
+        goto fail;
+    r = pthread_create(&m->thread, NULL, metrics_run, m);
+    if (r != 0) {
+        errno = r;
+        goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    r = -errno;
+    snprintf(err, errlen, "metrics: bind %s: %s", addr_format(addr, text, sizeof(text)),
+             strerror(errno));
+    if (m->fd >= 0)
+        close(m->fd);
+    free(m);
+    return r;
+}
+
+void turnd_metrics_stop(struct turnd_metrics *m)
+{
+    if (!m)
+        return;
+    atomic_store(&m->stop, true);
+    pthread_join(m->thread, NULL);
+    close(m->fd);
+    free(m);
+}

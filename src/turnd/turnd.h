@@ -1,0 +1,129 @@
+/* Private interfaces of the vc-turn daemon's I/O layer: engine, streams, TLS and metrics. */
+#ifndef VC_TURND_H
+#define VC_TURND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "vc/addr.h"
+#include "vc/turn.h"
+
+#define TURND_VERSION "0.1.0"
+
+/* Caps of one TCP/TLS connection: the largest frame it may send (a STUN message or ChannelData
+ * never exceeds 20 + 65535 bytes) and the most bytes queued for a slow reader. */
+#define TURND_STREAM_IN_MAX (65536 + 64)
+#define TURND_STREAM_IN_START 4096
+#define TURND_STREAM_OUT_MAX (256 * 1024)
+/* Most --listen (and, separately, --tls-listen) addresses; the config list cap. */
+#define TURND_LISTEN_MAX 32
+
+/* What an epoll registration points at; the first member of every watched struct. */
+enum turnd_src_kind {
+    TURND_SRC_UDP = 1,
+    TURND_SRC_TCP_LISTEN,
+    TURND_SRC_TLS_LISTEN,
+    TURND_SRC_STREAM,
+    TURND_SRC_WAKE,
+};
+
+struct turnd_worker;
+struct turnd_engine;
+
+/* One TCP or TLS connection (the core sees it as the opaque struct turn_stream). Owned by its
+ * worker; destroyed in two steps: turnd_stream_close() marks and unlinks it, and the worker frees
+ * it at the end of the loop iteration, after turn_worker_stream_closed(). */
+struct turn_stream {
+    enum turnd_src_kind kind; /* TURND_SRC_STREAM; must stay first */
+    struct turnd_worker *worker;
+    struct turn_client client; /* client.stream points back here */
+    SSL *ssl;                  /* owned; NULL for plain TCP */
+    bool handshaking;
+    bool dead;
+    bool want_out;         /* EPOLLOUT currently requested */
+    bool read_wants_write; /* TLS read returned SSL_ERROR_WANT_WRITE */
+    bool on_rerun;         /* queued for another read pass (TLS data buffered in SSL) */
+    unsigned relays;       /* relay sockets opened by this connection's allocation */
+    uint64_t last_rx_ms;
+    uint8_t *in; /* owned; frames being assembled */
+    size_t in_len, in_cap;
+    uint8_t *out; /* owned; bytes not yet written, out[out_pos..out_len) */
+    size_t out_pos, out_len, out_cap;
+    struct turn_stream *prev, *next; /* worker's live list, or its dead list */
+    struct turn_stream *rerun_next;
+};
+
+/* Counters the I/O layer keeps besides the core's turn_stats, summed over workers. */
+struct turnd_totals {
+    struct turn_stats core;
+    uint64_t send_drops;
+    uint64_t batch_sum; /* datagrams received by recvmmsg, for the histogram's _sum */
+    uint64_t tcp_connections;
+};
+
+struct turnd_engine_config {
+    struct turn_server *server;       /* borrowed */
+    unsigned workers;                 /* threads */
+    const union vc_addr *listen;      /* borrowed; UDP + TCP */
+    unsigned n_listen;
+    const union vc_addr *tls_listen; /* borrowed */
+    unsigned n_tls_listen;
+    SSL_CTX *tls; /* borrowed; NULL when there are no TLS listeners */
+    unsigned max_connections;
+    unsigned idle_timeout_s; /* a connection without an allocation closes after this */
+};
+
+/* engine.c: creates the workers and binds every listening socket (so a bind error stops start-up,
+ * with the address in err), then starts one thread per worker. */
+int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engine **out,
+                       char *err, size_t errlen);
+/* Asks every worker to leave its loop and joins the threads. */
+void turnd_engine_stop(struct turnd_engine *e);
+/* After turnd_engine_stop(): frees the workers (logging turn.free) and closes every socket. */
+void turnd_engine_free(struct turnd_engine *e);
+/* Sums the workers' counters with relaxed loads; safe from any thread while workers run. */
+void turnd_engine_totals(const struct turnd_engine *e, struct turnd_totals *t);
+
+/* engine.c, for stream.c: the worker's core, clock and epoll interest of a connection. */
+struct turn_worker *turnd_worker_core(struct turnd_worker *w);
+uint64_t turnd_worker_now_ms(const struct turnd_worker *w);
+int turnd_worker_watch_out(struct turnd_worker *w, struct turn_stream *s, bool want);
+/* Hands one frame from connection s to the core (remembering s for relay_open). */
+void turnd_worker_client_input(struct turnd_worker *w, struct turn_stream *s, const uint8_t *buf,
+                               size_t len);
+/* Counts a dropped outgoing packet. */
+void turnd_worker_count_drop(struct turnd_worker *w);
+/* Moves s from the live list to the dead list (called once, by turnd_stream_close()). */
+void turnd_worker_stream_dead(struct turnd_worker *w, struct turn_stream *s);
+/* Queues s for another read pass in the next loop iteration. */
+void turnd_worker_rerun(struct turnd_worker *w, struct turn_stream *s);
+
+/* stream.c: takes fd and ssl (may be NULL); returns NULL on ENOMEM (the caller closes both). */
+struct turn_stream *turnd_stream_new(struct turnd_worker *w, int fd, SSL *ssl,
+                                     enum turn_transport transport, const union vc_addr *local,
+                                     const union vc_addr *remote);
+void turnd_stream_on_readable(struct turn_stream *s);
+void turnd_stream_on_writable(struct turn_stream *s);
+/* Queues one whole frame (copied), or drops it if the output cap would be exceeded. */
+int turnd_stream_send(struct turn_stream *s, const uint8_t *buf, size_t len);
+/* Marks s dead and unlinks it; safe from callbacks. Idempotent. */
+void turnd_stream_close(struct turn_stream *s, const char *why);
+/* The safe-point half: closes the socket and frees s (after turn_worker_stream_closed()). */
+void turnd_stream_destroy(struct turn_stream *s);
+
+/* tls.c: a server context with TLS >= 1.2, AEAD ciphers, no compression or renegotiation.
+ * Returns NULL and writes a message naming the key into err. */
+SSL_CTX *turnd_tls_new(const char *cert, const char *key, char *err, size_t errlen);
+
+/* metrics.c: serves /metrics and /healthz on addr in a thread of its own. */
+struct turnd_metrics;
+int turnd_metrics_start(const union vc_addr *addr, const struct turnd_engine *e,
+                        struct turnd_metrics **out, char *err, size_t errlen);
+void turnd_metrics_stop(struct turnd_metrics *m);
+/* Writes the Prometheus text for t into out; returns its length (truncated at outlen - 1). */
+size_t turnd_metrics_format(const struct turnd_totals *t, char *out, size_t outlen);
+
+#endif

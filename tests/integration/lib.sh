@@ -1,0 +1,314 @@
+# Shared helpers for the TURN interop suites: ports, server start/stop, REST credentials, checks.
+# Source it from a suite; it cds to the repository root. Environment:
+#   VC_BUILD     build directory (default build)
+#   TURN_SERVER  vc (default: $VC_BUILD/bin/vc-turn) | coturn (Debian's turnserver), same tests
+# Everything listens and sends on loopback only (127.0.0.1, ::1).
+# shellcheck shell=bash
+
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+VC_BUILD=${VC_BUILD:-build}
+TURN_SERVER=${TURN_SERVER:-vc}
+TEST_LOGS=$VC_BUILD/test-logs
+mkdir -p "$TEST_LOGS"
+SUITE=$(basename "$0" .sh)
+
+passed=0
+failed=0
+BG_PIDS=()
+SERVER_PID=
+SERVER_LOG=
+META_LOG=
+
+# --- results -------------------------------------------------------------------------------------
+
+ok() {
+    echo "ok $1"
+    passed=$((passed + 1))
+}
+
+# fail NAME WHY
+fail() {
+    echo "FAIL $1 (${2:-no reason given})"
+    failed=$((failed + 1))
+}
+
+# skip NAME WHY: not counted either way, but visible in the output.
+skip() {
+    echo "skip $1 (${2:-})"
+}
+
+# check NAME WHY CMD...: ok when CMD succeeds, else FAIL with WHY.
+check() {
+    local name=$1 why=$2
+    shift 2
+    if "$@"; then ok "$name"; else fail "$name" "$why"; fi
+}
+
+# finish: prints the summary line tests/run.sh sums and exits non-zero on any failure.
+finish() {
+    echo "$SUITE: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+}
+
+# die WHY: a setup step failed; counts one failure and ends the suite.
+die() {
+    fail "${SUITE}_setup" "$1"
+    finish
+}
+
+is_vc() {
+    [ "$TURN_SERVER" = vc ]
+}
+
+# --- ports ---------------------------------------------------------------------------------------
+
+# True when no TCP or UDP socket is bound to a port in [lo, hi].
+ports_free() {
+    local lo=$1 hi=$2
+    ss -Hlntu 2>/dev/null | awk -v lo="$lo" -v hi="$hi" '
+        { n = split($5, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi) bad = 1 }
+        END { exit bad ? 1 : 0 }'
+}
+
+# pick_ports: sets TURN_PORT, TURN_TLS_PORT, METRICS_PORT, PEER_PORT, PEER6_PORT and the relay
+# range RELAY_MIN..RELAY_MAX from a random base in 20000-29800 whose 200 ports are all unused.
+pick_ports() {
+    local try base
+    for try in $(seq 1 30); do
+        base=$((20000 + (RANDOM % 490) * 20))
+        if ports_free "$base" $((base + 199)); then
+            TURN_PORT=$base
+            TURN_TLS_PORT=$((base + 10))
+            METRICS_PORT=$((base + 12))
+            PEER_PORT=$((base + 14))
+            PEER6_PORT=$((base + 16))
+            RELAY_MIN=$((base + 100))
+            RELAY_MAX=$((base + 199))
+            return 0
+        fi
+    done
+    die "no free port range found after 30 tries"
+}
+
+have_ipv6_loopback() {
+    grep -qi '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
+}
+
+# --- credentials ---------------------------------------------------------------------------------
+
+TURN_SECRET="vc-test-$RANDOM$RANDOM"
+
+# rest_password USER [SECRET]: base64(HMAC-SHA1(secret, user)), the TURN REST API password.
+rest_password() {
+    printf %s "$1" | openssl dgst -sha1 -hmac "${2:-$TURN_SECRET}" -binary | base64
+}
+
+# rest_creds ID [TTL_SECONDS]: sets TURN_USER ("EXPIRY:ID") and TURN_PASS. A negative TTL gives
+# an already expired username.
+rest_creds() {
+    local ttl=${2:-3600}
+    TURN_USER="$(($(date +%s) + ttl)):$1"
+    TURN_PASS=$(rest_password "$TURN_USER")
+}
+
+# --- background processes ------------------------------------------------------------------------
+
+# stop_pid PID: SIGTERM, then SIGKILL after 5 s; sets STOP_RC to the exit status.
+stop_pid() {
+    local pid=$1 i
+    STOP_RC=0
+    kill -0 "$pid" 2>/dev/null || {
+        wait "$pid" 2>/dev/null
+        STOP_RC=$?
+        return 0
+    }
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "# pid $pid ignored SIGTERM for 5 s; killing it"
+        kill -KILL "$pid" 2>/dev/null
+        STOP_RC=137
+        wait "$pid" 2>/dev/null
+        return 0
+    fi
+    wait "$pid" 2>/dev/null
+    STOP_RC=$?
+}
+
+cleanup() {
+    local pid
+    for pid in "${BG_PIDS[@]}"; do
+        stop_pid "$pid"
+    done
+    BG_PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+    local keep=() pid
+    for pid in "${BG_PIDS[@]}"; do
+        [ "$pid" = "$1" ] || keep+=("$pid")
+    done
+    BG_PIDS=("${keep[@]}")
+}
+
+# start_peer PORT ADDR: an echo peer (turnutils_peer) on loopback.
+start_peer() {
+    local port=$1 addr=$2 i
+    turnutils_peer -p "$port" -L "$addr" >"$TEST_LOGS/$SUITE-peer-$port.log" 2>&1 &
+    BG_PIDS+=($!)
+    for i in $(seq 1 50); do
+        ss -Hlnu "sport = :$port" 2>/dev/null | grep -q . && return 0
+        sleep 0.1
+    done
+    die "echo peer on $addr:$port did not start within 5 s"
+}
+
+# --- the server ----------------------------------------------------------------------------------
+
+# server_cmd NAME [allow|noallow]: prints the argv (one per line) to start the chosen server.
+server_cmd() {
+    local name=$1 policy=${2:-allow}
+    if is_vc; then
+        printf '%s\n' "$VC_BUILD/bin/vc-turn" --listen "127.0.0.1:$TURN_PORT"
+        have_ipv6_loopback && printf '%s\n' --listen "[::1]:$TURN_PORT"
+        printf '%s\n' --tls-listen "127.0.0.1:$TURN_TLS_PORT" --cert certs/server.crt \
+            --key certs/server.key --relay-ip 127.0.0.1
+        have_ipv6_loopback && printf '%s\n' --relay-ip6 ::1
+        printf '%s\n' --ports "$RELAY_MIN-$RELAY_MAX" --realm vc --secret "$TURN_SECRET"
+        [ "$policy" = allow ] && printf '%s\n' --allow-peer 127.0.0.0/8 --allow-peer ::1/128
+        printf '%s\n' --metrics "127.0.0.1:$METRICS_PORT" --log "$META_LOG" --threads 2
+    else
+        printf '%s\n' turnserver -n --no-cli --log-file=stdout --simple-log --no-dtls \
+            --fingerprint -L 127.0.0.1
+        have_ipv6_loopback && printf '%s\n' -L ::1
+        printf '%s\n' -p "$TURN_PORT" --tls-listening-port "$TURN_TLS_PORT" -E 127.0.0.1
+        have_ipv6_loopback && printf '%s\n' -E ::1
+        printf '%s\n' --min-port "$RELAY_MIN" --max-port "$RELAY_MAX" -r vc --use-auth-secret \
+            --static-auth-secret "$TURN_SECRET" --cert certs/server.crt --pkey certs/server.key \
+            --pidfile "$TEST_LOGS/$name-coturn.pid" --no-rfc5780
+        [ "$policy" = allow ] && printf '%s\n' --allow-loopback-peers
+    fi
+    return 0
+}
+
+# server_listening: one STUN Binding over UDP answered within 1 s.
+server_listening() {
+    timeout 2 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 2>/dev/null | grep -q 'reflexive addr'
+}
+
+# start_server NAME [allow|noallow]: starts the server and waits (at most 10 s) until UDP, TCP,
+# TLS (and, for vc, /healthz) answer. Logs go to $TEST_LOGS/NAME-server.log (and -meta.log).
+start_server() {
+    local name=$1 policy=${2:-allow} argv i
+    SERVER_LOG=$TEST_LOGS/$name-server.log
+    META_LOG=$TEST_LOGS/$name-meta.log
+    : >"$META_LOG"
+    if is_vc && [ ! -x "$VC_BUILD/bin/vc-turn" ]; then
+        die "$VC_BUILD/bin/vc-turn is missing (build it first)"
+    fi
+    [ -s certs/server.crt ] || certs/gen-dev-certs.sh >/dev/null || die "cannot create dev certs"
+    mapfile -t argv < <(server_cmd "$name" "$policy")
+    echo "# server ($TURN_SERVER): ${argv[*]//$TURN_SECRET/SECRET}"
+    "${argv[@]}" >"$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    BG_PIDS+=("$SERVER_PID")
+    for i in $(seq 1 50); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            tail -n 20 "$SERVER_LOG" | sed 's/^/#   /'
+            die "server exited during start-up (see $SERVER_LOG)"
+        fi
+        if server_listening &&
+            ss -Hlnt "sport = :$TURN_PORT" | grep -q . &&
+            ss -Hlnt "sport = :$TURN_TLS_PORT" | grep -q . &&
+            { ! is_vc || curl -fsS -m 1 "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null 2>&1; }; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    tail -n 20 "$SERVER_LOG" | sed 's/^/#   /'
+    die "server did not answer STUN/TCP/TLS${TURN_SERVER/coturn/}/healthz within 10 s"
+}
+
+# stop_server: stops the server; for vc, checks it exits 0 on SIGTERM and logged no sanitizer error.
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    stop_pid "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+    SERVER_PID=
+    if is_vc; then
+        check "${SUITE}_server_exits_cleanly_on_sigterm" "exit status $STOP_RC" \
+            test "$STOP_RC" -eq 0
+        check "${SUITE}_server_log_has_no_sanitizer_report" "see $SERVER_LOG" \
+            not_grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$SERVER_LOG"
+    fi
+}
+
+not_grep() {
+    ! grep -q "$@"
+}
+
+# metric NAME: prints the sum of every sample of NAME (0 when absent); empty when unreachable.
+metric() {
+    local body
+    body=$(curl -fsS -m 2 "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null) || return 0
+    awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }' \
+        <<<"$body"
+}
+
+# gt A B: true when both are integers and A > B.
+gt() {
+    [[ "$1" =~ ^[0-9]+$ && "$2" =~ ^[0-9]+$ ]] && [ "$1" -gt "$2" ]
+}
+
+# --- turnutils_uclient ---------------------------------------------------------------------------
+
+# uclient OUTFILE ARGS...: runs turnutils_uclient (bounded to 60 s) with ARGS; sets UC_RC.
+uclient() {
+    local out=$1
+    shift
+    timeout 60 turnutils_uclient "$@" >"$out" 2>&1
+    UC_RC=$?
+}
+
+# uclient_verdict OUTFILE EXPECTED_SENT: empty when the run sent EXPECTED_SENT messages, received
+# them all and reported 0 lost; otherwise prints why not.
+uclient_verdict() {
+    local out=$1 want=$2 sent recv lost
+    if [ "$UC_RC" -eq 124 ]; then
+        echo "uclient timed out after 60 s"
+        return
+    fi
+    if [ "$UC_RC" -ne 0 ]; then
+        echo "uclient exit $UC_RC: $(grep -m1 -iE 'error|cannot|fail' "$out")"
+        return
+    fi
+    # The last "tot_send_msgs=N, tot_recv_msgs=M" line without byte counts is the final total.
+    sent=$(sed -nE 's/.*start_mclient: tot_send_msgs=([0-9]+), tot_recv_msgs=([0-9]+)$/\1/p' \
+        "$out" | tail -n1)
+    recv=$(sed -nE 's/.*start_mclient: tot_send_msgs=([0-9]+), tot_recv_msgs=([0-9]+)$/\2/p' \
+        "$out" | tail -n1)
+    lost=$(sed -nE 's/.*Total lost packets ([0-9]+) \(.*/\1/p' "$out" | tail -n1)
+    if [ -z "$sent" ] || [ -z "$lost" ]; then
+        echo "no totals in uclient output ($out)"
+    elif [ "$sent" -ne "$want" ]; then
+        echo "sent $sent messages, expected $want"
+    elif [ "$recv" -ne "$sent" ] || [ "$lost" -ne 0 ]; then
+        echo "sent $sent, received $recv, lost $lost"
+    fi
+}
+
+# relay_check NAME OUTFILE EXPECTED_SENT UCLIENT_ARGS...: one uclient run that must lose nothing.
+relay_check() {
+    local name=$1 out=$2 want=$3 why
+    shift 3
+    uclient "$out" "$@"
+    why=$(uclient_verdict "$out" "$want")
+    if [ -z "$why" ]; then ok "$name"; else fail "$name" "$why; log $out"; fi
+}

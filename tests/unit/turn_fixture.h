@@ -1,0 +1,76 @@
+/* A TURN core under test: a fake clock and fake sockets that record what the core sends. */
+#ifndef VC_TURN_FIXTURE_H
+#define VC_TURN_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vc/addr.h"
+#include "vc/stun.h"
+#include "vc/turn.h"
+
+#define FIX_MAX_SENT 64
+#define FIX_SECRET "test-secret"
+
+struct fix_packet {
+    bool to_peer;
+    int relay;
+    union vc_addr dest;
+    size_t len;
+    uint8_t data[2048];
+};
+
+struct fixture {
+    struct peer_policy *policy;
+    struct turn_settings set;
+    struct turn_server *srv;
+    struct turn_worker *w;
+    struct turn_client client;
+    uint64_t mono_ms;
+    int64_t unix_s;
+    unsigned nsent;
+    struct fix_packet sent[FIX_MAX_SENT];
+    int next_fd;
+    int open_relays;
+    int fail_relay_open;
+    struct turn_alloc *relays[256];
+    /* Credentials used by fix_request(). */
+    char user[128];
+    char nonce[128];
+    uint8_t key[STUN_MAX_KEY_LEN];
+    int key_len;
+    int alg; /* 0: classic MD5 + MESSAGE-INTEGRITY; STUN_PWALG_SHA256: the RFC 8489 way */
+};
+
+/* Sets up a server with realm "vc", relay 192.0.2.10 ports 50000-50099 (fake), policy default.
+ * Adjust f->set before fix_start() if needed. */
+void fix_init(struct fixture *f);
+void fix_start(struct fixture *f);
+void fix_free(struct fixture *f);
+void fix_advance(struct fixture *f, uint64_t ms);
+
+/* Username "EXPIRY:id" valid for ttl seconds (negative: already expired); derives the key. */
+void fix_credentials(struct fixture *f, int64_t ttl, const char *id);
+
+/* A request builder: starts a message; the caller adds attributes; fix_send_auth() adds
+ * USERNAME, REALM, NONCE (+ PASSWORD-ALGORITHM(S)) and integrity, then feeds it to the core. */
+void fix_begin(struct fixture *f, struct stun_builder *b, uint8_t *buf, size_t cap,
+               uint16_t method, uint8_t cls);
+void fix_send_auth(struct fixture *f, struct stun_builder *b);
+void fix_send_plain(struct fixture *f, struct stun_builder *b);
+
+/* The last packet sent to the client, parsed into m (its buffer lives in the fixture). Returns
+ * the STUN error code (0 for success), or -1 if nothing was sent. Clears the send log. */
+int fix_last_reply(struct fixture *f, struct stun_msg *m);
+
+/* Sends an unauthenticated Allocate and keeps the NONCE of the 401 for later requests. */
+void fix_fetch_nonce(struct fixture *f);
+/* Does the full 401 dance and an authenticated Allocate; returns the reply code. */
+int fix_allocate(struct fixture *f);
+/* Authenticated CreatePermission / ChannelBind for peer; returns the reply code. */
+int fix_permit(struct fixture *f, const char *peer);
+int fix_bind(struct fixture *f, uint16_t channel, const char *peer);
+struct turn_alloc *fix_relay(struct fixture *f, int fd);
+
+#endif
