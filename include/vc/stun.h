@@ -165,7 +165,8 @@ void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t key
 /* Appends MESSAGE-INTEGRITY-SHA256 (full 32 bytes) computed over everything so far. */
 void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t keylen);
 void stun_build_fingerprint(struct stun_builder *b);
-/* Returns the message length, or -EMSGSIZE. */
+/* Returns the message length, or the first error: -EMSGSIZE (did not fit), -EINVAL (bad
+ * method, class, error code or value), -EAFNOSUPPORT (address family) or -ENOMEM. */
 int stun_build_finish(struct stun_builder *b);
 
 /* The standard reason phrase for a STUN/TURN error code ("Unauthorized", ...). */

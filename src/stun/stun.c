@@ -1,4 +1,4 @@
-/* STUN message codec: parses and checks received messages (RFC 8489, RFC 8656 attributes). */
+/* STUN message codec: parses, checks and builds messages (RFC 8489, RFC 8656 attributes). */
 #include <errno.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -118,7 +118,7 @@ static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, cons
     int ret = -ENOMEM;
     static const uint8_t empty_key[1];
 
-    /* EVP_MAC_init treats a NULL key as "keep the previous one", so pass a real empty key. */
+    /* EVP_MAC_init reads a NULL key as "no key given" and fails: pass a real empty one. */
     if (!key || keylen == 0) {
         key = empty_key;
         keylen = 0;

@@ -10,7 +10,7 @@
 # build/fuzz/artifacts/NAME/: turn them into unit-test regression cases.
 set -u
 seconds=${1:-60}
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 out=build/fuzz
 CC=${FUZZ_CC:-clang}
 passed=0 failed=0
@@ -35,7 +35,7 @@ for src in tests/fuzz/fuzz_*.c; do
     sources=$(header_field "$src" fuzz-sources)
     libs=$(header_field "$src" fuzz-libs)
     echo "== fuzz $name (${seconds}s)"
-    # shellcheck disable=SC2086 # sources and libs are word lists
+    # shellcheck disable=SC2086,SC2046 # sources, libs and pkg-config output are word lists
     if ! "$CC" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=undefined -std=gnu11 -Iinclude -D_GNU_SOURCE \
         $(pkg-config --cflags openssl 2>/dev/null) -o "$bin" "$src" $sources $libs; then

@@ -635,6 +635,22 @@ TEST(stun_accepts_truncated_sha256_integrity_of_16_to_32_bytes)
     CHECK_INT(stun_parse(&m, buf, 20 + 8 + 4 + 20), -EBADMSG);
 }
 
+TEST(stun_integrity_with_empty_key_round_trips)
+{
+    uint8_t buf[128];
+    struct stun_builder b;
+    struct stun_msg m;
+    int n;
+
+    stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_REQUEST, rfc5769_request + 8);
+    stun_build_integrity(&b, NULL, 0);
+    n = stun_build_finish(&b);
+    if (!CHECK(n > 0) || !CHECK_INT(stun_parse(&m, buf, (size_t)n), 0))
+        return;
+    CHECK_INT(stun_check_integrity(&m, NULL, 0), 0);
+    CHECK_INT(stun_check_integrity(&m, (const uint8_t *)"k", 1), -EACCES);
+}
+
 TEST(stun_integrity_and_fingerprint_absent_report_enoent)
 {
     uint8_t buf[20];
