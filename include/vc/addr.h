@@ -44,7 +44,8 @@ bool addr_equal_ip(const union vc_addr *a, const union vc_addr *b);
 /* Fast non-cryptographic hash of family, IP and port (for per-worker tables). */
 uint32_t addr_hash(const union vc_addr *a);
 
-/* Copies a sockaddr of either family into out. Returns 0 or -EAFNOSUPPORT. */
+/* Copies a sockaddr of either family into out (which may alias sa). Returns 0, -EINVAL for a
+ * short length, or -EAFNOSUPPORT. */
 int addr_from_sockaddr(union vc_addr *out, const struct sockaddr *sa, socklen_t len);
 
 #endif

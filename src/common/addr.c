@@ -280,21 +280,31 @@ uint32_t addr_hash(const union vc_addr *a)
 
 int addr_from_sockaddr(union vc_addr *out, const struct sockaddr *sa, socklen_t len)
 {
-    memset(out, 0, sizeof(*out));
-    if (!sa || len < (socklen_t)sizeof(sa_family_t))
+    union vc_addr tmp; /* out may alias sa */
+
+    memset(&tmp, 0, sizeof(tmp));
+    if (!sa || len < (socklen_t)sizeof(sa_family_t)) {
+        *out = tmp;
         return -EAFNOSUPPORT;
+    }
     switch (sa->sa_family) {
     case AF_INET:
         if (len < (socklen_t)sizeof(struct sockaddr_in))
-            return -EINVAL;
-        memcpy(&out->v4, sa, sizeof(struct sockaddr_in));
-        memset(out->v4.sin_zero, 0, sizeof(out->v4.sin_zero));
+            break;
+        memcpy(&tmp.v4, sa, sizeof(struct sockaddr_in));
+        memset(tmp.v4.sin_zero, 0, sizeof(tmp.v4.sin_zero));
+        *out = tmp;
         return 0;
     case AF_INET6:
         if (len < (socklen_t)sizeof(struct sockaddr_in6))
-            return -EINVAL;
-        memcpy(&out->v6, sa, sizeof(struct sockaddr_in6));
+            break;
+        memcpy(&tmp.v6, sa, sizeof(struct sockaddr_in6));
+        *out = tmp;
         return 0;
+    default:
+        *out = tmp;
+        return -EAFNOSUPPORT;
     }
-    return -EAFNOSUPPORT;
+    *out = tmp;
+    return -EINVAL;
 }

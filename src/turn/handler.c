@@ -152,10 +152,33 @@ static uint32_t granted_lifetime(const struct turn_worker *w, const struct stun_
     return want < max ? want : max;
 }
 
+/* Opens the relay socket; with even_port, tries again until the port is even (RFC 8656 7.2:
+ * EVEN-PORT). Odd sockets are held until the end so the engine cannot hand them back. */
+static int open_relay_socket(struct turn_worker *w, struct turn_alloc *a, const union vc_addr *ip,
+                             bool even_port)
+{
+    int odd[TURN_EVEN_PORT_TRIES], nodd = 0, fd;
+
+    for (;;) {
+        fd = w->ops->relay_open(w, a, ip, &a->relay);
+        if (fd < 0 || !even_port || addr_port(&a->relay) % 2 == 0)
+            break;
+        if (nodd == TURN_EVEN_PORT_TRIES) {
+            w->ops->relay_close(w, fd);
+            fd = -EADDRINUSE;
+            break;
+        }
+        odd[nodd++] = fd;
+    }
+    while (nodd > 0)
+        w->ops->relay_close(w, odd[--nodd]);
+    return fd;
+}
+
 /* Reserves server capacity and the credential's quota, then opens the relay socket. Returns 0
  * or the STUN error code to answer with. */
 static int allocate_relay(struct turn_worker *w, const struct turn_client *c, int family,
-                          const struct turn_auth *auth, struct turn_alloc **out)
+                          bool even_port, const struct turn_auth *auth, struct turn_alloc **out)
 {
     const struct turn_settings *set = &w->srv->set;
     uint64_t key = turn_user_quota_key(auth->user_digest);
@@ -173,8 +196,8 @@ static int allocate_relay(struct turn_worker *w, const struct turn_client *c, in
     struct turn_alloc *a = turn_alloc_new(w, c);
     int fd = -ENOMEM;
     if (a)
-        fd = w->ops->relay_open(w, a, family == AF_INET6 ? &set->relay_ip6 : &set->relay_ip4,
-                                &a->relay);
+        fd = open_relay_socket(w, a, family == AF_INET6 ? &set->relay_ip6 : &set->relay_ip4,
+                               even_port);
     if (fd < 0) {
         if (a)
             turn_alloc_free(w, a, "relay_open"); /* not yet announced: frees silently */
@@ -232,12 +255,16 @@ static void handle_allocate(struct turn_worker *w, const struct turn_client *c,
         return turn_reply_error(w, c, m, auth, 400);
     if (stun_attr_value(m, rt)[0] != PROTO_UDP)
         return turn_reply_error(w, c, m, auth, 442);
-    if (stun_find(m, TURN_ATTR_EVEN_PORT) || stun_find(m, TURN_ATTR_RESERVATION_TOKEN))
-        return turn_reply_error(w, c, m, auth, 508); /* no port reservations here */
+    /* Even ports are offered; reserving the next port (the R bit) and tokens are not. */
+    const struct stun_attr *even = stun_find(m, TURN_ATTR_EVEN_PORT);
+    if (even && (even->len < 1 || (stun_attr_value(m, even)[0] & 0x80)))
+        return turn_reply_error(w, c, m, auth, 508);
+    if (stun_find(m, TURN_ATTR_RESERVATION_TOKEN))
+        return turn_reply_error(w, c, m, auth, 508);
     int family = requested_family(w, m, &v6_refused);
     if (family < 0)
         return turn_reply_error(w, c, m, auth, -family);
-    int code = allocate_relay(w, c, family, auth, &a);
+    int code = allocate_relay(w, c, family, even != NULL, auth, &a);
     if (code)
         return turn_reply_error(w, c, m, auth, code);
 

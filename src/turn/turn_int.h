@@ -16,6 +16,7 @@
 /* After a channel binding expires its number and peer stay reserved this long (RFC 8656 12). */
 #define TURN_CHANNEL_QUARANTINE_MS (300 * 1000)
 #define TURN_MAX_USERNAME 128
+#define TURN_EVEN_PORT_TRIES 16
 #define TURN_USER_DIGEST_LEN 16
 #define TURN_NONCE_MAX 64
 /* Responses are built in a stack buffer of this size; they are always small. */

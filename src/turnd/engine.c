@@ -386,8 +386,7 @@ static void engine_relay_input(struct turnd_worker *w, int fd)
             continue;
         if (addr_from_sockaddr(&peer, &w->rx_src[i].sa, h->msg_namelen) < 0)
             continue;
-        turn_worker_peer_input(w->core, alloc, &peer, w->rx_iov[i].iov_base,
-                               w->rx_msg[i].msg_len);
+        turn_worker_peer_input(w->core, alloc, &peer, w->rx_iov[i].iov_base, w->rx_msg[i].msg_len);
     }
 }
 
@@ -493,14 +492,15 @@ static void engine_accept(struct turnd_worker *w, struct engine_listener *l)
     struct turnd_engine *e = w->eng;
 
     for (int k = 0; k < ENGINE_ACCEPTS; k++) {
+        struct sockaddr_storage rsa, lsa;
         union vc_addr remote, local;
-        socklen_t rlen = sizeof(remote), llen = sizeof(local);
+        socklen_t rlen = sizeof(rsa), llen = sizeof(lsa);
         struct epoll_event ev = {.events = EPOLLIN};
         struct turn_stream *s;
         SSL *ssl = NULL;
         int fd, one = 1;
 
-        fd = accept4(l->fd, &remote.sa, &rlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(l->fd, (struct sockaddr *)&rsa, &rlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -513,9 +513,9 @@ static void engine_accept(struct turnd_worker *w, struct engine_listener *l)
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (getsockname(fd, &local.sa, &llen) < 0 ||
-            addr_from_sockaddr(&local, &local.sa, llen) < 0 ||
-            addr_from_sockaddr(&remote, &remote.sa, rlen) < 0) {
+        if (getsockname(fd, (struct sockaddr *)&lsa, &llen) < 0 ||
+            addr_from_sockaddr(&local, (struct sockaddr *)&lsa, llen) < 0 ||
+            addr_from_sockaddr(&remote, (struct sockaddr *)&rsa, rlen) < 0) {
             close(fd);
             continue;
         }
@@ -528,9 +528,8 @@ static void engine_accept(struct turnd_worker *w, struct engine_listener *l)
             }
             SSL_set_accept_state(ssl);
         }
-        s = turnd_stream_new(w, fd, ssl,
-                             l->kind == TURND_SRC_TLS_LISTEN ? TURN_TLS : TURN_TCP, &local,
-                             &remote);
+        s = turnd_stream_new(w, fd, ssl, l->kind == TURND_SRC_TLS_LISTEN ? TURN_TLS : TURN_TCP,
+                             &local, &remote);
         if (!s) {
             SSL_free(ssl);
             close(fd);
@@ -646,8 +645,7 @@ static void *engine_run(void *arg)
 
 /* --- start-up and shutdown --- */
 
-static int engine_socket(const union vc_addr *a, int type, bool reuseport, char *err,
-                         size_t errlen)
+static int engine_socket(const union vc_addr *a, int type, bool reuseport, char *err, size_t errlen)
 {
     char text[VC_ADDR_STRLEN];
     int fd, one = 1, e;
@@ -702,8 +700,7 @@ static int engine_watch(struct turnd_worker *w, int fd, void *ptr)
     return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int engine_add_udp(struct turnd_worker *w, const union vc_addr *a, char *err,
-                          size_t errlen)
+static int engine_add_udp(struct turnd_worker *w, const union vc_addr *a, char *err, size_t errlen)
 {
     struct engine_udp *u;
     int fd, one = 1, buf = ENGINE_LISTEN_BUF;
@@ -776,8 +773,8 @@ static int engine_worker_new(struct turnd_engine *e, unsigned index, struct turn
         return r;
     w->relays_cap = 65536;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        w->relays_cap = rl.rlim_cur < ENGINE_FD_TABLE_MAX ? (unsigned)rl.rlim_cur
-                                                           : ENGINE_FD_TABLE_MAX;
+        w->relays_cap =
+            rl.rlim_cur < ENGINE_FD_TABLE_MAX ? (unsigned)rl.rlim_cur : ENGINE_FD_TABLE_MAX;
     w->relays = calloc(w->relays_cap, sizeof(*w->relays));
     w->rx = malloc((size_t)ENGINE_BATCH * ENGINE_SLOT);
     w->arena = malloc(ENGINE_ARENA);
@@ -799,8 +796,8 @@ static int engine_worker_new(struct turnd_engine *e, unsigned index, struct turn
             return r;
     }
     for (unsigned i = 0; i < cfg->n_tls_listen; i++)
-        if ((r = engine_add_listener(w, &cfg->tls_listen[i], TURND_SRC_TLS_LISTEN, err,
-                                     errlen)) < 0)
+        if ((r = engine_add_listener(w, &cfg->tls_listen[i], TURND_SRC_TLS_LISTEN, err, errlen)) <
+            0)
             return r;
     w->core = turn_worker_new(cfg->server, index, &engine_ops, w);
     if (!w->core)
@@ -836,8 +833,8 @@ static void engine_worker_free(struct turnd_worker *w)
     free(w);
 }
 
-int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engine **out,
-                       char *err, size_t errlen)
+int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engine **out, char *err,
+                       size_t errlen)
 {
     struct turnd_engine *e;
     int r = 0;
@@ -934,6 +931,5 @@ void turnd_engine_totals(const struct turnd_engine *e, struct turnd_totals *t)
         t->send_drops += __atomic_load_n(&w->send_drops, __ATOMIC_RELAXED);
         t->batch_sum += __atomic_load_n(&w->batch_sum, __ATOMIC_RELAXED);
     }
-    t->tcp_connections = atomic_load_explicit(&e->conns,
-                                              memory_order_relaxed);
+    t->tcp_connections = atomic_load_explicit(&e->conns, memory_order_relaxed);
 }

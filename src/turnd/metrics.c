@@ -52,11 +52,10 @@ static void metrics_put(struct metrics_buf *b, const char *fmt, ...)
         b->len = b->cap - 1;
 }
 
-static void metrics_one(struct metrics_buf *b, const char *name, const char *type,
-                        const char *help, uint64_t v)
+static void metrics_one(struct metrics_buf *b, const char *name, const char *type, const char *help,
+                        uint64_t v)
 {
-    metrics_put(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name,
-                v);
+    metrics_put(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
 }
 
 size_t turnd_metrics_format(const struct turnd_totals *t, char *out, size_t outlen)
@@ -101,8 +100,8 @@ size_t turnd_metrics_format(const struct turnd_totals *t, char *out, size_t outl
     /* Bucket i holds batches of 2^i .. 2^(i+1)-1 datagrams; the last one is open-ended. */
     for (unsigned i = 0; i < TURN_BATCH_BUCKETS - 1; i++) {
         cum += s->batch_hist[i];
-        metrics_put(&b, "vc_turn_recv_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n",
-                    (2u << i) - 1, cum);
+        metrics_put(&b, "vc_turn_recv_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n", (2u << i) - 1,
+                    cum);
     }
     cum += s->batch_hist[TURN_BATCH_BUCKETS - 1];
     metrics_put(&b, "vc_turn_recv_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
@@ -172,6 +171,7 @@ static void metrics_serve(struct turnd_metrics *m, int fd)
     size_t len = 0;
     uint64_t deadline = metrics_now_ms() + METRICS_DEADLINE_MS;
     const char *sp, *target, *end;
+    bool complete = false;
 
     /* Read until the end of the headers, the size cap, or the deadline. */
     while (len < sizeof(req)) {
@@ -190,8 +190,14 @@ static void metrics_serve(struct turnd_metrics *m, int fd)
             return;
         }
         len += (size_t)n;
-        if (memmem(req, len, "\r\n\r\n", 4) || memmem(req, len, "\n\n", 2))
+        if (memmem(req, len, "\r\n\r\n", 4) || memmem(req, len, "\n\n", 2)) {
+            complete = true;
             break;
+        }
+    }
+    if (!complete && len == sizeof(req)) {
+        metrics_reply(fd, "431 Request Header Fields Too Large", text, "too large\n", 10, deadline);
+        return;
     }
     end = memchr(req, '\n', len);
     if (!end) {

@@ -23,8 +23,7 @@ static int tls_check_readable(const char *key, const char *path, char *err, size
     return 0;
 }
 
-static void tls_error(const char *key, const char *what, const char *path, char *err,
-                      size_t errlen)
+static void tls_error(const char *key, const char *what, const char *path, char *err, size_t errlen)
 {
     char reason[256];
     unsigned long e = ERR_peek_last_error();

@@ -65,9 +65,9 @@ struct turnd_totals {
 };
 
 struct turnd_engine_config {
-    struct turn_server *server;       /* borrowed */
-    unsigned workers;                 /* threads */
-    const union vc_addr *listen;      /* borrowed; UDP + TCP */
+    struct turn_server *server;  /* borrowed */
+    unsigned workers;            /* threads */
+    const union vc_addr *listen; /* borrowed; UDP + TCP */
     unsigned n_listen;
     const union vc_addr *tls_listen; /* borrowed */
     unsigned n_tls_listen;
@@ -78,8 +78,8 @@ struct turnd_engine_config {
 
 /* engine.c: creates the workers and binds every listening socket (so a bind error stops start-up,
  * with the address in err), then starts one thread per worker. */
-int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engine **out,
-                       char *err, size_t errlen);
+int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engine **out, char *err,
+                       size_t errlen);
 /* Asks every worker to leave its loop and joins the threads. */
 void turnd_engine_stop(struct turnd_engine *e);
 /* After turnd_engine_stop(): frees the workers (logging turn.free) and closes every socket. */

@@ -304,7 +304,7 @@ TEST(allocation_requires_udp_transport_and_a_known_family)
         if (cases[i].transport)
             stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
         if (cases[i].attr == TURN_ATTR_EVEN_PORT)
-            stun_build_attr(&b, TURN_ATTR_EVEN_PORT, "\0", 1);
+            stun_build_attr(&b, TURN_ATTR_EVEN_PORT, "\x80", 1); /* R: reserve */
         else
             stun_build_u32(&b, cases[i].attr, cases[i].value);
         fix_send_auth(&f, &b);
@@ -312,6 +312,27 @@ TEST(allocation_requires_udp_transport_and_a_known_family)
             fprintf(stderr, "    case %u\n", i);
     }
     CHECK_INT(f.open_relays, 1); /* only the setup allocation */
+    fix_free(&f);
+}
+
+TEST(even_port_request_gets_an_even_relay_port)
+{
+    struct fixture f;
+    uint8_t buf[256];
+    struct stun_builder b;
+    struct stun_msg m;
+    union vc_addr relay;
+
+    started(&f);
+    fix_fetch_nonce(&f);
+    fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
+    stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
+    stun_build_attr(&b, TURN_ATTR_EVEN_PORT, "\0", 1);
+    fix_send_auth(&f, &b);
+    CHECK_INT(fix_last_reply(&f, &m), 0);
+    CHECK(stun_attr_xor_addr(&m, stun_find(&m, TURN_ATTR_XOR_RELAYED_ADDRESS), &relay) == 0);
+    CHECK_INT(addr_port(&relay) % 2, 0);
+    CHECK_INT(f.open_relays, 1); /* the odd one tried first was closed */
     fix_free(&f);
 }
 
