@@ -132,9 +132,4 @@ void turn_worker_tick(struct turn_worker *w);
  * or -EBADMSG if the bytes are neither. */
 long turn_stream_frame_len(const uint8_t *buf, size_t len);
 
-/* TURN REST API credentials: writes base64(HMAC-SHA1(secret, username)) with a NUL into out
- * (at least 29 bytes). Returns its length. */
-int turn_rest_password(const uint8_t *secret, size_t secret_len, const char *user,
-                       size_t user_len, char *out, size_t outlen);
-
 #endif

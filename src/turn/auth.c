@@ -7,6 +7,7 @@
 #include <openssl/hmac.h>
 
 #include "vc/random.h"
+#include "vc/rest_cred.h"
 #include "turn_int.h"
 
 /* RFC 8489 9.2: the nonce cookie, then 4 base64 characters of the 24-bit security feature set.
@@ -17,19 +18,6 @@
 #define NONCE_RAW_LEN 12
 #define NONCE_B64_LEN 16
 #define NONCE_MAC_LEN 8
-
-int turn_rest_password(const uint8_t *secret, size_t secret_len, const char *user,
-                       size_t user_len, char *out, size_t outlen)
-{
-    uint8_t mac[EVP_MAX_MD_SIZE];
-    unsigned maclen = 0;
-
-    if (outlen < 29)
-        return -ENOSPC;
-    if (!HMAC(EVP_sha1(), secret, (int)secret_len, (const uint8_t *)user, user_len, mac, &maclen))
-        return -EINVAL;
-    return EVP_EncodeBlock((uint8_t *)out, mac, (int)maclen);
-}
 
 /* The MAC binds the issue time to the client's transport, address and port. */
 static void nonce_mac(const struct turn_worker *w, const struct turn_client *c,
@@ -176,7 +164,7 @@ void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const s
         return fail(out, 401, "bad_username");
     if (expiry < w->now_unix)
         return fail(out, 401, "expired");
-    int plen = turn_rest_password(s->secret, s->set.secret_len, name, user->len, pass,
+    int plen = rest_cred_password(s->secret, s->set.secret_len, name, user->len, pass,
                                   sizeof(pass));
     out->key_len = stun_long_term_key(alg, name, user->len, s->realm, strlen(s->realm), pass,
                                       (size_t)plen, out->key);

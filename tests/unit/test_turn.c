@@ -3,6 +3,7 @@
 
 #include "vc/policy.h"
 #include "vc/stun.h"
+#include "vc/rest_cred.h"
 #include "vc/turn.h"
 #include "test.h"
 #include "turn_fixture.h"
@@ -724,7 +725,7 @@ TEST(rest_password_is_base64_hmac_sha1)
 {
     char out[64];
     /* printf %s 1900000000:peer | openssl dgst -sha1 -hmac test-secret -binary | base64 */
-    int n = turn_rest_password((const uint8_t *)FIX_SECRET, strlen(FIX_SECRET), "1900000000:peer",
+    int n = rest_cred_password((const uint8_t *)FIX_SECRET, strlen(FIX_SECRET), "1900000000:peer",
                                15, out, sizeof(out));
 
     CHECK_INT(n, 28);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vc/policy.h"
+#include "vc/rest_cred.h"
 #include "turn_fixture.h"
 
 static struct fixture *fixture_of(struct turn_worker *w)
@@ -124,7 +125,7 @@ void fix_credentials(struct fixture *f, int64_t ttl, const char *id)
     int plen;
 
     snprintf(f->user, sizeof(f->user), "%lld:%s", (long long)(f->unix_s + ttl), id);
-    plen = turn_rest_password(f->set.secret, f->set.secret_len, f->user, strlen(f->user), pass,
+    plen = rest_cred_password(f->set.secret, f->set.secret_len, f->user, strlen(f->user), pass,
                               sizeof(pass));
     f->key_len = stun_long_term_key(f->alg ? f->alg : STUN_PWALG_MD5, f->user, strlen(f->user),
                                     "vc", 2, pass, (size_t)plen, f->key);
