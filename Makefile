@@ -9,7 +9,7 @@ CC ?= cc
 OPT ?= -O2 -g
 SAN ?=
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wno-missing-field-initializers
-PKGS := openssl jansson
+PKGS := openssl jansson sqlite3
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
@@ -24,7 +24,9 @@ LIB_POLICY := $(OBJ)/turn/policy.o
 LIB_TURN := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/turn/*.c))
 TURND_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/turnd/*.c))
 TURND_LIB := $(filter-out $(OBJ)/turnd/main.o,$(TURND_OBJS))
-LIB_ALL := $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN) $(TURND_LIB)
+LIB_SIGNAL := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/signal/*.c))
+SIGNALD_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/signald/*.c))
+LWS_LIBS = $(shell pkg-config --libs libwebsockets 2>/dev/null)
 
 # Unit tests: tests/unit/test_NAME.c becomes $(TBIN)/test_NAME, linked with what it needs.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -34,6 +36,11 @@ TEST_LINK_config := $(LIB_COMMON)
 TEST_LINK_log := $(LIB_COMMON)
 TEST_LINK_stun := $(LIB_COMMON) $(LIB_STUN)
 TEST_LINK_policy := $(LIB_COMMON) $(LIB_POLICY)
+TEST_LINK_sigmsg := $(LIB_COMMON) $(OBJ)/signal/sigmsg.o
+TEST_LINK_useragent := $(LIB_COMMON) $(OBJ)/signal/useragent.o
+TEST_LINK_accounts := $(LIB_COMMON) $(LIB_SIGNAL)
+TEST_LINK_hub := $(LIB_COMMON) $(LIB_SIGNAL)
+TEST_LINK_sigapi := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_random := $(LIB_COMMON)
 TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN)
 
@@ -41,7 +48,7 @@ TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) 
 NICE_PKGS := nice glib-2.0 gio-2.0
 INTEROP_BINS := $(patsubst tests/interop/%.c,$(TBIN)/%,$(wildcard tests/interop/*.c))
 
-BINS := $(BIN)/vc-turn
+BINS := $(BIN)/vc-turn $(BIN)/vc-signal
 
 .PHONY: all deps certs run test unit asan lint fuzz bench clean tests-build
 all: $(BINS)
@@ -63,6 +70,10 @@ $(OBJ)/tests/%.o: tests/%.c
 $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LDLIBS)
 
 .SECONDARY:
 .SECONDEXPANSION:

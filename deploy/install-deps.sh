@@ -3,7 +3,7 @@
 # Usage: deploy/install-deps.sh [run|test|lint|fuzz|bench]
 set -eu
 group=${1:-run}
-build=(make gcc pkg-config libssl-dev libjansson-dev openssl)
+build=(make gcc pkg-config libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev openssl)
 case $group in
     run) pkgs=("${build[@]}") ;;
     test) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev iproute2 curl procps) ;;

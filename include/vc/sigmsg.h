@@ -1,0 +1,78 @@
+/* The vc.v1 WebSocket envelope: parse client messages and encode server messages. No I/O. */
+#ifndef VC_SIGMSG_H
+#define VC_SIGMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A text frame larger than this is refused with too_large and close 1009. */
+#define SIGMSG_MAX_FRAME (64 * 1024)
+#define SIGMSG_ID_MAX 32    /* peer ids */
+#define SIGMSG_TOKEN_MAX 64 /* room tokens and resume tokens */
+
+enum sigmsg_type {
+    SIGMSG_JOIN,
+    SIGMSG_SIGNAL,
+    SIGMSG_ADMIT,
+    SIGMSG_DENY,
+    SIGMSG_STATS,
+    SIGMSG_LEAVE,
+    SIGMSG_END,
+    SIGMSG_PING,
+};
+
+enum sigmsg_path { SIGMSG_PATH_UNKNOWN = 0, SIGMSG_PATH_P2P, SIGMSG_PATH_RELAY };
+
+/* The pre-call check a guest reports in join: booleans only (absent counts as false). */
+struct sigmsg_precheck {
+    bool present;
+    bool camera, microphone, turn_udp, turn_tcp, turn_tls;
+};
+
+struct sigmsg {
+    enum sigmsg_type type;
+    char token[SIGMSG_TOKEN_MAX + 1];  /* join */
+    char resume[SIGMSG_TOKEN_MAX + 1]; /* join; "" when absent */
+    struct sigmsg_precheck precheck;   /* join */
+    char peer[SIGMSG_ID_MAX + 1];      /* signal.to, admit.peer, deny.peer */
+    /* signal.data: where its raw JSON text lies in the frame, so it is forwarded byte for byte
+     * without being inspected or copied anywhere else. */
+    size_t data_off, data_len;
+    enum sigmsg_path path; /* stats */
+    double rtt_ms, loss_pct, bitrate_kbps;
+};
+
+/* Parses one client text frame (borrowed). Returns 0, or -EMSGSIZE (too_large) or -EBADMSG (any
+ * other refusal) with *code set to the
+ * protocol error code: "bad_json" (not a JSON object), "unknown_type", "bad_request" (a field is
+ * missing, of the wrong type or out of range) or "too_large". */
+int sigmsg_parse(const uint8_t *buf, size_t len, struct sigmsg *out, const char **code);
+
+/* A growable output buffer with a cap, for building server frames. Every encoder below replaces
+ * the buffer's contents (len is 0 after an error, so no partial frame is left) and keeps a NUL
+ * after the frame. Encoders return 0, -EINVAL (a bad id, empty data, or "type" among the
+ * fields), -EMSGSIZE past the limit, or -ENOMEM. */
+struct sigmsg_buf {
+    char *data;
+    size_t len, cap, limit;
+};
+void sigmsg_buf_init(struct sigmsg_buf *b, size_t limit);
+void sigmsg_buf_free(struct sigmsg_buf *b);
+
+/* Replaces b's contents with obj (borrowed) dumped compactly, keys in insertion order. */
+struct json_t;
+int sigmsg_buf_set_json(struct sigmsg_buf *b, const struct json_t *obj);
+
+/* {"type":"signal","from":FROM,"data":DATA} with DATA copied verbatim. Returns 0 or -EMSGSIZE. */
+int sigmsg_encode_signal(struct sigmsg_buf *b, const char *from, const uint8_t *data, size_t len);
+
+/* {"type":"error","code":CODE,"message":MESSAGE}. */
+int sigmsg_encode_error(struct sigmsg_buf *b, const char *code, const char *message);
+
+/* Any other server message: {"type":TYPE, ...fields}, fields given as a jansson json_pack()
+ * object format and its arguments (NULL for none), e.g.
+ * sigmsg_encode(b, "peer-left", "{s:s}", "peer", id). Returns 0, -EINVAL or -EMSGSIZE. */
+int sigmsg_encode(struct sigmsg_buf *b, const char *type, const char *fmt, ...);
+
+#endif

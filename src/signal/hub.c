@@ -1,0 +1,419 @@
+/* The signalling core's sessions: the vc.v1 messages, lobby, brokering, resume and rate limits. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "vc/random.h"
+#include "vc/rest_cred.h"
+#include "hub_int.h"
+
+struct hub_session *hub_session_open(struct hub *h, struct hub_conn *conn,
+                                     const struct hub_client_info *info)
+{
+    struct hub_session *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->conn = conn;
+    s->info = *info;
+    s->tokens_milli = (uint64_t)h->set.max_msg_rate * 2000;
+    s->tokens_ms = h->mono_ms;
+    s->next = h->sessions;
+    if (h->sessions)
+        h->sessions->prev = s;
+    h->sessions = s;
+    h->nsessions++;
+    return s;
+}
+
+void hub_close(struct hub *h, struct hub_session *s, int code, const char *reason)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    h->ops->close(h->ctx, s->conn, code, reason);
+}
+
+static void send_bytes(struct hub *h, struct hub_session *s, const char *buf, size_t len)
+{
+    if (s->closing)
+        return;
+    if (h->ops->send(h->ctx, s->conn, buf, len) == -ENOBUFS)
+        hub_close(h, s, 1008, "output queue full");
+}
+
+void hub_send(struct hub *h, struct hub_session *s)
+{
+    send_bytes(h, s, h->out.data, h->out.len);
+}
+
+void hub_peer_flush_queue(struct hub *h, struct hub_peer *p)
+{
+    while (p->queue) {
+        struct hub_queued *q = p->queue;
+        if (p->sess)
+            send_bytes(h, p->sess, q->data, q->len);
+        p->queue = q->next;
+        free(q);
+    }
+    p->queue_tail = &p->queue;
+    p->queue_msgs = 0;
+    p->queue_bytes = 0;
+}
+
+void hub_broadcast(struct hub *h, struct hub_room *r, const struct hub_peer *skip, unsigned to)
+{
+    for (struct hub_peer *p = r->peers; p; p = p->next) {
+        bool state_ok = p->state == HUB_WAITING ? (to & HUB_TO_WAITING) : (to & HUB_TO_JOINED);
+        if (p == skip || !p->sess || !state_ok || ((to & HUB_TO_HOSTS) && p->role != HUB_HOST))
+            continue;
+        hub_send(h, p->sess);
+    }
+}
+
+static void send_error(struct hub *h, struct hub_session *s, const char *code, const char *msg)
+{
+    h->stats.errors++;
+    if (sigmsg_encode_error(&h->out, code, msg) == 0)
+        hub_send(h, s);
+}
+
+static void send_simple(struct hub *h, struct hub_session *s, const char *type)
+{
+    if (sigmsg_encode(&h->out, type, NULL) == 0)
+        hub_send(h, s);
+}
+
+/* RTCIceServer objects for the configured URLs; TURN ones carry REST credentials for p. */
+static json_t *ice_servers(struct hub *h, const struct hub_peer *p)
+{
+    json_t *list = json_array();
+    int64_t now_s = h->unix_ms / 1000;
+    int64_t expiry = p->room->expires_ms / 1000 + h->set.turn_margin;
+    char user[64], pass[REST_CRED_PASSWORD_LEN];
+
+    if (expiry > now_s + (int64_t)h->set.turn_ttl)
+        expiry = now_s + (int64_t)h->set.turn_ttl;
+    snprintf(user, sizeof(user), "%lld:%s", (long long)expiry, p->turn_id);
+    bool have_pass = h->set.turn_secret_len &&
+                     rest_cred_password(h->set.turn_secret, h->set.turn_secret_len, user,
+                                        strlen(user), pass, sizeof(pass)) > 0;
+    for (unsigned i = 0; i < h->set.n_ice_servers; i++) {
+        const char *url = h->set.ice_servers[i];
+        bool turn = strncmp(url, "turn:", 5) == 0 || strncmp(url, "turns:", 6) == 0;
+        if (turn && !have_pass)
+            continue;
+        json_t *one = turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user,
+                                       "credential", pass)
+                           : json_pack("{s:s}", "urls", url);
+        if (one)
+            json_array_append_new(list, one);
+    }
+    return list;
+}
+
+static const char *role_name(enum hub_role role)
+{
+    return role == HUB_HOST ? "host" : "guest";
+}
+
+/* Sends joined to p (with a fresh resume token), then any signals kept while it was away. */
+static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
+{
+    json_t *peers = json_array();
+
+    if (random_token_hex(p->resume, sizeof(p->resume), HUB_TOKEN_LEN / 2) < 0)
+        p->resume[0] = '\0';
+    for (struct hub_peer *o = p->room->peers; o; o = o->next)
+        if (o != p && o->state != HUB_WAITING)
+            json_array_append_new(peers, json_pack("{s:s,s:s}", "peer", o->id, "role",
+                                                   role_name(o->role)));
+    if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b}", "peer", p->id,
+                      "role", role_name(p->role), "polite", p->role == HUB_GUEST, "peers",
+                      peers, "ice_servers", ice_servers(h, p), "resume", p->resume,
+                      "relay_only", p->room->relay_only) == 0)
+        hub_send(h, p->sess);
+    hub_peer_flush_queue(h, p);
+
+    uint64_t ms = h->mono_ms - asked_ms;
+    static const uint64_t bounds[] = {10, 25, 50, 100, 250, 500, 1000};
+    unsigned b = 0;
+    while (b < 7 && ms > bounds[b])
+        b++;
+    h->stats.join_latency_buckets[b]++;
+    h->stats.join_latency_sum_ms += (double)ms;
+    h->stats.join_latency_count++;
+}
+
+static void send_knock(struct hub *h, struct hub_session *host, const struct hub_peer *g)
+{
+    const struct sigmsg_precheck *pc = &g->precheck;
+    json_t *precheck = pc->present ? json_pack("{s:b,s:b,s:b,s:b,s:b}", "camera", pc->camera,
+                                               "microphone", pc->microphone, "turn_udp",
+                                               pc->turn_udp, "turn_tcp", pc->turn_tcp,
+                                               "turn_tls", pc->turn_tls)
+                                   : json_null();
+
+    if (sigmsg_encode(&h->out, "knock", "{s:s,s:s,s:s,s:s,s:o}", "peer", g->id, "browser",
+                      g->info.browser, "browser_version", g->info.browser_version, "os",
+                      g->info.os, "precheck", precheck) == 0)
+        hub_send(h, host);
+}
+
+/* p becomes a participant: joined to it, peer-joined to the others, knocks to a new host. */
+static void make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
+{
+    p->state = HUB_JOINED;
+    p->joined_ms = h->mono_ms;
+    h->stats.joins++;
+    send_joined(h, p, asked_ms);
+    if (sigmsg_encode(&h->out, "peer-joined", "{s:s,s:s}", "peer", p->id, "role",
+                      role_name(p->role)) == 0)
+        hub_broadcast(h, p->room, p, HUB_TO_JOINED);
+    if (p->role == HUB_HOST)
+        for (struct hub_peer *g = p->room->peers; g; g = g->next)
+            if (g->state == HUB_WAITING && g->sess)
+                send_knock(h, p->sess, g);
+    hub_peer_log_joined(h, p, false);
+}
+
+static void attach(struct hub_session *s, struct hub_peer *p)
+{
+    s->peer = p;
+    p->sess = s;
+}
+
+/* A resume: the same peer on a new connection, without a second lobby wait. */
+static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
+                       enum hub_role role, const char *resume)
+{
+    struct hub_peer *p = NULL;
+
+    if (strlen(resume) != HUB_TOKEN_LEN)
+        return false;
+    for (struct hub_peer *o = r->peers; o; o = o->next)
+        if (o->role == role && o->state != HUB_WAITING && o->resume[0] &&
+            ct_equal(o->resume, resume, HUB_TOKEN_LEN))
+            p = o;
+    if (!p)
+        return false;
+    bool was_away = p->state == HUB_AWAY;
+    if (p->sess) { /* the old connection is not dead yet: this one replaces it */
+        hub_close(h, p->sess, 4000, "replaced by a resumed connection");
+        p->sess->peer = NULL;
+    }
+    attach(s, p);
+    p->state = HUB_JOINED;
+    p->info = s->info;
+    h->stats.resumes++;
+    send_joined(h, p, h->mono_ms);
+    if (was_away && sigmsg_encode(&h->out, "peer-back", "{s:s}", "peer", p->id) == 0)
+        hub_broadcast(h, r, p, HUB_TO_JOINED);
+    hub_peer_log_joined(h, p, true);
+    return true;
+}
+
+static bool knock_allowed(struct hub *h, struct hub_room *r)
+{
+    if (h->mono_ms - r->knock_window_ms >= 60000) {
+        r->knock_window_ms = h->mono_ms;
+        r->knock_count = 0;
+    }
+    return ++r->knock_count <= h->set.max_knocks_per_min;
+}
+
+static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m)
+{
+    enum hub_role role = HUB_GUEST;
+    struct hub_room *r = hub_room_by_token(h, m->token, &role);
+
+    if (s->peer)
+        return send_error(h, s, "bad_request", "already joined");
+    if (r && m->resume[0] && try_resume(h, s, r, role, m->resume))
+        return;
+    if (!r || hub_room_expired(h, r))
+        return send_error(h, s, "invalid_token", "This link is not valid or has expired.");
+    bool full = hub_room_participants(r) >= r->capacity;
+    /* Hosts are never locked out; guests wait in the lobby or need a free place. */
+    if (role == HUB_GUEST && !r->lobby && full)
+        return send_error(h, s, "room_full", "This consultation is full.");
+    if (role == HUB_GUEST && r->lobby && !knock_allowed(h, r)) {
+        h->stats.rate_limited++;
+        return send_error(h, s, "rate_limited", "Too many requests to join; try again soon.");
+    }
+    struct hub_peer *p = hub_peer_new(h, r, role);
+    if (!p)
+        return send_error(h, s, "bad_request", "out of memory");
+    attach(s, p);
+    p->info = s->info;
+    p->precheck = m->precheck;
+    if (role == HUB_HOST || !r->lobby)
+        return make_participant(h, p, h->mono_ms);
+    p->state = HUB_WAITING;
+    h->stats.knocks++;
+    send_simple(h, s, "waiting");
+    for (struct hub_peer *o = r->peers; o; o = o->next)
+        if (o->role == HUB_HOST && o->state == HUB_JOINED && o->sess)
+            send_knock(h, o->sess, p);
+}
+
+/* The waiting guest a host's admit or deny names, or NULL after answering with an error. */
+static struct hub_peer *lobby_target(struct hub *h, struct hub_session *s, const struct sigmsg *m)
+{
+    if (s->peer->role != HUB_HOST)
+        return send_error(h, s, "forbidden", "Only the clinician can do that."), NULL;
+    struct hub_peer *g = hub_peer_find(s->peer->room, m->peer);
+    if (!g || g->state != HUB_WAITING)
+        return send_error(h, s, "unknown_peer", "Nobody by that id is waiting."), NULL;
+    return g;
+}
+
+static void on_admit(struct hub *h, struct hub_session *s, const struct sigmsg *m)
+{
+    struct hub_peer *g = lobby_target(h, s, m);
+
+    if (!g)
+        return;
+    struct hub_room *r = g->room;
+    if (hub_room_participants(r) >= r->capacity) {
+        send_error(h, s, "room_full", "The consultation is full.");
+        if (g->sess)
+            send_error(h, g->sess, "room_full", "The consultation is full.");
+        return;
+    }
+    if (sigmsg_encode(&h->out, "knock-cancelled", "{s:s}", "peer", g->id) == 0)
+        hub_broadcast(h, r, s->peer, HUB_TO_JOINED | HUB_TO_HOSTS);
+    if (g->sess)
+        send_simple(h, g->sess, "admitted");
+    make_participant(h, g, g->arrived_ms);
+}
+
+static void on_deny(struct hub *h, struct hub_session *s, const struct sigmsg *m)
+{
+    struct hub_peer *g = lobby_target(h, s, m);
+
+    if (!g)
+        return;
+    h->stats.denied++;
+    if (g->sess) {
+        send_simple(h, g->sess, "denied");
+        hub_close(h, g->sess, 1000, "denied");
+    }
+    hub_peer_remove(h, g, "denied");
+}
+
+static void on_signal(struct hub *h, struct hub_session *s, const struct sigmsg *m,
+                      const uint8_t *frame)
+{
+    struct hub_peer *to = hub_peer_find(s->peer->room, m->peer);
+
+    if (!to || to == s->peer || to->state == HUB_WAITING)
+        return send_error(h, s, "unknown_peer", "No such peer in this consultation.");
+    if (sigmsg_encode_signal(&h->out, s->peer->id, frame + m->data_off, m->data_len) < 0)
+        return send_error(h, s, "too_large", "Message too large.");
+    if (hub_peer_deliver(h, to) < 0)
+        return send_error(h, s, "rate_limited", "The peer's queue is full.");
+    h->stats.messages_relayed++;
+}
+
+static void on_leave(struct hub *h, struct hub_session *s)
+{
+    hub_peer_remove(h, s->peer, "left");
+    hub_close(h, s, 1000, "left");
+}
+
+/* Token bucket per connection. Refusals are counted over HUB_ABUSE_WINDOW_MS: a client that
+ * keeps sending at many times the rate is abusive and is closed (1008). */
+static bool rate_ok(struct hub *h, struct hub_session *s)
+{
+    uint64_t rate = h->set.max_msg_rate, burst = rate * 2000;
+
+    s->tokens_milli += (h->mono_ms - s->tokens_ms) * rate;
+    s->tokens_ms = h->mono_ms;
+    if (s->tokens_milli > burst)
+        s->tokens_milli = burst;
+    if (s->tokens_milli >= 1000) {
+        s->tokens_milli -= 1000;
+        return true;
+    }
+    h->stats.rate_limited++;
+    if (h->mono_ms - s->refused_window_ms >= HUB_ABUSE_WINDOW_MS) {
+        s->refused_window_ms = h->mono_ms;
+        s->refused_count = 0;
+    }
+    if (++s->refused_count > rate * HUB_ABUSE_WINDOW_MS / 1000) {
+        hub_close(h, s, 1008, "message flood");
+        return false;
+    }
+    /* One error a second is enough to tell a well-meaning client to slow down. */
+    if (h->mono_ms - s->last_refusal_note_ms >= 1000) {
+        s->last_refusal_note_ms = h->mono_ms;
+        send_error(h, s, "rate_limited", "Too many messages; slow down.");
+    }
+    return false;
+}
+
+void hub_session_message(struct hub *h, struct hub_session *s, const uint8_t *buf, size_t len)
+{
+    struct sigmsg m;
+    const char *code = NULL;
+
+    if (s->closing || !rate_ok(h, s))
+        return;
+    if (sigmsg_parse(buf, len, &m, &code) < 0)
+        return send_error(h, s, code ? code : "bad_request", "The message was not understood.");
+    if (m.type == SIGMSG_PING)
+        return send_simple(h, s, "pong");
+    if (m.type == SIGMSG_JOIN)
+        return on_join(h, s, &m);
+    if (!s->peer)
+        return send_error(h, s, "not_joined", "Send join first.");
+    if (m.type == SIGMSG_LEAVE)
+        return on_leave(h, s);
+    if (s->peer->state != HUB_JOINED)
+        return send_error(h, s, "forbidden", "Wait to be let in.");
+    switch (m.type) {
+    case SIGMSG_SIGNAL:
+        return on_signal(h, s, &m, buf);
+    case SIGMSG_ADMIT:
+        return on_admit(h, s, &m);
+    case SIGMSG_DENY:
+        return on_deny(h, s, &m);
+    case SIGMSG_STATS:
+        return hub_peer_log_stats(h, s->peer, &m);
+    case SIGMSG_END:
+        if (s->peer->role != HUB_HOST)
+            return send_error(h, s, "forbidden", "Only the clinician can end the consultation.");
+        return hub_room_destroy(h, s->peer->room, "ended_by_host");
+    default:
+        return send_error(h, s, "unknown_type", "Unknown message type.");
+    }
+}
+
+void hub_session_closed(struct hub *h, struct hub_session *s)
+{
+    struct hub_peer *p = s->peer;
+
+    if (p) {
+        p->sess = NULL;
+        if (p->state == HUB_WAITING) {
+            hub_peer_remove(h, p, "left");
+        } else {
+            p->state = HUB_AWAY;
+            p->away_ms = h->mono_ms;
+            if (sigmsg_encode(&h->out, "peer-away", "{s:s}", "peer", p->id) == 0)
+                hub_broadcast(h, p->room, p, HUB_TO_JOINED);
+        }
+    }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    h->nsessions--;
+    free(s);
+}

@@ -1,0 +1,115 @@
+/* Internal structures of the signalling core, shared by hub.c, room.c and peer.c only. */
+#ifndef VC_HUB_INT_H
+#define VC_HUB_INT_H
+
+#include "vc/hub.h"
+
+#define HUB_PEER_ID_LEN 12
+#define HUB_TURN_ID_LEN 16
+/* call.stats is logged at most this often per peer, and whenever the path changes. */
+#define HUB_STATS_LOG_MS (30 * 1000)
+/* Refused messages are counted over this window; past rate x window, the session is closed. */
+#define HUB_ABUSE_WINDOW_MS 10000
+
+enum hub_role { HUB_HOST, HUB_GUEST };
+enum hub_peer_state { HUB_WAITING, HUB_JOINED, HUB_AWAY };
+
+/* A signal waiting for a peer who is away. */
+struct hub_queued {
+    struct hub_queued *next;
+    size_t len;
+    char data[];
+};
+
+struct hub_peer {
+    struct hub_peer *next;
+    struct hub_room *room;
+    struct hub_session *sess; /* NULL while away */
+    char id[HUB_PEER_ID_LEN + 1];
+    char resume[HUB_TOKEN_LEN + 1];
+    char turn_id[HUB_TURN_ID_LEN + 1];
+    enum hub_role role;
+    enum hub_peer_state state;
+    uint64_t arrived_ms;   /* monotonic: when it first sent join */
+    uint64_t joined_ms;    /* monotonic: when it became a participant */
+    uint64_t away_ms;      /* monotonic: when its connection dropped */
+    uint64_t stats_log_ms; /* monotonic: last call.stats line */
+    struct hub_client_info info;
+    struct sigmsg_precheck precheck;
+    enum sigmsg_path path;
+    struct hub_queued *queue, **queue_tail;
+    unsigned queue_msgs;
+    size_t queue_bytes;
+};
+
+struct hub_room {
+    struct hub_room *next;
+    char id[HUB_ROOM_ID_LEN + 1];
+    char host_token[HUB_TOKEN_LEN + 1];
+    char guest_token[HUB_TOKEN_LEN + 1];
+    char owner[HUB_OWNER_MAX + 1];
+    int64_t created_ms, expires_ms; /* wall clock */
+    uint64_t created_mono;
+    unsigned capacity;
+    bool lobby, relay_only;
+    struct hub_peer *peers;
+    uint64_t knock_window_ms;
+    unsigned knock_count;
+};
+
+struct hub_session {
+    struct hub_session *next, *prev;
+    struct hub_conn *conn;
+    struct hub_peer *peer; /* NULL before join, after leave, or once replaced by a resume */
+    struct hub_client_info info;
+    uint64_t tokens_milli; /* rate limit: tokens x 1000 */
+    uint64_t tokens_ms;
+    uint64_t refused_window_ms; /* start of the current refusal-counting window */
+    uint64_t refused_count;
+    uint64_t last_refusal_note_ms;
+    bool closing;
+};
+
+struct hub {
+    struct hub_settings set;
+    const struct hub_io_ops *ops;
+    void *ctx;
+    uint64_t mono_ms;
+    int64_t unix_ms;
+    struct hub_room *rooms;
+    size_t nrooms;
+    struct hub_session *sessions;
+    size_t nsessions;
+    struct hub_stats stats;
+    struct sigmsg_buf out; /* scratch for building frames */
+};
+
+/* room.c */
+struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role);
+void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason);
+unsigned hub_room_participants(const struct hub_room *r);
+bool hub_room_expired(const struct hub *h, const struct hub_room *r);
+
+/* peer.c */
+struct hub_peer *hub_peer_new(struct hub *h, struct hub_room *r, enum hub_role role);
+struct hub_peer *hub_peer_find(struct hub_room *r, const char *id);
+/* Unlinks and frees a peer, telling the others (peer-left or knock-cancelled) and logging. */
+void hub_peer_remove(struct hub *h, struct hub_peer *p, const char *reason);
+/* Sends the frame in h->out to p, or queues it while p is away (-ENOBUFS when full). */
+int hub_peer_deliver(struct hub *h, struct hub_peer *p);
+void hub_peer_flush_queue(struct hub *h, struct hub_peer *p);
+void hub_peer_log_joined(struct hub *h, const struct hub_peer *p, bool resumed);
+void hub_peer_log_stats(struct hub *h, struct hub_peer *p, const struct sigmsg *m);
+
+/* hub.c */
+/* Sends the frame in h->out on a session; a full queue closes it (1008). */
+void hub_send(struct hub *h, struct hub_session *s);
+void hub_close(struct hub *h, struct hub_session *s, int code, const char *reason);
+/* Who hub_broadcast() reaches: connected peers in the given states, optionally hosts only. */
+#define HUB_TO_WAITING 1u
+#define HUB_TO_JOINED 2u
+#define HUB_TO_HOSTS 4u
+/* Sends the frame in h->out to the connected peers of r selected by to, except skip. */
+void hub_broadcast(struct hub *h, struct hub_room *r, const struct hub_peer *skip, unsigned to);
+
+#endif

@@ -1,0 +1,245 @@
+/* Rooms of the signalling core: creation with CSPRNG tokens, lookup, listing, expiry, ending. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "vc/log.h"
+#include "vc/random.h"
+#include "hub_int.h"
+
+struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops *ops, void *ctx)
+{
+    struct hub *h = calloc(1, sizeof(*h));
+
+    if (!h)
+        return NULL;
+    h->set = *settings;
+    h->ops = ops;
+    h->ctx = ctx;
+    sigmsg_buf_init(&h->out, SIGMSG_MAX_FRAME + 1024);
+    return h;
+}
+
+void hub_free(struct hub *h)
+{
+    if (!h)
+        return;
+    while (h->sessions)
+        hub_session_closed(h, h->sessions);
+    while (h->rooms)
+        hub_room_destroy(h, h->rooms, "shutdown");
+    sigmsg_buf_free(&h->out);
+    free(h);
+}
+
+void hub_set_clock(struct hub *h, uint64_t mono_ms, int64_t unix_ms)
+{
+    h->mono_ms = mono_ms;
+    h->unix_ms = unix_ms;
+}
+
+const struct hub_stats *hub_get_stats(const struct hub *h)
+{
+    return &h->stats;
+}
+
+size_t hub_room_count(const struct hub *h)
+{
+    return h->nrooms;
+}
+
+size_t hub_session_count(const struct hub *h)
+{
+    return h->nsessions;
+}
+
+bool hub_room_expired(const struct hub *h, const struct hub_room *r)
+{
+    return h->unix_ms >= r->expires_ms;
+}
+
+unsigned hub_room_participants(const struct hub_room *r)
+{
+    unsigned n = 0;
+
+    for (const struct hub_peer *p = r->peers; p; p = p->next)
+        n += p->state != HUB_WAITING;
+    return n;
+}
+
+static unsigned room_waiting(const struct hub_room *r)
+{
+    unsigned n = 0;
+
+    for (const struct hub_peer *p = r->peers; p; p = p->next)
+        n += p->state == HUB_WAITING;
+    return n;
+}
+
+static void room_info(const struct hub_room *r, struct hub_room_info *out, bool tokens)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->id, r->id, sizeof(out->id));
+    if (tokens) {
+        memcpy(out->host_token, r->host_token, sizeof(out->host_token));
+        memcpy(out->guest_token, r->guest_token, sizeof(out->guest_token));
+    }
+    out->created_ms = r->created_ms;
+    out->expires_ms = r->expires_ms;
+    out->capacity = r->capacity;
+    out->participants = hub_room_participants(r);
+    out->waiting = room_waiting(r);
+    out->lobby = r->lobby;
+    out->relay_only = r->relay_only;
+}
+
+int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts *opts,
+                    struct hub_room_info *out)
+{
+    size_t owned = 0;
+
+    if (!owner || strlen(owner) > HUB_OWNER_MAX || opts->ttl < 1 || opts->ttl > 86400 ||
+        opts->capacity < 2 || opts->capacity > 8)
+        return -EINVAL;
+    for (struct hub_room *r = h->rooms; r; r = r->next)
+        owned += strcmp(r->owner, owner) == 0;
+    if (owned >= h->set.max_rooms_per_owner)
+        return -EDQUOT;
+    if (h->nrooms >= h->set.max_rooms)
+        return -ENOSPC;
+    struct hub_room *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    if (random_token_hex(r->id, sizeof(r->id), HUB_ROOM_ID_LEN / 2) < 0 ||
+        random_token_hex(r->host_token, sizeof(r->host_token), HUB_TOKEN_LEN / 2) < 0 ||
+        random_token_hex(r->guest_token, sizeof(r->guest_token), HUB_TOKEN_LEN / 2) < 0) {
+        free(r);
+        return -EIO;
+    }
+    memcpy(r->owner, owner, strlen(owner) + 1);
+    r->created_ms = h->unix_ms;
+    r->created_mono = h->mono_ms;
+    r->expires_ms = h->unix_ms + (int64_t)opts->ttl * 1000;
+    r->capacity = opts->capacity;
+    r->lobby = opts->lobby;
+    r->relay_only = opts->relay_only;
+    r->next = h->rooms;
+    h->rooms = r;
+    h->nrooms++;
+    if (h->set.log)
+        event_log_write(h->set.log, "room.created", "{s:s,s:s,s:i,s:b,s:b,s:i}", "room", r->id,
+                        "owner", r->owner, "capacity", (int)r->capacity, "lobby", r->lobby,
+                        "relay_only", r->relay_only, "ttl_s", (int)opts->ttl);
+    room_info(r, out, true);
+    return 0;
+}
+
+static struct hub_room *room_by_id(struct hub *h, const char *owner, const char *id)
+{
+    for (struct hub_room *r = h->rooms; r; r = r->next)
+        if (strcmp(r->id, id) == 0 && strcmp(r->owner, owner) == 0)
+            return r;
+    return NULL;
+}
+
+int hub_room_get(struct hub *h, const char *owner, const char *id, struct hub_room_info *out)
+{
+    struct hub_room *r = room_by_id(h, owner, id);
+
+    if (!r)
+        return -ENOENT;
+    room_info(r, out, false);
+    return 0;
+}
+
+int hub_room_end(struct hub *h, const char *owner, const char *id)
+{
+    struct hub_room *r = room_by_id(h, owner, id);
+
+    if (!r)
+        return -ENOENT;
+    hub_room_destroy(h, r, "ended");
+    return 0;
+}
+
+size_t hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, size_t max)
+{
+    size_t n = 0;
+
+    for (struct hub_room *r = h->rooms; r && n < max; r = r->next)
+        if (strcmp(r->owner, owner) == 0)
+            room_info(r, &out[n++], false);
+    return n;
+}
+
+/* Tokens are compared in constant time; every room is visited so the time taken does not
+ * depend on where (or whether) the token matched. */
+struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role)
+{
+    struct hub_room *found = NULL;
+
+    if (strlen(token) != HUB_TOKEN_LEN)
+        return NULL;
+    for (struct hub_room *r = h->rooms; r; r = r->next) {
+        if (ct_equal(r->host_token, token, HUB_TOKEN_LEN)) {
+            found = r;
+            *role = HUB_HOST;
+        }
+        if (ct_equal(r->guest_token, token, HUB_TOKEN_LEN)) {
+            found = r;
+            *role = HUB_GUEST;
+        }
+    }
+    return found;
+}
+
+/* Ends a room for everyone: room-ended, connections closed, peers and the room freed. */
+void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason)
+{
+    struct hub_room **pp = &h->rooms;
+
+    if (sigmsg_encode(&h->out, "room-ended", "{s:s}", "reason", reason) == 0)
+        hub_broadcast(h, r, NULL, HUB_TO_JOINED | HUB_TO_WAITING);
+    for (struct hub_peer *p = r->peers; p; p = p->next) {
+        if (p->sess) {
+            hub_close(h, p->sess, 1000, "room ended");
+            p->sess->peer = NULL;
+            p->sess = NULL;
+        }
+    }
+    /* Nobody is connected any more, so removing the peers only logs their departure. */
+    while (r->peers)
+        hub_peer_remove(h, r->peers, "room_ended");
+    while (*pp && *pp != r)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = r->next;
+    h->nrooms--;
+    if (h->set.log)
+        event_log_write(h->set.log, "room.ended", "{s:s,s:s,s:I}", "room", r->id, "reason", reason,
+                        "duration_s", (json_int_t)((h->unix_ms - r->created_ms) / 1000));
+    free(r);
+}
+
+void hub_tick(struct hub *h)
+{
+    struct hub_room *r = h->rooms, *next_room;
+
+    for (; r; r = next_room) {
+        next_room = r->next;
+        for (struct hub_peer *p = r->peers, *next; p; p = next) {
+            next = p->next;
+            if (p->state == HUB_AWAY &&
+                h->mono_ms - p->away_ms >= (uint64_t)h->set.resume_grace * 1000)
+                hub_peer_remove(h, p, "timeout");
+        }
+        /* An expired room takes no new joins; it ends once nobody is in it, and for good
+         * once the TURN credentials it handed out have run out too. */
+        bool empty = hub_room_participants(r) == 0;
+        if (hub_room_expired(h, r) &&
+            (empty || h->unix_ms >= r->expires_ms + (int64_t)h->set.turn_margin * 1000))
+            hub_room_destroy(h, r, "expired");
+    }
+}

@@ -1,0 +1,614 @@
+/* vc-signal's REST API: routes /api/v1 requests, authenticates them and builds the JSON answers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "vc/accounts.h"
+#include "vc/hub.h"
+#include "vc/log.h"
+#include "vc/sigapi.h"
+
+#define SIGAPI_LIST_MAX 256                    /* rooms listed per owner */
+#define SIGAPI_SESSION_TTL_DEFAULT (12 * 3600) /* when settings leave it 0 */
+#define SIGAPI_URL_MAX 512
+
+enum sigapi_route {
+    SIGAPI_ROUTE_NONE,
+    SIGAPI_ROUTE_ROOMS,   /* /api/v1/rooms */
+    SIGAPI_ROUTE_ROOM,    /* /api/v1/rooms/{id} */
+    SIGAPI_ROUTE_SESSION, /* /api/v1/session */
+    SIGAPI_ROUTE_ME,      /* /api/v1/me */
+};
+
+/* One request in flight: what routing and authentication learnt about it. */
+struct sigapi_call {
+    const struct sigapi_settings *s;
+    const struct sigapi_request *req;
+    struct sigapi_response *resp;
+    enum sigapi_route route;
+    char room_id[HUB_ROOM_ID_LEN + 1];
+    char owner[HUB_OWNER_MAX + 1];
+    int64_t user_id;   /* > 0 when authenticated by session */
+    const char *token; /* the session cookie's value (borrowed from the Cookie header) */
+    size_t token_len;
+    char csrf[ACCOUNTS_TOKEN_LEN + 1];
+};
+
+bool sigapi_handles(const char *path)
+{
+    return path && strncmp(path, "/api/", 5) == 0;
+}
+
+/* ---- responses ---- */
+
+static void sigapi_error(struct sigapi_call *c, int status, const char *code, const char *message)
+{
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+
+    c->resp->status = status;
+    c->resp->body.len = 0;
+    if (!j || sigmsg_buf_set_json(&c->resp->body, j) < 0)
+        c->resp->body.len = 0;
+    json_decref(j);
+}
+
+/* Sends j (taken; NULL means it could not be built) with status. */
+static void sigapi_reply(struct sigapi_call *c, int status, json_t *j)
+{
+    int rc = j ? sigmsg_buf_set_json(&c->resp->body, j) : -ENOMEM;
+
+    json_decref(j);
+    if (rc < 0) {
+        sigapi_error(c, 500, "internal", "the response could not be built");
+        return;
+    }
+    c->resp->status = status;
+}
+
+static void sigapi_set_cookie(struct sigapi_call *c, const char *token, unsigned max_age)
+{
+    snprintf(c->resp->set_cookie, sizeof(c->resp->set_cookie),
+             "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%u", SIGAPI_SESSION_COOKIE,
+             token, max_age);
+}
+
+/* "2026-11-22T23:30:13Z" from unix milliseconds. */
+static void sigapi_rfc3339(char out[32], int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        out[0] = '\0';
+}
+
+static void sigapi_auth_failed(struct sigapi_call *c, const char *kind)
+{
+    if (c->s->log)
+        event_log_write(c->s->log, "auth.failed", "{s:s,s:s}", "kind", kind, "ip",
+                        c->req->ip ? c->req->ip : "");
+}
+
+/* ---- routing ---- */
+
+static bool sigapi_room_id_ok(const char *id)
+{
+    size_t n = strnlen(id, HUB_ROOM_ID_LEN + 1);
+
+    return n > 0 && n <= HUB_ROOM_ID_LEN && strspn(id, "0123456789abcdef") == n;
+}
+
+static enum sigapi_route sigapi_route(const char *path, char *room_id)
+{
+    static const char rooms[] = "/api/v1/rooms";
+
+    if (!path)
+        return SIGAPI_ROUTE_NONE;
+    if (strcmp(path, rooms) == 0)
+        return SIGAPI_ROUTE_ROOMS;
+    if (strcmp(path, "/api/v1/session") == 0)
+        return SIGAPI_ROUTE_SESSION;
+    if (strcmp(path, "/api/v1/me") == 0)
+        return SIGAPI_ROUTE_ME;
+    if (strncmp(path, rooms, sizeof(rooms) - 1) == 0 && path[sizeof(rooms) - 1] == '/' &&
+        sigapi_room_id_ok(path + sizeof(rooms))) {
+        memcpy(room_id, path + sizeof(rooms), strlen(path + sizeof(rooms)) + 1);
+        return SIGAPI_ROUTE_ROOM;
+    }
+    return SIGAPI_ROUTE_NONE;
+}
+
+static bool sigapi_method_allowed(enum sigapi_route route, const char *m)
+{
+    bool get = m && strcmp(m, "GET") == 0, post = m && strcmp(m, "POST") == 0;
+    bool del = m && strcmp(m, "DELETE") == 0;
+
+    switch (route) {
+    case SIGAPI_ROUTE_ROOMS:
+        return get || post;
+    case SIGAPI_ROUTE_ROOM:
+        return get || del;
+    case SIGAPI_ROUTE_SESSION:
+        return post || del;
+    case SIGAPI_ROUTE_ME:
+        return get;
+    case SIGAPI_ROUTE_NONE:
+        break;
+    }
+    return false;
+}
+
+static bool sigapi_is(const struct sigapi_call *c, const char *method)
+{
+    return strcmp(c->req->method, method) == 0;
+}
+
+/* ---- authentication ---- */
+
+/* Finds the session cookie's value in a Cookie header ("a=b; vc_session=TOKEN"). */
+static bool sigapi_cookie_find(const char *hdr, const char **val, size_t *len)
+{
+    static const char name[] = SIGAPI_SESSION_COOKIE;
+    const char *p = hdr;
+
+    while (p && *p) {
+        size_t n;
+
+        p += strspn(p, " \t;");
+        n = strcspn(p, ";");
+        if (n > sizeof(name) && strncmp(p, name, sizeof(name) - 1) == 0 &&
+            p[sizeof(name) - 1] == '=') {
+            *val = p + sizeof(name);
+            *len = n - sizeof(name);
+            while (*len > 0 && ((*val)[*len - 1] == ' ' || (*val)[*len - 1] == '\t'))
+                (*len)--;
+            return true;
+        }
+        p += n;
+    }
+    return false;
+}
+
+/* Compares the presented key with the configured one in constant time: both are hashed first,
+ * so neither the content nor the length of the real key shows in the timing. */
+static bool sigapi_key_ok(const struct sigapi_settings *s, const char *key, size_t len)
+{
+    uint8_t a[32], b[32];
+
+    if (!s->api_key || s->api_key_len == 0)
+        return false;
+    if (EVP_Digest(key, len, a, NULL, EVP_sha256(), NULL) != 1 ||
+        EVP_Digest(s->api_key, s->api_key_len, b, NULL, EVP_sha256(), NULL) != 1)
+        return false;
+    return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
+
+/* "Authorization: Bearer KEY". Returns true when it matches the API key. */
+static bool sigapi_auth_bearer(struct sigapi_call *c)
+{
+    const char *h = c->req->authorization;
+    size_t len;
+
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    h += strspn(h, " ");
+    len = strnlen(h, 4096);
+    while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
+        len--;
+    if (len == 0 || !sigapi_key_ok(c->s, h, len))
+        return false;
+    snprintf(c->owner, sizeof(c->owner), "key");
+    return true;
+}
+
+/* Validates the session cookie, if any. 1: valid session; 0: no cookie; -1: a bad cookie (logged
+ * as auth.failed). */
+static int sigapi_auth_session(struct sigapi_call *c)
+{
+    int64_t id;
+
+    if (!c->req->cookie || !sigapi_cookie_find(c->req->cookie, &c->token, &c->token_len))
+        return 0;
+    if (!c->s->accounts)
+        return -1;
+    id = accounts_session_check(c->s->accounts, c->token, c->token_len, c->req->now_s, c->csrf);
+    if (id <= 0) {
+        sigapi_auth_failed(c, "session");
+        return -1;
+    }
+    c->user_id = id;
+    snprintf(c->owner, sizeof(c->owner), "user:%" PRId64, id);
+    return 1;
+}
+
+/* A state-changing request with a session must carry the session's CSRF token. */
+static bool sigapi_csrf_ok(const struct sigapi_call *c)
+{
+    const char *h = c->req->csrf;
+
+    return h && strnlen(h, ACCOUNTS_TOKEN_LEN + 1) == ACCOUNTS_TOKEN_LEN &&
+           CRYPTO_memcmp(h, c->csrf, ACCOUNTS_TOKEN_LEN) == 0;
+}
+
+/* Authenticates a rooms call by API key or by session (+ CSRF for POST and DELETE). On failure
+ * the error response is already set. */
+static bool sigapi_authenticate(struct sigapi_call *c, bool allow_key)
+{
+    int rc;
+
+    if (allow_key && c->req->authorization && c->req->authorization[0]) {
+        if (sigapi_auth_bearer(c))
+            return true;
+        sigapi_auth_failed(c, "api_key");
+        sigapi_error(c, 401, "unauthorized", "invalid credentials");
+        return false;
+    }
+    rc = sigapi_auth_session(c);
+    if (rc <= 0) {
+        if (rc < 0) /* a stale cookie: tell the browser to drop it */
+            sigapi_set_cookie(c, "", 0);
+        sigapi_error(c, 401, "unauthorized", "authentication required");
+        return false;
+    }
+    if (!sigapi_is(c, "GET") && !sigapi_csrf_ok(c)) {
+        sigapi_error(c, 403, "forbidden", "missing or wrong CSRF token");
+        return false;
+    }
+    return true;
+}
+
+/* ---- request bodies ---- */
+
+static bool sigapi_is_json(const char *ct)
+{
+    size_t n;
+
+    if (!ct)
+        return false;
+    ct += strspn(ct, " \t");
+    n = strcspn(ct, "; \t");
+    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+/* Parses a POST body as a JSON object (an empty body counts as {}). NULL with the error
+ * response set on failure; otherwise owned by the caller. */
+static json_t *sigapi_body(struct sigapi_call *c)
+{
+    const struct sigapi_request *r = c->req;
+    json_error_t jerr;
+    json_t *j;
+
+    if (r->body_len > SIGAPI_MAX_BODY) {
+        sigapi_error(c, 413, "payload_too_large", "request body too large");
+        return NULL;
+    }
+    if (r->body_len == 0 || !r->body)
+        return json_object();
+    if (!sigapi_is_json(r->content_type)) {
+        sigapi_error(c, 415, "unsupported_media_type", "Content-Type must be application/json");
+        return NULL;
+    }
+    j = json_loadb((const char *)r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        sigapi_error(c, 400, "bad_request", "body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- rooms ---- */
+
+/* Reads one integer or boolean room option; on a bad value sets the 400 response. */
+static bool sigapi_opt_uint(struct sigapi_call *c, const char *key, json_t *v, unsigned min,
+                            unsigned max, unsigned *out)
+{
+    char msg[96];
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+
+    if (!json_is_integer(v) || n < (json_int_t)min || n > (json_int_t)max) {
+        snprintf(msg, sizeof(msg), "%s must be an integer from %u to %u", key, min, max);
+        sigapi_error(c, 400, "bad_request", msg);
+        return false;
+    }
+    *out = (unsigned)n;
+    return true;
+}
+
+static bool sigapi_opt_bool(struct sigapi_call *c, const char *key, json_t *v, bool *out)
+{
+    char msg[96];
+
+    if (!json_is_boolean(v)) {
+        snprintf(msg, sizeof(msg), "%s must be true or false", key);
+        sigapi_error(c, 400, "bad_request", msg);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_room_opts *o)
+{
+    const char *key;
+    json_t *v;
+    char msg[96];
+
+    *o = (struct hub_room_opts){.ttl = 3600, .capacity = 2, .lobby = true, .relay_only = false};
+    json_object_foreach(body, key, v)
+    {
+        bool ok;
+
+        if (strcmp(key, "ttl") == 0)
+            ok = sigapi_opt_uint(c, key, v, 1, 86400, &o->ttl);
+        else if (strcmp(key, "capacity") == 0)
+            ok = sigapi_opt_uint(c, key, v, 2, 8, &o->capacity);
+        else if (strcmp(key, "lobby") == 0)
+            ok = sigapi_opt_bool(c, key, v, &o->lobby);
+        else if (strcmp(key, "relay_only") == 0)
+            ok = sigapi_opt_bool(c, key, v, &o->relay_only);
+        else {
+            /* Name the field only when it is short plain ASCII, so the message stays valid. */
+            size_t n = strlen(key);
+            bool plain = n > 0 && n <= 32 &&
+                         strspn(key, "abcdefghijklmnopqrstuvwxyz"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+
+            snprintf(msg, sizeof(msg), "unknown field %s%s%s", plain ? "\"" : "",
+                     plain ? key : "in body", plain ? "\"" : "");
+            sigapi_error(c, 400, "bad_request", msg);
+            ok = false;
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool sigapi_link(const struct sigapi_settings *s, const char *token, char *out)
+{
+    const char *base = s->public_url ? s->public_url : "";
+    size_t blen = strlen(base);
+    int n;
+
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
+    n = snprintf(out, SIGAPI_URL_MAX, "%.*s/join#%s", (int)blen, base, token);
+    return n > 0 && n < SIGAPI_URL_MAX;
+}
+
+static void sigapi_rooms_create(struct sigapi_call *c)
+{
+    struct hub_room_opts opts;
+    struct hub_room_info info;
+    char host[SIGAPI_URL_MAX], guest[SIGAPI_URL_MAX], expires[32];
+    json_t *body = sigapi_body(c);
+    int rc;
+
+    if (!body)
+        return;
+    if (!sigapi_room_opts(c, body, &opts)) {
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    rc = hub_room_create(c->s->hub, c->owner, &opts, &info);
+    if (rc == -EDQUOT) {
+        sigapi_error(c, 429, "quota_exceeded", "too many live rooms for this owner");
+        return;
+    }
+    if (rc == -ENOSPC) {
+        sigapi_error(c, 503, "unavailable", "the server has no room for more rooms");
+        return;
+    }
+    if (rc < 0 || !sigapi_link(c->s, info.host_token, host) ||
+        !sigapi_link(c->s, info.guest_token, guest)) {
+        if (rc == 0) /* no answer can carry the links: do not leave the room behind */
+            hub_room_end(c->s->hub, c->owner, info.id);
+        sigapi_error(c, rc == -EINVAL ? 400 : 500, rc == -EINVAL ? "bad_request" : "internal",
+                     rc == -EINVAL ? "bad room options" : "the room could not be created");
+        return;
+    }
+    sigapi_rfc3339(expires, info.expires_ms);
+    sigapi_reply(c, 201,
+                 json_pack("{s:s,s:s,s:s,s:s}", "id", info.id, "host_url", host, "guest_url", guest,
+                           "expires_at", expires));
+    OPENSSL_cleanse(&info, sizeof(info));
+    OPENSSL_cleanse(host, sizeof(host));
+    OPENSSL_cleanse(guest, sizeof(guest));
+}
+
+/* The room fields every answer shares; the list adds its options. */
+static json_t *sigapi_room_json(const struct hub_room_info *r, bool with_opts)
+{
+    char created[32], expires[32];
+    json_t *j;
+
+    sigapi_rfc3339(created, r->created_ms);
+    sigapi_rfc3339(expires, r->expires_ms);
+    j = json_pack("{s:s,s:s,s:s,s:I,s:I}", "id", r->id, "created_at", created, "expires_at",
+                  expires, "participants", (json_int_t)r->participants, "waiting",
+                  (json_int_t)r->waiting);
+    if (j && with_opts &&
+        (json_object_set_new(j, "capacity", json_integer(r->capacity)) < 0 ||
+         json_object_set_new(j, "lobby", json_boolean(r->lobby)) < 0 ||
+         json_object_set_new(j, "relay_only", json_boolean(r->relay_only)) < 0)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+static void sigapi_rooms_list(struct sigapi_call *c)
+{
+    struct hub_room_info *infos = calloc(SIGAPI_LIST_MAX, sizeof(*infos));
+    json_t *arr = json_array();
+    size_t n;
+
+    if (!infos || !arr) {
+        free(infos);
+        json_decref(arr);
+        sigapi_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    n = hub_room_list(c->s->hub, c->owner, infos, SIGAPI_LIST_MAX);
+    for (size_t i = 0; i < n && arr; i++) {
+        if (json_array_append_new(arr, sigapi_room_json(&infos[i], true)) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    free(infos);
+    sigapi_reply(c, 200, arr ? json_pack("{s:o}", "rooms", arr) : NULL);
+}
+
+static void sigapi_room_one(struct sigapi_call *c)
+{
+    struct hub_room_info info;
+
+    if (sigapi_is(c, "DELETE")) {
+        if (hub_room_end(c->s->hub, c->owner, c->room_id) < 0) {
+            sigapi_error(c, 404, "not_found", "no such room");
+            return;
+        }
+        c->resp->status = 204;
+        c->resp->body.len = 0;
+        return;
+    }
+    if (hub_room_get(c->s->hub, c->owner, c->room_id, &info) < 0) {
+        sigapi_error(c, 404, "not_found", "no such room");
+        return;
+    }
+    sigapi_reply(c, 200, sigapi_room_json(&info, false));
+}
+
+/* ---- clinician sessions ---- */
+
+static void sigapi_me_reply(struct sigapi_call *c, int64_t id, const char *csrf)
+{
+    char email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
+
+    if (accounts_user_info(c->s->accounts, id, email, sizeof(email), name, sizeof(name)) < 0) {
+        sigapi_error(c, 401, "unauthorized", "authentication required");
+        return;
+    }
+    sigapi_reply(c, 200, json_pack("{s:s,s:s,s:s}", "email", email, "name", name, "csrf", csrf));
+}
+
+/* Reads {"email","password"}: both strings without NUL bytes, nothing else. */
+static bool sigapi_login_body(struct sigapi_call *c, json_t *body, json_t **email, json_t **pw)
+{
+    const char *key;
+    json_t *v;
+
+    *email = json_object_get(body, "email");
+    *pw = json_object_get(body, "password");
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "email") != 0 && strcmp(key, "password") != 0) {
+            sigapi_error(c, 400, "bad_request", "only email and password are accepted");
+            return false;
+        }
+    }
+    if (!json_is_string(*email) || !json_is_string(*pw) ||
+        strlen(json_string_value(*email)) != json_string_length(*email)) {
+        sigapi_error(c, 400, "bad_request", "email and password must be strings");
+        return false;
+    }
+    return true;
+}
+
+static void sigapi_login(struct sigapi_call *c)
+{
+    char token[ACCOUNTS_TOKEN_LEN + 1], csrf[ACCOUNTS_TOKEN_LEN + 1];
+    unsigned ttl = c->s->session_ttl ? c->s->session_ttl : SIGAPI_SESSION_TTL_DEFAULT;
+    json_t *body = sigapi_body(c), *email, *pw;
+    int64_t id;
+
+    if (!body)
+        return;
+    if (!sigapi_login_body(c, body, &email, &pw)) {
+        json_decref(body);
+        return;
+    }
+    id = accounts_login(c->s->accounts, json_string_value(email), json_string_value(pw),
+                        json_string_length(pw), c->req->ip, c->req->now_s);
+    json_decref(body); /* the password is not needed any more */
+    if (id == -EAGAIN) {
+        sigapi_error(c, 429, "too_many_requests", "too many login attempts; try again later");
+        return;
+    }
+    if (id == -EACCES) {
+        sigapi_auth_failed(c, "login");
+        sigapi_error(c, 401, "unauthorized", "wrong email or password");
+        return;
+    }
+    if (id <= 0 || accounts_session_new(c->s->accounts, id, c->req->now_s, ttl, token, csrf) < 0) {
+        sigapi_error(c, 500, "internal", "the session could not be started");
+        return;
+    }
+    sigapi_set_cookie(c, token, ttl);
+    OPENSSL_cleanse(token, sizeof(token));
+    sigapi_me_reply(c, id, csrf);
+}
+
+static void sigapi_session(struct sigapi_call *c)
+{
+    if (!c->s->accounts) {
+        sigapi_error(c, 404, "not_found", "clinician logins are disabled");
+        return;
+    }
+    if (sigapi_is(c, "POST")) {
+        sigapi_login(c);
+        return;
+    }
+    if (!sigapi_authenticate(c, false))
+        return;
+    if (c->route == SIGAPI_ROUTE_ME) {
+        sigapi_me_reply(c, c->user_id, c->csrf);
+        return;
+    }
+    accounts_session_del(c->s->accounts, c->token, c->token_len);
+    sigapi_set_cookie(c, "", 0);
+    c->resp->status = 204;
+    c->resp->body.len = 0;
+}
+
+void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request *req,
+                   struct sigapi_response *resp)
+{
+    struct sigapi_call c = {.s = s, .req = req, .resp = resp};
+
+    resp->status = 500;
+    resp->set_cookie[0] = '\0';
+    resp->body.len = 0;
+    c.route = sigapi_route(req->path, c.room_id);
+    if (c.route == SIGAPI_ROUTE_NONE) {
+        sigapi_error(&c, 404, "not_found", "no such API path");
+        return;
+    }
+    if (!sigapi_method_allowed(c.route, req->method)) {
+        sigapi_error(&c, 405, "method_not_allowed", "method not allowed on this path");
+        return;
+    }
+    if (c.route == SIGAPI_ROUTE_SESSION || c.route == SIGAPI_ROUTE_ME) {
+        sigapi_session(&c);
+    } else if (sigapi_authenticate(&c, true)) {
+        if (c.route == SIGAPI_ROUTE_ROOM)
+            sigapi_room_one(&c);
+        else if (sigapi_is(&c, "POST"))
+            sigapi_rooms_create(&c);
+        else
+            sigapi_rooms_list(&c);
+    }
+    OPENSSL_cleanse(c.csrf, sizeof(c.csrf));
+}

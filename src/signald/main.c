@@ -1,0 +1,642 @@
+/* vc-signal: command line and config, start-up checks, `user add/del`, and the server's lifetime.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "vc/accounts.h"
+#include "vc/addr.h"
+#include "vc/config.h"
+#include "vc/hub.h"
+#include "vc/log.h"
+#include "vc/sigapi.h"
+#include "signald.h"
+
+/* Exit status for a configuration the daemon refuses to start with. */
+#define MAIN_EXIT_CONFIG 2
+#define MAIN_SECRET_MAX 1024
+/* An API key shorter than this is too easy to guess. */
+#define MAIN_API_KEY_MIN 16
+
+/* Every option, as cfg_load() fills it. */
+struct main_config {
+    char *config;
+    char *listen;
+    char *cert;
+    char *key;
+    char *public_url;
+    char *api_key;
+    char *api_key_file;
+    char *turn_secret;
+    char *turn_secret_file;
+    struct cfg_list ice_server;
+    long long turn_ttl;
+    long long turn_margin;
+    struct cfg_list allowed_origin;
+    long long max_msg_rate;
+    long long resume_grace;
+    char *data_dir;
+    char *redis;
+    char *log;
+    char *log_level;
+    char *frame_ancestors;
+    long long max_rooms;
+    long long max_rooms_per_owner;
+    long long max_knocks_per_min;
+    long long away_queue_max;
+    long long away_queue_bytes;
+    long long max_conns_per_ip_per_min;
+    long long max_connections;
+    char *web_root;
+    long long session_ttl;
+    struct cfg_list metrics_allow;
+};
+
+/* What start-up derives from the config; everything the running daemon owns. */
+struct main_state {
+    uint8_t api_key[MAIN_SECRET_MAX];
+    size_t api_key_len;
+    uint8_t turn_secret[MAIN_SECRET_MAX];
+    size_t turn_secret_len;
+    char public_url[SIGNALD_ORIGIN_MAX];
+    char web_root[PATH_MAX];
+    struct event_log *log;
+    struct accounts *accounts;
+    struct hub_settings hub;
+    struct sigapi_settings api;
+    struct signald_settings server;
+};
+
+static int main_check_addr(const char *v)
+{
+    union vc_addr a;
+
+    if (addr_parse(&a, v, 0) < 0 || addr_port(&a) == 0)
+        return -EINVAL;
+    return 0;
+}
+
+static int main_check_level(const char *v)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(v, names[i]) == 0)
+            return 0;
+    return -EINVAL;
+}
+
+static int main_check_ice(const char *v)
+{
+    if (strncmp(v, "stun:", 5) == 0 || strncmp(v, "turn:", 5) == 0 || strncmp(v, "turns:", 6) == 0)
+        return strlen(v) > 6 ? 0 : -EINVAL;
+    return -EINVAL;
+}
+
+/* Host characters of an origin or URL: letters, digits, '.', '-', and ':' '[' ']' for IPv6
+ * literals and the port. */
+static bool main_host_ok(const char *host, size_t len)
+{
+    if (len == 0 || len >= SIGNALD_ORIGIN_MAX - 8)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)host[i];
+
+        if (!isalnum(c) && c != '.' && c != '-' && c != ':' && c != '[' && c != ']')
+            return false;
+    }
+    return true;
+}
+
+/* "https://host[:port]" or "http://host[:port]", exactly as a browser sends Origin. */
+static int main_check_origin(const char *v)
+{
+    const char *host = strncmp(v, "https://", 8) == 0  ? v + 8
+                       : strncmp(v, "http://", 7) == 0 ? v + 7
+                                                       : NULL;
+
+    return host && main_host_ok(host, strlen(host)) ? 0 : -EINVAL;
+}
+
+static int main_check_public_url(const char *v)
+{
+    size_t len;
+
+    if (strncmp(v, "https://", 8) != 0)
+        return -EINVAL;
+    len = strlen(v + 8);
+    if (len > 0 && v[8 + len - 1] == '/')
+        len--;
+    return main_host_ok(v + 8, len) ? 0 : -EINVAL;
+}
+
+static int main_check_cidr(const char *v)
+{
+    struct signald_cidr c;
+
+    return signald_cidr_parse(v, &c);
+}
+
+/* A CSP source list: printable ASCII without ';' or ',' (they would start a new directive). */
+static int main_check_csp(const char *v)
+{
+    if (!*v)
+        return -EINVAL;
+    for (; *v; v++)
+        if (*v < 0x20 || *v > 0x7e || *v == ';' || *v == ',')
+            return -EINVAL;
+    return 0;
+}
+
+#define OPT(k, t, lo, hi, d, field, h, chk)                                                        \
+    {                                                                                              \
+        k, t, lo, hi, d, offsetof(struct main_config, field), h, chk                               \
+    }
+
+static const struct cfg_option main_options[] = {
+    OPT("config", CFG_STR, 0, 0, NULL, config, "JSON config file (flags override it)", NULL),
+    OPT("listen", CFG_STR, 0, 0, "127.0.0.1:8443", listen, "HTTPS and WSS listen address ADDR:PORT",
+        main_check_addr),
+    OPT("cert", CFG_STR, 0, 0, "certs/server.crt", cert, "TLS certificate chain (PEM)", NULL),
+    OPT("key", CFG_STR, 0, 0, "certs/server.key", key, "TLS private key (PEM)", NULL),
+    OPT("public-url", CFG_STR, 0, 0, "https://localhost:8443", public_url,
+        "https://HOST[:PORT] browsers use; links are PUBLIC_URL/join#TOKEN", main_check_public_url),
+    OPT("api-key", CFG_STR, 0, 0, NULL, api_key,
+        "REST API bearer key (default: none, API-key auth off)", NULL),
+    OPT("api-key-file", CFG_STR, 0, 0, NULL, api_key_file, "file whose first line is the API key",
+        NULL),
+    OPT("turn-secret", CFG_STR, 0, 0, NULL, turn_secret,
+        "TURN REST API shared secret (the one vc-turn uses)", NULL),
+    OPT("turn-secret-file", CFG_STR, 0, 0, NULL, turn_secret_file,
+        "file whose first line is the TURN secret", NULL),
+    OPT("ice-server", CFG_LIST, 0, 0, NULL, ice_server,
+        "STUN/TURN URL handed to browsers (stun:, turn:, turns:)", main_check_ice),
+    OPT("turn-ttl", CFG_INT, 60, 7 * 86400, "14400", turn_ttl,
+        "longest TURN credential lifetime, seconds", NULL),
+    OPT("turn-margin", CFG_INT, 0, 86400, "3600", turn_margin,
+        "seconds a TURN credential outlives its room", NULL),
+    OPT("allowed-origin", CFG_LIST, 0, 0, NULL, allowed_origin,
+        "extra WebSocket Origin allowed (scheme://host[:port])", main_check_origin),
+    OPT("max-msg-rate", CFG_INT, 1, 100000, "200", max_msg_rate,
+        "WebSocket messages per second per connection (burst: twice this)", NULL),
+    OPT("resume-grace", CFG_INT, 0, 3600, "60", resume_grace, "seconds a dropped peer may resume",
+        NULL),
+    OPT("data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
+        "directory of the accounts database (vc.db)", NULL),
+    OPT("redis", CFG_STR, 0, 0, NULL, redis, "Redis URL for a shared room registry (not yet)",
+        NULL),
+    OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL),
+    OPT("log-level", CFG_STR, 0, 0, "info", log_level, "error, warn, info or debug",
+        main_check_level),
+    OPT("frame-ancestors", CFG_STR, 0, 0, "'none'", frame_ancestors, "CSP frame-ancestors sources",
+        main_check_csp),
+    OPT("max-rooms", CFG_INT, 1, 10000000, "10000", max_rooms, "live rooms in total", NULL),
+    OPT("max-rooms-per-owner", CFG_INT, 1, 1000000, "50", max_rooms_per_owner,
+        "live rooms per API key or clinician", NULL),
+    OPT("max-knocks-per-min", CFG_INT, 1, 10000, "10", max_knocks_per_min,
+        "lobby knocks per room per minute", NULL),
+    OPT("away-queue-max", CFG_INT, 0, 100000, "256", away_queue_max,
+        "signals buffered for a peer who is away", NULL),
+    OPT("away-queue-bytes", CFG_INT, 0, 64 * 1024 * 1024, "262144", away_queue_bytes,
+        "bytes buffered for a peer who is away", NULL),
+    OPT("max-conns-per-ip-per-min", CFG_INT, 1, 1000000, "60", max_conns_per_ip_per_min,
+        "new WebSocket connections per client IP per minute", NULL),
+    OPT("max-connections", CFG_INT, 1, 1000000, "20000", max_connections,
+        "open WebSocket connections", NULL),
+    OPT("web-root", CFG_STR, 0, 0, "src/web", web_root, "directory of the static web pages", NULL),
+    OPT("session-ttl", CFG_INT, 60, 30 * 86400, "43200", session_ttl,
+        "clinician login lifetime, seconds", NULL),
+    OPT("metrics-allow", CFG_LIST, 0, 0, "127.0.0.0/8,::1/128", metrics_allow,
+        "CIDR allowed to read /metrics", main_check_cidr),
+};
+#define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
+
+/* Options of `vc-signal user add|del EMAIL`. */
+struct main_user_config {
+    char *name;
+    char *data_dir;
+};
+
+static const struct cfg_option main_user_options[] = {
+    {"name", CFG_STR, 0, 0, NULL, offsetof(struct main_user_config, name),
+     "display name (user add)", NULL},
+    {"data-dir", CFG_STR, 0, 0, "./build/data", offsetof(struct main_user_config, data_dir),
+     "directory of the accounts database (vc.db)", NULL},
+};
+#define MAIN_USER_NOPTS (sizeof(main_user_options) / sizeof(main_user_options[0]))
+
+static void main_usage(FILE *out)
+{
+    fprintf(out, "usage: vc-signal [--config FILE] [--OPTION VALUE]...\n"
+                 "       vc-signal user add EMAIL [--name NAME] [--data-dir DIR]  "
+                 "(password on stdin)\n"
+                 "       vc-signal user del EMAIL [--data-dir DIR]\n"
+                 "Signalling server for video consultations: HTTPS and WSS on one port.\n\n");
+    cfg_print_help(main_options, MAIN_NOPTS, out);
+    fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "print this help", "--version",
+            "print the version");
+}
+
+static int main_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int main_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* Reads a secret from the first line of path (surrounding blanks trimmed) into out. */
+static int main_read_secret(const char *key, const char *path, uint8_t *out, size_t *outlen,
+                            char *err, size_t errlen)
+{
+    char line[MAIN_SECRET_MAX + 2];
+    FILE *f = fopen(path, "r");
+    size_t len, start = 0;
+
+    if (!f)
+        return main_fail(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    fclose(f);
+    len = strcspn(line, "\r\n");
+    while (start < len && (line[start] == ' ' || line[start] == '\t'))
+        start++;
+    while (len > start && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    if (len - start > MAIN_SECRET_MAX) {
+        explicit_bzero(line, sizeof(line));
+        return main_fail(err, errlen, "%s: longer than %d bytes", key, MAIN_SECRET_MAX);
+    }
+    memcpy(out, line + start, len - start);
+    *outlen = len - start;
+    explicit_bzero(line, sizeof(line));
+    if (*outlen == 0)
+        return main_fail(err, errlen, "%s: %s has an empty first line", key, path);
+    return 0;
+}
+
+/* A secret given inline (key) or in a file (key-file); neither leaves it empty. */
+static int main_secret(const char *key, const char *inline_value, const char *file, uint8_t *out,
+                       size_t *outlen, char *err, size_t errlen)
+{
+    size_t len;
+
+    if (inline_value && file)
+        return main_fail(err, errlen, "%s: give either %s or %s-file, not both", key, key, key);
+    if (file)
+        return main_read_secret(key, file, out, outlen, err, errlen);
+    if (!inline_value)
+        return 0;
+    len = strlen(inline_value);
+    if (len == 0 || len > MAIN_SECRET_MAX)
+        return main_fail(err, errlen, "%s: must be 1 to %d bytes", key, MAIN_SECRET_MAX);
+    memcpy(out, inline_value, len);
+    *outlen = len;
+    return 0;
+}
+
+static int main_readable(const char *key, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (access(path, R_OK) < 0 || stat(path, &st) < 0)
+        return main_fail(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return main_fail(err, errlen, "%s: %s is not a regular file", key, path);
+    return 0;
+}
+
+/* The public URL without a trailing '/', its host for the CSP, and its origin (host
+ * lower-cased, as browsers send it) as the first allowed origin. */
+static int main_origins(const struct main_config *c, struct main_state *st, char *err,
+                        size_t errlen)
+{
+    struct signald_settings *s = &st->server;
+    size_t len = strlen(c->public_url);
+
+    if (len > 8 && c->public_url[len - 1] == '/')
+        len--;
+    memcpy(st->public_url, c->public_url, len);
+    st->public_url[len] = '\0';
+    for (size_t i = 8; i < len; i++)
+        st->public_url[i] = (char)tolower((unsigned char)st->public_url[i]);
+    snprintf(s->host, sizeof(s->host), "%s", st->public_url + 8);
+    snprintf(s->origins[0], sizeof(s->origins[0]), "%s", st->public_url);
+    s->n_origins = 1;
+    if (c->allowed_origin.n + 1 > SIGNALD_ORIGINS_MAX)
+        return main_fail(err, errlen, "allowed-origin: at most %d", SIGNALD_ORIGINS_MAX - 1);
+    for (unsigned i = 0; i < c->allowed_origin.n; i++)
+        snprintf(s->origins[s->n_origins++], sizeof(s->origins[0]), "%s", c->allowed_origin.v[i]);
+    return 0;
+}
+
+static int main_listen(const struct main_config *c, struct main_state *st, char *err, size_t errlen)
+{
+    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+    struct signald_settings *s = &st->server;
+    union vc_addr a;
+    bool wildcard;
+
+    if (addr_parse(&a, c->listen, 0) < 0 || addr_port(&a) == 0)
+        return main_fail(err, errlen, "listen: '%s' is not ADDR:PORT", c->listen);
+    wildcard = a.sa.sa_family == AF_INET ? a.v4.sin_addr.s_addr == htonl(INADDR_ANY)
+                                         : memcmp(&a.v6.sin6_addr, &any6, sizeof(any6)) == 0;
+    if (wildcard)
+        s->iface[0] = '\0';
+    else
+        addr_format_ip(&a, s->iface, sizeof(s->iface));
+    s->port = addr_port(&a);
+    return 0;
+}
+
+static int main_files(const struct main_config *c, struct main_state *st, char *err, size_t errlen)
+{
+    struct stat sb;
+    int r;
+
+    if ((r = main_readable("cert", c->cert, err, errlen)) < 0)
+        return r;
+    if ((r = main_readable("key", c->key, err, errlen)) < 0)
+        return r;
+    if (!realpath(c->web_root, st->web_root) || stat(st->web_root, &sb) < 0)
+        return main_fail(err, errlen, "web-root: %s: %s", c->web_root, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return main_fail(err, errlen, "web-root: %s is not a directory", c->web_root);
+    return 0;
+}
+
+static int main_secrets(const struct main_config *c, struct main_state *st, char *err,
+                        size_t errlen)
+{
+    bool has_turn_url = false;
+    int r;
+
+    if ((r = main_secret("api-key", c->api_key, c->api_key_file, st->api_key, &st->api_key_len, err,
+                         errlen)) < 0)
+        return r;
+    if (st->api_key_len > 0 && st->api_key_len < MAIN_API_KEY_MIN)
+        return main_fail(err, errlen, "api-key: must be at least %d bytes", MAIN_API_KEY_MIN);
+    if ((r = main_secret("turn-secret", c->turn_secret, c->turn_secret_file, st->turn_secret,
+                         &st->turn_secret_len, err, errlen)) < 0)
+        return r;
+    for (unsigned i = 0; i < c->ice_server.n; i++)
+        if (strncmp(c->ice_server.v[i], "turn", 4) == 0)
+            has_turn_url = true;
+    if (has_turn_url && st->turn_secret_len == 0)
+        return main_fail(err, errlen,
+                         "turn-secret: required for turn: and turns: ice servers (use "
+                         "--turn-secret or --turn-secret-file)");
+    return 0;
+}
+
+static void main_settings(const struct main_config *c, struct main_state *st)
+{
+    struct hub_settings *h = &st->hub;
+    struct sigapi_settings *a = &st->api;
+    struct signald_settings *s = &st->server;
+
+    h->public_url = st->public_url;
+    h->turn_secret = st->turn_secret;
+    h->turn_secret_len = st->turn_secret_len;
+    h->ice_servers = (const char *const *)c->ice_server.v;
+    h->n_ice_servers = c->ice_server.n;
+    h->turn_ttl = (unsigned)c->turn_ttl;
+    h->turn_margin = (unsigned)c->turn_margin;
+    h->resume_grace = (unsigned)c->resume_grace;
+    h->max_msg_rate = (unsigned)c->max_msg_rate;
+    h->max_rooms = (unsigned)c->max_rooms;
+    h->max_rooms_per_owner = (unsigned)c->max_rooms_per_owner;
+    h->max_knocks_per_min = (unsigned)c->max_knocks_per_min;
+    h->queue_max_msgs = (unsigned)c->away_queue_max;
+    h->queue_max_bytes = (size_t)c->away_queue_bytes;
+    h->log = st->log;
+    a->public_url = st->public_url;
+    a->api_key = st->api_key_len ? st->api_key : NULL;
+    a->api_key_len = st->api_key_len;
+    a->session_ttl = (unsigned)c->session_ttl;
+    a->accounts = st->accounts;
+    a->log = st->log;
+    s->cert = c->cert;
+    s->key = c->key;
+    s->web_root = st->web_root;
+    s->frame_ancestors = c->frame_ancestors;
+    s->max_connections = (unsigned)c->max_connections;
+    s->max_conns_per_ip_per_min = (unsigned)c->max_conns_per_ip_per_min;
+    s->public_url = st->public_url;
+    s->hub_settings = h;
+    s->api = a;
+}
+
+/* Turns the loaded options into start-up state. Returns 0, or -EINVAL with a message naming
+ * the key in err. */
+static int main_resolve(const struct main_config *c, struct main_state *st, char *err,
+                        size_t errlen)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    char aerr[256] = "";
+    int r;
+
+    for (int i = 0; i < 4; i++)
+        if (strcmp(c->log_level, levels[i]) == 0)
+            log_set_level((enum log_level)i);
+    if (c->redis)
+        return main_fail(err, errlen, "redis: not supported yet");
+    if ((r = main_listen(c, st, err, errlen)) < 0 || (r = main_files(c, st, err, errlen)) < 0 ||
+        (r = main_origins(c, st, err, errlen)) < 0 || (r = main_secrets(c, st, err, errlen)) < 0)
+        return r;
+    if (c->metrics_allow.n > SIGNALD_CIDR_MAX)
+        return main_fail(err, errlen, "metrics-allow: at most %d ranges", SIGNALD_CIDR_MAX);
+    for (unsigned i = 0; i < c->metrics_allow.n; i++)
+        if (signald_cidr_parse(c->metrics_allow.v[i], &st->server.metrics_allow[i]) < 0)
+            return main_fail(err, errlen, "metrics-allow: '%s' is not a CIDR",
+                             c->metrics_allow.v[i]);
+    st->server.n_metrics_allow = c->metrics_allow.n;
+    if (c->ice_server.n > HUB_MAX_ICE_SERVERS)
+        return main_fail(err, errlen, "ice-server: at most %d", HUB_MAX_ICE_SERVERS);
+    st->log = event_log_open(c->log);
+    if (!st->log)
+        return main_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
+    if (accounts_open(c->data_dir, &st->accounts, aerr, sizeof(aerr)) < 0)
+        return main_fail(err, errlen, "data-dir: %s", aerr);
+    main_settings(c, st);
+    return 0;
+}
+
+static void main_free(struct main_state *st)
+{
+    if (st->accounts)
+        accounts_close(st->accounts);
+    if (st->log)
+        event_log_close(st->log);
+    explicit_bzero(st->api_key, sizeof(st->api_key));
+    explicit_bzero(st->turn_secret, sizeof(st->turn_secret));
+}
+
+/* The server keeps a descriptor per connection: lift the soft limit to the hard one. */
+static void main_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Reads the password from the first line of stdin into pw; returns its length or -EINVAL. */
+static int main_read_password(char *pw, size_t pwcap)
+{
+    size_t len;
+
+    if (isatty(STDIN_FILENO))
+        fputs("password: ", stderr);
+    if (!fgets(pw, (int)pwcap, stdin))
+        return -EINVAL;
+    len = strcspn(pw, "\r\n");
+    if (pw[len] == '\0' && len + 1 == pwcap)
+        return -EMSGSIZE; /* no end of line within the cap */
+    pw[len] = '\0';
+    return (int)len;
+}
+
+static int main_user_add(struct accounts *a, const char *email, const char *name)
+{
+    char pw[ACCOUNTS_PASSWORD_MAX + 3];
+    int len = main_read_password(pw, sizeof(pw)), r;
+
+    if (len < 0) {
+        log_msg(LOG_LEVEL_ERROR, "user add: %s",
+                len == -EMSGSIZE ? "the password is too long"
+                                 : "no password on stdin (first line)");
+        return 1;
+    }
+    r = accounts_user_add(a, email, name, pw, (size_t)len);
+    explicit_bzero(pw, sizeof(pw));
+    if (r == -EEXIST) {
+        log_msg(LOG_LEVEL_ERROR, "user add: %s already exists", email);
+        return 1;
+    }
+    if (r == -EINVAL) {
+        log_msg(LOG_LEVEL_ERROR,
+                "user add: refused (a valid email, a password of %d to %d bytes and a name up "
+                "to %d bytes are needed)",
+                ACCOUNTS_PASSWORD_MIN, ACCOUNTS_PASSWORD_MAX, ACCOUNTS_NAME_MAX);
+        return 1;
+    }
+    if (r < 0) {
+        log_msg(LOG_LEVEL_ERROR, "user add: %s", strerror(-r));
+        return 1;
+    }
+    fprintf(stderr, "vc-signal: added %s\n", email);
+    return 0;
+}
+
+/* `vc-signal user add|del EMAIL [--name NAME] [--data-dir DIR]`. Returns the exit status. */
+static int main_user(int argc, char **argv)
+{
+    struct main_user_config uc;
+    struct accounts *a = NULL;
+    char err[512] = "";
+    const char *verb, *email;
+    int status = 1, r;
+
+    if (argc < 4 || (strcmp(argv[2], "add") != 0 && strcmp(argv[2], "del") != 0) ||
+        strncmp(argv[3], "--", 2) == 0) {
+        main_usage(stderr);
+        return MAIN_EXIT_CONFIG;
+    }
+    verb = argv[2];
+    email = argv[3];
+    memset(&uc, 0, sizeof(uc));
+    /* cfg_load() skips argv[0], here the email. */
+    if (cfg_load(main_user_options, MAIN_USER_NOPTS, &uc, argc - 3, argv + 3, err, sizeof(err)) <
+            0 ||
+        (strcmp(verb, "del") == 0 && uc.name &&
+         main_fail(err, sizeof(err), "name: only for user add") < 0)) {
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
+        cfg_free(main_user_options, MAIN_USER_NOPTS, &uc);
+        return MAIN_EXIT_CONFIG;
+    }
+    if (accounts_open(uc.data_dir, &a, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "data-dir: %s", err);
+        cfg_free(main_user_options, MAIN_USER_NOPTS, &uc);
+        return 1;
+    }
+    if (strcmp(verb, "add") == 0) {
+        status = main_user_add(a, email, uc.name ? uc.name : "");
+    } else if ((r = accounts_user_del(a, email)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "user del: %s", r == -ENOENT ? "no such user" : strerror(-r));
+    } else {
+        fprintf(stderr, "vc-signal: deleted %s\n", email);
+        status = 0;
+    }
+    accounts_close(a);
+    cfg_free(main_user_options, MAIN_USER_NOPTS, &uc);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct main_config cfg;
+    struct main_state *st;
+    char err[512] = "";
+    sigset_t set;
+    int status = 0;
+
+    if (argc > 1 && strcmp(argv[1], "user") == 0)
+        return main_user(argc, argv);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            main_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("vc-signal %s\n", SIGNALD_VERSION);
+            return 0;
+        }
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    st = calloc(1, sizeof(*st));
+    if (!st) {
+        log_msg(LOG_LEVEL_ERROR, "out of memory");
+        return 1;
+    }
+    if (cfg_load(main_options, MAIN_NOPTS, &cfg, argc, argv, err, sizeof(err)) < 0 ||
+        main_resolve(&cfg, st, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
+        main_free(st);
+        free(st);
+        cfg_free(main_options, MAIN_NOPTS, &cfg);
+        return MAIN_EXIT_CONFIG;
+    }
+    main_raise_nofile();
+    /* Blocked before any thread starts, so only the server's sigwait() thread sees them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (signald_server_run(&st->server, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
+        status = 1;
+    }
+    main_free(st);
+    free(st);
+    cfg_free(main_options, MAIN_NOPTS, &cfg);
+    return status;
+}

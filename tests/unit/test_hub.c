@@ -1,0 +1,708 @@
+/* The signalling core through fake connections: lobby, brokering, resume, limits, metadata log. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "vc/hub.h"
+#include "vc/log.h"
+#include "vc/rest_cred.h"
+#include "test.h"
+
+#define MAX_FRAMES 64
+
+struct hub_conn {
+    unsigned nframes;
+    char *frames[MAX_FRAMES];
+    int close_code;
+    int refuse; /* make send() report a full queue */
+};
+
+struct world {
+    struct hub *h;
+    struct hub_settings set;
+    uint64_t mono;
+    int64_t unix_ms;
+    char log_path[64];
+    struct event_log *log;
+};
+
+static int fake_send(void *ctx, struct hub_conn *c, const char *buf, size_t len)
+{
+    (void)ctx;
+    if (c->refuse)
+        return -ENOBUFS;
+    if (c->nframes == MAX_FRAMES) {
+        free(c->frames[0]);
+        memmove(c->frames, c->frames + 1, sizeof(c->frames[0]) * (MAX_FRAMES - 1));
+        c->nframes--;
+    }
+    c->frames[c->nframes++] = strndup(buf, len);
+    return 0;
+}
+
+static void fake_close(void *ctx, struct hub_conn *c, int code, const char *reason)
+{
+    (void)ctx;
+    (void)reason;
+    c->close_code = code;
+}
+
+static const struct hub_io_ops fake_ops = {fake_send, fake_close};
+static const char *const ice[] = {"stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp"};
+
+static void world_init(struct world *w)
+{
+    memset(w, 0, sizeof(*w));
+    snprintf(w->log_path, sizeof(w->log_path), "/tmp/vc-test-hub-%d.log", (int)getpid());
+    unlink(w->log_path);
+    w->log = event_log_open(w->log_path);
+    w->set.public_url = "https://localhost:8443";
+    w->set.turn_secret = (const uint8_t *)"turn-secret";
+    w->set.turn_secret_len = 11;
+    w->set.ice_servers = ice;
+    w->set.n_ice_servers = 2;
+    w->set.turn_ttl = 4 * 3600;
+    w->set.turn_margin = 3600;
+    w->set.resume_grace = 60;
+    w->set.max_msg_rate = 200;
+    w->set.max_rooms = 100;
+    w->set.max_rooms_per_owner = 3;
+    w->set.max_knocks_per_min = 5;
+    w->set.queue_max_msgs = 4;
+    w->set.queue_max_bytes = 4096;
+    w->set.log = w->log;
+    w->mono = 5000;
+    w->unix_ms = 1900000000000LL;
+    w->h = hub_new(&w->set, &fake_ops, w);
+    hub_set_clock(w->h, w->mono, w->unix_ms);
+}
+
+static void world_free(struct world *w)
+{
+    hub_free(w->h);
+    event_log_close(w->log);
+    unlink(w->log_path);
+}
+
+static void advance(struct world *w, uint64_t ms)
+{
+    w->mono += ms;
+    w->unix_ms += (int64_t)ms;
+    hub_set_clock(w->h, w->mono, w->unix_ms);
+    hub_tick(w->h);
+}
+
+/* A client: a fake connection and its session. */
+struct client {
+    struct hub_conn conn;
+    struct hub_session *s;
+    char peer[64];
+    char resume[64];
+};
+
+static void client_open(struct world *w, struct client *c)
+{
+    struct hub_client_info info = {"192.0.2.50", "firefox", "128.0", "linux"};
+
+    memset(c, 0, sizeof(*c));
+    c->s = hub_session_open(w->h, &c->conn, &info);
+}
+
+static void client_drop(struct world *w, struct client *c)
+{
+    hub_session_closed(w->h, c->s);
+    c->s = NULL;
+}
+
+static void say(struct world *w, struct client *c, const char *json)
+{
+    hub_session_message(w->h, c->s, (const uint8_t *)json, strlen(json));
+}
+
+/* The n-th frame from the end (0 = last) parsed; the caller json_decref()s it. */
+static json_t *frame(struct client *c, unsigned back)
+{
+    if (back >= c->conn.nframes)
+        return NULL;
+    return json_loads(c->conn.frames[c->conn.nframes - 1 - back], 0, NULL);
+}
+
+/* True if the frames, in order, have exactly these types; clears them. */
+static bool got(struct client *c, const char *types)
+{
+    char seen[512] = "";
+    size_t off = 0;
+
+    for (unsigned i = 0; i < c->conn.nframes; i++) {
+        json_t *j = json_loads(c->conn.frames[i], 0, NULL);
+        const char *t = json_string_value(json_object_get(j, "type"));
+        const char *code = json_string_value(json_object_get(j, "code"));
+        off += (size_t)snprintf(seen + off, sizeof(seen) - off, "%s%s%s%s", off ? " " : "",
+                                t ? t : "?", code ? ":" : "", code ? code : "");
+        json_decref(j);
+    }
+    bool ok = strcmp(seen, types) == 0;
+    if (!ok)
+        test_fail(__FILE__, __LINE__, "frames \"%s\", want \"%s\"", seen, types);
+    for (unsigned i = 0; i < c->conn.nframes; i++)
+        free(c->conn.frames[i]);
+    c->conn.nframes = 0;
+    return ok;
+}
+
+static void join(struct world *w, struct client *c, const char *token, const char *resume)
+{
+    char buf[256];
+
+    if (resume)
+        snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"token\":\"%s\",\"resume\":\"%s\"}",
+                 token, resume);
+    else
+        snprintf(buf, sizeof(buf),
+                 "{\"type\":\"join\",\"token\":\"%s\",\"precheck\":{\"camera\":true,"
+                 "\"turn_udp\":true}}",
+                 token);
+    say(w, c, buf);
+    for (unsigned back = 0; back < c->conn.nframes; back++) {
+        json_t *j = frame(c, back);
+        if (strcmp(json_string_value(json_object_get(j, "type")), "joined") == 0) {
+            snprintf(c->peer, sizeof(c->peer), "%s",
+                     json_string_value(json_object_get(j, "peer")));
+            snprintf(c->resume, sizeof(c->resume), "%s",
+                     json_string_value(json_object_get(j, "resume")));
+            json_decref(j);
+            break;
+        }
+        json_decref(j);
+    }
+}
+
+static struct hub_room_info make_room(struct world *w, bool lobby, unsigned capacity)
+{
+    struct hub_room_opts o = {.ttl = 3600, .capacity = capacity, .lobby = lobby};
+    struct hub_room_info info;
+
+    if (hub_room_create(w->h, "key", &o, &info) != 0)
+        memset(&info, 0, sizeof(info));
+    return info;
+}
+
+/* The id of the guest that knocked, from the host's last knock frame. */
+static void knocker(struct client *host, char *out, size_t outlen)
+{
+    for (unsigned back = 0; back < host->conn.nframes; back++) {
+        json_t *j = frame(host, back);
+        if (strcmp(json_string_value(json_object_get(j, "type")), "knock") == 0) {
+            snprintf(out, outlen, "%s", json_string_value(json_object_get(j, "peer")));
+            json_decref(j);
+            return;
+        }
+        json_decref(j);
+    }
+    out[0] = '\0';
+}
+
+static void admit(struct world *w, struct client *host, const char *verb, const char *peer)
+{
+    char buf[128];
+
+    snprintf(buf, sizeof(buf), "{\"type\":\"%s\",\"peer\":\"%s\"}", verb, peer);
+    say(w, host, buf);
+}
+
+TEST(host_joins_with_turn_credentials_and_a_resume_token)
+{
+    struct world w;
+    struct client host;
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    client_open(&w, &host);
+    join(&w, &host, room.host_token, NULL);
+    json_t *j = frame(&host, 0);
+    CHECK_STR(json_string_value(json_object_get(j, "type")), "joined");
+    CHECK_STR(json_string_value(json_object_get(j, "role")), "host");
+    CHECK(json_is_false(json_object_get(j, "polite")));
+    CHECK_INT(json_array_size(json_object_get(j, "peers")), 0);
+    CHECK_INT(strlen(host.resume), 32);
+    json_t *servers = json_object_get(j, "ice_servers");
+    CHECK_INT(json_array_size(servers), 2);
+    json_t *turn = json_array_get(servers, 1);
+    const char *user = json_string_value(json_object_get(turn, "username"));
+    const char *cred = json_string_value(json_object_get(turn, "credential"));
+    char want[64];
+    if (CHECK(user && cred)) {
+        rest_cred_password((const uint8_t *)"turn-secret", 11, user, strlen(user), want,
+                           sizeof(want));
+        CHECK_STR(cred, want);
+        /* EXPIRY: the room's expiry plus the margin, here below the 4 h cap. */
+        long long expiry = strtoll(user, NULL, 10);
+        CHECK_INT(expiry, w.unix_ms / 1000 + 3600 + 3600);
+    }
+    CHECK(json_object_get(json_array_get(servers, 0), "username") == NULL);
+    json_decref(j);
+    world_free(&w);
+}
+
+TEST(guest_waits_in_the_lobby_and_is_admitted)
+{
+    struct world w;
+    struct client host, guest;
+    char id[64];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    got(&host, "joined");
+    join(&w, &guest, room.guest_token, NULL);
+    CHECK(got(&guest, "waiting"));
+    json_t *k = frame(&host, 0);
+    CHECK_STR(json_string_value(json_object_get(k, "type")), "knock");
+    CHECK_STR(json_string_value(json_object_get(k, "browser")), "firefox");
+    CHECK_STR(json_string_value(json_object_get(k, "os")), "linux");
+    CHECK(json_is_true(json_object_get(json_object_get(k, "precheck"), "camera")));
+    CHECK(json_is_false(json_object_get(json_object_get(k, "precheck"), "turn_tls")));
+    json_decref(k);
+    knocker(&host, id, sizeof(id));
+    got(&host, "knock");
+    /* A waiting guest cannot signal yet. */
+    say(&w, &guest, "{\"type\":\"signal\",\"to\":\"x\",\"data\":1}");
+    CHECK(got(&guest, "error:forbidden"));
+    admit(&w, &host, "admit", id);
+    CHECK(got(&host, "peer-joined"));
+    json_t *j = frame(&guest, 0);
+    CHECK(json_is_true(json_object_get(j, "polite")));
+    CHECK_INT(json_array_size(json_object_get(j, "peers")), 1);
+    json_decref(j);
+    CHECK(got(&guest, "admitted joined"));
+    struct hub_room_info info;
+    CHECK_INT(hub_room_get(w.h, "key", room.id, &info), 0);
+    CHECK_INT(info.participants, 2);
+    world_free(&w);
+}
+
+TEST(a_host_arriving_later_sees_the_waiting_guest)
+{
+    struct world w;
+    struct client host, guest;
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    client_open(&w, &guest);
+    client_open(&w, &host);
+    join(&w, &guest, room.guest_token, NULL);
+    CHECK(got(&guest, "waiting"));
+    join(&w, &host, room.host_token, NULL);
+    CHECK(got(&host, "joined knock"));
+    world_free(&w);
+}
+
+TEST(denied_guest_is_told_and_disconnected)
+{
+    struct world w;
+    struct client host, guest;
+    char id[64];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    knocker(&host, id, sizeof(id));
+    got(&host, "joined knock");
+    admit(&w, &host, "deny", id);
+    CHECK(got(&guest, "waiting denied"));
+    CHECK_INT(guest.conn.close_code, 1000);
+    CHECK(got(&host, "knock-cancelled"));
+    admit(&w, &host, "admit", id);
+    CHECK(got(&host, "error:unknown_peer"));
+    client_drop(&w, &guest);
+    world_free(&w);
+}
+
+TEST(signal_data_is_forwarded_byte_for_byte)
+{
+    struct world w;
+    struct client host, guest;
+    char msg[256];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    got(&host, "joined peer-joined");
+    got(&guest, "joined");
+    snprintf(msg, sizeof(msg),
+             "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},"
+             "\"x\":[1, 2.50, \"}\"]}}",
+             guest.peer);
+    say(&w, &host, msg);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "{\"type\":\"signal\",\"from\":\"%s\",\"data\":{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},"
+             "\"x\":[1, 2.50, \"}\"]}}",
+             host.peer);
+    if (CHECK_INT(guest.conn.nframes, 1))
+        CHECK_STR(guest.conn.frames[0], want);
+    say(&w, &host, "{\"type\":\"signal\",\"to\":\"nobody\",\"data\":null}");
+    CHECK(got(&host, "error:unknown_peer"));
+    CHECK_INT(hub_get_stats(w.h)->messages_relayed, 1);
+    world_free(&w);
+}
+
+TEST(messages_before_join_get_not_joined_except_ping)
+{
+    struct world w;
+    struct client c;
+
+    world_init(&w);
+    client_open(&w, &c);
+    say(&w, &c, "{\"type\":\"ping\"}");
+    say(&w, &c, "{\"type\":\"signal\",\"to\":\"a\",\"data\":1}");
+    say(&w, &c, "{\"type\":\"admit\",\"peer\":\"a\"}");
+    say(&w, &c, "not json");
+    say(&w, &c, "{\"type\":\"dance\"}");
+    CHECK(got(&c, "pong error:not_joined error:not_joined error:bad_json error:unknown_type"));
+    world_free(&w);
+}
+
+TEST(unknown_expired_and_ended_rooms_get_the_same_answer)
+{
+    struct world w;
+    struct client a, b, c;
+    struct hub_room_opts o = {.ttl = 10, .capacity = 2, .lobby = true};
+    struct hub_room_info shortlived, ended;
+
+    world_init(&w);
+    hub_room_create(w.h, "key", &o, &shortlived);
+    hub_room_create(w.h, "key", &o, &ended);
+    hub_room_end(w.h, "key", ended.id);
+    advance(&w, 11000);
+    client_open(&w, &a);
+    client_open(&w, &b);
+    client_open(&w, &c);
+    join(&w, &a, "0123456789abcdef0123456789abcdef", NULL);
+    join(&w, &b, shortlived.guest_token, NULL);
+    join(&w, &c, ended.host_token, NULL);
+    CHECK_STR(a.conn.frames[0], b.conn.frames[0]);
+    CHECK_STR(b.conn.frames[0], c.conn.frames[0]);
+    CHECK(got(&a, "error:invalid_token"));
+    world_free(&w);
+}
+
+TEST(capacity_is_enforced_for_direct_joins_and_admits)
+{
+    struct world w;
+    struct client host, g1, g2;
+    char id[64];
+
+    world_init(&w);
+    struct hub_room_info open_room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    client_open(&w, &g1);
+    client_open(&w, &g2);
+    join(&w, &host, open_room.host_token, NULL);
+    join(&w, &g1, open_room.guest_token, NULL);
+    join(&w, &g2, open_room.guest_token, NULL);
+    CHECK(got(&g2, "error:room_full"));
+
+    struct hub_room_info lobby = make_room(&w, true, 2);
+    struct client h2, a, b;
+    client_open(&w, &h2);
+    client_open(&w, &a);
+    client_open(&w, &b);
+    join(&w, &h2, lobby.host_token, NULL);
+    join(&w, &a, lobby.guest_token, NULL);
+    knocker(&h2, id, sizeof(id));
+    admit(&w, &h2, "admit", id);
+    join(&w, &b, lobby.guest_token, NULL);
+    knocker(&h2, id, sizeof(id));
+    got(&h2, "joined knock peer-joined knock");
+    admit(&w, &h2, "admit", id);
+    CHECK(got(&h2, "error:room_full"));
+    CHECK(got(&b, "waiting error:room_full"));
+    /* A host is never locked out of a full room. */
+    struct client h3;
+    client_open(&w, &h3);
+    join(&w, &h3, lobby.host_token, NULL);
+    CHECK(got(&h3, "joined knock"));
+    world_free(&w);
+}
+
+TEST(a_dropped_peer_resumes_as_the_same_peer_and_gets_queued_signals)
+{
+    struct world w;
+    struct client host, guest, again;
+    char msg[128], old_peer[64];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    got(&host, "joined peer-joined");
+    snprintf(old_peer, sizeof(old_peer), "%s", guest.peer);
+    client_drop(&w, &guest);
+    CHECK(got(&host, "peer-away"));
+    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":\"offer-%d\"}",
+             old_peer, 1);
+    say(&w, &host, msg);
+    say(&w, &host, msg);
+    CHECK_INT(host.conn.nframes, 0);
+    advance(&w, 30000);
+    client_open(&w, &again);
+    join(&w, &again, room.guest_token, guest.resume);
+    CHECK_STR(again.peer, old_peer);
+    CHECK(strcmp(again.resume, guest.resume) != 0);
+    CHECK(got(&again, "joined signal signal"));
+    CHECK(got(&host, "peer-back"));
+    CHECK_INT(hub_get_stats(w.h)->resumes, 1);
+    /* The new resume token works once more; the old one is a fresh join. */
+    struct client stale;
+    client_open(&w, &stale);
+    join(&w, &stale, room.guest_token, guest.resume);
+    CHECK(got(&stale, "error:room_full"));
+    world_free(&w);
+}
+
+TEST(queue_for_an_absent_peer_is_bounded)
+{
+    struct world w;
+    struct client host, guest;
+    char msg[128];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    client_drop(&w, &guest);
+    got(&host, "joined peer-joined peer-away");
+    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":0}", guest.peer);
+    for (int i = 0; i < 6; i++)
+        say(&w, &host, msg);
+    CHECK(got(&host, "error:rate_limited error:rate_limited"));
+    world_free(&w);
+}
+
+TEST(grace_period_ends_with_peer_left)
+{
+    struct world w;
+    struct client host, guest;
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    client_drop(&w, &guest);
+    advance(&w, 59000);
+    CHECK(got(&host, "joined peer-joined peer-away"));
+    advance(&w, 2000);
+    CHECK(got(&host, "peer-left"));
+    struct client late;
+    client_open(&w, &late);
+    join(&w, &late, room.guest_token, guest.resume);
+    CHECK(got(&late, "joined")); /* a fresh join: the place is free again */
+    CHECK(strcmp(late.peer, guest.peer) != 0);
+    world_free(&w);
+}
+
+TEST(host_ends_the_room_for_everyone_guest_cannot)
+{
+    struct world w;
+    struct client host, guest;
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    got(&host, "joined peer-joined");
+    got(&guest, "joined");
+    say(&w, &guest, "{\"type\":\"end\"}");
+    CHECK(got(&guest, "error:forbidden"));
+    say(&w, &host, "{\"type\":\"end\"}");
+    CHECK(got(&host, "room-ended"));
+    CHECK(got(&guest, "room-ended"));
+    CHECK_INT(host.conn.close_code, 1000);
+    CHECK_INT(guest.conn.close_code, 1000);
+    CHECK_INT(hub_room_count(w.h), 0);
+    world_free(&w);
+}
+
+TEST(leave_tells_the_others)
+{
+    struct world w;
+    struct client host, guest;
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    say(&w, &guest, "{\"type\":\"leave\"}");
+    CHECK(got(&host, "joined peer-joined peer-left"));
+    CHECK_INT(guest.conn.close_code, 1000);
+    world_free(&w);
+}
+
+TEST(message_flood_is_rate_limited_then_closed)
+{
+    struct world w;
+    struct client c;
+
+    world_init(&w);
+    client_open(&w, &c);
+    for (int i = 0; i < 1000; i++)
+        say(&w, &c, "{\"type\":\"ping\"}");
+    unsigned pongs = 0, limited = 0;
+    for (unsigned i = 0; i < c.conn.nframes; i++) {
+        pongs += strstr(c.conn.frames[i], "pong") != NULL;
+        limited += strstr(c.conn.frames[i], "rate_limited") != NULL;
+    }
+    CHECK_INT(limited, 1); /* one note a second, not one per message */
+    CHECK_INT(hub_get_stats(w.h)->rate_limited, 600);
+    CHECK_INT(c.conn.close_code, 0);
+    for (int t = 0; t < 11; t++) {
+        advance(&w, 1000);
+        for (int i = 0; i < 1000 && !c.conn.close_code; i++)
+            say(&w, &c, "{\"type\":\"ping\"}");
+    }
+    CHECK_INT(c.conn.close_code, 1008);
+    (void)pongs;
+    world_free(&w);
+}
+
+TEST(knocks_are_limited_per_room)
+{
+    struct world w;
+    struct client g[7];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 8);
+    for (int i = 0; i < 7; i++) {
+        client_open(&w, &g[i]);
+        join(&w, &g[i], room.guest_token, NULL);
+    }
+    CHECK(got(&g[4], "waiting"));
+    CHECK(got(&g[5], "error:rate_limited"));
+    advance(&w, 60000);
+    struct client later;
+    client_open(&w, &later);
+    join(&w, &later, room.guest_token, NULL);
+    CHECK(got(&later, "waiting"));
+    world_free(&w);
+}
+
+TEST(a_full_output_queue_closes_the_connection)
+{
+    struct world w;
+    struct client c;
+
+    world_init(&w);
+    client_open(&w, &c);
+    c.conn.refuse = 1;
+    say(&w, &c, "{\"type\":\"ping\"}");
+    CHECK_INT(c.conn.close_code, 1008);
+    world_free(&w);
+}
+
+TEST(rooms_are_limited_per_owner_and_in_total_and_kept_apart)
+{
+    struct world w;
+    struct hub_room_opts o = {.ttl = 60, .capacity = 2, .lobby = true};
+    struct hub_room_info info, list[8];
+
+    world_init(&w);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(hub_room_create(w.h, "user:1", &o, &info), 0);
+    CHECK_INT(hub_room_create(w.h, "user:1", &o, &info), -EDQUOT);
+    CHECK_INT(hub_room_create(w.h, "user:2", &o, &info), 0);
+    CHECK_INT(hub_room_list(w.h, "user:1", list, 8), 3);
+    CHECK_INT(hub_room_list(w.h, "user:2", list, 8), 1);
+    CHECK_STR(list[0].id, info.id);
+    CHECK_INT(list[0].host_token[0], 0); /* listings never carry tokens */
+    CHECK_INT(hub_room_get(w.h, "user:1", info.id, &list[1]), -ENOENT);
+    CHECK_INT(hub_room_end(w.h, "user:1", info.id), -ENOENT);
+    CHECK_INT(hub_room_end(w.h, "user:2", info.id), 0);
+    o.capacity = 9;
+    CHECK_INT(hub_room_create(w.h, "user:3", &o, &info), -EINVAL);
+    o.capacity = 2;
+    o.ttl = 0;
+    CHECK_INT(hub_room_create(w.h, "user:3", &o, &info), -EINVAL);
+    w.set.max_rooms = 1;
+    world_free(&w);
+    world_init(&w);
+    hub_free(w.h);
+    w.set.max_rooms = 1;
+    w.h = hub_new(&w.set, &fake_ops, &w);
+    o.ttl = 60;
+    CHECK_INT(hub_room_create(w.h, "a", &o, &info), 0);
+    CHECK_INT(hub_room_create(w.h, "b", &o, &info), -ENOSPC);
+    world_free(&w);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    bool found = false;
+
+    while (f && fgets(line, sizeof(line), f))
+        found |= strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+TEST(metadata_log_has_events_but_no_tokens_or_signal_data)
+{
+    struct world w;
+    struct client host, guest;
+    char msg[256], id[64];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    knocker(&host, id, sizeof(id));
+    admit(&w, &host, "admit", id);
+    snprintf(msg, sizeof(msg),
+             "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"sdp\":\"CANARY-SDP-7781\"}}",
+             guest.peer);
+    say(&w, &host, msg);
+    say(&w, &guest, "{\"type\":\"stats\",\"path\":\"relay\",\"rtt_ms\":20,\"loss_pct\":0.5,"
+                    "\"bitrate_kbps\":900}");
+    say(&w, &guest, "{\"type\":\"leave\"}");
+    say(&w, &host, "{\"type\":\"end\"}");
+    event_log_close(w.log);
+    w.log = NULL;
+    CHECK(file_contains(w.log_path, "\"event\":\"room.created\""));
+    CHECK(file_contains(w.log_path, "\"event\":\"peer.joined\""));
+    CHECK(file_contains(w.log_path, "\"event\":\"call.stats\""));
+    CHECK(file_contains(w.log_path, "\"path\":\"relay\""));
+    CHECK(file_contains(w.log_path, "\"event\":\"peer.left\""));
+    CHECK(file_contains(w.log_path, "\"event\":\"room.ended\""));
+    CHECK(!file_contains(w.log_path, "CANARY"));
+    CHECK(!file_contains(w.log_path, room.host_token));
+    CHECK(!file_contains(w.log_path, room.guest_token));
+    CHECK(!file_contains(w.log_path, host.resume));
+    hub_free(w.h);
+    unlink(w.log_path);
+}
