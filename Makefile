@@ -42,6 +42,9 @@ TEST_LINK_accounts := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_hub := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_sigapi := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_random := $(LIB_COMMON)
+TEST_LINK_prom := $(LIB_COMMON)
+TEST_LINK_cidr := $(LIB_COMMON)
+TEST_LINK_secret := $(LIB_COMMON)
 TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN)
 
 # Interop helpers built from tests/interop/*.c (libnice and friends), linked per program.

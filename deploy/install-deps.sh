@@ -6,7 +6,7 @@ group=${1:-run}
 build=(make gcc pkg-config libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev openssl)
 case $group in
     run) pkgs=("${build[@]}") ;;
-    test) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev iproute2 curl procps) ;;
+    test) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev iproute2 curl procps chromium) ;;
     lint) pkgs=(clang-format git) ;;
     fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;
     bench) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev gnuplot-nox procps) ;;
@@ -17,6 +17,10 @@ for p in "${pkgs[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [ "$status" = installed ] || missing+=("$p")
 done
+# Node.js may come from outside Debian (a machine image): only ask apt when the commands are absent.
+if [ "$group" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
@@ -25,4 +29,4 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"

@@ -41,6 +41,9 @@ bool addr_equal(const union vc_addr *a, const union vc_addr *b);
 /* Same family and IP; ports ignored. */
 bool addr_equal_ip(const union vc_addr *a, const union vc_addr *b);
 
+/* True for the wildcard address 0.0.0.0 or ::. */
+bool addr_is_any(const union vc_addr *a);
+
 /* Fast non-cryptographic hash of family, IP and port (for per-worker tables). */
 uint32_t addr_hash(const union vc_addr *a);
 

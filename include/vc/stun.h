@@ -175,6 +175,9 @@ const char *stun_reason(int code);
 /* ChannelData (RFC 8656 section 12.4). */
 #define TURN_CHANNEL_MIN 0x4000
 #define TURN_CHANNEL_MAX 0x4FFF
+/* RFC 5766 allowed up to 0x7FFF, and clients written to it (coturn's, restund's) still pick
+ * numbers there; the first two bits still mark ChannelData, so the server accepts them. */
+#define TURN_CHANNEL_LEGACY_MAX 0x7FFF
 #define TURN_CHANNEL_HEADER_LEN 4
 
 /* True if the first two bits are 01 (a ChannelData message rather than STUN). */

@@ -308,3 +308,12 @@ int addr_from_sockaddr(union vc_addr *out, const struct sockaddr *sa, socklen_t 
     *out = tmp;
     return -EINVAL;
 }
+
+bool addr_is_any(const union vc_addr *a)
+{
+    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+    if (a->sa.sa_family == AF_INET)
+        return a->v4.sin_addr.s_addr == htonl(INADDR_ANY);
+    return memcmp(&a->v6.sin6_addr, &any6, sizeof(any6)) == 0;
+}

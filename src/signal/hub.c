@@ -163,6 +163,16 @@ static void send_knock(struct hub *h, struct hub_session *host, const struct hub
         hub_send(h, host);
 }
 
+/* A host who arrives or comes back hears of every guest already waiting. */
+static void send_pending_knocks(struct hub *h, struct hub_peer *p)
+{
+    if (p->role != HUB_HOST)
+        return;
+    for (struct hub_peer *g = p->room->peers; g; g = g->next)
+        if (g->state == HUB_WAITING && g->sess)
+            send_knock(h, p->sess, g);
+}
+
 /* p becomes a participant: joined to it, peer-joined to the others, knocks to a new host. */
 static void make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
 {
@@ -173,10 +183,7 @@ static void make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_m
     if (sigmsg_encode(&h->out, "peer-joined", "{s:s,s:s}", "peer", p->id, "role",
                       role_name(p->role)) == 0)
         hub_broadcast(h, p->room, p, HUB_TO_JOINED);
-    if (p->role == HUB_HOST)
-        for (struct hub_peer *g = p->room->peers; g; g = g->next)
-            if (g->state == HUB_WAITING && g->sess)
-                send_knock(h, p->sess, g);
+    send_pending_knocks(h, p);
     hub_peer_log_joined(h, p, false);
 }
 
@@ -212,6 +219,7 @@ static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
     send_joined(h, p, h->mono_ms);
     if (was_away && sigmsg_encode(&h->out, "peer-back", "{s:s}", "peer", p->id) == 0)
         hub_broadcast(h, r, p, HUB_TO_JOINED);
+    send_pending_knocks(h, p);
     hub_peer_log_joined(h, p, true);
     return true;
 }

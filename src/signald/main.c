@@ -4,27 +4,23 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <pthread.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "vc/accounts.h"
 #include "vc/addr.h"
 #include "vc/config.h"
+#include "vc/daemon.h"
 #include "vc/hub.h"
 #include "vc/log.h"
+#include "vc/secret.h"
 #include "vc/sigapi.h"
 #include "signald.h"
 
-/* Exit status for a configuration the daemon refuses to start with. */
-#define MAIN_EXIT_CONFIG 2
-#define MAIN_SECRET_MAX 1024
 /* An API key shorter than this is too easy to guess. */
 #define MAIN_API_KEY_MIN 16
 
@@ -64,10 +60,8 @@ struct main_config {
 
 /* What start-up derives from the config; everything the running daemon owns. */
 struct main_state {
-    uint8_t api_key[MAIN_SECRET_MAX];
-    size_t api_key_len;
-    uint8_t turn_secret[MAIN_SECRET_MAX];
-    size_t turn_secret_len;
+    struct secret api_key;
+    struct secret turn_secret;
     char public_url[SIGNALD_ORIGIN_MAX];
     char web_root[PATH_MAX];
     struct event_log *log;
@@ -76,25 +70,6 @@ struct main_state {
     struct sigapi_settings api;
     struct signald_settings server;
 };
-
-static int main_check_addr(const char *v)
-{
-    union vc_addr a;
-
-    if (addr_parse(&a, v, 0) < 0 || addr_port(&a) == 0)
-        return -EINVAL;
-    return 0;
-}
-
-static int main_check_level(const char *v)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(v, names[i]) == 0)
-            return 0;
-    return -EINVAL;
-}
 
 static int main_check_ice(const char *v)
 {
@@ -142,9 +117,9 @@ static int main_check_public_url(const char *v)
 
 static int main_check_cidr(const char *v)
 {
-    struct signald_cidr c;
+    struct cidr c;
 
-    return signald_cidr_parse(v, &c);
+    return cidr_parse(v, &c);
 }
 
 /* A CSP source list: printable ASCII without ';' or ',' (they would start a new directive). */
@@ -158,15 +133,12 @@ static int main_check_csp(const char *v)
     return 0;
 }
 
-#define OPT(k, t, lo, hi, d, field, h, chk)                                                        \
-    {                                                                                              \
-        k, t, lo, hi, d, offsetof(struct main_config, field), h, chk                               \
-    }
+#define OPT(...) DAEMON_OPT(main_config, __VA_ARGS__)
 
 static const struct cfg_option main_options[] = {
     OPT("config", CFG_STR, 0, 0, NULL, config, "JSON config file (flags override it)", NULL),
     OPT("listen", CFG_STR, 0, 0, "127.0.0.1:8443", listen, "HTTPS and WSS listen address ADDR:PORT",
-        main_check_addr),
+        daemon_check_addr),
     OPT("cert", CFG_STR, 0, 0, "certs/server.crt", cert, "TLS certificate chain (PEM)", NULL),
     OPT("key", CFG_STR, 0, 0, "certs/server.key", key, "TLS private key (PEM)", NULL),
     OPT("public-url", CFG_STR, 0, 0, "https://localhost:8443", public_url,
@@ -197,7 +169,7 @@ static const struct cfg_option main_options[] = {
         NULL),
     OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "error, warn, info or debug",
-        main_check_level),
+        daemon_check_level),
     OPT("frame-ancestors", CFG_STR, 0, 0, "'none'", frame_ancestors, "CSP frame-ancestors sources",
         main_check_csp),
     OPT("max-rooms", CFG_INT, 1, 10000000, "10000", max_rooms, "live rooms in total", NULL),
@@ -235,89 +207,25 @@ static const struct cfg_option main_user_options[] = {
 };
 #define MAIN_USER_NOPTS (sizeof(main_user_options) / sizeof(main_user_options[0]))
 
-static void main_usage(FILE *out)
-{
-    fprintf(out, "usage: vc-signal [--config FILE] [--OPTION VALUE]...\n"
-                 "       vc-signal user add EMAIL [--name NAME] [--data-dir DIR]  "
-                 "(password on stdin)\n"
-                 "       vc-signal user del EMAIL [--data-dir DIR]\n"
-                 "Signalling server for video consultations: HTTPS and WSS on one port.\n\n");
-    cfg_print_help(main_options, MAIN_NOPTS, out);
-    fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "print this help", "--version",
-            "print the version");
-}
-
-static int main_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int main_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
-/* Reads a secret from the first line of path (surrounding blanks trimmed) into out. */
-static int main_read_secret(const char *key, const char *path, uint8_t *out, size_t *outlen,
-                            char *err, size_t errlen)
-{
-    char line[MAIN_SECRET_MAX + 2];
-    FILE *f = fopen(path, "r");
-    size_t len, start = 0;
-
-    if (!f)
-        return main_fail(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
-    if (!fgets(line, sizeof(line), f))
-        line[0] = '\0';
-    fclose(f);
-    len = strcspn(line, "\r\n");
-    while (start < len && (line[start] == ' ' || line[start] == '\t'))
-        start++;
-    while (len > start && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-        len--;
-    if (len - start > MAIN_SECRET_MAX) {
-        explicit_bzero(line, sizeof(line));
-        return main_fail(err, errlen, "%s: longer than %d bytes", key, MAIN_SECRET_MAX);
-    }
-    memcpy(out, line + start, len - start);
-    *outlen = len - start;
-    explicit_bzero(line, sizeof(line));
-    if (*outlen == 0)
-        return main_fail(err, errlen, "%s: %s has an empty first line", key, path);
-    return 0;
-}
-
-/* A secret given inline (key) or in a file (key-file); neither leaves it empty. */
-static int main_secret(const char *key, const char *inline_value, const char *file, uint8_t *out,
-                       size_t *outlen, char *err, size_t errlen)
-{
-    size_t len;
-
-    if (inline_value && file)
-        return main_fail(err, errlen, "%s: give either %s or %s-file, not both", key, key, key);
-    if (file)
-        return main_read_secret(key, file, out, outlen, err, errlen);
-    if (!inline_value)
-        return 0;
-    len = strlen(inline_value);
-    if (len == 0 || len > MAIN_SECRET_MAX)
-        return main_fail(err, errlen, "%s: must be 1 to %d bytes", key, MAIN_SECRET_MAX);
-    memcpy(out, inline_value, len);
-    *outlen = len;
-    return 0;
-}
+static const struct daemon_info main_info = {
+    "vc-signal",
+    SIGNALD_VERSION,
+    "usage: vc-signal [--config FILE] [--OPTION VALUE]...\n"
+    "       vc-signal user add EMAIL [--name NAME] [--data-dir DIR]  (password on stdin)\n"
+    "       vc-signal user del EMAIL [--data-dir DIR]\n"
+    "Signalling server for video consultations: HTTPS and WSS on one port.\n\n",
+    main_options,
+    MAIN_NOPTS,
+};
 
 static int main_readable(const char *key, const char *path, char *err, size_t errlen)
 {
     struct stat st;
 
     if (access(path, R_OK) < 0 || stat(path, &st) < 0)
-        return main_fail(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
+        return daemon_fail(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return main_fail(err, errlen, "%s: %s is not a regular file", key, path);
+        return daemon_fail(err, errlen, "%s: %s is not a regular file", key, path);
     return 0;
 }
 
@@ -339,7 +247,7 @@ static int main_origins(const struct main_config *c, struct main_state *st, char
     snprintf(s->origins[0], sizeof(s->origins[0]), "%s", st->public_url);
     s->n_origins = 1;
     if (c->allowed_origin.n + 1 > SIGNALD_ORIGINS_MAX)
-        return main_fail(err, errlen, "allowed-origin: at most %d", SIGNALD_ORIGINS_MAX - 1);
+        return daemon_fail(err, errlen, "allowed-origin: at most %d", SIGNALD_ORIGINS_MAX - 1);
     for (unsigned i = 0; i < c->allowed_origin.n; i++)
         snprintf(s->origins[s->n_origins++], sizeof(s->origins[0]), "%s", c->allowed_origin.v[i]);
     return 0;
@@ -347,16 +255,12 @@ static int main_origins(const struct main_config *c, struct main_state *st, char
 
 static int main_listen(const struct main_config *c, struct main_state *st, char *err, size_t errlen)
 {
-    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
     struct signald_settings *s = &st->server;
     union vc_addr a;
-    bool wildcard;
 
     if (addr_parse(&a, c->listen, 0) < 0 || addr_port(&a) == 0)
-        return main_fail(err, errlen, "listen: '%s' is not ADDR:PORT", c->listen);
-    wildcard = a.sa.sa_family == AF_INET ? a.v4.sin_addr.s_addr == htonl(INADDR_ANY)
-                                         : memcmp(&a.v6.sin6_addr, &any6, sizeof(any6)) == 0;
-    if (wildcard)
+        return daemon_fail(err, errlen, "listen: '%s' is not ADDR:PORT", c->listen);
+    if (addr_is_any(&a))
         s->iface[0] = '\0';
     else
         addr_format_ip(&a, s->iface, sizeof(s->iface));
@@ -374,9 +278,9 @@ static int main_files(const struct main_config *c, struct main_state *st, char *
     if ((r = main_readable("key", c->key, err, errlen)) < 0)
         return r;
     if (!realpath(c->web_root, st->web_root) || stat(st->web_root, &sb) < 0)
-        return main_fail(err, errlen, "web-root: %s: %s", c->web_root, strerror(errno));
+        return daemon_fail(err, errlen, "web-root: %s: %s", c->web_root, strerror(errno));
     if (!S_ISDIR(sb.st_mode))
-        return main_fail(err, errlen, "web-root: %s is not a directory", c->web_root);
+        return daemon_fail(err, errlen, "web-root: %s is not a directory", c->web_root);
     return 0;
 }
 
@@ -386,21 +290,23 @@ static int main_secrets(const struct main_config *c, struct main_state *st, char
     bool has_turn_url = false;
     int r;
 
-    if ((r = main_secret("api-key", c->api_key, c->api_key_file, st->api_key, &st->api_key_len, err,
-                         errlen)) < 0)
+    const struct secret_opt api_key = {"api-key", "api-key", c->api_key, c->api_key_file};
+    const struct secret_opt turn_secret = {"turn-secret", "turn-secret", c->turn_secret,
+                                           c->turn_secret_file};
+
+    if ((r = secret_load(&api_key, &st->api_key, err, errlen)) < 0)
         return r;
-    if (st->api_key_len > 0 && st->api_key_len < MAIN_API_KEY_MIN)
-        return main_fail(err, errlen, "api-key: must be at least %d bytes", MAIN_API_KEY_MIN);
-    if ((r = main_secret("turn-secret", c->turn_secret, c->turn_secret_file, st->turn_secret,
-                         &st->turn_secret_len, err, errlen)) < 0)
+    if (st->api_key.len > 0 && st->api_key.len < MAIN_API_KEY_MIN)
+        return daemon_fail(err, errlen, "api-key: must be at least %d bytes", MAIN_API_KEY_MIN);
+    if ((r = secret_load(&turn_secret, &st->turn_secret, err, errlen)) < 0)
         return r;
     for (unsigned i = 0; i < c->ice_server.n; i++)
         if (strncmp(c->ice_server.v[i], "turn", 4) == 0)
             has_turn_url = true;
-    if (has_turn_url && st->turn_secret_len == 0)
-        return main_fail(err, errlen,
-                         "turn-secret: required for turn: and turns: ice servers (use "
-                         "--turn-secret or --turn-secret-file)");
+    if (has_turn_url && st->turn_secret.len == 0)
+        return daemon_fail(err, errlen,
+                           "turn-secret: required for turn: and turns: ice servers (use "
+                           "--turn-secret or --turn-secret-file)");
     return 0;
 }
 
@@ -411,8 +317,8 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     struct signald_settings *s = &st->server;
 
     h->public_url = st->public_url;
-    h->turn_secret = st->turn_secret;
-    h->turn_secret_len = st->turn_secret_len;
+    h->turn_secret = st->turn_secret.bytes;
+    h->turn_secret_len = st->turn_secret.len;
     h->ice_servers = (const char *const *)c->ice_server.v;
     h->n_ice_servers = c->ice_server.n;
     h->turn_ttl = (unsigned)c->turn_ttl;
@@ -426,8 +332,8 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     h->queue_max_bytes = (size_t)c->away_queue_bytes;
     h->log = st->log;
     a->public_url = st->public_url;
-    a->api_key = st->api_key_len ? st->api_key : NULL;
-    a->api_key_len = st->api_key_len;
+    a->api_key = st->api_key.len ? st->api_key.bytes : NULL;
+    a->api_key_len = st->api_key.len;
     a->session_ttl = (unsigned)c->session_ttl;
     a->accounts = st->accounts;
     a->log = st->log;
@@ -447,32 +353,29 @@ static void main_settings(const struct main_config *c, struct main_state *st)
 static int main_resolve(const struct main_config *c, struct main_state *st, char *err,
                         size_t errlen)
 {
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
     char aerr[256] = "";
     int r;
 
-    for (int i = 0; i < 4; i++)
-        if (strcmp(c->log_level, levels[i]) == 0)
-            log_set_level((enum log_level)i);
+    daemon_set_level(c->log_level);
     if (c->redis)
-        return main_fail(err, errlen, "redis: not supported yet");
+        return daemon_fail(err, errlen, "redis: not supported yet");
     if ((r = main_listen(c, st, err, errlen)) < 0 || (r = main_files(c, st, err, errlen)) < 0 ||
         (r = main_origins(c, st, err, errlen)) < 0 || (r = main_secrets(c, st, err, errlen)) < 0)
         return r;
     if (c->metrics_allow.n > SIGNALD_CIDR_MAX)
-        return main_fail(err, errlen, "metrics-allow: at most %d ranges", SIGNALD_CIDR_MAX);
+        return daemon_fail(err, errlen, "metrics-allow: at most %d ranges", SIGNALD_CIDR_MAX);
     for (unsigned i = 0; i < c->metrics_allow.n; i++)
-        if (signald_cidr_parse(c->metrics_allow.v[i], &st->server.metrics_allow[i]) < 0)
-            return main_fail(err, errlen, "metrics-allow: '%s' is not a CIDR",
-                             c->metrics_allow.v[i]);
+        if (cidr_parse(c->metrics_allow.v[i], &st->server.metrics_allow[i]) < 0)
+            return daemon_fail(err, errlen, "metrics-allow: '%s' is not a CIDR",
+                               c->metrics_allow.v[i]);
     st->server.n_metrics_allow = c->metrics_allow.n;
     if (c->ice_server.n > HUB_MAX_ICE_SERVERS)
-        return main_fail(err, errlen, "ice-server: at most %d", HUB_MAX_ICE_SERVERS);
+        return daemon_fail(err, errlen, "ice-server: at most %d", HUB_MAX_ICE_SERVERS);
     st->log = event_log_open(c->log);
     if (!st->log)
-        return main_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
+        return daemon_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
     if (accounts_open(c->data_dir, &st->accounts, aerr, sizeof(aerr)) < 0)
-        return main_fail(err, errlen, "data-dir: %s", aerr);
+        return daemon_fail(err, errlen, "data-dir: %s", aerr);
     main_settings(c, st);
     return 0;
 }
@@ -483,19 +386,8 @@ static void main_free(struct main_state *st)
         accounts_close(st->accounts);
     if (st->log)
         event_log_close(st->log);
-    explicit_bzero(st->api_key, sizeof(st->api_key));
-    explicit_bzero(st->turn_secret, sizeof(st->turn_secret));
-}
-
-/* The server keeps a descriptor per connection: lift the soft limit to the hard one. */
-static void main_raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    secret_wipe(&st->api_key);
+    secret_wipe(&st->turn_secret);
 }
 
 /* Reads the password from the first line of stdin into pw; returns its length or -EINVAL. */
@@ -557,8 +449,8 @@ static int main_user(int argc, char **argv)
 
     if (argc < 4 || (strcmp(argv[2], "add") != 0 && strcmp(argv[2], "del") != 0) ||
         strncmp(argv[3], "--", 2) == 0) {
-        main_usage(stderr);
-        return MAIN_EXIT_CONFIG;
+        daemon_usage(&main_info, stderr);
+        return DAEMON_EXIT_CONFIG;
     }
     verb = argv[2];
     email = argv[3];
@@ -567,10 +459,10 @@ static int main_user(int argc, char **argv)
     if (cfg_load(main_user_options, MAIN_USER_NOPTS, &uc, argc - 3, argv + 3, err, sizeof(err)) <
             0 ||
         (strcmp(verb, "del") == 0 && uc.name &&
-         main_fail(err, sizeof(err), "name: only for user add") < 0)) {
+         daemon_fail(err, sizeof(err), "name: only for user add") < 0)) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         cfg_free(main_user_options, MAIN_USER_NOPTS, &uc);
-        return MAIN_EXIT_CONFIG;
+        return DAEMON_EXIT_CONFIG;
     }
     if (accounts_open(uc.data_dir, &a, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "data-dir: %s", err);
@@ -600,37 +492,27 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "user") == 0)
         return main_user(argc, argv);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            main_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("vc-signal %s\n", SIGNALD_VERSION);
-            return 0;
-        }
-    }
+    if (daemon_info_flag(&main_info, argc, argv))
+        return 0;
     memset(&cfg, 0, sizeof(cfg));
+    if (daemon_load(&main_info, &cfg, argc, argv) < 0)
+        return DAEMON_EXIT_CONFIG;
     st = calloc(1, sizeof(*st));
     if (!st) {
         log_msg(LOG_LEVEL_ERROR, "out of memory");
+        cfg_free(main_options, MAIN_NOPTS, &cfg);
         return 1;
     }
-    if (cfg_load(main_options, MAIN_NOPTS, &cfg, argc, argv, err, sizeof(err)) < 0 ||
-        main_resolve(&cfg, st, err, sizeof(err)) < 0) {
+    if (main_resolve(&cfg, st, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         main_free(st);
         free(st);
         cfg_free(main_options, MAIN_NOPTS, &cfg);
-        return MAIN_EXIT_CONFIG;
+        return DAEMON_EXIT_CONFIG;
     }
-    main_raise_nofile();
+    daemon_raise_nofile();
     /* Blocked before any thread starts, so only the server's sigwait() thread sees them. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_block_signals(&set);
     if (signald_server_run(&st->server, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         status = 1;

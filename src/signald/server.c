@@ -595,7 +595,7 @@ static int server_http_metrics(struct server *srv, struct lws *wsi, struct serve
     int w;
 
     lws_get_peer_simple(wsi, ip, sizeof(ip));
-    if (!signald_cidr_match(srv->s->metrics_allow, srv->s->n_metrics_allow, ip))
+    if (!cidr_match(srv->s->metrics_allow, srv->s->n_metrics_allow, ip))
         return server_http_text(wsi, h, 403, "forbidden\n");
     body = malloc(SERVER_METRICS_MAX);
     if (!body)

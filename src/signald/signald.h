@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "vc/addr.h"
+#include "vc/cidr.h"
 
 #define SIGNALD_VERSION "0.1.0"
 
@@ -24,13 +25,6 @@ struct sigapi_settings;
 #define SIGNALD_ORIGIN_MAX 256
 #define SIGNALD_CIDR_MAX 32
 
-/* One CIDR range of the /metrics allow-list. */
-struct signald_cidr {
-    int family; /* AF_INET or AF_INET6 */
-    uint8_t addr[16];
-    unsigned prefix;
-};
-
 /* Everything server.c needs, resolved and checked by main.c. Strings are borrowed. */
 struct signald_settings {
     char iface[VC_ADDR_STRLEN]; /* "" for every interface */
@@ -41,7 +35,7 @@ struct signald_settings {
     const char *frame_ancestors;
     char origins[SIGNALD_ORIGINS_MAX][SIGNALD_ORIGIN_MAX]; /* exact scheme://host[:port] */
     unsigned n_origins;
-    struct signald_cidr metrics_allow[SIGNALD_CIDR_MAX];
+    struct cidr metrics_allow[SIGNALD_CIDR_MAX];
     unsigned n_metrics_allow;
     unsigned max_connections;
     unsigned max_conns_per_ip_per_min;
@@ -63,12 +57,6 @@ int signald_static_load(const char *root, const char *path, char **body, size_t 
                         const char **mime);
 /* The Content-Type for a file name by its extension ("application/octet-stream" otherwise). */
 const char *signald_static_mime(const char *name);
-
-/* Parses "10.0.0.0/8", "::1/128" or a bare address. 0 or -EINVAL. */
-int signald_cidr_parse(const char *text, struct signald_cidr *out);
-/* True if ip (text, as lws_get_peer_simple writes it; IPv4-mapped IPv6 counts as IPv4) lies
- * in one of the n ranges. */
-bool signald_cidr_match(const struct signald_cidr *list, unsigned n, const char *ip);
 
 /* Writes the Prometheus text for the hub's counters and the live connection count into out
  * (borrowed). Returns the length written (truncated at outlen - 1). */

@@ -359,7 +359,7 @@ static void handle_channel_bind(struct turn_worker *w, const struct turn_client 
     if (!num || !pa || stun_attr_u32(m, num, &v) < 0)
         return turn_reply_error(w, c, m, auth, 400);
     uint16_t number = (uint16_t)(v >> 16);
-    if (number < TURN_CHANNEL_MIN || number > TURN_CHANNEL_MAX)
+    if (number < TURN_CHANNEL_MIN || number > TURN_CHANNEL_LEGACY_MAX)
         return turn_reply_error(w, c, m, auth, 400);
     int code = checked_peer(w, a, m, pa, &peer);
     if (code)

@@ -684,15 +684,6 @@ static int engine_probe(const union vc_addr *a, int type, char *err, size_t errl
     return 0;
 }
 
-static bool engine_is_wildcard(const union vc_addr *a)
-{
-    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
-    if (a->sa.sa_family == AF_INET)
-        return a->v4.sin_addr.s_addr == htonl(INADDR_ANY);
-    return memcmp(&a->v6.sin6_addr, &any6, sizeof(any6)) == 0;
-}
-
 static int engine_watch(struct turnd_worker *w, int fd, void *ptr)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
@@ -716,7 +707,7 @@ static int engine_add_udp(struct turnd_worker *w, const union vc_addr *a, char *
     u->kind = TURND_SRC_UDP;
     u->fd = fd;
     u->local = *a;
-    u->wildcard = engine_is_wildcard(a);
+    u->wildcard = addr_is_any(a);
     w->udp[w->n_udp++] = u;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));

@@ -3,24 +3,20 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/resource.h>
 
 #include "vc/addr.h"
 #include "vc/config.h"
+#include "vc/daemon.h"
 #include "vc/log.h"
 #include "vc/policy.h"
+#include "vc/secret.h"
 #include "vc/turn.h"
 #include "turnd.h"
-
-/* Exit status for a configuration the daemon refuses to start with. */
-#define MAIN_EXIT_CONFIG 2
-#define MAIN_SECRET_MAX 1024
 
 /* Every option, as cfg_load() fills it. */
 struct main_config {
@@ -60,8 +56,7 @@ struct main_state {
     unsigned n_tls_listen;
     union vc_addr metrics;
     bool has_metrics;
-    uint8_t secret[MAIN_SECRET_MAX];
-    size_t secret_len;
+    struct secret secret;
     uint16_t port_min, port_max;
     unsigned threads;
     struct turn_settings settings;
@@ -73,15 +68,6 @@ struct main_state {
     struct turnd_metrics *metrics_srv;
 };
 
-static int main_check_addr(const char *v)
-{
-    union vc_addr a;
-
-    if (addr_parse(&a, v, 0) < 0 || addr_port(&a) == 0)
-        return -EINVAL;
-    return 0;
-}
-
 static int main_check_ip(const char *v)
 {
     union vc_addr a;
@@ -89,27 +75,14 @@ static int main_check_ip(const char *v)
     return addr_parse_ip(&a, v);
 }
 
-static int main_check_level(const char *v)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(v, names[i]) == 0)
-            return 0;
-    return -EINVAL;
-}
-
-#define OPT(k, t, lo, hi, d, field, h, chk)                                                        \
-    {                                                                                              \
-        k, t, lo, hi, d, offsetof(struct main_config, field), h, chk                               \
-    }
+#define OPT(...) DAEMON_OPT(main_config, __VA_ARGS__)
 
 static const struct cfg_option main_options[] = {
     OPT("config", CFG_STR, 0, 0, NULL, config, "JSON config file (flags override it)", NULL),
     OPT("listen", CFG_LIST, 0, 0, "0.0.0.0:3478", listen, "UDP and TCP listen address ADDR:PORT",
-        main_check_addr),
+        daemon_check_addr),
     OPT("tls-listen", CFG_LIST, 0, 0, NULL, tls_listen,
-        "TLS listen address (default 0.0.0.0:5349 when --cert is given)", main_check_addr),
+        "TLS listen address (default 0.0.0.0:5349 when --cert is given)", daemon_check_addr),
     OPT("cert", CFG_STR, 0, 0, NULL, cert, "TLS certificate chain (PEM)", NULL),
     OPT("key", CFG_STR, 0, 0, NULL, key, "TLS private key (PEM)", NULL),
     OPT("relay-ip", CFG_STR, 0, 0, NULL, relay_ip,
@@ -134,10 +107,10 @@ static const struct cfg_option main_options[] = {
     OPT("threads", CFG_INT, 1, 256, NULL, threads, "worker threads (default: number of CPUs)",
         NULL),
     OPT("metrics", CFG_STR, 0, 0, NULL, metrics, "Prometheus endpoint ADDR:PORT (default: none)",
-        main_check_addr),
+        daemon_check_addr),
     OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "error, warn, info or debug",
-        main_check_level),
+        daemon_check_level),
     OPT("max-lifetime", CFG_INT, 60, 86400, "3600", max_lifetime,
         "longest allocation lifetime, seconds", NULL),
     OPT("nonce-lifetime", CFG_INT, 10, 86400, "600", nonce_lifetime,
@@ -151,27 +124,14 @@ static const struct cfg_option main_options[] = {
 };
 #define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
 
-static void main_usage(FILE *out)
-{
-    fprintf(out, "usage: vc-turn [--config FILE] [--OPTION VALUE]...\n"
-                 "STUN/TURN relay (RFC 8656) with TURN REST API credentials.\n\n");
-    cfg_print_help(main_options, MAIN_NOPTS, out);
-    fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "print this help", "--version",
-            "print the version");
-}
-
-static int main_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int main_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+static const struct daemon_info main_info = {
+    "vc-turn",
+    TURND_VERSION,
+    "usage: vc-turn [--config FILE] [--OPTION VALUE]...\n"
+    "STUN/TURN relay (RFC 8656) with TURN REST API credentials.\n\n",
+    main_options,
+    MAIN_NOPTS,
+};
 
 static int main_parse_ports(const char *text, uint16_t *lo, uint16_t *hi)
 {
@@ -191,42 +151,6 @@ static int main_parse_ports(const char *text, uint16_t *lo, uint16_t *hi)
     return 0;
 }
 
-static bool main_is_wildcard(const union vc_addr *a)
-{
-    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
-    if (a->sa.sa_family == AF_INET)
-        return a->v4.sin_addr.s_addr == htonl(INADDR_ANY);
-    return memcmp(&a->v6.sin6_addr, &any6, sizeof(any6)) == 0;
-}
-
-static int main_read_secret(const char *path, struct main_state *st, char *err, size_t errlen)
-{
-    char line[MAIN_SECRET_MAX + 2];
-    FILE *f = fopen(path, "r");
-    size_t len, start = 0;
-
-    if (!f)
-        return main_fail(err, errlen, "secret-file: cannot read %s: %s", path, strerror(errno));
-    if (!fgets(line, sizeof(line), f))
-        line[0] = '\0';
-    fclose(f);
-    len = strcspn(line, "\r\n");
-    while (start < len && (line[start] == ' ' || line[start] == '\t'))
-        start++;
-    while (len > start && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-        len--;
-    if (len - start > MAIN_SECRET_MAX)
-        return main_fail(err, errlen, "secret-file: the secret is longer than %d bytes",
-                         MAIN_SECRET_MAX);
-    memcpy(st->secret, line + start, len - start);
-    st->secret_len = len - start;
-    explicit_bzero(line, sizeof(line));
-    if (st->secret_len == 0)
-        return main_fail(err, errlen, "secret-file: %s has an empty first line", path);
-    return 0;
-}
-
 /* The relay IPv4 address when --relay-ip is absent: the first concrete IPv4 listen address, else
  * the first non-loopback IPv4 interface address. */
 static int main_default_relay_ip(struct main_state *st, union vc_addr *out, char *err,
@@ -236,14 +160,14 @@ static int main_default_relay_ip(struct main_state *st, union vc_addr *out, char
     struct ifaddrs *ifs, *i;
 
     for (unsigned k = 0; k < st->n_listen; k++) {
-        if (st->listen[k].sa.sa_family == AF_INET && !main_is_wildcard(&st->listen[k])) {
+        if (st->listen[k].sa.sa_family == AF_INET && !addr_is_any(&st->listen[k])) {
             *out = st->listen[k];
             addr_set_port(out, 0);
             return 0;
         }
     }
     if (getifaddrs(&ifs) < 0)
-        return main_fail(err, errlen, "relay-ip: required (getifaddrs: %s)", strerror(errno));
+        return daemon_fail(err, errlen, "relay-ip: required (getifaddrs: %s)", strerror(errno));
     for (i = ifs; i; i = i->ifa_next) {
         if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
             (i->ifa_flags & IFF_LOOPBACK))
@@ -256,19 +180,19 @@ static int main_default_relay_ip(struct main_state *st, union vc_addr *out, char
         return 0;
     }
     freeifaddrs(ifs);
-    return main_fail(err, errlen,
-                     "relay-ip: required (listening on a wildcard address and no non-loopback "
-                     "IPv4 interface found)");
+    return daemon_fail(err, errlen,
+                       "relay-ip: required (listening on a wildcard address and no non-loopback "
+                       "IPv4 interface found)");
 }
 
 static int main_parse_listen(const struct cfg_list *l, const char *key, union vc_addr *out,
                              unsigned *n, char *err, size_t errlen)
 {
     if (l->n > TURND_LISTEN_MAX)
-        return main_fail(err, errlen, "%s: at most %d addresses", key, TURND_LISTEN_MAX);
+        return daemon_fail(err, errlen, "%s: at most %d addresses", key, TURND_LISTEN_MAX);
     for (unsigned i = 0; i < l->n; i++)
         if (addr_parse(&out[i], l->v[i], 0) < 0 || addr_port(&out[i]) == 0)
-            return main_fail(err, errlen, "%s: '%s' is not ADDR:PORT", key, l->v[i]);
+            return daemon_fail(err, errlen, "%s: '%s' is not ADDR:PORT", key, l->v[i]);
     *n = l->n;
     return 0;
 }
@@ -286,32 +210,33 @@ static int main_addresses(const struct main_config *c, struct main_state *st, ch
                                errlen)) < 0)
         return r;
     if (st->n_listen + st->n_tls_listen == 0)
-        return main_fail(err, errlen, "listen: no listen address");
+        return daemon_fail(err, errlen, "listen: no listen address");
     if (main_parse_ports(c->ports, &st->port_min, &st->port_max) < 0)
-        return main_fail(err, errlen, "ports: '%s' is not MIN-MAX with 1 <= MIN <= MAX <= 65535",
-                         c->ports);
+        return daemon_fail(err, errlen, "ports: '%s' is not MIN-MAX with 1 <= MIN <= MAX <= 65535",
+                           c->ports);
     if (c->relay_ip) {
         if (addr_parse_ip(&a, c->relay_ip) < 0)
-            return main_fail(err, errlen, "relay-ip: '%s' is not an IP address", c->relay_ip);
+            return daemon_fail(err, errlen, "relay-ip: '%s' is not an IP address", c->relay_ip);
         if (a.sa.sa_family != AF_INET)
-            return main_fail(err, errlen, "relay-ip: '%s' is not IPv4 (use relay-ip6)",
-                             c->relay_ip);
-        if (main_is_wildcard(&a))
-            return main_fail(err, errlen, "relay-ip: '%s' is a wildcard address", c->relay_ip);
+            return daemon_fail(err, errlen, "relay-ip: '%s' is not IPv4 (use relay-ip6)",
+                               c->relay_ip);
+        if (addr_is_any(&a))
+            return daemon_fail(err, errlen, "relay-ip: '%s' is a wildcard address", c->relay_ip);
         s->relay_ip4 = a;
     } else if ((r = main_default_relay_ip(st, &s->relay_ip4, err, errlen)) < 0) {
         return r;
     }
     if (c->relay_ip6) {
         if (addr_parse_ip(&a, c->relay_ip6) < 0 || a.sa.sa_family != AF_INET6 ||
-            main_is_wildcard(&a))
-            return main_fail(err, errlen, "relay-ip6: '%s' is not a concrete IPv6 address",
-                             c->relay_ip6);
+            addr_is_any(&a))
+            return daemon_fail(err, errlen, "relay-ip6: '%s' is not a concrete IPv6 address",
+                               c->relay_ip6);
         s->relay_ip6 = a;
     }
     if (c->external_ip) {
         if (addr_parse_ip(&a, c->external_ip) < 0)
-            return main_fail(err, errlen, "external-ip: '%s' is not an IP address", c->external_ip);
+            return daemon_fail(err, errlen, "external-ip: '%s' is not an IP address",
+                               c->external_ip);
         if (a.sa.sa_family == AF_INET)
             s->external_ip4 = a;
         else
@@ -319,7 +244,7 @@ static int main_addresses(const struct main_config *c, struct main_state *st, ch
     }
     if (c->metrics) {
         if (addr_parse(&st->metrics, c->metrics, 0) < 0 || addr_port(&st->metrics) == 0)
-            return main_fail(err, errlen, "metrics: '%s' is not ADDR:PORT", c->metrics);
+            return daemon_fail(err, errlen, "metrics: '%s' is not ADDR:PORT", c->metrics);
         st->has_metrics = true;
     }
     return 0;
@@ -329,13 +254,13 @@ static int main_tls(const struct main_config *c, struct main_state *st, char *er
 {
     if (!c->cert && !c->key) {
         if (st->n_tls_listen > 0)
-            return main_fail(err, errlen, "cert: required for tls-listen (with key)");
+            return daemon_fail(err, errlen, "cert: required for tls-listen (with key)");
         return 0;
     }
     if (!c->cert)
-        return main_fail(err, errlen, "cert: required with key");
+        return daemon_fail(err, errlen, "cert: required with key");
     if (!c->key)
-        return main_fail(err, errlen, "key: required with cert");
+        return daemon_fail(err, errlen, "key: required with cert");
     if (st->n_tls_listen == 0) {
         addr_parse(&st->tls_listen[0], "0.0.0.0:5349", 0);
         st->n_tls_listen = 1;
@@ -351,15 +276,15 @@ static int main_policy(const struct main_config *c, struct main_state *st, char 
 
     st->policy = policy_new();
     if (!st->policy)
-        return main_fail(err, errlen, "out of memory");
+        return daemon_fail(err, errlen, "out of memory");
     for (unsigned i = 0; i < c->allow_peer.n; i++)
         if ((r = policy_allow(st->policy, c->allow_peer.v[i])) < 0)
-            return main_fail(err, errlen, "allow-peer: '%s': %s", c->allow_peer.v[i],
-                             r == -ENOSPC ? "too many ranges" : "not a CIDR");
+            return daemon_fail(err, errlen, "allow-peer: '%s': %s", c->allow_peer.v[i],
+                               r == -ENOSPC ? "too many ranges" : "not a CIDR");
     for (unsigned i = 0; i < c->deny_peer.n; i++)
         if ((r = policy_deny(st->policy, c->deny_peer.v[i])) < 0)
-            return main_fail(err, errlen, "deny-peer: '%s': %s", c->deny_peer.v[i],
-                             r == -ENOSPC ? "too many ranges" : "not a CIDR");
+            return daemon_fail(err, errlen, "deny-peer: '%s': %s", c->deny_peer.v[i],
+                               r == -ENOSPC ? "too many ranges" : "not a CIDR");
     /* The server's own addresses are reachable through it only on relay ports: never its
      * listeners or metrics. A wildcard listen IP makes the policy enumerate the interfaces. */
     const union vc_addr *self[] = {&s->relay_ip4, &s->relay_ip6, &s->external_ip4, &s->external_ip6,
@@ -367,13 +292,13 @@ static int main_policy(const struct main_config *c, struct main_state *st, char 
     for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++)
         if (self[i] && self[i]->sa.sa_family != AF_UNSPEC &&
             policy_add_self(st->policy, self[i], st->port_min, st->port_max) < 0)
-            return main_fail(err, errlen, "allow-peer: too many ranges");
+            return daemon_fail(err, errlen, "allow-peer: too many ranges");
     for (unsigned i = 0; i < st->n_listen; i++)
         if (policy_add_self(st->policy, &st->listen[i], st->port_min, st->port_max) < 0)
-            return main_fail(err, errlen, "listen: policy table full");
+            return daemon_fail(err, errlen, "listen: policy table full");
     for (unsigned i = 0; i < st->n_tls_listen; i++)
         if (policy_add_self(st->policy, &st->tls_listen[i], st->port_min, st->port_max) < 0)
-            return main_fail(err, errlen, "tls-listen: policy table full");
+            return daemon_fail(err, errlen, "tls-listen: policy table full");
     return 0;
 }
 
@@ -382,41 +307,27 @@ static int main_policy(const struct main_config *c, struct main_state *st, char 
 static int main_resolve(const struct main_config *c, struct main_state *st, char *err,
                         size_t errlen)
 {
+    const struct secret_opt secret = {"secret", "secret-file", c->secret, c->secret_file};
     struct turn_settings *s = &st->settings;
     long ncpu;
     int r;
 
-    if (c->log_level) {
-        static const char *const names[] = {"error", "warn", "info", "debug"};
-
-        for (int i = 0; i < 4; i++)
-            if (strcmp(c->log_level, names[i]) == 0)
-                log_set_level((enum log_level)i);
-    }
+    daemon_set_level(c->log_level);
     if ((r = main_addresses(c, st, err, errlen)) < 0)
         return r;
     if ((r = main_tls(c, st, err, errlen)) < 0)
         return r;
-    if (c->secret && c->secret_file)
-        return main_fail(err, errlen, "secret: give either secret or secret-file, not both");
-    if (c->secret) {
-        st->secret_len = strlen(c->secret);
-        if (st->secret_len == 0 || st->secret_len > MAIN_SECRET_MAX)
-            return main_fail(err, errlen, "secret: must be 1 to %d bytes", MAIN_SECRET_MAX);
-        memcpy(st->secret, c->secret, st->secret_len);
-    } else if (c->secret_file) {
-        if ((r = main_read_secret(c->secret_file, st, err, errlen)) < 0)
-            return r;
-    } else {
-        return main_fail(err, errlen, "secret: required (use --secret or --secret-file)");
-    }
+    if ((r = secret_load(&secret, &st->secret, err, errlen)) < 0)
+        return r;
+    if (st->secret.len == 0)
+        return daemon_fail(err, errlen, "secret: required (use --secret or --secret-file)");
     if ((r = main_policy(c, st, err, errlen)) < 0)
         return r;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     st->threads = c->threads > 0 ? (unsigned)c->threads : ncpu > 0 ? (unsigned)ncpu : 1;
     s->realm = c->realm;
-    s->secret = st->secret;
-    s->secret_len = st->secret_len;
+    s->secret = st->secret.bytes;
+    s->secret_len = st->secret.len;
     s->policy = st->policy;
     s->port_min = st->port_min;
     s->port_max = st->port_max;
@@ -429,7 +340,7 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
     s->workers = st->threads;
     st->log = event_log_open(c->log);
     if (!st->log)
-        return main_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
+        return daemon_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
     s->log = st->log;
     return 0;
 }
@@ -496,18 +407,7 @@ static void main_free(struct main_state *st)
     if (st->policy)
         policy_free(st->policy);
     SSL_CTX_free(st->tls);
-    explicit_bzero(st->secret, sizeof(st->secret));
-}
-
-/* A server opens a descriptor per relay and connection: lift the soft limit to the hard one. */
-static void main_raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    secret_wipe(&st->secret);
 }
 
 /* Starts the engine and metrics, then waits for SIGINT or SIGTERM. Returns the exit status. */
@@ -526,15 +426,10 @@ static int main_serve(struct main_state *st, const struct main_config *c)
     };
     char err[512] = "";
     sigset_t set;
-    int sig = 0;
 
     /* Workers inherit this mask, so only the sigwait() below ever sees the signals: no flag,
      * no handler. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_block_signals(&set);
     if (turnd_engine_start(&ec, &st->engine, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         return 1;
@@ -545,9 +440,7 @@ static int main_serve(struct main_state *st, const struct main_config *c)
         return 1;
     }
     main_banner(st);
-    while (sigwait(&set, &sig) != 0)
-        ;
-    log_msg(LOG_LEVEL_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    daemon_wait_signal(&set);
     return 0;
 }
 
@@ -558,30 +451,19 @@ int main(int argc, char **argv)
     char err[512] = "";
     int status;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            main_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("vc-turn %s\n", TURND_VERSION);
-            return 0;
-        }
-    }
+    if (daemon_info_flag(&main_info, argc, argv))
+        return 0;
     memset(&cfg, 0, sizeof(cfg));
     memset(&st, 0, sizeof(st));
-    if (cfg_load(main_options, MAIN_NOPTS, &cfg, argc, argv, err, sizeof(err)) < 0) {
-        log_msg(LOG_LEVEL_ERROR, "%s", err);
-        cfg_free(main_options, MAIN_NOPTS, &cfg);
-        return MAIN_EXIT_CONFIG;
-    }
+    if (daemon_load(&main_info, &cfg, argc, argv) < 0)
+        return DAEMON_EXIT_CONFIG;
     if (main_resolve(&cfg, &st, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         main_free(&st);
         cfg_free(main_options, MAIN_NOPTS, &cfg);
-        return MAIN_EXIT_CONFIG;
+        return DAEMON_EXIT_CONFIG;
     }
-    main_raise_nofile();
+    daemon_raise_nofile();
     st.server = turn_server_new(&st.settings);
     if (!st.server) {
         log_msg(LOG_LEVEL_ERROR, "cannot create the TURN server (out of memory or no CSPRNG)");

@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "vc/log.h"
+#include "vc/prom.h"
 #include "turnd.h"
 
 /* A request line and headers larger than this are refused; a client gets this long to send them. */
@@ -27,86 +27,47 @@ struct turnd_metrics {
     atomic_bool stop;
 };
 
-struct metrics_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void metrics_put(struct metrics_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void metrics_put(struct metrics_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->len + 1 >= b->cap)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    b->len += (size_t)n;
-    if (b->len >= b->cap)
-        b->len = b->cap - 1;
-}
-
-static void metrics_one(struct metrics_buf *b, const char *name, const char *type, const char *help,
-                        uint64_t v)
-{
-    metrics_put(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
-}
-
 size_t turnd_metrics_format(const struct turnd_totals *t, char *out, size_t outlen)
 {
-    struct metrics_buf b = {out, 0, outlen};
     const struct turn_stats *s = &t->core;
-    uint64_t cum = 0;
+    const struct prom_metric m[] = {
+        {"vc_turn_allocations", "gauge", "Live TURN allocations.", s->allocations},
+        {"vc_turn_allocations_total", "counter", "Allocations created.", s->allocations_total},
+        {"vc_turn_relayed_packets_total", "counter", "Packets relayed.", s->relayed_packets},
+        {"vc_turn_relayed_bytes_total", "counter", "Payload bytes relayed.", s->relayed_bytes},
+        {"vc_turn_auth_failures_total", "counter", "Requests failing authentication.",
+         s->auth_failures},
+        {"vc_turn_peer_denied_total", "counter", "Peers refused by the peer policy.",
+         s->peer_denied},
+        {"vc_turn_quota_rejected_total", "counter",
+         "Allocations refused by a quota or the server cap.", s->quota_rejected},
+        {"vc_turn_rate_limited_total", "counter",
+         "Unauthenticated requests dropped by the rate limit.", s->rate_limited},
+        {"vc_turn_bandwidth_dropped_total", "counter",
+         "Packets dropped by the per-allocation bandwidth cap.", s->bandwidth_dropped},
+        {"vc_turn_stale_nonces_total", "counter", "438 Stale Nonce answers.", s->stale_nonces},
+        {"vc_turn_bad_messages_total", "counter", "Malformed messages received.", s->bad_messages},
+        {"vc_turn_requests_total", "counter", "STUN/TURN requests handled.", s->requests},
+        {"vc_turn_tcp_connections", "gauge", "Open TCP and TLS client connections.",
+         t->tcp_connections},
+        {"vc_turn_send_drops_total", "counter",
+         "Outgoing packets dropped (socket full or output queue over its cap).", t->send_drops},
+    };
+    uint64_t le[TURN_BATCH_BUCKETS - 1];
+    const struct prom_histogram h = {"vc_turn_recv_batch_size",
+                                     "Datagrams returned per recvmmsg call.", le, s->batch_hist,
+                                     TURN_BATCH_BUCKETS};
+    struct prom_buf b;
+    uint64_t count;
 
-    if (outlen == 0)
-        return 0;
-    out[0] = '\0';
-    metrics_one(&b, "vc_turn_allocations", "gauge", "Live TURN allocations.", s->allocations);
-    metrics_one(&b, "vc_turn_allocations_total", "counter", "Allocations created.",
-                s->allocations_total);
-    metrics_one(&b, "vc_turn_relayed_packets_total", "counter", "Packets relayed.",
-                s->relayed_packets);
-    metrics_one(&b, "vc_turn_relayed_bytes_total", "counter", "Payload bytes relayed.",
-                s->relayed_bytes);
-    metrics_one(&b, "vc_turn_auth_failures_total", "counter", "Requests failing authentication.",
-                s->auth_failures);
-    metrics_one(&b, "vc_turn_peer_denied_total", "counter", "Peers refused by the peer policy.",
-                s->peer_denied);
-    metrics_one(&b, "vc_turn_quota_rejected_total", "counter",
-                "Allocations refused by a quota or the server cap.", s->quota_rejected);
-    metrics_one(&b, "vc_turn_rate_limited_total", "counter",
-                "Unauthenticated requests dropped by the rate limit.", s->rate_limited);
-    metrics_one(&b, "vc_turn_bandwidth_dropped_total", "counter",
-                "Packets dropped by the per-allocation bandwidth cap.", s->bandwidth_dropped);
-    metrics_one(&b, "vc_turn_stale_nonces_total", "counter", "438 Stale Nonce answers.",
-                s->stale_nonces);
-    metrics_one(&b, "vc_turn_bad_messages_total", "counter", "Malformed messages received.",
-                s->bad_messages);
-    metrics_one(&b, "vc_turn_requests_total", "counter", "STUN/TURN requests handled.",
-                s->requests);
-    metrics_one(&b, "vc_turn_tcp_connections", "gauge", "Open TCP and TLS client connections.",
-                t->tcp_connections);
-    metrics_one(&b, "vc_turn_send_drops_total", "counter",
-                "Outgoing packets dropped (socket full or output queue over its cap).",
-                t->send_drops);
-    metrics_put(&b, "# HELP vc_turn_recv_batch_size Datagrams returned per recvmmsg call.\n"
-                    "# TYPE vc_turn_recv_batch_size histogram\n");
     /* Bucket i holds batches of 2^i .. 2^(i+1)-1 datagrams; the last one is open-ended. */
-    for (unsigned i = 0; i < TURN_BATCH_BUCKETS - 1; i++) {
-        cum += s->batch_hist[i];
-        metrics_put(&b, "vc_turn_recv_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n", (2u << i) - 1,
-                    cum);
-    }
-    cum += s->batch_hist[TURN_BATCH_BUCKETS - 1];
-    metrics_put(&b, "vc_turn_recv_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-    metrics_put(&b, "vc_turn_recv_batch_size_sum %" PRIu64 "\n", t->batch_sum);
-    metrics_put(&b, "vc_turn_recv_batch_size_count %" PRIu64 "\n", cum);
+    for (unsigned i = 0; i < TURN_BATCH_BUCKETS - 1; i++)
+        le[i] = (2u << i) - 1;
+    prom_init(&b, out, outlen);
+    prom_metrics(&b, m, sizeof(m) / sizeof(m[0]));
+    count = prom_histogram(&b, &h);
+    prom_put(&b, "vc_turn_recv_batch_size_sum %" PRIu64 "\n", t->batch_sum);
+    prom_put(&b, "vc_turn_recv_batch_size_count %" PRIu64 "\n", count);
     return b.len;
 }
 

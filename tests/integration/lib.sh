@@ -47,7 +47,7 @@ check() {
 
 # finish: prints the summary line tests/run.sh sums and exits non-zero on any failure.
 finish() {
-    echo "$SUITE: $passed passed, $failed failed"
+    echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
     exit $?
 }
@@ -72,11 +72,15 @@ ports_free() {
         END { exit bad ? 1 : 0 }'
 }
 
+# The IPv4 echo peer lives on 127.0.0.2: vc-turn refuses peers on its own address (127.0.0.1)
+# outside the relay port range, so that nobody relays into its listeners.
+PEER_ADDR=127.0.0.2
+
 # pick_ports: sets TURN_PORT, TURN_TLS_PORT, METRICS_PORT, PEER_PORT, PEER6_PORT and the relay
 # range RELAY_MIN..RELAY_MAX from a random base in 20000-29800 whose 200 ports are all unused.
 pick_ports() {
-    local try base
-    for try in $(seq 1 30); do
+    local base
+    for _ in $(seq 1 30); do
         base=$((20000 + (RANDOM % 490) * 20))
         if ports_free "$base" $((base + 199)); then
             TURN_PORT=$base
@@ -117,7 +121,7 @@ rest_creds() {
 
 # stop_pid PID: SIGTERM, then SIGKILL after 5 s; sets STOP_RC to the exit status.
 stop_pid() {
-    local pid=$1 i
+    local pid=$1
     STOP_RC=0
     kill -0 "$pid" 2>/dev/null || {
         wait "$pid" 2>/dev/null
@@ -125,7 +129,7 @@ stop_pid() {
         return 0
     }
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -160,10 +164,10 @@ forget_pid() {
 
 # start_peer PORT ADDR: an echo peer (turnutils_peer) on loopback.
 start_peer() {
-    local port=$1 addr=$2 i
+    local port=$1 addr=$2
     turnutils_peer -p "$port" -L "$addr" >"$TEST_LOGS/$SUITE-peer-$port.log" 2>&1 &
     BG_PIDS+=($!)
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         ss -Hlnu "sport = :$port" 2>/dev/null | grep -q . && return 0
         sleep 0.1
     done
@@ -206,7 +210,7 @@ server_listening() {
 # start_server NAME [allow|noallow]: starts the server and waits (at most 10 s) until UDP, TCP,
 # TLS (and, for vc, /healthz) answer. Logs go to $TEST_LOGS/NAME-server.log (and -meta.log).
 start_server() {
-    local name=$1 policy=${2:-allow} argv i
+    local name=$1 policy=${2:-allow} argv
     SERVER_LOG=$TEST_LOGS/$name-server.log
     META_LOG=$TEST_LOGS/$name-meta.log
     : >"$META_LOG"
@@ -219,7 +223,7 @@ start_server() {
     "${argv[@]}" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     BG_PIDS+=("$SERVER_PID")
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
             tail -n 20 "$SERVER_LOG" | sed 's/^/#   /'
             die "server exited during start-up (see $SERVER_LOG)"
@@ -254,6 +258,11 @@ not_grep() {
     ! grep -q "$@"
 }
 
+# matches REGEX STRING: bash regex match, for use with check.
+matches() {
+    [[ "$2" =~ $1 ]]
+}
+
 # metric NAME: prints the sum of every sample of NAME (0 when absent); empty when unreachable.
 metric() {
     local body
@@ -270,10 +279,13 @@ gt() {
 # --- turnutils_uclient ---------------------------------------------------------------------------
 
 # uclient OUTFILE ARGS...: runs turnutils_uclient (bounded to 60 s) with ARGS; sets UC_RC.
+# -c (no RTCP allocation) is always passed: without it uclient pairs allocations with EVEN-PORT
+# R=1 and RESERVATION-TOKEN (RFC 8656 section 7.2), which a server may refuse with 508 and which
+# no WebRTC client uses. With -c it still sends EVEN-PORT with R=0, so the relay port must be even.
 uclient() {
     local out=$1
     shift
-    timeout 60 turnutils_uclient "$@" >"$out" 2>&1
+    timeout 60 turnutils_uclient -c "$@" >"$out" 2>&1
     UC_RC=$?
 }
 
@@ -286,7 +298,12 @@ uclient_verdict() {
         return
     fi
     if [ "$UC_RC" -ne 0 ]; then
-        echo "uclient exit $UC_RC: $(grep -m1 -iE 'error|cannot|fail' "$out")"
+        printf 'uclient exit %s: %s' "$UC_RC" "$(grep -m1 -E 'error [0-9]{3}' "$out" || grep -m1 -iE 'cannot|fail' "$out")"
+        if grep -qE 'channel bind: error 400' "$out"; then
+            printf ' [uclient picks channel numbers in 0x4000-0x7FFF (RFC 5766);'
+            printf ' RFC 8656 narrowed the range to 0x4000-0x4FFF]'
+        fi
+        echo
         return
     fi
     # The last "tot_send_msgs=N, tot_recv_msgs=M" line without byte counts is the final total.

@@ -474,6 +474,25 @@ TEST(a_dropped_peer_resumes_as_the_same_peer_and_gets_queued_signals)
     world_free(&w);
 }
 
+TEST(a_resumed_host_hears_of_guests_who_knocked_while_it_was_away)
+{
+    struct world w;
+    struct client host, guest, back;
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    client_drop(&w, &host);
+    join(&w, &guest, room.guest_token, NULL);
+    CHECK(got(&guest, "waiting"));
+    client_open(&w, &back);
+    join(&w, &back, room.host_token, host.resume);
+    CHECK(got(&back, "joined knock"));
+    world_free(&w);
+}
+
 TEST(queue_for_an_absent_peer_is_bounded)
 {
     struct world w;

@@ -401,12 +401,14 @@ TEST(channel_bind_validates_number_and_uniqueness)
     started(&f);
     CHECK_INT(fix_allocate(&f), 0);
     CHECK_INT(fix_bind(&f, 0x3FFF, GLOBAL_PEER), 400);
-    CHECK_INT(fix_bind(&f, 0x5000, GLOBAL_PEER), 400);
+    CHECK_INT(fix_bind(&f, 0x8000, GLOBAL_PEER), 400);
+    CHECK_INT(fix_bind(&f, 0xFFFF, GLOBAL_PEER), 400);
     CHECK_INT(fix_bind(&f, 0x4000, GLOBAL_PEER), 0);
     CHECK_INT(fix_bind(&f, 0x4000, GLOBAL_PEER), 0); /* refresh */
     CHECK_INT(fix_bind(&f, 0x4000, "93.184.216.35:6000"), 400);
     CHECK_INT(fix_bind(&f, 0x4001, GLOBAL_PEER), 400);
     CHECK_INT(fix_bind(&f, 0x4FFF, "93.184.216.35:6000"), 0);
+    CHECK_INT(fix_bind(&f, 0x7FFF, "93.184.216.36:6000"), 0); /* RFC 5766 clients */
     fix_free(&f);
 }
 

@@ -1,0 +1,201 @@
+// One RTCPeerConnection to one remote peer: perfect negotiation, trickle ICE and ICE restarts.
+import {Emitter} from './emitter.js';
+
+const DISCONNECTED_GRACE_MS = 4000;
+
+/*
+ * signal.data is {description} or {candidate} (null: end of candidates). The peer already in the
+ * room calls offer(); the newcomer only answers. Events: 'track' (MediaStream, stable for the
+ * link's life), 'state' (RTCPeerConnectionState), 'recreated'.
+ */
+export class PeerLink extends Emitter {
+    constructor({id, role, polite, iceServers, relayOnly, localStream, send}) {
+        super();
+        this.id = id;
+        this.role = role;
+        this.polite = polite;
+        this.config = {iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all', bundlePolicy: 'max-bundle'};
+        this.localStream = localStream;
+        this.sendData = send;
+        this.remoteStream = new MediaStream();
+        this.closed = false;
+        this.restartTimer = 0;
+        this.queue = Promise.resolve(); // signals are handled one at a time, in order
+        this.createPc();
+    }
+
+    createPc() {
+        const pc = new RTCPeerConnection(this.config);
+        this.pc = pc;
+        this.makingOffer = false;
+        this.ignoreOffer = false;
+        this.settled = false; // true once the connection has been through one offer/answer
+        this.pendingCandidates = [];
+        pc.onnegotiationneeded = async () => {
+            if (pc !== this.pc) return;
+            try {
+                this.makingOffer = true;
+                await pc.setLocalDescription();
+                this.sendData({description: pc.localDescription.toJSON()});
+            } catch (err) {
+                console.warn('offer failed', err);
+            } finally {
+                this.makingOffer = false;
+            }
+        };
+        pc.onicecandidate = ({candidate}) => {
+            if (pc !== this.pc) return;
+            this.sendData({candidate: candidate ? candidate.toJSON() : null});
+        };
+        pc.ontrack = ({track}) => {
+            if (pc !== this.pc) return;
+            for (const old of this.remoteStream.getTracks()) {
+                if (old.kind === track.kind) this.remoteStream.removeTrack(old);
+            }
+            this.remoteStream.addTrack(track);
+            this.emit('track', this.remoteStream);
+        };
+        pc.onsignalingstatechange = () => {
+            if (pc === this.pc && pc.signalingState === 'stable' && pc.remoteDescription) this.settled = true;
+        };
+        pc.oniceconnectionstatechange = () => {
+            if (pc !== this.pc) return;
+            const s = pc.iceConnectionState;
+            clearTimeout(this.restartTimer);
+            if (s === 'failed') this.restartIce('ice failed');
+            else if (s === 'disconnected') {
+                this.restartTimer = setTimeout(() => {
+                    if (pc === this.pc && pc.iceConnectionState === 'disconnected') this.restartIce('ice disconnected');
+                }, DISCONNECTED_GRACE_MS);
+            }
+        };
+        pc.onconnectionstatechange = () => {
+            if (pc === this.pc) this.emit('state', pc.connectionState);
+        };
+        return pc;
+    }
+
+    /* Our transceivers: one audio and one video, sending whatever local track we have. */
+    addLocalTransceivers() {
+        for (const kind of ['audio', 'video']) {
+            const track = this.localTrack(kind);
+            const init = {direction: 'sendrecv', streams: this.localStream ? [this.localStream] : []};
+            this.pc.addTransceiver(track || kind, init);
+        }
+    }
+
+    /* After a remote offer: send our tracks on the transceivers it created. */
+    attachLocalTracks() {
+        for (const t of this.pc.getTransceivers()) {
+            if (t.stopped || t.currentDirection === 'stopped') continue;
+            const kind = t.receiver.track && t.receiver.track.kind;
+            if (!kind || t.sender.track) continue;
+            const track = this.localTrack(kind);
+            if (track) t.sender.replaceTrack(track).catch((err) => console.warn('replaceTrack', err));
+            if (this.localStream && t.sender.setStreams) t.sender.setStreams(this.localStream);
+            t.direction = 'sendrecv';
+        }
+    }
+
+    localTrack(kind) {
+        if (!this.localStream) return null;
+        return this.localStream.getTracks().find((t) => t.kind === kind) || null;
+    }
+
+    /* The first offer, made by the peer that was in the room first. */
+    offer() {
+        this.addLocalTransceivers(); // fires negotiationneeded
+    }
+
+    handle(data) {
+        this.queue = this.queue.then(() => this.handleNow(data)).catch((err) => console.warn('signal', err));
+    }
+
+    async handleNow(data) {
+        if (this.closed || !data || typeof data !== 'object') return;
+        if (data.description) {
+            await this.onDescription(data.description);
+        } else if ('candidate' in data) {
+            await this.onCandidate(data.candidate);
+        }
+    }
+
+    async onDescription(description) {
+        let pc = this.pc;
+        const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        if (collision && !this.settled) {
+            // Chromium: a brand-new connection that rolls back its first offer never gathers
+            // candidates again. Start over with a fresh connection and answer the remote offer.
+            this.recreate();
+            pc = this.pc;
+        }
+        await pc.setRemoteDescription(description);
+        if (description.type === 'offer') {
+            this.attachLocalTracks();
+            await pc.setLocalDescription();
+            this.sendData({description: pc.localDescription.toJSON()});
+        }
+        for (const c of this.pendingCandidates.splice(0)) await this.onCandidate(c);
+    }
+
+    async onCandidate(candidate) {
+        const pc = this.pc;
+        if (!pc.remoteDescription) {
+            this.pendingCandidates.push(candidate);
+            return;
+        }
+        try {
+            if (candidate) await pc.addIceCandidate(candidate);
+            else await pc.addIceCandidate();
+        } catch (err) {
+            if (!this.ignoreOffer && candidate) console.warn('addIceCandidate', err);
+        }
+    }
+
+    /* Replaces the connection with a new one (same remote stream object, so videos keep going). */
+    recreate() {
+        const old = this.pc;
+        old.onnegotiationneeded = old.onicecandidate = old.ontrack = null;
+        old.oniceconnectionstatechange = old.onconnectionstatechange = old.onsignalingstatechange = null;
+        old.close();
+        const pending = this.pendingCandidates;
+        this.createPc();
+        this.pendingCandidates = pending;
+        this.emit('recreated');
+    }
+
+    restartIce(why) {
+        if (this.closed) return;
+        console.info(`ICE restart for ${this.id}: ${why}`);
+        if (!this.settled && !this.pc.remoteDescription) return; // nothing negotiated yet
+        this.pc.restartIce();
+    }
+
+    updateIceServers(iceServers) {
+        this.config.iceServers = iceServers;
+        try {
+            this.pc.setConfiguration({...this.pc.getConfiguration(), iceServers});
+        } catch (err) {
+            console.warn('setConfiguration', err);
+        }
+    }
+
+    setLocalStream(stream) {
+        this.localStream = stream;
+        for (const t of this.pc.getTransceivers()) {
+            const kind = t.receiver.track && t.receiver.track.kind;
+            if (!kind || t.stopped) continue;
+            const track = this.localTrack(kind);
+            if (t.sender.track !== track) t.sender.replaceTrack(track).catch(() => {});
+        }
+    }
+
+    close() {
+        this.closed = true;
+        clearTimeout(this.restartTimer);
+        this.pc.close();
+        for (const t of this.remoteStream.getTracks()) this.remoteStream.removeTrack(t);
+    }
+}
