@@ -7,7 +7,7 @@
 
 struct accounts;
 
-#define ACCOUNTS_TOKEN_LEN 43   /* base64url of 32 random bytes, no padding */
+#define ACCOUNTS_TOKEN_LEN 43 /* base64url of 32 random bytes, no padding */
 #define ACCOUNTS_EMAIL_MAX 254
 #define ACCOUNTS_NAME_MAX 128
 #define ACCOUNTS_PASSWORD_MIN 10
@@ -21,16 +21,16 @@ void accounts_close(struct accounts *a);
 /* Adds a clinician. The email is lower-cased; the password (pwlen bytes, not NUL-terminated)
  * is stored only as an scrypt hash. Returns 0, -EEXIST, or -EINVAL (bad email, password too
  * short or long, name too long). */
-int accounts_user_add(struct accounts *a, const char *email, const char *name,
-                      const char *password, size_t pwlen);
+int accounts_user_add(struct accounts *a, const char *email, const char *name, const char *password,
+                      size_t pwlen);
 /* Deletes a clinician and their sessions. 0 or -ENOENT. */
 int accounts_user_del(struct accounts *a, const char *email);
 
 /* Checks a login. Returns the user id (> 0); -EACCES for an unknown email or a wrong password
  * alike (the same work is done for both); -EAGAIN when the account or the client IP has failed
  * too often recently (per account: 5 failures in 15 minutes; per IP: 20 attempts a minute). */
-int64_t accounts_login(struct accounts *a, const char *email, const char *password,
-                       size_t pwlen, const char *ip, int64_t now_s);
+int64_t accounts_login(struct accounts *a, const char *email, const char *password, size_t pwlen,
+                       const char *ip, int64_t now_s);
 
 /* Starts a session for user_id lasting ttl_s: writes its cookie token and its CSRF token
  * (ACCOUNTS_TOKEN_LEN + 1 bytes each). Only a SHA-256 of the token is stored. 0 or -errno. */

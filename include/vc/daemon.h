@@ -51,7 +51,6 @@ int daemon_check_level(const char *v);
  * NULL) leave it alone. */
 void daemon_set_level(const char *name);
 
-
 /* A server keeps a descriptor per connection: lifts the soft RLIMIT_NOFILE to the hard one. */
 void daemon_raise_nofile(void);
 

@@ -34,16 +34,16 @@ struct hub_settings {
     size_t turn_secret_len;         /* 0: hand out no TURN credentials */
     const char *const *ice_servers; /* borrowed URLs: stun:, turn:, turns: */
     unsigned n_ice_servers;
-    unsigned turn_ttl;         /* seconds: cap on a credential's lifetime (default 4 h) */
-    unsigned turn_margin;      /* seconds past the room's expiry a credential stays valid */
-    unsigned resume_grace;     /* seconds a dropped peer may resume (default 60) */
-    unsigned max_msg_rate;     /* messages per second per connection; burst is twice this */
-    unsigned max_rooms;        /* live rooms in total */
+    unsigned turn_ttl;     /* seconds: cap on a credential's lifetime (default 4 h) */
+    unsigned turn_margin;  /* seconds past the room's expiry a credential stays valid */
+    unsigned resume_grace; /* seconds a dropped peer may resume (default 60) */
+    unsigned max_msg_rate; /* messages per second per connection; burst is twice this */
+    unsigned max_rooms;    /* live rooms in total */
     unsigned max_rooms_per_owner;
     unsigned max_knocks_per_min; /* knocks per room per minute */
-    unsigned queue_max_msgs;   /* signals buffered for a peer who is away */
+    unsigned queue_max_msgs;     /* signals buffered for a peer who is away */
     size_t queue_max_bytes;
-    struct event_log *log;     /* borrowed; may be NULL */
+    struct event_log *log; /* borrowed; may be NULL */
 };
 
 /* What the I/O layer learnt about a connection; only normalised, non-identifying fields. */
@@ -51,11 +51,11 @@ struct hub_client_info {
     char ip[64];
     char browser[16];         /* "chrome", "firefox", "safari", "edge", "samsung", "other" */
     char browser_version[16]; /* digits and dots only */
-    char os[16];              /* "android", "ios", "windows", "macos", "linux", "chromeos", "other" */
+    char os[16]; /* "android", "ios", "windows", "macos", "linux", "chromeos", "other" */
 };
 
 struct hub_room_opts {
-    unsigned ttl; /* seconds, 1..86400 */
+    unsigned ttl;      /* seconds, 1..86400 */
     unsigned capacity; /* 2..8 */
     bool lobby;
     bool relay_only;
@@ -71,8 +71,7 @@ struct hub_room_info {
 };
 
 /* Takes a copy of settings (its pointers stay borrowed). NULL on ENOMEM. */
-struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops *ops,
-                    void *ctx);
+struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops *ops, void *ctx);
 /* Closes nothing: the I/O layer closes its connections first. */
 void hub_free(struct hub *h);
 /* Set once per loop iteration: a monotonic and a wall clock, both in milliseconds. */

@@ -10,7 +10,7 @@
 
 /* Writes base64(HMAC-SHA1(secret, user)) and a NUL into out (at least REST_CRED_PASSWORD_LEN
  * bytes). The username is "EXPIRY:ID". Returns the length (28), -ENOSPC or -EINVAL. */
-int rest_cred_password(const uint8_t *secret, size_t secret_len, const char *user,
-                       size_t user_len, char *out, size_t outlen);
+int rest_cred_password(const uint8_t *secret, size_t secret_len, const char *user, size_t user_len,
+                       char *out, size_t outlen);
 
 #endif

@@ -19,7 +19,7 @@ struct sigapi_settings {
     const char *public_url;
     const uint8_t *api_key; /* borrowed; NULL or empty: API-key auth disabled */
     size_t api_key_len;
-    unsigned session_ttl; /* seconds */
+    unsigned session_ttl;      /* seconds */
     struct hub *hub;           /* borrowed */
     struct accounts *accounts; /* borrowed; NULL: no clinician logins */
     struct event_log *log;     /* borrowed; may be NULL */
@@ -27,8 +27,8 @@ struct sigapi_settings {
 
 /* One HTTP request as the I/O layer read it. Every field is borrowed; strings may be NULL. */
 struct sigapi_request {
-    const char *method; /* "GET", "POST", "DELETE" */
-    const char *path;   /* without the query string */
+    const char *method;        /* "GET", "POST", "DELETE" */
+    const char *path;          /* without the query string */
     const char *authorization; /* the Authorization header */
     const char *cookie;        /* the Cookie header */
     const char *csrf;          /* the X-CSRF-Token header */

@@ -1,4 +1,5 @@
-/* STUN message codec (RFC 8489, RFC 8656 attributes): parse, build, integrity, fingerprint. No I/O. */
+/* STUN message codec (RFC 8489, RFC 8656 attributes): parse, build, integrity, fingerprint. No I/O.
+ */
 #ifndef VC_STUN_H
 #define VC_STUN_H
 
@@ -153,8 +154,8 @@ struct stun_builder {
     int err;
 };
 
-void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
-                     uint8_t cls, const uint8_t txid[STUN_TXID_LEN]);
+void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method, uint8_t cls,
+                     const uint8_t txid[STUN_TXID_LEN]);
 void stun_build_attr(struct stun_builder *b, uint16_t type, const void *val, size_t len);
 void stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t val);
 void stun_build_xor_addr(struct stun_builder *b, uint16_t type, const union vc_addr *addr);

@@ -6,8 +6,8 @@
 
 #include "vc/rest_cred.h"
 
-int rest_cred_password(const uint8_t *secret, size_t secret_len, const char *user,
-                       size_t user_len, char *out, size_t outlen)
+int rest_cred_password(const uint8_t *secret, size_t secret_len, const char *user, size_t user_len,
+                       char *out, size_t outlen)
 {
     uint8_t mac[EVP_MAX_MD_SIZE];
     unsigned maclen = 0;

@@ -98,17 +98,17 @@ static json_t *ice_servers(struct hub *h, const struct hub_peer *p)
     if (expiry > now_s + (int64_t)h->set.turn_ttl)
         expiry = now_s + (int64_t)h->set.turn_ttl;
     snprintf(user, sizeof(user), "%lld:%s", (long long)expiry, p->turn_id);
-    bool have_pass = h->set.turn_secret_len &&
-                     rest_cred_password(h->set.turn_secret, h->set.turn_secret_len, user,
-                                        strlen(user), pass, sizeof(pass)) > 0;
+    bool have_pass =
+        h->set.turn_secret_len && rest_cred_password(h->set.turn_secret, h->set.turn_secret_len,
+                                                     user, strlen(user), pass, sizeof(pass)) > 0;
     for (unsigned i = 0; i < h->set.n_ice_servers; i++) {
         const char *url = h->set.ice_servers[i];
         bool turn = strncmp(url, "turn:", 5) == 0 || strncmp(url, "turns:", 6) == 0;
         if (turn && !have_pass)
             continue;
-        json_t *one = turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user,
-                                       "credential", pass)
-                           : json_pack("{s:s}", "urls", url);
+        json_t *one =
+            turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user, "credential", pass)
+                 : json_pack("{s:s}", "urls", url);
         if (one)
             json_array_append_new(list, one);
     }
@@ -129,12 +129,12 @@ static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
         p->resume[0] = '\0';
     for (struct hub_peer *o = p->room->peers; o; o = o->next)
         if (o != p && o->state != HUB_WAITING)
-            json_array_append_new(peers, json_pack("{s:s,s:s}", "peer", o->id, "role",
-                                                   role_name(o->role)));
-    if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b}", "peer", p->id,
-                      "role", role_name(p->role), "polite", p->role == HUB_GUEST, "peers",
-                      peers, "ice_servers", ice_servers(h, p), "resume", p->resume,
-                      "relay_only", p->room->relay_only) == 0)
+            json_array_append_new(
+                peers, json_pack("{s:s,s:s}", "peer", o->id, "role", role_name(o->role)));
+    if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b}", "peer", p->id, "role",
+                      role_name(p->role), "polite", p->role == HUB_GUEST, "peers", peers,
+                      "ice_servers", ice_servers(h, p), "resume", p->resume, "relay_only",
+                      p->room->relay_only) == 0)
         hub_send(h, p->sess);
     hub_peer_flush_queue(h, p);
 
@@ -151,15 +151,15 @@ static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
 static void send_knock(struct hub *h, struct hub_session *host, const struct hub_peer *g)
 {
     const struct sigmsg_precheck *pc = &g->precheck;
-    json_t *precheck = pc->present ? json_pack("{s:b,s:b,s:b,s:b,s:b}", "camera", pc->camera,
-                                               "microphone", pc->microphone, "turn_udp",
-                                               pc->turn_udp, "turn_tcp", pc->turn_tcp,
-                                               "turn_tls", pc->turn_tls)
-                                   : json_null();
+    json_t *precheck = pc->present
+                           ? json_pack("{s:b,s:b,s:b,s:b,s:b}", "camera", pc->camera, "microphone",
+                                       pc->microphone, "turn_udp", pc->turn_udp, "turn_tcp",
+                                       pc->turn_tcp, "turn_tls", pc->turn_tls)
+                           : json_null();
 
     if (sigmsg_encode(&h->out, "knock", "{s:s,s:s,s:s,s:s,s:o}", "peer", g->id, "browser",
-                      g->info.browser, "browser_version", g->info.browser_version, "os",
-                      g->info.os, "precheck", precheck) == 0)
+                      g->info.browser, "browser_version", g->info.browser_version, "os", g->info.os,
+                      "precheck", precheck) == 0)
         hub_send(h, host);
 }
 
@@ -194,8 +194,8 @@ static void attach(struct hub_session *s, struct hub_peer *p)
 }
 
 /* A resume: the same peer on a new connection, without a second lobby wait. */
-static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
-                       enum hub_role role, const char *resume)
+static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r, enum hub_role role,
+                       const char *resume)
 {
     struct hub_peer *p = NULL;
 

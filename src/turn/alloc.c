@@ -159,13 +159,12 @@ void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *wh
         if (w->srv->set.log) {
             char alloc_id[17];
             snprintf(alloc_id, sizeof(alloc_id), "%016" PRIx64, a->id);
-            event_log_write(w->srv->set.log, "turn.free", "{s:s,s:s,s:I,s:I,s:I,s:I,s:I}",
-                            "alloc", alloc_id, "reason", why, "duration_ms",
-                            (json_int_t)(w->now_ms - a->created_ms), "packets_to_peer",
-                            (json_int_t)a->packets_to_peer, "packets_to_client",
-                            (json_int_t)a->packets_to_client, "bytes_to_peer",
-                            (json_int_t)a->bytes_to_peer, "bytes_to_client",
-                            (json_int_t)a->bytes_to_client);
+            event_log_write(
+                w->srv->set.log, "turn.free", "{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "alloc", alloc_id,
+                "reason", why, "duration_ms", (json_int_t)(w->now_ms - a->created_ms),
+                "packets_to_peer", (json_int_t)a->packets_to_peer, "packets_to_client",
+                (json_int_t)a->packets_to_client, "bytes_to_peer", (json_int_t)a->bytes_to_peer,
+                "bytes_to_client", (json_int_t)a->bytes_to_client);
         }
     }
     a->relay_fd = -1;

@@ -79,8 +79,8 @@ static int nonce_check(const struct turn_worker *w, const struct turn_client *c,
     nonce_mac(w, c, raw, mac);
     if (!ct_equal(mac, raw + 4, NONCE_MAC_LEN))
         return -ESTALE;
-    int64_t issued = (int64_t)((uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
-                               (uint32_t)raw[2] << 8 | raw[3]);
+    int64_t issued =
+        (int64_t)((uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3]);
     if (issued > w->now_unix + 5 || w->now_unix - issued > (int64_t)w->srv->set.nonce_lifetime)
         return -ESTALE;
     return 0;
@@ -164,8 +164,8 @@ void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const s
         return fail(out, 401, "bad_username");
     if (expiry < w->now_unix)
         return fail(out, 401, "expired");
-    int plen = rest_cred_password(s->secret, s->set.secret_len, name, user->len, pass,
-                                  sizeof(pass));
+    int plen =
+        rest_cred_password(s->secret, s->set.secret_len, name, user->len, pass, sizeof(pass));
     out->key_len = stun_long_term_key(alg, name, user->len, s->realm, strlen(s->realm), pass,
                                       (size_t)plen, out->key);
     memset(pass, 0, sizeof(pass));

@@ -19,8 +19,7 @@ static const char *transport_name(enum turn_transport t)
     return t == TURN_TLS ? "tls" : t == TURN_TCP ? "tcp" : "udp";
 }
 
-static void log_auth_failure(struct turn_worker *w, const struct turn_client *c,
-                             const char *reason)
+static void log_auth_failure(struct turn_worker *w, const struct turn_client *c, const char *reason)
 {
     uint64_t second = w->now_ms / 1000;
     char ip[VC_ADDR_STRLEN];
@@ -83,8 +82,8 @@ static void handle_binding(struct turn_worker *w, const struct turn_client *c,
 static union vc_addr advertised_relay(const struct turn_worker *w, const struct turn_alloc *a)
 {
     const struct turn_settings *set = &w->srv->set;
-    const union vc_addr *ext = a->relay.sa.sa_family == AF_INET6 ? &set->external_ip6
-                                                                  : &set->external_ip4;
+    const union vc_addr *ext =
+        a->relay.sa.sa_family == AF_INET6 ? &set->external_ip6 : &set->external_ip4;
     union vc_addr out = a->relay;
 
     if (ext->sa.sa_family == a->relay.sa.sa_family) {
@@ -115,8 +114,7 @@ static void allocate_success(struct turn_worker *w, const struct turn_client *c,
 }
 
 /* The relay family an Allocate asks for (AF_INET by default), or a STUN error code. */
-static int requested_family(const struct turn_worker *w, const struct stun_msg *m,
-                            bool *v6_refused)
+static int requested_family(const struct turn_worker *w, const struct stun_msg *m, bool *v6_refused)
 {
     const struct stun_attr *req = stun_find(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
     const struct stun_attr *add = stun_find(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY);
@@ -305,9 +303,8 @@ static void handle_refresh(struct turn_worker *w, const struct turn_client *c,
 }
 
 /* Decodes a XOR-PEER-ADDRESS and applies the peer policy. Returns 0 or a STUN error code. */
-static int checked_peer(struct turn_worker *w, const struct turn_alloc *a,
-                        const struct stun_msg *m, const struct stun_attr *attr,
-                        union vc_addr *peer)
+static int checked_peer(struct turn_worker *w, const struct turn_alloc *a, const struct stun_msg *m,
+                        const struct stun_attr *attr, union vc_addr *peer)
 {
     if (stun_attr_xor_addr(m, attr, peer) < 0)
         return 400;
@@ -435,8 +432,7 @@ void turn_worker_client_input(struct turn_worker *w, const struct turn_client *c
 
     if (turn_is_channel_data(buf, len))
         return turn_relay_channel_data(w, c, buf, len);
-    if (stun_parse(&m, buf, len) < 0 ||
-        (m.fingerprint >= 0 && stun_check_fingerprint(&m) < 0)) {
+    if (stun_parse(&m, buf, len) < 0 || (m.fingerprint >= 0 && stun_check_fingerprint(&m) < 0)) {
         TURN_STAT_ADD(w, bad_messages, 1);
         return;
     }

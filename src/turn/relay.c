@@ -27,8 +27,8 @@ static void to_peer(struct turn_worker *w, struct turn_alloc *a, const union vc_
     TURN_STAT_ADD(w, relayed_bytes, len);
 }
 
-void turn_relay_channel_data(struct turn_worker *w, const struct turn_client *c,
-                             const uint8_t *buf, size_t len)
+void turn_relay_channel_data(struct turn_worker *w, const struct turn_client *c, const uint8_t *buf,
+                             size_t len)
 {
     struct turn_alloc *a = turn_alloc_find(w, c);
     uint16_t number = (uint16_t)(buf[0] << 8 | buf[1]);
@@ -90,8 +90,8 @@ static size_t data_indication_header(struct turn_worker *w, const union vc_addr 
     return hlen;
 }
 
-void turn_worker_peer_input(struct turn_worker *w, struct turn_alloc *a,
-                            const union vc_addr *peer, uint8_t *payload, size_t len)
+void turn_worker_peer_input(struct turn_worker *w, struct turn_alloc *a, const union vc_addr *peer,
+                            uint8_t *payload, size_t len)
 {
     struct turn_channel *ch;
     size_t head, total;

@@ -8,8 +8,8 @@
 bool turn_peer_allowed(struct turn_worker *w, const union vc_addr *peer);
 
 /* A ChannelData message from a client. */
-void turn_relay_channel_data(struct turn_worker *w, const struct turn_client *c,
-                             const uint8_t *buf, size_t len);
+void turn_relay_channel_data(struct turn_worker *w, const struct turn_client *c, const uint8_t *buf,
+                             size_t len);
 
 /* A Send indication from a client. */
 void turn_relay_send_indication(struct turn_worker *w, const struct turn_client *c,

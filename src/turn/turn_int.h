@@ -65,7 +65,7 @@ struct turn_quota {
     struct turn_quota_slot {
         uint64_t key; /* 0 = empty */
         uint32_t count;
-    } *slots;
+    } * slots;
 };
 
 struct turn_server {
@@ -135,8 +135,7 @@ int turn_perm_install(struct turn_alloc *a, const union vc_addr *ip, uint64_t no
 struct turn_channel *turn_chan_by_number(struct turn_alloc *a, uint16_t number, uint64_t now);
 struct turn_channel *turn_chan_by_peer(struct turn_alloc *a, const union vc_addr *peer,
                                        uint64_t now);
-int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *peer,
-                   uint64_t now);
+int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *peer, uint64_t now);
 /* Takes len bytes from the allocation's bandwidth budget; false if over the cap. */
 bool turn_alloc_charge(struct turn_worker *w, struct turn_alloc *a, size_t len);
 uint64_t turn_worker_random(struct turn_worker *w);

@@ -227,8 +227,7 @@ static int main_addresses(const struct main_config *c, struct main_state *st, ch
         return r;
     }
     if (c->relay_ip6) {
-        if (addr_parse_ip(&a, c->relay_ip6) < 0 || a.sa.sa_family != AF_INET6 ||
-            addr_is_any(&a))
+        if (addr_parse_ip(&a, c->relay_ip6) < 0 || a.sa.sa_family != AF_INET6 || addr_is_any(&a))
             return daemon_fail(err, errlen, "relay-ip6: '%s' is not a concrete IPv6 address",
                                c->relay_ip6);
         s->relay_ip6 = a;

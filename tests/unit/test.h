@@ -1,4 +1,5 @@
-/* A tiny test framework: TEST(name) registers a case, CHECK* record failures, runner.c runs them. */
+/* A tiny test framework: TEST(name) registers a case, CHECK* record failures, runner.c runs them.
+ */
 #ifndef VC_TEST_H
 #define VC_TEST_H
 
@@ -32,8 +33,9 @@ bool test_fail(const char *file, int line, const char *fmt, ...)
 #define CHECK_INT(a, b)                                                                            \
     ({                                                                                             \
         long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
-        va_ == vb_ ? true : test_fail(__FILE__, __LINE__, "%s == %lld, want %s == %lld", #a, va_,  \
-                                      #b, vb_);                                                    \
+        va_ == vb_                                                                                 \
+            ? true                                                                                 \
+            : test_fail(__FILE__, __LINE__, "%s == %lld, want %s == %lld", #a, va_, #b, vb_);      \
     })
 #define CHECK_STR(a, b)                                                                            \
     ({                                                                                             \
@@ -43,6 +45,9 @@ bool test_fail(const char *file, int line, const char *fmt, ...)
             : test_fail(__FILE__, __LINE__, "%s == \"%s\", want \"%s\"", #a, sa_ ? sa_ : "(null)", \
                         sb_ ? sb_ : "(null)");                                                     \
     })
-#define CHECK_MEM(a, b, n) (memcmp((a), (b), (n)) == 0 ? true : test_fail(__FILE__, __LINE__, "%s != %s (%zu bytes)", #a, #b, (size_t)(n)))
+#define CHECK_MEM(a, b, n)                                                                         \
+    (memcmp((a), (b), (n)) == 0                                                                    \
+         ? true                                                                                    \
+         : test_fail(__FILE__, __LINE__, "%s != %s (%zu bytes)", #a, #b, (size_t)(n)))
 
 #endif

@@ -158,8 +158,8 @@ static void join(struct world *w, struct client *c, const char *token, const cha
     char buf[256];
 
     if (resume)
-        snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"token\":\"%s\",\"resume\":\"%s\"}",
-                 token, resume);
+        snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"token\":\"%s\",\"resume\":\"%s\"}", token,
+                 resume);
     else
         snprintf(buf, sizeof(buf),
                  "{\"type\":\"join\",\"token\":\"%s\",\"precheck\":{\"camera\":true,"
@@ -169,8 +169,7 @@ static void join(struct world *w, struct client *c, const char *token, const cha
     for (unsigned back = 0; back < c->conn.nframes; back++) {
         json_t *j = frame(c, back);
         if (strcmp(json_string_value(json_object_get(j, "type")), "joined") == 0) {
-            snprintf(c->peer, sizeof(c->peer), "%s",
-                     json_string_value(json_object_get(j, "peer")));
+            snprintf(c->peer, sizeof(c->peer), "%s", json_string_value(json_object_get(j, "peer")));
             snprintf(c->resume, sizeof(c->resume), "%s",
                      json_string_value(json_object_get(j, "resume")));
             json_decref(j);
@@ -340,16 +339,18 @@ TEST(signal_data_is_forwarded_byte_for_byte)
     join(&w, &guest, room.guest_token, NULL);
     got(&host, "joined peer-joined");
     got(&guest, "joined");
-    snprintf(msg, sizeof(msg),
-             "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},"
-             "\"x\":[1, 2.50, \"}\"]}}",
-             guest.peer);
+    snprintf(
+        msg, sizeof(msg),
+        "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},"
+        "\"x\":[1, 2.50, \"}\"]}}",
+        guest.peer);
     say(&w, &host, msg);
     char want[256];
-    snprintf(want, sizeof(want),
-             "{\"type\":\"signal\",\"from\":\"%s\",\"data\":{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},"
-             "\"x\":[1, 2.50, \"}\"]}}",
-             host.peer);
+    snprintf(
+        want, sizeof(want),
+        "{\"type\":\"signal\",\"from\":\"%s\",\"data\":{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},"
+        "\"x\":[1, 2.50, \"}\"]}}",
+        host.peer);
     if (CHECK_INT(guest.conn.nframes, 1))
         CHECK_STR(guest.conn.frames[0], want);
     say(&w, &host, "{\"type\":\"signal\",\"to\":\"nobody\",\"data\":null}");
@@ -706,8 +707,9 @@ TEST(metadata_log_has_events_but_no_tokens_or_signal_data)
              "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"sdp\":\"CANARY-SDP-7781\"}}",
              guest.peer);
     say(&w, &host, msg);
-    say(&w, &guest, "{\"type\":\"stats\",\"path\":\"relay\",\"rtt_ms\":20,\"loss_pct\":0.5,"
-                    "\"bitrate_kbps\":900}");
+    say(&w, &guest,
+        "{\"type\":\"stats\",\"path\":\"relay\",\"rtt_ms\":20,\"loss_pct\":0.5,"
+        "\"bitrate_kbps\":900}");
     say(&w, &guest, "{\"type\":\"leave\"}");
     say(&w, &host, "{\"type\":\"end\"}");
     event_log_close(w.log);

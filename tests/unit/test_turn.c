@@ -370,9 +370,9 @@ TEST(permission_to_a_refused_peer_is_403_and_counted)
 
     started(&f);
     CHECK_INT(fix_allocate(&f), 0);
-    const char *refused[] = {"127.0.0.1:80",   "10.0.0.1:80",     "169.254.169.254:80",
-                             "100.64.0.1:80",  "192.168.1.1:80",  "224.0.0.1:80",
-                             "0.0.0.0:80",     "255.255.255.255:9"};
+    const char *refused[] = {"127.0.0.1:80",  "10.0.0.1:80",      "169.254.169.254:80",
+                             "100.64.0.1:80", "192.168.1.1:80",   "224.0.0.1:80",
+                             "0.0.0.0:80",    "255.255.255.255:9"};
     for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
         if (!CHECK_INT(fix_permit(&f, refused[i]), 403))
             fprintf(stderr, "    peer %s\n", refused[i]);

@@ -26,8 +26,8 @@ static void record(struct fixture *f, bool to_peer, int relay, const union vc_ad
     memcpy(p->data, buf, p->len);
 }
 
-static int fake_relay_open(struct turn_worker *w, struct turn_alloc *alloc,
-                           const union vc_addr *ip, union vc_addr *bound)
+static int fake_relay_open(struct turn_worker *w, struct turn_alloc *alloc, const union vc_addr *ip,
+                           union vc_addr *bound)
 {
     struct fixture *f = fixture_of(w);
 
@@ -56,8 +56,8 @@ static int fake_send_peer(struct turn_worker *w, int relay, const union vc_addr 
     return 0;
 }
 
-static int fake_send_client(struct turn_worker *w, const struct turn_client *c,
-                            const uint8_t *buf, size_t len)
+static int fake_send_client(struct turn_worker *w, const struct turn_client *c, const uint8_t *buf,
+                            size_t len)
 {
     record(fixture_of(w), false, -1, &c->remote, buf, len);
     return 0;
@@ -131,8 +131,8 @@ void fix_credentials(struct fixture *f, int64_t ttl, const char *id)
                                     "vc", 2, pass, (size_t)plen, f->key);
 }
 
-void fix_begin(struct fixture *f, struct stun_builder *b, uint8_t *buf, size_t cap,
-               uint16_t method, uint8_t cls)
+void fix_begin(struct fixture *f, struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+               uint8_t cls)
 {
     uint8_t txid[STUN_TXID_LEN];
     static unsigned counter;

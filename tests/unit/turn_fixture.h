@@ -55,8 +55,8 @@ void fix_credentials(struct fixture *f, int64_t ttl, const char *id);
 
 /* A request builder: starts a message; the caller adds attributes; fix_send_auth() adds
  * USERNAME, REALM, NONCE (+ PASSWORD-ALGORITHM(S)) and integrity, then feeds it to the core. */
-void fix_begin(struct fixture *f, struct stun_builder *b, uint8_t *buf, size_t cap,
-               uint16_t method, uint8_t cls);
+void fix_begin(struct fixture *f, struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+               uint8_t cls);
 void fix_send_auth(struct fixture *f, struct stun_builder *b);
 void fix_send_plain(struct fixture *f, struct stun_builder *b);
 
