@@ -39,7 +39,7 @@ void hub_close(struct hub *h, struct hub_session *s, int code, const char *reaso
 
 static void send_bytes(struct hub *h, struct hub_session *s, const char *buf, size_t len)
 {
-    if (s->closing)
+    if (s->closing || h->stopping)
         return;
     if (h->ops->send(h->ctx, s->conn, buf, len) == -ENOBUFS)
         hub_close(h, s, 1008, "output queue full");

@@ -82,6 +82,7 @@ struct hub {
     size_t nsessions;
     struct hub_stats stats;
     struct sigmsg_buf out; /* scratch for building frames */
+    bool stopping;         /* hub_free() is tearing down: nothing more is sent */
 };
 
 /* room.c */

@@ -26,6 +26,7 @@ void hub_free(struct hub *h)
 {
     if (!h)
         return;
+    h->stopping = true;
     while (h->sessions)
         hub_session_closed(h, h->sessions);
     while (h->rooms)

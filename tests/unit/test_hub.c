@@ -27,6 +27,8 @@ struct world {
     int64_t unix_ms;
     char log_path[64];
     struct event_log *log;
+    unsigned nconns;
+    struct hub_conn *conns[32]; /* the test's connections, whose frames world_free() frees */
 };
 
 static int fake_send(void *ctx, struct hub_conn *c, const char *buf, size_t len)
@@ -83,6 +85,9 @@ static void world_init(struct world *w)
 static void world_free(struct world *w)
 {
     hub_free(w->h);
+    for (unsigned i = 0; i < w->nconns; i++)
+        for (unsigned k = 0; k < w->conns[i]->nframes; k++)
+            free(w->conns[i]->frames[k]);
     event_log_close(w->log);
     unlink(w->log_path);
 }
@@ -109,6 +114,8 @@ static void client_open(struct world *w, struct client *c)
 
     memset(c, 0, sizeof(*c));
     c->s = hub_session_open(w->h, &c->conn, &info);
+    if (w->nconns < sizeof(w->conns) / sizeof(w->conns[0]))
+        w->conns[w->nconns++] = &c->conn;
 }
 
 static void client_drop(struct world *w, struct client *c)
@@ -664,7 +671,6 @@ TEST(rooms_are_limited_per_owner_and_in_total_and_kept_apart)
     o.capacity = 2;
     o.ttl = 0;
     CHECK_INT(hub_room_create(w.h, "user:3", &o, &info), -EINVAL);
-    w.set.max_rooms = 1;
     world_free(&w);
     world_init(&w);
     hub_free(w.h);
@@ -724,6 +730,5 @@ TEST(metadata_log_has_events_but_no_tokens_or_signal_data)
     CHECK(!file_contains(w.log_path, room.host_token));
     CHECK(!file_contains(w.log_path, room.guest_token));
     CHECK(!file_contains(w.log_path, host.resume));
-    hub_free(w.h);
-    unlink(w.log_path);
+    world_free(&w);
 }
