@@ -27,6 +27,8 @@ TURND_LIB := $(filter-out $(OBJ)/turnd/main.o,$(TURND_OBJS))
 LIB_SIGNAL := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/signal/*.c))
 SIGNALD_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/signald/*.c))
 LWS_LIBS = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+LOAD_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/load/*.c))
+LOAD_PKGS := nice glib-2.0 gio-2.0 libsrtp2
 
 # Unit tests: tests/unit/test_NAME.c becomes $(TBIN)/test_NAME, linked with what it needs.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -51,7 +53,7 @@ TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) 
 NICE_PKGS := nice glib-2.0 gio-2.0
 INTEROP_BINS := $(patsubst tests/interop/%.c,$(TBIN)/%,$(wildcard tests/interop/*.c))
 
-BINS := $(BIN)/vc-turn $(BIN)/vc-signal
+BINS := $(BIN)/vc-turn $(BIN)/vc-signal $(BIN)/vc-load
 
 .PHONY: all deps certs run test unit asan lint fuzz bench clean tests-build
 all: $(BINS)
@@ -77,6 +79,11 @@ $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_C
 $(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LDLIBS)
+
+$(OBJ)/load/%.o: CFLAGS += $(shell pkg-config --cflags $(LOAD_PKGS) 2>/dev/null)
+$(BIN)/vc-load: $(LOAD_OBJS) $(LIB_STUN) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(LOAD_PKGS) 2>/dev/null) $(LDLIBS) -lm
 
 .SECONDARY:
 .SECONDEXPANSION:

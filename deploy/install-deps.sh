@@ -3,13 +3,14 @@
 # Usage: deploy/install-deps.sh [run|test|lint|fuzz|bench]
 set -eu
 group=${1:-run}
-build=(make gcc pkg-config libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev openssl)
+build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev
+    libnice-dev libglib2.0-dev libsrtp2-dev)
 case $group in
     run) pkgs=("${build[@]}") ;;
-    test) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev iproute2 curl procps chromium) ;;
+    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation) ;;
     lint) pkgs=(clang-format git) ;;
     fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;
-    bench) pkgs=("${build[@]}" coturn libnice-dev libglib2.0-dev gnuplot-nox procps) ;;
+    bench) pkgs=("${build[@]}" coturn gnuplot-nox jq procps) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
 esac
 missing=()

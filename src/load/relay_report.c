@@ -1,0 +1,236 @@
+/* Results of a relay run: the stdout summary, JSON, CSV and a gnuplot chart. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "relay.h"
+
+static double relay_cpu_s(const struct relay_result *r)
+{
+    return r->proc0.valid && r->proc1.valid ? r->proc1.cpu_s - r->proc0.cpu_s : 0;
+}
+
+/* A whole run is drained, so loss is against what was sent; a ramp step is not, so it counts
+ * sequence gaps and leaves packets still in flight out. */
+static double relay_loss(const struct relay_result *r)
+{
+    return r->opts->ramp_step ? relay_stats_gap_loss_pct(&r->total)
+                              : relay_stats_loss_pct(&r->total);
+}
+
+static double relay_pps(const struct relay_result *r)
+{
+    return r->duration_s > 0 ? (double)r->total.received / r->duration_s : 0;
+}
+
+void relay_report_summary(FILE *out, const struct relay_result *r)
+{
+    const struct relay_opts *o = r->opts;
+    const struct relay_stats *t = &r->total;
+
+    fprintf(out, "vc-load relay %s: %s over %s, %u calls up, %u failed, %.1f s measured\n",
+            o->server_text, relay_profile_name(o->profile), relay_transport_name(o->transport),
+            r->calls, r->calls_failed, r->duration_s);
+    if (o->ramp_step) {
+        fprintf(out, "  capacity: %u concurrent calls at <= %.2f %% loss (step %u)\n",
+                r->capacity_calls, o->max_loss_pct, o->ramp_step);
+    }
+    fprintf(out, "  packets: sent %llu, received %llu, %.0f pps delivered, loss %.3f %%\n",
+            (unsigned long long)t->sent, (unsigned long long)t->received, relay_pps(r),
+            relay_loss(r));
+    fprintf(out, "  one-way delay: p50 %.1f us, p99 %.1f us, p99.9 %.1f us; jitter %.4f ms\n",
+            relay_stats_quantile_us(t, 0.5), relay_stats_quantile_us(t, 0.99),
+            relay_stats_quantile_us(t, 0.999), relay_stats_jitter_ms(t));
+    if (o->profile != RELAY_FLOOD) {
+        fprintf(out, "  SRTP: %llu auth failures, %llu replays, %llu other errors\n",
+                (unsigned long long)t->auth_failures, (unsigned long long)t->replay_failures,
+                (unsigned long long)t->other_failures);
+    }
+    if (t->skipped > 0) {
+        fprintf(out, "  generator fell behind: %llu packets not sent (vc-load short of CPU)\n",
+                (unsigned long long)t->skipped);
+    }
+    if (r->proc1.valid) {
+        double cpu = relay_cpu_s(r);
+        fprintf(out, "  server pid %d: %.2f CPU s (%.1f %%), RSS %ld kB", o->server_pid, cpu,
+                r->duration_s > 0 ? 100 * cpu / r->duration_s : 0, r->proc1.rss_kb);
+        if (cpu > 0) {
+            fprintf(out, ", %.0f delivered packets per CPU s", (double)t->received / cpu);
+        }
+        fputc('\n', out);
+    }
+    if (t->last_error[0] != '\0') {
+        fprintf(out, "  last error: %s\n", t->last_error);
+    }
+}
+
+static json_t *relay_row_json(const struct relay_row *w)
+{
+    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:f,s:I}", "t_s", w->t_s,
+                     "calls", (int)w->calls, "sent_pps", w->sent_pps, "pps", w->recv_pps,
+                     "loss_pct", w->loss_pct, "jitter_ms", w->jitter_ms, "latency_us", "p50",
+                     w->p50_us, "p99", w->p99_us, "p999", w->p999_us, "auth_failures",
+                     (json_int_t)w->auth_failures, "server_cpu_pct", w->server_cpu_pct,
+                     "server_rss_kb", (json_int_t)w->server_rss_kb);
+}
+
+int relay_report_json(const struct relay_result *r, const char *path, char *err, size_t errlen)
+{
+    const struct relay_opts *o = r->opts;
+    const struct relay_stats *t = &r->total;
+    double cpu = relay_cpu_s(r);
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:i,s:i,s:f,s:I,s:I,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:I,s:I,s:b}",
+                  "server", o->server_text, "profile", relay_profile_name(o->profile), "transport",
+                  relay_transport_name(o->transport), "calls", (int)r->calls, "calls_failed",
+                  (int)r->calls_failed, "duration_s", r->duration_s, "sent", (json_int_t)t->sent,
+                  "received", (json_int_t)t->received, "pps", relay_pps(r), "loss_pct",
+                  relay_loss(r), "jitter_ms", relay_stats_jitter_ms(t), "latency_us", "p50",
+                  relay_stats_quantile_us(t, 0.5), "p99", relay_stats_quantile_us(t, 0.99), "p999",
+                  relay_stats_quantile_us(t, 0.999), "auth_failures", (json_int_t)t->auth_failures,
+                  "replay_failures", (json_int_t)t->replay_failures, "other_failures",
+                  (json_int_t)t->other_failures, "srtp", o->profile != RELAY_FLOOD);
+    int rc = 0;
+
+    if (j == NULL) {
+        snprintf(err, errlen, "%s: cannot build JSON", path);
+        return -ENOMEM;
+    }
+    /* Every delivered packet crosses the server twice (client -> relay -> relay -> client). */
+    json_object_set_new(j, "server_hops", json_integer(2));
+    json_object_set_new(j, "generator_skipped", json_integer((json_int_t)t->skipped));
+    json_object_set_new(j, "server_cpu_s", r->proc1.valid ? json_real(cpu) : json_null());
+    json_object_set_new(j, "server_rss_kb",
+                        r->proc1.valid ? json_integer(r->proc1.rss_kb) : json_null());
+    json_object_set_new(j, "pps_per_server_cpu_s",
+                        cpu > 0 ? json_real((double)t->received / cpu) : json_null());
+    if (o->ramp_step) {
+        json_t *steps = json_array();
+        for (size_t i = 0; i < r->nrows; i++) {
+            json_array_append_new(steps, relay_row_json(&r->rows[i]));
+        }
+        json_object_set_new(j, "ramp",
+                            json_pack("{s:i,s:f,s:i,s:o}", "step", (int)o->ramp_step,
+                                      "max_loss_pct", o->max_loss_pct, "capacity_calls",
+                                      (int)r->capacity_calls, "steps", steps));
+    }
+    if (t->last_error[0] != '\0') {
+        json_object_set_new(j, "last_error", json_string(t->last_error));
+    }
+    if (json_dump_file(j, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) < 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        rc = -EIO;
+    }
+    json_decref(j);
+    return rc;
+}
+
+static int relay_write_csv(const struct relay_result *r, FILE *f)
+{
+    fputs("t_s,calls,sent_pps,recv_pps,loss_pct,jitter_ms,p50_us,p99_us,p999_us,"
+          "auth_failures,server_cpu_pct,server_rss_kb\n",
+          f);
+    for (size_t i = 0; i < r->nrows; i++) {
+        const struct relay_row *w = &r->rows[i];
+        fprintf(f, "%.3f,%u,%.1f,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f,%llu,%.1f,%ld\n", w->t_s, w->calls,
+                w->sent_pps, w->recv_pps, w->loss_pct, w->jitter_ms, w->p50_us, w->p99_us,
+                w->p999_us, (unsigned long long)w->auth_failures, w->server_cpu_pct,
+                w->server_rss_kb);
+    }
+    return ferror(f) ? -EIO : 0;
+}
+
+int relay_report_csv(const struct relay_result *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "we");
+    int rc;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -errno;
+    }
+    rc = relay_write_csv(r, f);
+    if (fclose(f) != 0 || rc < 0) {
+        snprintf(err, errlen, "%s: write failed", path);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Writes s as a gnuplot single-quoted string (a quote is doubled). */
+static void relay_gp_quote(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') {
+            fputc('\'', f);
+        }
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+static void relay_gp_script(FILE *gp, const struct relay_result *r, const char *data,
+                            const char *png)
+{
+    const char *x = r->opts->ramp_step ? "2" : "1";
+
+    fputs("set terminal pngcairo size 900,900 noenhanced\nset output ", gp);
+    relay_gp_quote(gp, png);
+    fprintf(gp,
+            "\nset datafile separator ','\nset key autotitle columnhead\nset grid\n"
+            "set multiplot layout 3,1 title 'vc-load relay: %s over %s'\n"
+            "set xlabel '%s'\n",
+            relay_profile_name(r->opts->profile), relay_transport_name(r->opts->transport),
+            r->opts->ramp_step ? "concurrent calls" : "time (s)");
+    fputs("set ylabel 'loss %'\nset yrange [0:1<*]\nplot ", gp);
+    relay_gp_quote(gp, data);
+    fprintf(gp,
+            " using %s:5 with linespoints\nset ylabel 'one-way delay (us)'\n"
+            "set autoscale y\nset logscale y\nplot ",
+            x);
+    relay_gp_quote(gp, data);
+    fprintf(gp,
+            " using %s:7 with linespoints, '' using %s:8 with linespoints, '' using %s:9 "
+            "with linespoints\nunset logscale y\nset ylabel 'server CPU %%'\n"
+            "set yrange [0:1<*]\nplot ",
+            x, x, x);
+    relay_gp_quote(gp, data);
+    fprintf(gp, " using %s:11 with linespoints\nunset multiplot\n", x);
+}
+
+int relay_report_plot(const struct relay_result *r, const char *png, char *err, size_t errlen)
+{
+    char data[] = "/tmp/vc-load-plot-XXXXXX";
+    int fd = mkstemp(data);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    FILE *gp;
+    int status;
+    int rc = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "plot: temporary file: %s", strerror(errno));
+        return -EIO;
+    }
+    (void)relay_write_csv(r, f);
+    fclose(f);
+    gp = popen("gnuplot", "w");
+    if (gp == NULL) {
+        snprintf(err, errlen, "plot: cannot run gnuplot: %s", strerror(errno));
+        unlink(data);
+        return -EIO;
+    }
+    relay_gp_script(gp, r, data, png);
+    status = pclose(gp);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "plot: gnuplot failed (status %d; is gnuplot installed?)", status);
+        rc = -EIO;
+    }
+    unlink(data);
+    return rc;
+}

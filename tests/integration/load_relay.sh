@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Smoke test of `vc-load relay`: SRTP calls and a flood through the TURN server, plus its errors.
+# TURN_SERVER=vc (default) tests build/bin/vc-turn; TURN_SERVER=coturn tests Debian's turnserver.
+. "$(dirname "$0")/lib.sh"
+
+load=$VC_BUILD/bin/vc-load
+[ -x "$load" ] || die "$load is missing (make $load)"
+command -v jq >/dev/null || die "jq is missing"
+
+pick_ports
+start_server load allow
+server="127.0.0.1:$TURN_PORT"
+
+# run_load NAME ARGS...: one vc-load run bounded to 60 s; sets LOAD_RC, LOAD_OUT, LOAD_ERR.
+run_load() {
+    LOAD_OUT=$TEST_LOGS/load-$1.out
+    LOAD_ERR=$TEST_LOGS/load-$1.err
+    shift
+    timeout 60 "$load" "$@" >"$LOAD_OUT" 2>"$LOAD_ERR"
+    LOAD_RC=$?
+}
+
+# jq_true FILE EXPR: the JSON in FILE satisfies EXPR.
+jq_true() {
+    jq -e "$2" "$1" >/dev/null 2>&1
+}
+
+# --- calls: 4 audio calls for 5 s ----------------------------------------------------------------
+json=$TEST_LOGS/load-audio.json
+csv=$TEST_LOGS/load-audio.csv
+rm -f "$json" "$csv"
+run_load audio relay --server "$server" --secret "$TURN_SECRET" --calls 4 --duration 5 \
+    --json "$json" --csv "$csv" --server-pid "$SERVER_PID"
+check load_audio_exits_0 "exit $LOAD_RC: $(head -c 300 "$LOAD_ERR")" test "$LOAD_RC" -eq 0
+check load_audio_json_has_contract_fields "see $json" jq_true "$json" \
+    'has("calls") and has("duration_s") and has("pps") and has("loss_pct") and
+     has("jitter_ms") and (.latency_us | has("p50") and has("p99") and has("p999")) and
+     has("auth_failures") and has("server_cpu_s") and has("server_rss_kb") and
+     .profile == "audio" and .transport == "udp"'
+check load_audio_all_calls_up "$(jq -c '{calls, calls_failed}' "$json" 2>&1)" \
+    jq_true "$json" '.calls == 4 and .calls_failed == 0'
+check load_audio_zero_auth_failures "$(jq -c '.auth_failures' "$json" 2>&1)" \
+    jq_true "$json" '.auth_failures == 0'
+check load_audio_loss_below_1pct "$(jq -c '{sent, received, loss_pct}' "$json" 2>&1)" \
+    jq_true "$json" '.received > 0 and .loss_pct < 1'
+# 4 calls x 2 directions x 50 pps for 5 s: about 2,000 packets.
+check load_audio_rate_is_realistic "$(jq -c '{received, pps}' "$json" 2>&1)" \
+    jq_true "$json" '.pps > 300 and .pps < 500'
+check load_audio_server_sampled "$(jq -c '{server_cpu_s, server_rss_kb}' "$json" 2>&1)" \
+    jq_true "$json" '.server_cpu_s != null and .server_rss_kb > 0'
+check load_audio_csv_has_rows "see $csv" test "$(wc -l <"$csv" 2>/dev/null || echo 0)" -ge 5
+
+# --- flood: raw ChannelData for 2 s --------------------------------------------------------------
+json=$TEST_LOGS/load-flood.json
+rm -f "$json"
+run_load flood relay --server "$server" --secret "$TURN_SECRET" --profile flood --calls 1 \
+    --duration 2 --json "$json"
+check load_flood_exits_0 "exit $LOAD_RC: $(head -c 300 "$LOAD_ERR")" test "$LOAD_RC" -eq 0
+check load_flood_delivers "$(jq -c '{pps, loss_pct}' "$json" 2>&1)" \
+    jq_true "$json" '.profile == "flood" and .pps > 1000 and has("loss_pct")'
+
+# --- errors --------------------------------------------------------------------------------------
+run_load badarg relay --server "$server" --secret "$TURN_SECRET" --calls many
+check load_bad_argument_exits_2 "exit $LOAD_RC" test "$LOAD_RC" -eq 2
+check load_bad_argument_names_option "$(cat "$LOAD_ERR")" grep -q -- '--calls many' "$LOAD_ERR"
+
+run_load noserver relay --secret "$TURN_SECRET"
+check load_missing_server_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2
+
+run_load badsecret relay --server "$server" --secret "not-$TURN_SECRET" --duration 1
+check load_wrong_secret_exits_1 "exit $LOAD_RC" test "$LOAD_RC" -eq 1
+check load_wrong_secret_says_401 "$(cat "$LOAD_ERR")" grep -q '401.*check --secret' "$LOAD_ERR"
+
+# Nothing listening: ICMP port unreachable comes back at once.
+run_load refused relay --server "127.0.0.1:$PEER_PORT" --secret x --duration 1
+check load_refused_exits_1 "exit $LOAD_RC" test "$LOAD_RC" -eq 1
+check load_refused_is_explained "$(cat "$LOAD_ERR")" grep -q 'connection refused' "$LOAD_ERR"
+
+# A UDP socket that never answers: the 5 s bound.
+silent_port=$PEER6_PORT
+python3 -c "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); \
+s.bind(('127.0.0.1',$silent_port)); time.sleep(30)" &
+BG_PIDS+=($!)
+for _ in $(seq 1 50); do
+    ss -Hlnu "sport = :$silent_port" 2>/dev/null | grep -q . && break
+    sleep 0.1
+done
+start=$(date +%s)
+run_load silent relay --server "127.0.0.1:$silent_port" --secret x --duration 1
+took=$(($(date +%s) - start))
+check load_silent_server_exits_1 "exit $LOAD_RC" test "$LOAD_RC" -eq 1
+check load_silent_server_times_out_in_5s "took ${took}s: $(cat "$LOAD_ERR")" \
+    grep -q 'no TURN response within 5 s' "$LOAD_ERR"
+check load_silent_server_bounded "took ${took}s" test "$took" -le 8
+
+run_load signal signal
+check load_signal_mode_stub_exits_2 "exit $LOAD_RC" test "$LOAD_RC" -eq 2
+
+stop_server
+finish
