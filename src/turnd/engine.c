@@ -86,6 +86,7 @@ struct turnd_worker {
     uint8_t rx_ctl[ENGINE_BATCH][ENGINE_CMSG] __attribute__((aligned(8)));
     uint8_t *arena;
     size_t arena_used;
+    struct turnd_peerout peerout;   /* points into rx or a stream's input: flushed before reuse */
     struct turn_stream *cur_stream; /* the connection whose input the core is handling */
     struct turn_stream *live;       /* doubly linked */
     struct turn_stream *dead;       /* singly linked through next, freed at the loop's end */
@@ -108,6 +109,12 @@ static void engine_bump(uint64_t *counter, uint64_t by)
 {
     /* Single writer: a plain read and a relaxed store, no locked instruction. */
     __atomic_store_n(counter, *counter + by, __ATOMIC_RELAXED);
+}
+
+static void engine_peer_flush(struct turnd_worker *w)
+{
+    if (w->peerout.n)
+        engine_bump(&w->send_drops, turnd_peerout_flush(&w->peerout));
 }
 
 static uint32_t engine_rand(struct turnd_worker *w)
@@ -150,6 +157,7 @@ void turnd_worker_client_input(struct turnd_worker *w, struct turn_stream *s, co
     w->cur_stream = s;
     turn_worker_client_input(w->core, &s->client, buf, len);
     w->cur_stream = NULL;
+    engine_peer_flush(w); /* the stream's input buffer may move before the next message */
 }
 
 int turnd_worker_watch_out(struct turnd_worker *w, struct turn_stream *s, bool want)
@@ -274,6 +282,7 @@ static void engine_udp_input(struct turnd_worker *w, struct engine_udp *u)
             engine_pktinfo_local(h, &c.local);
         turn_worker_client_input(w->core, &c, w->rx_iov[i].iov_base, w->rx_msg[i].msg_len);
     }
+    engine_peer_flush(w); /* before the receive slots are reused */
 }
 
 static void engine_udp_flush(struct turnd_worker *w, struct engine_udp *u)
@@ -443,6 +452,8 @@ static void engine_relay_close(struct turn_worker *tw, int relay)
 {
     struct turnd_worker *w = turn_worker_ctx(tw);
 
+    if (w->peerout.n && w->peerout.fd == relay)
+        engine_peer_flush(w);
     if (relay < 0 || (unsigned)relay >= w->relays_cap)
         return;
     if (w->relays[relay].owner && w->relays[relay].owner->relays > 0)
@@ -458,11 +469,8 @@ static int engine_send_peer(struct turn_worker *tw, int relay, const union vc_ad
 {
     struct turnd_worker *w = turn_worker_ctx(tw);
 
-    if (sendto(relay, buf, len, MSG_DONTWAIT, &peer->sa, addr_len(peer)) >= 0)
-        return 0;
-    if (errno == EAGAIN || errno == ENOBUFS)
-        engine_bump(&w->send_drops, 1);
-    return -errno;
+    engine_bump(&w->send_drops, turnd_peerout_queue(&w->peerout, relay, peer, buf, len));
+    return 0;
 }
 
 static int engine_send_client(struct turn_worker *tw, const struct turn_client *c,

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <openssl/ssl.h>
 
 #include "vc/addr.h"
@@ -31,6 +33,19 @@ enum turnd_src_kind {
 };
 
 struct turnd_worker;
+
+/* Datagrams to peers, queued per relay socket and sent with one sendmmsg (peerout.c). */
+#define TURND_PEEROUT_BATCH 64
+struct turnd_peerout {
+    int fd;
+    unsigned n;
+    struct mmsghdr msg[TURND_PEEROUT_BATCH];
+    struct iovec iov[TURND_PEEROUT_BATCH];
+    union vc_addr dst[TURND_PEEROUT_BATCH];
+};
+unsigned turnd_peerout_flush(struct turnd_peerout *q);
+unsigned turnd_peerout_queue(struct turnd_peerout *q, int fd, const union vc_addr *peer,
+                             const uint8_t *buf, size_t len);
 struct turnd_engine;
 
 /* One TCP or TLS connection (the core sees it as the opaque struct turn_stream). Owned by its
