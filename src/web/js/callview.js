@@ -7,6 +7,7 @@ import {Lobby} from './lobby.js';
 
 const ENDED = {
     'hangup': ['You left the consultation.', 'You can close this page now.'],
+    'hangup-host': ['You left the call.', 'The consultation stays open for the patient until it expires or you end it.'],
     'left-waiting': ['You left the waiting room.', 'You can close this page now.'],
     'ended-by-you': ['You ended the consultation for everyone.', ''],
     'room-ended': ['The clinician ended the consultation.', 'Thank you. You can close this page now.'],
@@ -97,8 +98,17 @@ export class CallView {
 
         this.b = b;
         this.lobby = new Lobby(b.knocks, {
-            onAdmit: (peer) => this.call && this.call.admit(peer),
-            onDeny: (peer) => this.call && this.call.deny(peer),
+            // The server tells the other hosts, not the one who answered: drop the card here.
+            onAdmit: (peer) => {
+                if (this.call) this.call.admit(peer);
+                this.lobby.remove(peer);
+                announce('Letting the patient in…');
+            },
+            onDeny: (peer) => {
+                if (this.call) this.call.deny(peer);
+                this.lobby.remove(peer);
+                announce('Request declined.');
+            },
             onChange: (n) => {
                 show(b.knocksEmpty, n === 0);
                 this.root.dataset.knocks = String(n);
@@ -136,6 +146,7 @@ export class CallView {
     /* The camera preview: video, pre-check items, and advice when the devices failed. */
     showStream(stream) {
         const b = this.b;
+        this.mediaReady = true;
         b.selfVideo.srcObject = stream;
         if (stream) b.selfVideo.play().catch(() => {});
         const hasVideo = Boolean(stream && stream.getVideoTracks().length);
@@ -183,7 +194,7 @@ export class CallView {
         b.camera.setAttribute('aria-label', cameraOff ? 'Turn camera on' : 'Turn camera off');
         b.camera.disabled = !hasVideo;
         show(b.selfOff, cameraOff || !hasVideo);
-        b.selfOff.textContent = hasVideo ? 'Camera is off' : 'No camera';
+        b.selfOff.textContent = hasVideo ? 'Camera is off' : this.mediaReady ? 'No camera' : 'Starting camera…';
         this.root.dataset.muted = String(muted);
     }
 
@@ -197,9 +208,13 @@ export class CallView {
         this.call = call;
         this.b.join.disabled = false;
         call.on('phase', (phase, reason) => {
+            const hadFocus = this.root.contains(document.activeElement) || document.activeElement === document.body;
             this.setPhase(phase, reason);
             if (phase === 'waiting') announce('Waiting for the clinician to let you in.');
             if (phase === 'call') announce(call.links.size ? 'Connected.' : this.emptyText());
+            // The join button just disappeared: keep keyboard focus somewhere useful.
+            if (hadFocus && (phase === 'call' || phase === 'waiting') && !this.b.mute.disabled) this.b.mute.focus();
+            else if (hadFocus && (phase === 'call' || phase === 'waiting')) this.b.hangup.focus();
         });
         call.on('role', (role) => {
             this.isHost = role === 'host';
@@ -233,6 +248,7 @@ export class CallView {
 
     addTile(link) {
         this.removeTile(link.id);
+        this.lobby.remove(link.id);
         const video = h('video', {class: 'remote-video', testid: 'remote-video', autoplay: true, playsInline: true,
             'aria-label': link.role === 'host' ? 'The clinician' : 'The patient'});
         const away = h('p', {class: 'tile-away', hidden: true, text: 'Reconnecting…'});
@@ -253,6 +269,7 @@ export class CallView {
             show(sound, true);
         });
         link.on('track', play);
+        video.addEventListener('loadedmetadata', () => video.paused && play());
         play();
         this.tiles.set(link.id, {tile, away});
         this.b.remotes.append(tile);
@@ -307,7 +324,7 @@ export class CallView {
     showEnded(reason) {
         const b = this.b;
         let key = reason && ENDED[reason] ? reason : 'error';
-        if (key === 'room-ended' && this.isHost) key = 'room-ended-host';
+        if ((key === 'room-ended' || key === 'hangup') && this.isHost) key = `${key}-host`;
         const [title, text] = ENDED[key];
         b.ended.dataset.reason = reason || 'error';
         b.endTitle.textContent = title;

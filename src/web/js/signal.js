@@ -29,7 +29,14 @@ export class SignalClient extends Emitter {
         this.outbox = []; // signal messages sent while the socket was down
         this.timers = {ping: 0, pong: 0, retry: 0};
         this.onOnline = () => this.retryNow();
+        // A phone that slept may hold a dead socket: check it as soon as the page is visible again.
+        this.onVisible = () => {
+            if (document.visibilityState !== 'visible') return;
+            if (!this.ws) this.retryNow();
+            else if (this.ws.readyState === WebSocket.OPEN) this.probe();
+        };
         window.addEventListener('online', this.onOnline);
+        document.addEventListener('visibilitychange', this.onVisible);
     }
 
     start() {
@@ -144,11 +151,14 @@ export class SignalClient extends Emitter {
 
     startPing() {
         this.stopPing();
-        this.timers.ping = setInterval(() => {
-            this.rawSend({type: 'ping'});
-            clearTimeout(this.timers.pong);
-            this.timers.pong = setTimeout(() => this.dropped('no pong'), PONG_WAIT_MS);
-        }, PING_EVERY_MS);
+        this.timers.ping = setInterval(() => this.probe(), PING_EVERY_MS);
+    }
+
+    /* A ping that must be answered (by anything) within PONG_WAIT_MS, or the socket is dead. */
+    probe() {
+        if (!this.rawSend({type: 'ping'})) return;
+        clearTimeout(this.timers.pong);
+        this.timers.pong = setTimeout(() => this.dropped('no pong'), PONG_WAIT_MS);
     }
 
     stopPing() {
@@ -187,6 +197,7 @@ export class SignalClient extends Emitter {
         clearTimeout(this.timers.retry);
         this.stopPing();
         window.removeEventListener('online', this.onOnline);
+        document.removeEventListener('visibilitychange', this.onVisible);
         this.emit('status', 'closed');
     }
 

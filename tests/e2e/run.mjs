@@ -1,0 +1,81 @@
+// Runs the browser tests one after another in one Chromium; prints "ok NAME" or "FAIL NAME: why"
+// for each, then "N passed, N failed". VC_ONLY=REGEX runs only the tests whose names match.
+import { launchBrowser, newParty, closeParties, Fail } from './lib.mjs';
+import { tests as callTests } from './test_call.mjs';
+import { tests as screenTests } from './test_screens.mjs';
+
+const all = [...callTests, ...screenTests];
+const only = process.env.VC_ONLY ? new RegExp(process.env.VC_ONLY) : null;
+let passed = 0;
+let failed = 0;
+
+function report(name, err) {
+    if (!err) {
+        console.log(`ok ${name}`);
+        passed++;
+        return;
+    }
+    const why = err instanceof Fail ? err.message : `${err.name || 'Error'}: ${err.message}`;
+    console.log(`FAIL ${name}: ${why.split('\n')[0]}`);
+    if (!(err instanceof Fail) && err.stack) {
+        for (const l of err.stack.split('\n').slice(1, 6)) console.log(`#   ${l.trim()}`);
+    }
+    failed++;
+}
+
+// t.check(NAME, FN): a named sub-result inside a test, reported on its own line.
+// t.party(NAME, VIEWPORT): a browser context the runner closes when the test ends or times out.
+function context(browser) {
+    const parties = [];
+    return {
+        browser,
+        parties,
+        async party(name, viewport) {
+            const p = await newParty(browser, name, viewport);
+            parties.push(p);
+            return p;
+        },
+        async check(name, fn) {
+            try {
+                await fn();
+                report(name, null);
+            } catch (e) {
+                report(name, e);
+            }
+        },
+    };
+}
+
+function withTimeout(promise, ms, name) {
+    let timer;
+    const limit = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Fail(`${name} did not finish within ${ms / 1000} s`)), ms);
+    });
+    return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+let browser;
+try {
+    browser = await launchBrowser();
+    console.log(`# chromium ${browser.version()}`);
+} catch (e) {
+    report('e2e_browser_starts', e);
+}
+if (browser) {
+    for (const t of all) {
+        if (only && !only.test(t.name)) continue;
+        const started = Date.now();
+        const ctx = context(browser);
+        try {
+            await withTimeout(t.fn(ctx), t.timeout || 60000, t.name);
+            report(t.name, null);
+        } catch (e) {
+            report(t.name, e);
+        }
+        await closeParties(...ctx.parties);
+        console.log(`#   ${t.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+    await browser.close().catch(() => {});
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
