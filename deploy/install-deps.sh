@@ -22,6 +22,9 @@ done
 if [ "$group" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
     missing+=(nodejs npm)
 fi
+if [ "$group" = bench ] && ! command -v python3 >/dev/null 2>&1; then
+    missing+=(python3)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2

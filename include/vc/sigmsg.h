@@ -20,6 +20,7 @@ enum sigmsg_type {
     SIGMSG_LEAVE,
     SIGMSG_END,
     SIGMSG_PING,
+    SIGMSG_PRECHECK, /* a waiting guest's updated pre-call check (an extension of vc.v1) */
 };
 
 enum sigmsg_path { SIGMSG_PATH_UNKNOWN = 0, SIGMSG_PATH_P2P, SIGMSG_PATH_RELAY };
@@ -34,7 +35,7 @@ struct sigmsg {
     enum sigmsg_type type;
     char token[SIGMSG_TOKEN_MAX + 1];  /* join */
     char resume[SIGMSG_TOKEN_MAX + 1]; /* join; "" when absent */
-    struct sigmsg_precheck precheck;   /* join */
+    struct sigmsg_precheck precheck;   /* join, precheck */
     char peer[SIGMSG_ID_MAX + 1];      /* signal.to, admit.peer, deny.peer */
     /* signal.data: where its raw JSON text lies in the frame, so it is forwarded byte for byte
      * without being inspected or copied anywhere else. */

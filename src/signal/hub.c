@@ -87,28 +87,35 @@ static void send_simple(struct hub *h, struct hub_session *s, const char *type)
         hub_send(h, s);
 }
 
+/* When the credentials handed to p expire: the room's expiry plus the margin, capped by the
+ * TURN TTL; a guest still in the lobby gets HUB_PRECHECK_TTL_S, enough for its pre-call check. */
+static int64_t credential_expiry(const struct hub *h, const struct hub_peer *p)
+{
+    int64_t now_s = h->unix_ms / 1000;
+    int64_t expiry = p->room->expires_ms / 1000 + h->set.turn_margin;
+    int64_t cap = now_s + (p->state == HUB_WAITING ? HUB_PRECHECK_TTL_S : h->set.turn_ttl);
+
+    return expiry < cap ? expiry : cap;
+}
+
 /* RTCIceServer objects for the configured URLs; TURN ones carry REST credentials for p. */
 static json_t *ice_servers(struct hub *h, const struct hub_peer *p)
 {
     json_t *list = json_array();
-    int64_t now_s = h->unix_ms / 1000;
-    int64_t expiry = p->room->expires_ms / 1000 + h->set.turn_margin;
     char user[64], pass[REST_CRED_PASSWORD_LEN];
 
-    if (expiry > now_s + (int64_t)h->set.turn_ttl)
-        expiry = now_s + (int64_t)h->set.turn_ttl;
-    snprintf(user, sizeof(user), "%lld:%s", (long long)expiry, p->turn_id);
-    bool have_pass =
-        h->set.turn_secret_len && rest_cred_password(h->set.turn_secret, h->set.turn_secret_len,
-                                                     user, strlen(user), pass, sizeof(pass)) > 0;
+    snprintf(user, sizeof(user), "%lld:%s", (long long)credential_expiry(h, p), p->turn_id);
+    bool have_pass = h->set.turn_secret_len &&
+                     rest_cred_password(h->set.turn_secret, h->set.turn_secret_len, user,
+                                        strlen(user), pass, sizeof(pass)) > 0;
     for (unsigned i = 0; i < h->set.n_ice_servers; i++) {
         const char *url = h->set.ice_servers[i];
         bool turn = strncmp(url, "turn:", 5) == 0 || strncmp(url, "turns:", 6) == 0;
         if (turn && !have_pass)
             continue;
-        json_t *one =
-            turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user, "credential", pass)
-                 : json_pack("{s:s}", "urls", url);
+        json_t *one = turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user,
+                                       "credential", pass)
+                           : json_pack("{s:s}", "urls", url);
         if (one)
             json_array_append_new(list, one);
     }
@@ -233,6 +240,14 @@ static bool knock_allowed(struct hub *h, struct hub_room *r)
     return ++r->knock_count <= h->set.max_knocks_per_min;
 }
 
+/* Tells every connected host about a waiting guest (again, when its pre-check changes). */
+static void knock_hosts(struct hub *h, struct hub_peer *g)
+{
+    for (struct hub_peer *o = g->room->peers; o; o = o->next)
+        if (o->role == HUB_HOST && o->state == HUB_JOINED && o->sess)
+            send_knock(h, o->sess, g);
+}
+
 static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m)
 {
     enum hub_role role = HUB_GUEST;
@@ -262,10 +277,19 @@ static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m
         return make_participant(h, p, h->mono_ms);
     p->state = HUB_WAITING;
     h->stats.knocks++;
-    send_simple(h, s, "waiting");
-    for (struct hub_peer *o = r->peers; o; o = o->next)
-        if (o->role == HUB_HOST && o->state == HUB_JOINED && o->sess)
-            send_knock(h, o->sess, p);
+    /* Short-lived credentials let the guest check that the relay is reachable while it waits. */
+    if (sigmsg_encode(&h->out, "waiting", "{s:o}", "ice_servers", ice_servers(h, p)) == 0)
+        hub_send(h, s);
+    knock_hosts(h, p);
+}
+
+/* A waiting guest's pre-call check, finished after it knocked: the hosts see it updated. */
+static void on_precheck(struct hub *h, struct hub_session *s, const struct sigmsg *m)
+{
+    if (s->peer->state != HUB_WAITING)
+        return; /* already in the call: nothing to update */
+    s->peer->precheck = m->precheck;
+    knock_hosts(h, s->peer);
 }
 
 /* The waiting guest a host's admit or deny names, or NULL after answering with an error. */
@@ -381,6 +405,8 @@ void hub_session_message(struct hub *h, struct hub_session *s, const uint8_t *bu
         return send_error(h, s, "not_joined", "Send join first.");
     if (m.type == SIGMSG_LEAVE)
         return on_leave(h, s);
+    if (m.type == SIGMSG_PRECHECK)
+        return on_precheck(h, s, &m);
     if (s->peer->state != HUB_JOINED)
         return send_error(h, s, "forbidden", "Wait to be let in.");
     switch (m.type) {

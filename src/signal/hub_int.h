@@ -8,6 +8,8 @@
 #define HUB_TURN_ID_LEN 16
 /* call.stats is logged at most this often per peer, and whenever the path changes. */
 #define HUB_STATS_LOG_MS (30 * 1000)
+/* Lifetime of the TURN credential a guest gets in the lobby, for its pre-call check. */
+#define HUB_PRECHECK_TTL_S 300
 /* Refused messages are counted over this window; past rate x window, the session is closed. */
 #define HUB_ABUSE_WINDOW_MS 10000
 

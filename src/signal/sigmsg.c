@@ -329,7 +329,7 @@ static const struct {
 } sigmsg_types[] = {
     {"join", SIGMSG_JOIN}, {"signal", SIGMSG_SIGNAL}, {"admit", SIGMSG_ADMIT},
     {"deny", SIGMSG_DENY}, {"stats", SIGMSG_STATS},   {"leave", SIGMSG_LEAVE},
-    {"end", SIGMSG_END},   {"ping", SIGMSG_PING},
+    {"end", SIGMSG_END},   {"ping", SIGMSG_PING},     {"precheck", SIGMSG_PRECHECK},
 };
 
 /* Validates the fields of a frame whose type is known. Returns 0, or -EBADMSG (bad_request). */
@@ -347,6 +347,10 @@ static int sigmsg_parse_fields(const json_t *root, const uint8_t *buf, size_t le
                                                                                        : SIGMSG_BAD;
     case SIGMSG_STATS:
         return sigmsg_parse_stats(root, out);
+    case SIGMSG_PRECHECK: {
+        const json_t *pc = json_object_get(root, "precheck");
+        return pc ? sigmsg_parse_precheck(pc, &out->precheck) : SIGMSG_BAD;
+    }
     case SIGMSG_LEAVE:
     case SIGMSG_END:
     case SIGMSG_PING:

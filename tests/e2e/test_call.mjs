@@ -22,6 +22,7 @@ import {
     metric,
     api,
     checkProblems,
+    WAIT_MS,
 } from './lib.mjs';
 
 // Logs in, creates a room, joins as host, brings the patient to the waiting screen. Shots are
@@ -39,6 +40,10 @@ async function upToKnock(t, { relayOnly = false, shots = false, inTab = false } 
     await visible(guest, 'waiting');
     if (shots) await shoot(guest, 'patient-waiting');
     await visible(host, 'admit-button');
+    // The lobby hands out short-lived relay credentials: the patient's TURN check runs while it
+    // waits and the clinician's knock card is updated with the result.
+    await host.getByText(/Relay reachable over UDP/).first().waitFor({ timeout: WAIT_MS })
+        .catch(() => { throw new Fail('the knock card never showed the relay check result'); });
     if (shots) await shoot(host, 'clinician-knock');
     return { clin, pat, host, guest, link };
 }

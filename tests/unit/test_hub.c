@@ -292,6 +292,40 @@ TEST(guest_waits_in_the_lobby_and_is_admitted)
     world_free(&w);
 }
 
+TEST(a_waiting_guest_gets_short_lived_relay_credentials_and_can_update_its_precheck)
+{
+    struct world w;
+    struct client host, guest;
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    json_t *j = frame(&guest, 0);
+    json_t *turn = json_array_get(json_object_get(j, "ice_servers"), 1);
+    const char *user = json_string_value(json_object_get(turn, "username"));
+    CHECK(user && strtoll(user, NULL, 10) == w.unix_ms / 1000 + 300);
+    json_decref(j);
+    got(&guest, "waiting");
+    got(&host, "joined knock");
+    say(&w, &guest, "{\"type\":\"precheck\",\"precheck\":{\"camera\":true,\"turn_tls\":true}}");
+    json_t *k = frame(&host, 0);
+    CHECK_STR(json_string_value(json_object_get(k, "type")), "knock");
+    CHECK(json_is_true(json_object_get(json_object_get(k, "precheck"), "turn_tls")));
+    CHECK(json_is_false(json_object_get(json_object_get(k, "precheck"), "turn_udp")));
+    json_decref(k);
+    CHECK(got(&host, "knock"));
+    say(&w, &host, "{\"type\":\"precheck\",\"precheck\":{}}"); /* joined: nothing to do */
+    CHECK_INT(host.conn.nframes, 0);
+    struct client stranger;
+    client_open(&w, &stranger);
+    say(&w, &stranger, "{\"type\":\"precheck\",\"precheck\":{}}");
+    CHECK(got(&stranger, "error:not_joined"));
+    world_free(&w);
+}
+
 TEST(a_host_arriving_later_sees_the_waiting_guest)
 {
     struct world w;

@@ -511,3 +511,20 @@ TEST(sigmsg_buf_grows_by_doubling_across_frames)
     sigmsg_buf_free(&b);
     free(big);
 }
+
+TEST(sigmsg_precheck_update_needs_a_boolean_object)
+{
+    struct sigmsg m;
+    const char *code = NULL;
+    const char *ok = "{\"type\":\"precheck\",\"precheck\":{\"camera\":true,\"turn_udp\":false}}";
+    const char *missing = "{\"type\":\"precheck\"}";
+    const char *wrong = "{\"type\":\"precheck\",\"precheck\":{\"camera\":\"yes\"}}";
+
+    CHECK_INT(sigmsg_parse((const uint8_t *)ok, strlen(ok), &m, &code), 0);
+    CHECK_INT(m.type, SIGMSG_PRECHECK);
+    CHECK(m.precheck.present && m.precheck.camera && !m.precheck.turn_udp);
+    CHECK(sigmsg_parse((const uint8_t *)missing, strlen(missing), &m, &code) < 0);
+    CHECK_STR(code, "bad_request");
+    CHECK(sigmsg_parse((const uint8_t *)wrong, strlen(wrong), &m, &code) < 0);
+    CHECK_STR(code, "bad_request");
+}

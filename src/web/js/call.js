@@ -61,7 +61,7 @@ export class Call extends Emitter {
         const sig = new SignalClient({token: this.token, getPrecheck: () => this.precheck()});
         this.signal = sig;
         sig.on('status', (s) => this.emit('signal-status', s));
-        sig.on('waiting', () => this.setPhase('waiting'));
+        sig.on('waiting', (m) => this.onWaiting(m));
         sig.on('joined', (m) => this.onJoined(m));
         sig.on('denied', () => this.end('denied'));
         sig.on('room-ended', (m) => this.end(m.reason === 'expired' ? 'expired' : 'room-ended'));
@@ -113,9 +113,20 @@ export class Call extends Emitter {
         if (!this.turn) this.runTurnCheck();
     }
 
-    async runTurnCheck() {
+    /* In the lobby the server hands out short-lived relay credentials: the TURN part of the
+     * pre-call check runs now, and the clinician's knock card is updated with its result. */
+    onWaiting(m) {
+        this.setPhase('waiting');
+        if (!this.turn && m && Array.isArray(m.ice_servers)) {
+            this.runTurnCheck(m.ice_servers).then(() => {
+                if (this.phase === 'waiting') this.signal.send('precheck', {precheck: this.precheck()});
+            });
+        }
+    }
+
+    async runTurnCheck(servers = this.iceServers) {
         this.turn = {pending: true};
-        const result = await checkTurn(this.iceServers);
+        const result = await checkTurn(servers);
         this.turn = result;
         this.emit('turn', result);
     }

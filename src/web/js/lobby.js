@@ -21,7 +21,7 @@ function precheckList(pc) {
     const relay = anyTurn
         ? h('li', {class: 'ok'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '✓'}),
             `Relay reachable over ${['udp', 'tcp', 'tls'].filter((k) => pc[`turn_${k}`]).map((k) => k.toUpperCase()).join(', ')}`)
-        : h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), 'Network: checked once admitted');
+        : h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), 'Network: being checked');
     return h('ul', {class: 'checks compact'}, check('Camera', pc.camera), check('Microphone', pc.microphone), relay);
 }
 
@@ -36,6 +36,7 @@ export class Lobby {
     }
 
     add(knock) {
+        const update = this.cards.has(knock.peer); // a fresher pre-call check for the same patient
         this.remove(knock.peer, true);
         const card = h('li', {class: 'knock'},
             h('p', {class: 'knock-title'}, h('strong', {text: 'A patient is waiting'})),
@@ -46,7 +47,7 @@ export class Lobby {
                 h('button', {type: 'button', class: 'btn btn-quiet', testid: 'deny-button', text: 'Decline', on: {click: () => this.onDeny(knock.peer)}})));
         this.cards.set(knock.peer, card);
         this.listEl.append(card);
-        announce('A patient is waiting to join.');
+        if (!update) announce('A patient is waiting to join.');
         this.onChange(this.cards.size);
     }
 

@@ -179,7 +179,9 @@ export class SignalClient extends Emitter {
     /* Sends a message; signal messages wait for the resumed connection while the socket is down. */
     send(type, fields = {}) {
         const msg = {type, ...fields};
-        if (this.joined && this.rawSend(msg)) return true;
+        // A guest in the lobby may only update its pre-call check.
+        const allowed = this.joined || (this.waiting && type === 'precheck');
+        if (allowed && this.rawSend(msg)) return true;
         if (type === 'signal' && this.outbox.length < OUTBOX_MAX) this.outbox.push(msg);
         return false;
     }

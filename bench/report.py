@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""The race's table: medians over rounds of the raw JSON that bench/run.sh leaves, as Markdown."""
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+
+
+def load(raw, workload, kind):
+    """Every round's JSON for one workload and server, in round order."""
+    out = []
+    paths = glob.glob(os.path.join(raw, f"{workload}-{kind}-*.json"))
+    for path in sorted(paths, key=lambda p: int(re.search(r"-(\d+)\.json$", p).group(1))):
+        try:
+            with open(path) as f:
+                out.append(json.load(f))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def delivered(d, duration):
+    if "received" in d:
+        return d["received"]
+    return d.get("pps", 0) * d.get("seconds", duration)
+
+
+def per_cpu(d, duration):
+    cpu = d.get("server_cpu_s")
+    if not cpu or cpu <= 0:
+        return None
+    return delivered(d, duration) / cpu
+
+
+def fmt(v, unit="", digits=0):
+    if v is None:
+        return "n/a"
+    if digits == 0:
+        return f"{v:,.0f}{unit}"
+    return f"{v:,.{digits}f}{unit}"
+
+
+def ratio(a, b, digits=2):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.{digits}f}x"
+
+
+def spread(values, unit="", digits=0):
+    vals = [fmt(v, unit, digits) for v in values]
+    return " / ".join(vals) if vals else "n/a"
+
+
+def verdict(ok):
+    if ok is None:
+        return "n/a"
+    return "yes" if ok else "**no**"
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=False).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        commit, dirty = "unknown", ""
+    return model, commit + ("+dirty" if dirty else "")
+
+
+def first_line(path):
+    try:
+        with open(path) as f:
+            return f.readline().strip()
+    except OSError:
+        return "n/a"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--duration", type=float, required=True)
+    ap.add_argument("--loader", required=True)
+    ap.add_argument("--elapsed", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    dur = a.duration
+    rows = []  # (metric, vc, coturn, fwd, ratio, target, met)
+    details = []  # (metric, vc rounds, coturn rounds, fwd rounds)
+
+    # 1. Flood, one server thread: delivered packets per server CPU-second.
+    fv, fc, ff = (load(a.raw, "flood", k) for k in ("vc", "coturn", "fwd"))
+    if fv or fc or ff:
+        pv, pc, pf = ([per_cpu(d, dur) for d in x] for x in (fv, fc, ff))
+        mv, mc, mf = med(pv), med(pc), med(pf)
+        ok = None if mv is None or mc is None else mv >= 2.5 * mc
+        pct = f"{100 * mv / mf:.0f}% of ceiling" if mv and mf else "n/a"
+        rows.append(("Flood, 1 server thread: delivered pkts per server CPU-s", fmt(mv), fmt(mc),
+                     fmt(mf), f"{ratio(mv, mc)}; {pct}", ">= 2.5x coturn", verdict(ok)))
+        details.append(("flood pkts/CPU-s", spread(pv), spread(pc), spread(pf)))
+        tv, tc, tf = (med([d.get("pps") for d in x]) for x in (fv, fc, ff))
+        rows.append(("Flood, 1 server thread: delivered pkts/s", fmt(tv), fmt(tc), fmt(tf),
+                     ratio(tv, tc), "", ""))
+        cv, cc, cf = (med([d.get("server_cpu_s") for d in x]) for x in (fv, fc, ff))
+        rows.append((f"Flood: server CPU-s per {dur:g} s run", fmt(cv, "", 2), fmt(cc, "", 2),
+                     fmt(cf, "", 2), "", "", ""))
+        lv, lc, lf = (med([d.get("loss_pct") for d in x]) for x in (fv, fc, ff))
+        rows.append(("Flood: loss %", fmt(lv, "", 2), fmt(lc, "", 2), fmt(lf, "", 2), "", "", ""))
+        details.append(("flood pkts/s", spread([d.get("pps") for d in fv]),
+                        spread([d.get("pps") for d in fc]), spread([d.get("pps") for d in ff])))
+
+    # 2. Highest rate delivered at <= 0.5% loss (default threads).
+    rv, rc = load(a.raw, "rate_search", "vc"), load(a.raw, "rate_search", "coturn")
+    if rv or rc:
+        def passing(d):
+            return d.get("pps") if d.get("loss_pct", 100) <= 0.5 else None
+        pv, pc = [passing(d) for d in rv], [passing(d) for d in rc]
+        mv, mc = med(pv), med(pc)
+        ok = None if mv is None or mc is None else mv >= 2 * mc
+        rows.append(("Delivered pkts/s at <= 0.5% loss (default threads, 4 flows)", fmt(mv),
+                     fmt(mc), "", ratio(mv, mc), ">= 2x coturn", verdict(ok)))
+        details.append(("pkts/s at <= 0.5% loss", spread(pv), spread(pc), ""))
+
+    # 3. One-way latency at 20k pps.
+    lv, lc = load(a.raw, "latency", "vc"), load(a.raw, "latency", "coturn")
+    if lv or lc:
+        for q, name in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")):
+            qv = med([d.get("latency_us", {}).get(q) for d in lv])
+            qc = med([d.get("latency_us", {}).get(q) for d in lc])
+            target, met = "", ""
+            if q == "p99":
+                target = "<= coturn"
+                met = verdict(None if qv is None or qc is None else qv <= qc)
+            rows.append((f"One-way latency {name} at 20k pps (us)", fmt(qv), fmt(qc), "",
+                         ratio(qv, qc), target, met))
+        details.append(("latency p99 us", spread([d.get("latency_us", {}).get("p99") for d in lv]),
+                        spread([d.get("latency_us", {}).get("p99") for d in lc]), ""))
+        xv = med([d.get("loss_pct") for d in lv])
+        xc = med([d.get("loss_pct") for d in lc])
+        rows.append(("Loss % at 20k pps", fmt(xv, "", 3), fmt(xc, "", 3), "", "", "", ""))
+
+    # 4. Allocation set-up rate.
+    av, ac = load(a.raw, "alloc", "vc"), load(a.raw, "alloc", "coturn")
+    if av or ac:
+        pv, pc = [d.get("alloc_per_s") for d in av], [d.get("alloc_per_s") for d in ac]
+        mv, mc = med(pv), med(pc)
+        ok = None if mv is None or mc is None else mv >= 5 * mc
+        rows.append(("Allocate+delete per second (32 parallel clients)", fmt(mv), fmt(mc), "",
+                     ratio(mv, mc), ">= 5x coturn", verdict(ok)))
+        cv = med([d["allocations"] / d["server_cpu_s"] for d in av if d.get("server_cpu_s")])
+        cc = med([d["allocations"] / d["server_cpu_s"] for d in ac if d.get("server_cpu_s")])
+        rows.append(("Allocate+delete per server CPU-s", fmt(cv), fmt(cc), "", ratio(cv, cc), "",
+                     ""))
+        details.append(("alloc/s", spread(pv), spread(pc), ""))
+
+    # 5. User-space memory per allocation.
+    mv_, mc_ = load(a.raw, "memory", "vc"), load(a.raw, "memory", "coturn")
+    if mv_ or mc_:
+        pv = [d.get("rss_per_alloc_bytes") for d in mv_ if d.get("allocations") == 2000]
+        pc = [d.get("rss_per_alloc_bytes") for d in mc_ if d.get("allocations") == 2000]
+        mv, mc = med(pv), med(pc)
+        ok = None if mv is None else mv <= 4096
+        rows.append(("Server RSS per allocation, 2000 held (bytes)", fmt(mv), fmt(mc), "",
+                     ratio(mv, mc), "<= 4096", verdict(ok)))
+        rv0 = med([d.get("server_rss_kb_before") for d in mv_])
+        rc0 = med([d.get("server_rss_kb_before") for d in mc_])
+        rows.append(("Server RSS at start (KiB)", fmt(rv0), fmt(rc0), "", "", "", ""))
+        details.append(("RSS/alloc bytes", spread(pv), spread(pc), ""))
+
+    # 6. Realistic calls (vc-load only).
+    cv, cc = load(a.raw, "calls", "vc"), load(a.raw, "calls", "coturn")
+    if cv or cc:
+        def capacity(d):
+            return d.get("ramp", {}).get("capacity_calls", d.get("calls"))
+        mv, mc = med([capacity(d) for d in cv]), med([capacity(d) for d in cc])
+        ok = None if mv is None or mc is None else mv >= 2 * mc
+        rows.append(("Concurrent audio calls at < 0.5% loss (vc-load ramp)", fmt(mv), fmt(mc), "",
+                     ratio(mv, mc), ">= 2x coturn", verdict(ok)))
+    else:
+        rows.append(("Concurrent audio calls at < 0.5% loss", "n/a", "n/a", "", "",
+                     ">= 2x coturn", "not run (needs vc-load)"))
+
+    model, commit = machine()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# The race: vc-turn against coturn (make bench)",
+        "",
+        f"{now}, commit {commit}, {os.cpu_count()} x {model}, loopback. "
+        f"Medians of {a.rounds} rounds, {dur:g} s per run, servers in alternation; "
+        f"flood loader: {a.loader}; whole run {a.elapsed} s.",
+        "",
+        f"Load before: {first_line(os.path.join(a.raw, 'load-before.txt'))}  ",
+        f"Load after: {first_line(os.path.join(a.raw, 'load-after.txt'))}",
+        "",
+        "| metric | vc-turn | coturn 4.6 | forwarder | vc-turn vs coturn | target | met |",
+        "|---|---:|---:|---:|---|---|---|",
+    ]
+    for r in rows:
+        lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    lines += [
+        "",
+        "Per round (vc-turn | coturn | forwarder):",
+        "",
+        "| metric | vc-turn | coturn | forwarder |",
+        "|---|---|---|---|",
+    ]
+    for d in details:
+        lines.append("| " + " | ".join(d) + " |")
+    lines += [
+        "",
+        "Notes: a delivered packet crosses the server twice (client A -> relay A -> relay B -> "
+        "client B); the forwarder is chained the same way (two receives and two sends per "
+        "packet), so its figure is the kernel's ceiling for that path. Server CPU is "
+        "utime+stime from /proc/PID/stat around each run; RSS from /proc/PID/status. "
+        "Client and server share the machine's cores.",
+        "",
+    ]
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

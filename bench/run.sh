@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# The race (make bench): vc-turn against coturn and a bare UDP forwarder, on loopback, same loads.
+#
+# Servers run one configuration at a time; every workload runs against each server in alternation
+# (A B A B ...) for BENCH_ROUNDS rounds, and bench/report.py takes medians and prints one table,
+# saved as bench/results/latest.md (raw JSON and logs in bench/results/raw/, git-ignored).
+#
+# Environment:
+#   BENCH_ROUNDS    rounds per workload (default 3, at least 3 for the published table)
+#   BENCH_DURATION  seconds per load run (default 5)
+#   BENCH_LOADER    auto (default: vc-load if it has --profile flood, else the stand-in),
+#                   vc-load, or flood (bench/tools/flood.c)
+#   BENCH_CALLS_CAP seconds one vc-load call ramp may take (default 90)
+#   BENCH_ONLY      space-separated subset of: flood rate latency alloc memory calls
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${BENCH_ROUNDS:-3}
+DUR=${BENCH_DURATION:-5}
+CALLS_CAP=${BENCH_CALLS_CAP:-90}
+ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls}
+RESULTS=bench/results
+RAW=$RESULTS/raw
+TOOLS=build/bench
+VC_LOAD=build/bin/vc-load
+HOST=127.0.0.1
+# Disjoint loopback ports: vc-turn, coturn, the forwarder; relay ranges do not overlap.
+VC_PORT=34780
+VC_RELAY=35000-39999
+CO_PORT=44780
+CO_RELAY_MIN=45000
+CO_RELAY_MAX=49999
+FWD_IN=33000
+FWD_MID=33001
+FWD_SINK=33002
+SECRET=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools -----------------------------------------------------------------------------------------
+
+build_tools() {
+    local cflags=(-std=gnu11 -O2 -g -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2
+        -Wmissing-prototypes -Wno-missing-field-initializers)
+    mkdir -p "$TOOLS"
+    cc "${cflags[@]}" -o "$TOOLS/flood" bench/tools/flood.c src/stun/stun.c \
+        src/common/rest_cred.c src/common/addr.c -lcrypto
+    cc "${cflags[@]}" -o "$TOOLS/udpfwd" bench/tools/udpfwd.c src/common/addr.c
+}
+
+check_prereqs() {
+    [ -x build/bin/vc-turn ] || die "build/bin/vc-turn is missing (make all)"
+    command -v turnserver >/dev/null || die "coturn's turnserver is missing (apt-get install coturn)"
+    command -v turnutils_stunclient >/dev/null || die "turnutils_stunclient (coturn) is missing"
+    command -v python3 >/dev/null || die "python3 is needed for the report"
+    command -v ss >/dev/null || die "ss (iproute2) is missing"
+}
+
+pick_loader() {
+    local want=${BENCH_LOADER:-auto}
+    case $want in
+        flood) LOADER=flood ;;
+        vc-load)
+            [ -x "$VC_LOAD" ] || die "BENCH_LOADER=vc-load but $VC_LOAD is missing"
+            LOADER=vc-load
+            ;;
+        auto)
+            LOADER=flood
+            if [ -x "$VC_LOAD" ] && "$VC_LOAD" relay --help 2>&1 | grep -q flood; then
+                LOADER=vc-load
+            fi
+            ;;
+        *) die "BENCH_LOADER must be auto, vc-load or flood" ;;
+    esac
+    log "flood loader: $LOADER"
+}
+
+# --- servers ---------------------------------------------------------------------------------------
+
+# wait_stun PORT PID: the server answers a STUN Binding on UDP within 10 s.
+wait_stun() {
+    local port=$1 pid=$2
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if timeout 2 turnutils_stunclient -p "$port" "$HOST" 2>/dev/null | grep -q 'reflexive addr'; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# start_vc THREADS: vc-turn on $VC_PORT; sets VC_PID. THREADS empty = the default (one per CPU).
+start_vc() {
+    local threads=$1 argv
+    argv=(build/bin/vc-turn --listen "$HOST:$VC_PORT" --relay-ip "$HOST" --ports "$VC_RELAY"
+        --realm vc --secret "$SECRET" --allow-peer 127.0.0.0/8 --bps 0 --unauth-rate 1000000
+        --user-quota 1000000 --log "$RAW/vc-turn-meta.log")
+    [ -n "$threads" ] && argv+=(--threads "$threads")
+    "${argv[@]}" >>"$RAW/vc-turn.log" 2>&1 &
+    VC_PID=$!
+    PIDS+=("$VC_PID")
+    wait_stun "$VC_PORT" "$VC_PID" || die "vc-turn did not start (see $RAW/vc-turn.log)"
+}
+
+# start_coturn THREADS: Debian's turnserver with the same realm, secret, relay range size and
+# peer policy (loopback allowed), no TLS/DTLS; sets CO_PID. THREADS empty = its default.
+start_coturn() {
+    local threads=$1 argv
+    argv=(turnserver -n --no-cli --no-tls --no-dtls --no-rfc5780 --fingerprint -L "$HOST"
+        -p "$CO_PORT" -E "$HOST" --min-port "$CO_RELAY_MIN" --max-port "$CO_RELAY_MAX" -r vc
+        --use-auth-secret --static-auth-secret "$SECRET" --allow-loopback-peers
+        --log-file="$RAW/coturn.log" --simple-log --no-stdout-log
+        --pidfile "$RAW/coturn.pid")
+    [ -n "$threads" ] && argv+=(--relay-threads "$threads")
+    "${argv[@]}" >/dev/null 2>&1 &
+    CO_PID=$!
+    PIDS+=("$CO_PID")
+    wait_stun "$CO_PORT" "$CO_PID" || die "coturn did not start (see $RAW/coturn.log)"
+}
+
+# start_fwd: the two-stage forwarder (in -> mid -> sink), so a datagram costs it two receives and
+# two sends, as a TURN relay's client -> relay A -> relay B -> client path does.
+start_fwd() {
+    "$TOOLS/udpfwd" "$HOST:$FWD_IN" "$HOST:$FWD_MID" "$HOST:$FWD_MID" "$HOST:$FWD_SINK" \
+        >>"$RAW/udpfwd.log" 2>&1 &
+    FWD_PID=$!
+    PIDS+=("$FWD_PID")
+    for _ in $(seq 1 50); do
+        ss -Hlnu "sport = :$FWD_MID" 2>/dev/null | grep -q . && return 0
+        sleep 0.1
+    done
+    die "udpfwd did not start"
+}
+
+stop_pid() {
+    local pid=$1 keep=() p
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$pid" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+stop_servers() {
+    cleanup
+}
+
+# --- workloads: each runs one load command and leaves one JSON file ---------------------------------
+
+# load_flood OUT ADDR PID [stand-in args...]: ChannelData flood through the server at ADDR.
+load_flood() {
+    local out=$1 addr=$2 pid=$3
+    shift 3
+    if [ "$LOADER" = vc-load ] && [ $# -eq 0 ]; then
+        timeout $((DUR + 60)) "$VC_LOAD" relay --server "$addr" --secret "$SECRET" \
+            --transport udp --profile flood --calls 1 --duration "$DUR" --server-pid "$pid" \
+            --json "$out" >>"$RAW/loader.log" 2>&1
+    else
+        timeout $((DUR + 30)) "$TOOLS/flood" flood --server "$addr" --secret "$SECRET" \
+            --duration "$DUR" --server-pid "$pid" --json "$out" "$@" >>"$RAW/loader.log" 2>&1
+    fi
+}
+
+# load_fwd OUT [args...]: the same flood through the bare forwarder (always the stand-in: vc-load
+# speaks TURN only).
+load_fwd() {
+    local out=$1
+    shift
+    timeout $((DUR + 30)) "$TOOLS/flood" flood --direct "$HOST:$FWD_IN" --sink "$HOST:$FWD_SINK" \
+        --duration "$DUR" --server-pid "$FWD_PID" --json "$out" "$@" >>"$RAW/loader.log" 2>&1
+}
+
+json_get() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+# load_rate_search OUT ADDR PID: highest paced rate (packets/s) delivered at <= 0.5% loss. Starts
+# from the unpaced capacity, then bisects; each trial is 2 s. Writes the best trial's JSON to OUT.
+load_rate_search() {
+    local out=$1 addr=$2 pid=$3 cap lo hi mid i trial=$RAW/trial.json best=
+    local args=(--calls 4)
+    timeout 30 "$TOOLS/flood" flood --server "$addr" --secret "$SECRET" --duration 2 \
+        --server-pid "$pid" --json "$trial" "${args[@]}" >>"$RAW/loader.log" 2>&1 || return 1
+    cap=$(json_get "$trial" pps)
+    lo=$(python3 -c "print(int($cap * 0.3))")
+    hi=$(python3 -c "print(int($cap * 1.1))")
+    for i in 1 2 3 4 5; do
+        if [ "$i" = 1 ]; then mid=$hi; else mid=$(((lo + hi) / 2)); fi
+        timeout 30 "$TOOLS/flood" flood --server "$addr" --secret "$SECRET" --duration 2 \
+            --rate "$mid" --server-pid "$pid" --json "$trial" "${args[@]}" \
+            >>"$RAW/loader.log" 2>&1 || return 1
+        if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); \
+sys.exit(0 if d['loss_pct'] <= 0.5 and d['sent_pps'] >= 0.9 * $mid else 1)" "$trial"; then
+            cp "$trial" "$out"
+            best=$mid
+            lo=$mid
+            [ "$i" = 1 ] && break
+        else
+            hi=$mid
+        fi
+    done
+    if [ -z "$best" ]; then
+        # Nothing passed: record the lowest bound tried, flagged as failing.
+        cp "$trial" "$out"
+    fi
+}
+
+# load_alloc OUT ADDR PID: allocate/delete loops from 32 parallel clients for DUR seconds.
+load_alloc() {
+    timeout $((DUR + 30)) "$TOOLS/flood" alloc --server "$2" --secret "$SECRET" --parallel 32 \
+        --duration "$DUR" --server-pid "$3" --json "$1" >>"$RAW/loader.log" 2>&1
+}
+
+# load_hold OUT ADDR PID: 2000 allocations held; the server's RSS before and after.
+load_hold() {
+    timeout 90 "$TOOLS/flood" hold --server "$2" --secret "$SECRET" --count 2000 --parallel 32 \
+        --duration 60 --server-pid "$3" --json "$1" >>"$RAW/loader.log" 2>&1
+}
+
+# load_calls OUT ADDR PID PLOT: vc-load's realistic audio calls, 50 more every 5 s until loss
+# passes 0.5% (or CALLS_CAP seconds, or 3000 calls).
+load_calls() {
+    timeout 150 "$VC_LOAD" relay --server "$2" --secret "$SECRET" --transport udp \
+        --profile audio --calls 3000 --ramp 50 --max-loss 0.5 --duration "$CALLS_CAP" \
+        --server-pid "$3" --json "$1" --plot "$4" >>"$RAW/loader.log" 2>&1
+}
+
+# run_pair WORKLOAD: one round of WORKLOAD against vc-turn then coturn (the caller alternates).
+run_pair() {
+    local wl=$1 round=$2 kind addr pid
+    for kind in vc coturn; do
+        if [ "$kind" = vc ]; then addr=$HOST:$VC_PORT pid=$VC_PID; else addr=$HOST:$CO_PORT pid=$CO_PID; fi
+        "load_$wl" "$RAW/$wl-$kind-$round.json" "$addr" "$pid" ||
+            log "$wl against $kind failed in round $round (see $RAW/loader.log)"
+    done
+}
+
+wants() {
+    case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac
+}
+
+# --- the race --------------------------------------------------------------------------------------
+
+main() {
+    local r start=$SECONDS
+    check_prereqs
+    mkdir -p "$RAW"
+    rm -f "$RAW"/*.json "$RAW"/*.log "$RESULTS"/*.png
+    build_tools
+    pick_loader
+    uptime >"$RAW/load-before.txt"
+    log "rounds $ROUNDS, $DUR s per run, $(nproc) CPUs, load: $(cut -d, -f3- "$RAW/load-before.txt")"
+
+    if wants flood; then
+        log "flood, one server thread (per-CPU efficiency), with the forwarder ceiling"
+        start_vc 1
+        start_coturn 1
+        start_fwd
+        for r in $(seq 1 "$ROUNDS"); do
+            load_flood "$RAW/flood-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" || log "flood vc failed"
+            load_flood "$RAW/flood-coturn-$r.json" "$HOST:$CO_PORT" "$CO_PID" ||
+                log "flood coturn failed"
+            load_fwd "$RAW/flood-fwd-$r.json" || log "flood fwd failed"
+        done
+        stop_servers
+    fi
+
+    if wants rate || wants latency || wants alloc; then
+        log "default thread counts: throughput at <= 0.5% loss, latency at 20k pps, set-up rate"
+        start_vc ""
+        start_coturn ""
+        for r in $(seq 1 "$ROUNDS"); do
+            if wants rate; then run_pair rate_search "$r"; fi
+            if wants latency; then
+                load_flood "$RAW/latency-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" --rate 20000 \
+                    --calls 4 || log "latency vc failed"
+                load_flood "$RAW/latency-coturn-$r.json" "$HOST:$CO_PORT" "$CO_PID" --rate 20000 \
+                    --calls 4 || log "latency coturn failed"
+            fi
+            if wants alloc; then run_pair alloc "$r"; fi
+        done
+        stop_servers
+    fi
+
+    if wants memory; then
+        log "memory per allocation (2000 held, fresh servers each round)"
+        for r in $(seq 1 "$ROUNDS"); do
+            start_vc ""
+            sleep 0.5
+            load_hold "$RAW/memory-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" || log "hold vc failed"
+            stop_pid "$VC_PID"
+            start_coturn ""
+            sleep 0.5
+            load_hold "$RAW/memory-coturn-$r.json" "$HOST:$CO_PORT" "$CO_PID" ||
+                log "hold coturn failed"
+            stop_pid "$CO_PID"
+        done
+    fi
+
+    if wants calls && [ -x "$VC_LOAD" ]; then
+        log "realistic audio calls (vc-load --ramp), one round (each ramp is long)"
+        start_vc ""
+        start_coturn ""
+        load_calls "$RAW/calls-vc-1.json" "$HOST:$VC_PORT" "$VC_PID" "$RESULTS/calls-vc.png" ||
+            log "calls vc failed"
+        load_calls "$RAW/calls-coturn-1.json" "$HOST:$CO_PORT" "$CO_PID" \
+            "$RESULTS/calls-coturn.png" || log "calls coturn failed"
+        stop_servers
+    fi
+
+    uptime >"$RAW/load-after.txt"
+    python3 bench/report.py --raw "$RAW" --rounds "$ROUNDS" --duration "$DUR" --loader "$LOADER" \
+        --elapsed $((SECONDS - start)) --out "$RESULTS/latest.md"
+    cat "$RESULTS/latest.md"
+}
+
+main "$@"
