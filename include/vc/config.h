@@ -35,6 +35,7 @@ struct cfg_option {
 };
 
 /* Fills target from defaults, then from --config FILE (if given in argv), then from flags.
+ * Top-level keys of the file that start with "#" are comments and are skipped.
  * "--key value" and "--key=value" both work. --help and --version are not handled here.
  * On error returns -EINVAL and writes a message that names the key into err, e.g.
  * "max-allocations: 0 is below the minimum 1". Unknown keys and flags are errors. */

@@ -350,6 +350,9 @@ static int cfg_load_file(struct cfg_ctx *c, const char *path)
     }
     json_object_foreach(root, key, v)
     {
+        /* "#listen": "why it is set so" documents a file: JSON itself has no comments. */
+        if (key[0] == '#')
+            continue;
         opt = cfg_find(c, key, strlen(key));
         if (!opt) {
             char shown[CFG_SHOW_MAX + 4];

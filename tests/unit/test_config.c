@@ -124,6 +124,37 @@ TEST(config_file_overrides_defaults)
     cfg_free(table, NOPT, &c);
 }
 
+TEST(config_file_hash_keys_are_comments)
+{
+    char path[64];
+    struct conf c;
+
+    /* Comments before, between and after settings, of any JSON type, even named like a key. */
+    if (!CHECK(write_temp(path, sizeof(path),
+                          "{\"#\": \"vc test config\", \"#threads\": \"why 4\", \"threads\": 4,\n"
+                          " \"#realm\": 7, \"realm\": \"example.org\", \"# note\": {\"x\": [1]},\n"
+                          " \"#listen\": [\"not applied\"], \"#ports-min\": 1}\n")))
+        return;
+    CHECK_INT(LOAD(&c, "--config", path), 0);
+    unlink(path);
+    CHECK_STR(err, "");
+    CHECK_INT(c.threads, 4);
+    CHECK_STR(c.realm, "example.org");
+    CHECK_INT(c.ports_min, 49152);
+    if (CHECK_INT(c.listen.n, 2))
+        CHECK_STR(c.listen.v[0], "0.0.0.0:3478");
+    cfg_free(table, NOPT, &c);
+
+    /* A comment does not hide a bad key after it, and flags have no comment form. */
+    if (!CHECK(write_temp(path, sizeof(path), "{\"#threads\": \"x\", \"threads\": 0}")))
+        return;
+    CHECK_INT(LOAD(&c, "--config", path), -EINVAL);
+    unlink(path);
+    CHECK(strstr(err, "threads: 0 is below the minimum 1") != NULL);
+    CHECK_INT(LOAD(&c, "--#threads", "4"), -EINVAL);
+    CHECK_STR(err, "unknown option '--#threads'");
+}
+
 TEST(config_flags_override_file_in_order)
 {
     char path[64], opt[80];
