@@ -7,7 +7,7 @@ build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libw
     libnice-dev libglib2.0-dev libsrtp2-dev)
 case $group in
     run) pkgs=("${build[@]}") ;;
-    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate) ;;
+    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate clang libclang-rt-14-dev) ;;
     lint) pkgs=(clang-format git) ;;
     fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;
     bench) pkgs=("${build[@]}" coturn gnuplot-nox jq procps) ;;

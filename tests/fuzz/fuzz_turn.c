@@ -1,7 +1,5 @@
 /* libFuzzer harness for the TURN request handler, over a fake clock and fake sockets. */
-// fuzz-sources: tests/unit/turn_fixture.c src/turn/alloc.c src/turn/auth.c src/turn/handler.c
-// src/turn/policy.c src/turn/ratelimit.c src/turn/relay.c src/turn/reply.c src/turn/server.c
-// src/stun/stun.c src/common/addr.c src/common/log.c src/common/random.c src/common/rest_cred.c
+// fuzz-sources: tests/unit/turn_fixture.c src/turn/*.c src/stun/*.c src/common/*.c
 // fuzz-libs: -lcrypto -ljansson -lpthread
 #include <stdint.h>
 #include <string.h>
