@@ -3,6 +3,6 @@
 #define VC_LOAD_LOAD_H
 
 int load_relay_main(int argc, char **argv);
-/* The signal mode's author adds: int load_signal_main(int argc, char **argv); */
+int load_signal_main(int argc, char **argv);
 
 #endif

@@ -13,15 +13,6 @@ static void load_usage(FILE *out)
           out);
 }
 
-/* The signalling mode is not written yet: a clear message and exit 2 until it is. */
-static int load_signal_stub(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fputs("signal mode: not implemented yet\n", stderr);
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
     static const struct {
@@ -29,7 +20,7 @@ int main(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } modes[] = {
         {"relay", load_relay_main},
-        {"signal", load_signal_stub},
+        {"signal", load_signal_main},
     };
 
     if (argc < 2) {
