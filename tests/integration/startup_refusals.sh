@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Bad configuration stops both daemons at start-up with exit 2 and a message naming the key.
+. "$(dirname "$0")/lib.sh"
+
+turn=$VC_BUILD/bin/vc-turn
+signal=$VC_BUILD/bin/vc-signal
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; cleanup' EXIT
+printf '{"threads": "many"}' >"$tmp/turn-bad-type.json"
+printf '{"listen": ["127.0.0.1:3478"], "colour": "blue"}' >"$tmp/turn-unknown-key.json"
+printf '{"ports": "49152-65535",' >"$tmp/turn-broken.json"
+
+# refused NAME KEY COMMAND...: the command exits 2 within 5 s and its stderr names KEY.
+refused() {
+    local name=$1 key=$2 out rc
+    shift 2
+    out=$(timeout 5 "$@" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" -eq 2 ] && grep -q -- "$key" <<<"$out"; then
+        ok "$name"
+    else
+        fail "$name" "exit $rc, stderr: $(head -c 300 <<<"$out")"
+    fi
+}
+
+t=(--listen 127.0.0.1:1 --relay-ip 127.0.0.1 --secret s3cret-for-tests)
+refused turn_threads_zero threads "$turn" "${t[@]}" --threads 0
+refused turn_ports_reversed ports "$turn" "${t[@]}" --ports 5000-4000
+refused turn_relay_ip_not_an_ip relay-ip "$turn" "${t[@]}" --relay-ip not-an-ip
+refused turn_missing_secret secret "$turn" --listen 127.0.0.1:1 --relay-ip 127.0.0.1
+refused turn_missing_cert cert "$turn" "${t[@]}" --tls-listen 127.0.0.1:2 --cert "$tmp/none.crt" \
+    --key certs/server.key
+refused turn_unknown_flag bogus "$turn" "${t[@]}" --bogus 1
+refused turn_config_wrong_type threads "$turn" --config "$tmp/turn-bad-type.json"
+refused turn_config_unknown_key colour "$turn" --config "$tmp/turn-unknown-key.json"
+refused turn_config_broken_json turn-broken.json "$turn" --config "$tmp/turn-broken.json"
+
+s=(--listen 127.0.0.1:1 --api-key k-0123456789abcdef --turn-secret s3cret --data-dir "$tmp/data")
+refused signal_public_url_not_https public-url "$signal" "${s[@]}" --public-url http://x
+refused signal_missing_cert cert "$signal" "${s[@]}" --cert "$tmp/none.crt"
+refused signal_bad_ice_server ice-server "$signal" "${s[@]}" --ice-server http://x
+refused signal_turn_ttl_zero turn-ttl "$signal" "${s[@]}" --turn-ttl 0
+refused signal_short_api_key api-key "$signal" "${s[@]}" --api-key short
+
+# A secret never appears in a refusal message.
+out=$(timeout 5 "$turn" "${t[@]}" --secret s3cret-not-to-print --threads 0 2>&1)
+check turn_refusal_does_not_echo_the_secret "secret printed: $out" not_grep -q s3cret-not-to-print <<<"$out"
+finish
