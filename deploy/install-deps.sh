@@ -22,7 +22,7 @@ done
 if [ "$group" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
     missing+=(nodejs npm)
 fi
-if [ "$group" = bench ] && ! command -v python3 >/dev/null 2>&1; then
+if { [ "$group" = bench ] || [ "$group" = test ]; } && ! command -v python3 >/dev/null 2>&1; then
     missing+=(python3)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0

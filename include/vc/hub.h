@@ -74,13 +74,22 @@ struct hub_room_info {
 struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops *ops, void *ctx);
 /* Closes nothing: the I/O layer closes its connections first. */
 void hub_free(struct hub *h);
+/* Replaces the settings on reload (a copy; its pointers stay borrowed, and the caller may free
+ * the old ones once this returns). Rooms, sessions and peers carry on: new TURN credentials use
+ * the new secret, URLs and TTL, and the limits apply from the next message, join or room. */
+void hub_set_settings(struct hub *h, const struct hub_settings *settings);
+/* Draining: hub_room_create() refuses with -ESHUTDOWN, while existing rooms carry on (joins,
+ * resumes, lobby and signals all work). */
+void hub_set_draining(struct hub *h, bool draining);
+bool hub_draining(const struct hub *h);
 /* Set once per loop iteration: a monotonic and a wall clock, both in milliseconds. */
 void hub_set_clock(struct hub *h, uint64_t mono_ms, int64_t unix_ms);
 /* Grace periods, room expiry and rate windows. Call about once a second. */
 void hub_tick(struct hub *h);
 
 /* REST side. owner is "key" for the API key or "user:ID" for a clinician. */
-/* Returns 0, -EINVAL for bad options, -EDQUOT past the owner's limit, -ENOSPC past the total. */
+/* Returns 0, -EINVAL for bad options, -EDQUOT past the owner's limit, -ENOSPC past the total,
+ * -ESHUTDOWN while draining. */
 int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts *opts,
                     struct hub_room_info *out);
 /* -ENOENT for unknown, expired and other owners' rooms alike. */

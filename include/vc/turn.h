@@ -32,13 +32,15 @@ struct turn_settings {
     union vc_addr external_ip4; /* advertised instead of relay_ip4 when set (NAT in front) */
     union vc_addr external_ip6;
     uint16_t port_min, port_max;
-    unsigned max_allocations; /* whole server */
-    unsigned user_quota;      /* allocations per credential */
-    uint64_t bps;             /* per-allocation relay cap, bits per second; 0 = none */
-    unsigned max_lifetime;    /* seconds; requested lifetimes are clamped to it */
-    unsigned nonce_lifetime;  /* seconds before 438 Stale Nonce */
-    unsigned unauth_rate;     /* unauthenticated requests per second per source IP */
-    unsigned workers;         /* number of turn_worker instances that will be created */
+    unsigned max_allocations;       /* whole server */
+    unsigned user_quota;            /* allocations per credential */
+    uint64_t bps;                   /* per-allocation relay cap, bits per second; 0 = none */
+    unsigned max_lifetime;          /* seconds; requested lifetimes are clamped to it */
+    unsigned nonce_lifetime;        /* seconds before 438 Stale Nonce */
+    unsigned unauth_rate;           /* unauthenticated requests per second per source IP */
+    unsigned workers;               /* number of turn_worker instances that will be created */
+    union vc_addr alternate_server; /* answered while draining; family AF_UNSPEC if none */
+    unsigned secret_grace;          /* seconds: see turn_server_reload() */
 };
 
 /* Counters one worker owns and writes without atomics; the metrics reader sums workers with
@@ -57,6 +59,7 @@ struct turn_stats {
     uint64_t stale_nonces;
     uint64_t bad_messages;
     uint64_t requests;
+    uint64_t drain_refused; /* Allocates answered 300 or 508 while draining */
     uint64_t batch_hist[TURN_BATCH_BUCKETS];
 };
 
@@ -95,7 +98,29 @@ struct turn_io_ops {
  * Returns NULL on ENOMEM or if the CSPRNG fails. */
 struct turn_server *turn_server_new(const struct turn_settings *settings);
 void turn_server_free(struct turn_server *s);
+/* The settings the server started with (what turn_server_reload() later changes is not
+ * reflected here): realm, relay addresses and ports never change while it runs. */
 const struct turn_settings *turn_server_settings(const struct turn_server *s);
+
+/* SIGHUP: publishes new values of the settings that may change while workers run (secret,
+ * policy, user_quota, bps, max_lifetime, unauth_rate, alternate_server, secret_grace, and
+ * max_allocations up to the start-up value, which sized the pools); every other field of set is
+ * ignored. Workers pick the new values up at their next turn_worker_set_clock(), so there is no
+ * lock on the packet path. When the secret changes, the previous one stays accepted for
+ * credentials whose EXPIRY is at most now_unix + set->secret_grace: every credential issued
+ * before the rotation keeps working to its own end (a refresh included), and none issued with
+ * the old secret afterwards outlives the window. Takes set->policy on success (the server frees
+ * it); the secret is copied. Call from one thread at a time. Returns 0, -EINVAL (a
+ * max_allocations above the start-up value) or -ENOMEM; on error nothing changed. */
+int turn_server_reload(struct turn_server *s, const struct turn_settings *set, int64_t now_unix);
+/* Frees the settings replaced by earlier reloads. Call only once every worker has called
+ * turn_worker_set_clock() after the last turn_server_reload() returned (or has stopped). */
+void turn_server_reclaim(struct turn_server *s);
+
+/* Drain: while on, a new Allocate gets 300 Try Alternate with ALTERNATE-SERVER (or 508 when no
+ * alternate_server is set); existing allocations keep working. Safe from any thread. */
+void turn_server_set_draining(struct turn_server *s, bool on);
+bool turn_server_draining(const struct turn_server *s);
 
 /* Creates worker index (0-based), with pools sized for its share of max_allocations.
  * ctx is the I/O layer's own pointer, returned by turn_worker_ctx(). */
@@ -108,7 +133,8 @@ const struct turn_stats *turn_worker_stats(const struct turn_worker *w);
 struct turn_stats *turn_worker_stats_mut(struct turn_worker *w);
 
 /* The clock: the I/O layer sets it once per loop iteration (a fuzzer sets a fake one).
- * mono_ms is monotonic milliseconds; unix_s is wall-clock seconds, for credential expiry. */
+ * mono_ms is monotonic milliseconds; unix_s is wall-clock seconds, for credential expiry.
+ * This is also the worker's quiescent point: it loads the current settings here. */
 void turn_worker_set_clock(struct turn_worker *w, uint64_t mono_ms, int64_t unix_s);
 
 /* A message from a client: a STUN message or ChannelData (several, for a stream, are fed one

@@ -105,17 +105,17 @@ static json_t *ice_servers(struct hub *h, const struct hub_peer *p)
     char user[64], pass[REST_CRED_PASSWORD_LEN];
 
     snprintf(user, sizeof(user), "%lld:%s", (long long)credential_expiry(h, p), p->turn_id);
-    bool have_pass = h->set.turn_secret_len &&
-                     rest_cred_password(h->set.turn_secret, h->set.turn_secret_len, user,
-                                        strlen(user), pass, sizeof(pass)) > 0;
+    bool have_pass =
+        h->set.turn_secret_len && rest_cred_password(h->set.turn_secret, h->set.turn_secret_len,
+                                                     user, strlen(user), pass, sizeof(pass)) > 0;
     for (unsigned i = 0; i < h->set.n_ice_servers; i++) {
         const char *url = h->set.ice_servers[i];
         bool turn = strncmp(url, "turn:", 5) == 0 || strncmp(url, "turns:", 6) == 0;
         if (turn && !have_pass)
             continue;
-        json_t *one = turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user,
-                                       "credential", pass)
-                           : json_pack("{s:s}", "urls", url);
+        json_t *one =
+            turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user, "credential", pass)
+                 : json_pack("{s:s}", "urls", url);
         if (one)
             json_array_append_new(list, one);
     }

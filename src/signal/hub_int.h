@@ -85,6 +85,7 @@ struct hub {
     struct hub_stats stats;
     struct sigmsg_buf out; /* scratch for building frames */
     bool stopping;         /* hub_free() is tearing down: nothing more is sent */
+    bool draining;         /* no new rooms; existing ones carry on */
 };
 
 /* room.c */

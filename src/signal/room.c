@@ -35,6 +35,21 @@ void hub_free(struct hub *h)
     free(h);
 }
 
+void hub_set_settings(struct hub *h, const struct hub_settings *settings)
+{
+    h->set = *settings;
+}
+
+void hub_set_draining(struct hub *h, bool draining)
+{
+    h->draining = draining;
+}
+
+bool hub_draining(const struct hub *h)
+{
+    return h->draining;
+}
+
 void hub_set_clock(struct hub *h, uint64_t mono_ms, int64_t unix_ms)
 {
     h->mono_ms = mono_ms;
@@ -104,6 +119,8 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
     if (!owner || strlen(owner) > HUB_OWNER_MAX || opts->ttl < 1 || opts->ttl > 86400 ||
         opts->capacity < 2 || opts->capacity > 8)
         return -EINVAL;
+    if (h->draining)
+        return -ESHUTDOWN;
     for (struct hub_room *r = h->rooms; r; r = r->next)
         owned += strcmp(r->owner, owner) == 0;
     if (owned >= h->set.max_rooms_per_owner)

@@ -410,6 +410,11 @@ static void sigapi_rooms_create(struct sigapi_call *c)
         sigapi_error(c, 503, "unavailable", "the server has no room for more rooms");
         return;
     }
+    if (rc == -ESHUTDOWN) {
+        sigapi_error(c, 503, "draining",
+                     "this server is draining; create the room on another node");
+        return;
+    }
     if (rc < 0 || !sigapi_link(c->s, info.host_token, host) ||
         !sigapi_link(c->s, info.guest_token, guest)) {
         if (rc == 0) /* no answer can carry the links: do not leave the room behind */

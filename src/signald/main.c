@@ -60,6 +60,9 @@ struct main_config {
 
 /* What start-up derives from the config; everything the running daemon owns. */
 struct main_state {
+    struct main_config *cfg; /* borrowed: main()'s, replaced in place by a reload */
+    int argc;                /* the command line, read again on SIGHUP (flags override the file) */
+    char **argv;
     struct secret api_key;
     struct secret turn_secret;
     char public_url[SIGNALD_ORIGIN_MAX];
@@ -310,6 +313,26 @@ static int main_secrets(const struct main_config *c, struct main_state *st, char
     return 0;
 }
 
+/* What a reload may change, checked into st: origins, secrets, metrics-allow, ice-server. */
+static int main_check_live(const struct main_config *c, struct main_state *st, char *err,
+                           size_t errlen)
+{
+    int r;
+
+    if ((r = main_origins(c, st, err, errlen)) < 0 || (r = main_secrets(c, st, err, errlen)) < 0)
+        return r;
+    if (c->metrics_allow.n > SIGNALD_CIDR_MAX)
+        return daemon_fail(err, errlen, "metrics-allow: at most %d ranges", SIGNALD_CIDR_MAX);
+    for (unsigned i = 0; i < c->metrics_allow.n; i++)
+        if (cidr_parse(c->metrics_allow.v[i], &st->server.metrics_allow[i]) < 0)
+            return daemon_fail(err, errlen, "metrics-allow: '%s' is not a CIDR",
+                               c->metrics_allow.v[i]);
+    st->server.n_metrics_allow = c->metrics_allow.n;
+    if (c->ice_server.n > HUB_MAX_ICE_SERVERS)
+        return daemon_fail(err, errlen, "ice-server: at most %d", HUB_MAX_ICE_SERVERS);
+    return 0;
+}
+
 static void main_settings(const struct main_config *c, struct main_state *st)
 {
     struct hub_settings *h = &st->hub;
@@ -360,17 +383,8 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
     if (c->redis)
         return daemon_fail(err, errlen, "redis: not supported yet");
     if ((r = main_listen(c, st, err, errlen)) < 0 || (r = main_files(c, st, err, errlen)) < 0 ||
-        (r = main_origins(c, st, err, errlen)) < 0 || (r = main_secrets(c, st, err, errlen)) < 0)
+        (r = main_check_live(c, st, err, errlen)) < 0)
         return r;
-    if (c->metrics_allow.n > SIGNALD_CIDR_MAX)
-        return daemon_fail(err, errlen, "metrics-allow: at most %d ranges", SIGNALD_CIDR_MAX);
-    for (unsigned i = 0; i < c->metrics_allow.n; i++)
-        if (cidr_parse(c->metrics_allow.v[i], &st->server.metrics_allow[i]) < 0)
-            return daemon_fail(err, errlen, "metrics-allow: '%s' is not a CIDR",
-                               c->metrics_allow.v[i]);
-    st->server.n_metrics_allow = c->metrics_allow.n;
-    if (c->ice_server.n > HUB_MAX_ICE_SERVERS)
-        return daemon_fail(err, errlen, "ice-server: at most %d", HUB_MAX_ICE_SERVERS);
     st->log = event_log_open(c->log);
     if (!st->log)
         return daemon_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
@@ -378,6 +392,89 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
         return daemon_fail(err, errlen, "data-dir: %s", aerr);
     main_settings(c, st);
     return 0;
+}
+
+/* Keys a running server cannot take a new value for: the sockets, the database, the log and
+ * the pages are open, and links and origins were built from the public URL. */
+static bool main_needs_restart(const char *key)
+{
+    static const char *const keys[] = {"listen", "public-url", "data-dir",       "redis",
+                                       "log",    "web-root",   "frame-ancestors"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Gives next the running value of every key that needs a restart, saying which changed.
+ * Returns 0 or -ENOMEM. */
+static int main_keep_restart_keys(const struct main_config *old, struct main_config *next)
+{
+    for (size_t i = 0; i < MAIN_NOPTS; i++) {
+        const struct cfg_option *o = &main_options[i];
+        char *const *was = (char *const *)((const char *)old + o->offset);
+        char **now = (char **)((char *)next + o->offset);
+
+        if (o->type != CFG_STR || !main_needs_restart(o->key))
+            continue;
+        if ((!*was && !*now) || (*was && *now && strcmp(*was, *now) == 0))
+            continue;
+        log_msg(LOG_LEVEL_WARN, "SIGHUP: %s changed: needs a restart (keeping %s)", o->key,
+                *was ? *was : "none");
+        free(*now);
+        *now = NULL;
+        if (*was && !(*now = strdup(*was)))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The reload hook (see signald_reload_cb): reads the config file, the flags and the secret
+ * files again and checks everything a running server may change, then commits it all at
+ * once: the secrets, origins and metrics ranges in place, the hub's settings, the log level.
+ * The server loads the certificate afterwards; signald_tls_check() has vetted it here. */
+static int main_reload(struct main_state *st, char *err, size_t errlen)
+{
+    struct main_config next, old;
+    struct main_state *nst = calloc(1, sizeof(*nst));
+    int r = -ENOMEM;
+
+    memset(&next, 0, sizeof(next));
+    if (!nst)
+        return daemon_fail(err, errlen, "out of memory");
+    if ((r = cfg_load(main_options, MAIN_NOPTS, &next, st->argc, st->argv, err, errlen)) < 0)
+        goto out;
+    if ((r = main_keep_restart_keys(st->cfg, &next)) < 0) {
+        daemon_fail(err, errlen, "out of memory");
+        goto out;
+    }
+    if ((r = main_readable("cert", next.cert, err, errlen)) < 0 ||
+        (r = main_readable("key", next.key, err, errlen)) < 0 ||
+        (r = signald_tls_check(next.cert, next.key, err, errlen)) < 0 ||
+        (r = main_check_live(&next, nst, err, errlen)) < 0)
+        goto out;
+    /* Commit: nothing below can fail. */
+    st->api_key = nst->api_key;
+    st->turn_secret = nst->turn_secret;
+    memcpy(st->server.origins, nst->server.origins, sizeof(st->server.origins));
+    st->server.n_origins = nst->server.n_origins;
+    memcpy(st->server.metrics_allow, nst->server.metrics_allow, sizeof(st->server.metrics_allow));
+    st->server.n_metrics_allow = nst->server.n_metrics_allow;
+    old = *st->cfg;
+    *st->cfg = next;
+    memset(&next, 0, sizeof(next));
+    main_settings(st->cfg, st);
+    if (st->api.hub)
+        hub_set_settings(st->api.hub, &st->hub);
+    daemon_set_level(st->cfg->log_level);
+    cfg_free(main_options, MAIN_NOPTS, &old);
+out:
+    cfg_free(main_options, MAIN_NOPTS, &next);
+    secret_wipe(&nst->api_key);
+    secret_wipe(&nst->turn_secret);
+    free(nst);
+    return r;
 }
 
 static void main_free(struct main_state *st)
@@ -503,6 +600,9 @@ int main(int argc, char **argv)
         cfg_free(main_options, MAIN_NOPTS, &cfg);
         return 1;
     }
+    st->cfg = &cfg;
+    st->argc = argc;
+    st->argv = argv;
     if (main_resolve(&cfg, st, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         main_free(st);
@@ -513,6 +613,9 @@ int main(int argc, char **argv)
     daemon_raise_nofile();
     /* Blocked before any thread starts, so only the server's sigwait() thread sees them. */
     daemon_block_signals(&set);
+    signald_block_signals();
+    st->server.reload = main_reload;
+    st->server.reload_state = st;
     if (signald_server_run(&st->server, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         status = 1;

@@ -5,13 +5,13 @@
 #include "vc/prom.h"
 #include "signald.h"
 
-size_t signald_metrics_format(const struct hub_stats *st, size_t rooms, size_t connections,
-                              char *out, size_t outlen)
+size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
+                              const struct signald_io_counts *io, char *out, size_t outlen)
 {
     static const uint64_t le[7] = {10, 25, 50, 100, 250, 500, 1000};
     const struct prom_metric m[] = {
         {"vc_signal_rooms", "gauge", "Live rooms.", rooms},
-        {"vc_signal_connections", "gauge", "Open WebSocket connections.", connections},
+        {"vc_signal_connections", "gauge", "Open WebSocket connections.", io->connections},
         {"vc_signal_messages_relayed_total", "counter", "Signal messages forwarded.",
          st->messages_relayed},
         {"vc_signal_joins_total", "counter", "Successful joins.", st->joins},
@@ -21,6 +21,12 @@ size_t signald_metrics_format(const struct hub_stats *st, size_t rooms, size_t c
         {"vc_signal_errors_total", "counter", "Error messages sent to clients.", st->errors},
         {"vc_signal_rate_limited_total", "counter",
          "Messages refused by the per-connection rate limit.", st->rate_limited},
+        {"vc_signal_too_large_total", "counter", "Messages over 64 KiB (closed with 1009).",
+         io->too_large},
+        {"vc_signal_output_overflow_total", "counter", "Frames refused by a full output queue.",
+         io->out_overflow},
+        {"vc_signal_draining", "gauge", "1 while draining (no new rooms, /readyz 503).",
+         io->draining},
     };
     const struct prom_histogram h = {"vc_signal_join_latency_ms", "Time from join to joined.", le,
                                      st->join_latency_buckets, 8};
@@ -31,5 +37,12 @@ size_t signald_metrics_format(const struct hub_stats *st, size_t rooms, size_t c
     prom_histogram(&b, &h);
     prom_put(&b, "vc_signal_join_latency_ms_sum %.3f\n", st->join_latency_sum_ms);
     prom_put(&b, "vc_signal_join_latency_ms_count %" PRIu64 "\n", st->join_latency_count);
+    prom_put(&b,
+             "# HELP vc_signal_ws_refused_total WebSocket upgrades refused, by reason.\n"
+             "# TYPE vc_signal_ws_refused_total counter\n"
+             "vc_signal_ws_refused_total{reason=\"origin\"} %" PRIu64 "\n"
+             "vc_signal_ws_refused_total{reason=\"capacity\"} %" PRIu64 "\n"
+             "vc_signal_ws_refused_total{reason=\"rate\"} %" PRIu64 "\n",
+             io->refused_origin, io->refused_capacity, io->refused_rate);
     return b.len;
 }

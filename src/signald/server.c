@@ -48,6 +48,9 @@ struct server {
     lws_sorted_usec_list_t tick;
     pthread_t sig_thread;
     atomic_bool stop;
+    atomic_bool reload; /* SIGHUP seen: the loop reloads */
+    atomic_bool drain;  /* SIGUSR1 seen: the loop starts draining */
+    SSL_CTX *ssl_ctx;   /* the vhost's, borrowed from lws: a reload puts the new cert in it */
     bool shutting_down;
     size_t n_ws; /* established WebSocket connections */
     uint64_t refused_origin, refused_capacity, refused_rate, too_large, out_overflow;
@@ -585,14 +588,10 @@ static int server_http_api(struct server *srv, struct lws *wsi, struct server_ht
 
 static int server_http_metrics(struct server *srv, struct lws *wsi, struct server_http *h)
 {
-    struct {
-        size_t conns;
-        uint64_t refused_origin, refused_capacity, refused_rate, too_large, out_overflow;
-    } io = {srv->n_ws,         srv->refused_origin, srv->refused_capacity,
-            srv->refused_rate, srv->too_large,      srv->out_overflow};
+    const struct signald_io_counts io = {
+        srv->n_ws,      srv->refused_origin, srv->refused_capacity, srv->refused_rate,
+        srv->too_large, srv->out_overflow,   hub_draining(srv->hub)};
     char ip[64], *body;
-    size_t len;
-    int w;
 
     lws_get_peer_simple(wsi, ip, sizeof(ip));
     if (!cidr_match(srv->s->metrics_allow, srv->s->n_metrics_allow, ip))
@@ -600,25 +599,8 @@ static int server_http_metrics(struct server *srv, struct lws *wsi, struct serve
     body = malloc(SERVER_METRICS_MAX);
     if (!body)
         return server_http_text(wsi, h, 503, "busy\n");
-    len = signald_metrics_format(hub_get_stats(srv->hub), hub_room_count(srv->hub), io.conns, body,
-                                 SERVER_METRICS_MAX);
-    w = snprintf(body + len, SERVER_METRICS_MAX - len,
-                 "# HELP vc_signal_ws_refused_total WebSocket upgrades refused, by reason.\n"
-                 "# TYPE vc_signal_ws_refused_total counter\n"
-                 "vc_signal_ws_refused_total{reason=\"origin\"} %llu\n"
-                 "vc_signal_ws_refused_total{reason=\"capacity\"} %llu\n"
-                 "vc_signal_ws_refused_total{reason=\"rate\"} %llu\n"
-                 "# HELP vc_signal_too_large_total Messages over 64 KiB (closed with 1009).\n"
-                 "# TYPE vc_signal_too_large_total counter\n"
-                 "vc_signal_too_large_total %llu\n"
-                 "# HELP vc_signal_output_overflow_total Frames refused by a full output queue.\n"
-                 "# TYPE vc_signal_output_overflow_total counter\n"
-                 "vc_signal_output_overflow_total %llu\n",
-                 (unsigned long long)io.refused_origin, (unsigned long long)io.refused_capacity,
-                 (unsigned long long)io.refused_rate, (unsigned long long)io.too_large,
-                 (unsigned long long)io.out_overflow);
-    if (w > 0)
-        len += (size_t)w < SERVER_METRICS_MAX - len ? (size_t)w : SERVER_METRICS_MAX - len - 1;
+    size_t len = signald_metrics_format(hub_get_stats(srv->hub), hub_room_count(srv->hub), &io,
+                                        body, SERVER_METRICS_MAX);
     return server_http_respond(wsi, h, 200, "text/plain; version=0.0.4; charset=utf-8", body, len,
                                "no-store", NULL);
 }
@@ -697,7 +679,8 @@ static int server_http_request(struct server *srv, struct lws *wsi, struct serve
     if (strcmp(h->path, "/healthz") == 0)
         return server_http_text(wsi, h, 200, "ok\n");
     if (strcmp(h->path, "/readyz") == 0)
-        return server_http_text(wsi, h, 200, "ready\n");
+        return hub_draining(srv->hub) ? server_http_text(wsi, h, 503, "draining\n")
+                                      : server_http_text(wsi, h, 200, "ready\n");
     if (strcmp(h->path, "/metrics") == 0)
         return server_http_metrics(srv, wsi, h);
     return server_http_static(srv, wsi, h);
@@ -732,6 +715,8 @@ static int server_http_cb(struct lws *wsi, enum lws_callback_reasons reason, voi
         /* user is the vhost's SSL_CTX: TLS 1.2 is the floor, whatever the library default. */
         if (user && !SSL_CTX_set_min_proto_version((SSL_CTX *)user, TLS1_2_VERSION))
             return -1;
+        if (srv)
+            srv->ssl_ctx = user;
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return server_confirm_upgrade(srv, wsi);
@@ -780,7 +765,18 @@ static void server_lws_log(int level, const char *line)
     log_msg(level == LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "lws: %.*s", (int)len, line);
 }
 
-/* Waits for SIGINT or SIGTERM (blocked in every thread) and wakes the loop to stop it. */
+void signald_block_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Waits for the signals (blocked in every thread) and hands them to the loop: SIGHUP and
+ * SIGUSR1 set a flag the loop acts on, SIGINT and SIGTERM stop it. Nothing else runs here. */
 static void *server_sig_run(void *arg)
 {
     struct server *srv = arg;
@@ -790,13 +786,56 @@ static void *server_sig_run(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    while (sigwait(&set, &sig) != 0)
-        ;
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+        atomic_store(sig == SIGHUP ? &srv->reload : &srv->drain, true);
+        lws_cancel_service(srv->ctx);
+    }
     if (!atomic_load(&srv->stop))
         log_msg(LOG_LEVEL_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&srv->stop, true);
     lws_cancel_service(srv->ctx);
     return NULL;
+}
+
+/* SIGHUP, on the service thread: the new configuration, then the certificate for new
+ * handshakes (an SSL object copies the context's certificate when it is created, so open
+ * connections keep theirs), then the per-IP limit. Nothing is dropped; a refusal keeps all. */
+static void server_reload(struct server *srv)
+{
+    const struct signald_settings *s = srv->s;
+    char err[512] = "";
+
+    if (!s->reload) {
+        log_msg(LOG_LEVEL_WARN, "SIGHUP: reload is not available; ignored");
+        return;
+    }
+    if (s->reload(s->reload_state, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "SIGHUP: reload refused, the running configuration stays: %s",
+                err);
+        return;
+    }
+    /* signald_tls_check() passed in the hook, so this only fails on a race with the files. */
+    if (srv->ssl_ctx && signald_tls_load(srv->ssl_ctx, s->cert, s->key, err, sizeof(err)) < 0)
+        log_msg(LOG_LEVEL_ERROR, "SIGHUP: %s (new connections may fail until fixed)", err);
+    srv->iplimit.burst = s->max_conns_per_ip_per_min;
+    srv->iplimit.per_ms = s->max_conns_per_ip_per_min / 60000.0;
+    log_msg(LOG_LEVEL_INFO, "SIGHUP: configuration reloaded");
+}
+
+/* SIGUSR1, on the service thread: no new rooms, /readyz fails; everything else carries on. */
+static void server_drain(struct server *srv)
+{
+    if (hub_draining(srv->hub))
+        return;
+    hub_set_draining(srv->hub, true);
+    log_msg(LOG_LEVEL_INFO, "SIGUSR1: draining (%zu rooms, %zu connections carry on)",
+            hub_room_count(srv->hub), srv->n_ws);
 }
 
 static void server_headers(struct server *srv)
@@ -883,6 +922,8 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
     }
     srv->s = s;
     atomic_init(&srv->stop, false);
+    atomic_init(&srv->reload, false);
+    atomic_init(&srv->drain, false);
     if ((r = signald_iplimit_init(&srv->iplimit, s->max_conns_per_ip_per_min)) < 0) {
         snprintf(err, errlen, "getrandom: %s", strerror(-r));
         free(srv);
@@ -912,9 +953,16 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
     lws_sul_schedule(srv->ctx, 0, &srv->tick, server_tick, LWS_US_PER_SEC);
     fprintf(stderr, "vc-signal: listening on https://%s:%d (public URL %s)\n",
             s->iface[0] ? s->iface : "*", s->port, s->public_url);
-    while (!atomic_load(&srv->stop))
+    /* lws_cancel_service() from the signal thread ends the current lws_service() call, so the
+     * flags are acted on here, on the service thread, between events. */
+    while (!atomic_load(&srv->stop)) {
         if (lws_service(srv->ctx, 0) < 0)
             break;
+        if (atomic_exchange(&srv->reload, false))
+            server_reload(srv);
+        if (atomic_exchange(&srv->drain, false))
+            server_drain(srv);
+    }
     /* Wake the signal thread if the loop ended on its own. */
     if (!atomic_exchange(&srv->stop, true))
         pthread_kill(srv->sig_thread, SIGTERM);

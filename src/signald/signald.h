@@ -15,6 +15,8 @@ struct hub;
 struct hub_settings;
 struct hub_stats;
 struct sigapi_settings;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+struct main_state; /* main.c's daemon state: opaque here, handed back to the reload hook */
 
 /* Caps of one WebSocket connection's output queue: send() answers -ENOBUFS beyond either. */
 #define SIGNALD_OUT_MAX_BYTES (1024 * 1024)
@@ -25,7 +27,13 @@ struct sigapi_settings;
 #define SIGNALD_ORIGIN_MAX 256
 #define SIGNALD_CIDR_MAX 32
 
-/* Everything server.c needs, resolved and checked by main.c. Strings are borrowed. */
+/* Re-reads the configuration on SIGHUP, on the service thread. On success it has updated the
+ * settings in place (including the hub's, through api->hub) and returns 0; otherwise it leaves
+ * everything as it was and returns -EINVAL with a message naming the key in err. */
+typedef int (*signald_reload_cb)(struct main_state *st, char *err, size_t errlen);
+
+/* Everything server.c needs, resolved and checked by main.c. Strings are borrowed. The server
+ * reads it as const; only the reload hook changes it, on the service thread between events. */
 struct signald_settings {
     char iface[VC_ADDR_STRLEN]; /* "" for every interface */
     int port;
@@ -42,12 +50,29 @@ struct signald_settings {
     const char *public_url;
     const struct hub_settings *hub_settings; /* borrowed: the server creates the hub with it */
     struct sigapi_settings *api;             /* borrowed; its hub is set while the server runs */
+    signald_reload_cb reload;                /* NULL: SIGHUP only logs that reload is off */
+    struct main_state *reload_state;         /* borrowed: the hook's argument */
 };
 
 /* Creates the hub, runs the HTTPS/WSS server until SIGINT or SIGTERM (which the caller has
- * blocked before starting any thread), closes every connection and frees the hub. Returns 0
+ * blocked, with SIGHUP and SIGUSR1, before starting any thread: see signald_block_signals),
+ * closes every connection and frees the hub. SIGHUP calls s->reload and then loads the
+ * certificate and key again; SIGUSR1 starts draining (/readyz 503, no new rooms). Returns 0
  * after a clean stop, or -errno with a message in err if start-up failed. */
 int signald_server_run(const struct signald_settings *s, char *err, size_t errlen);
+
+/* Blocks SIGHUP and SIGUSR1 too (daemon_block_signals takes SIGINT and SIGTERM), so that only
+ * the server's sigwait() thread sees them. Call before any thread starts. */
+void signald_block_signals(void);
+
+/* Loads cert (a PEM chain) and key (PEM) into ctx (borrowed; OpenSSL's SSL_CTX) for the
+ * handshakes that start afterwards. Returns 0, or -EINVAL with a message naming the key ("cert:"
+ * or "key:") in err; ctx may then hold the new certificate without its key. */
+int signald_tls_load(struct ssl_ctx_st *ctx, const char *cert, const char *key, char *err,
+                     size_t errlen);
+/* The same check on a scratch context: 0 if cert and key load and belong together, or -EINVAL
+ * with a message naming the key in err. Used before a reload commits to new files. */
+int signald_tls_check(const char *cert, const char *key, char *err, size_t errlen);
 
 /* Static files. The request path (borrowed, NUL-terminated, without query) maps to a file
  * under root: "/" is index.html, "/join" is join.html. Returns 0 with *body (owned by the
@@ -60,8 +85,14 @@ const char *signald_static_mime(const char *name);
 
 /* Writes the Prometheus text for the hub's counters and the live connection count into out
  * (borrowed). Returns the length written (truncated at outlen - 1). */
-size_t signald_metrics_format(const struct hub_stats *st, size_t rooms, size_t connections,
-                              char *out, size_t outlen);
+/* What the I/O layer counts itself, for /metrics. */
+struct signald_io_counts {
+    size_t connections;
+    uint64_t refused_origin, refused_capacity, refused_rate, too_large, out_overflow;
+    bool draining;
+};
+size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
+                              const struct signald_io_counts *io, char *out, size_t outlen);
 
 /* The per-IP new-connection limit: a fixed table of hashed token buckets. */
 #define SIGNALD_IPLIMIT_SLOTS 4096

@@ -22,6 +22,7 @@ struct turn_worker *turn_worker_new(struct turn_server *s, unsigned index,
     w->ops = ops;
     w->ctx = ctx;
     w->index = index;
+    w->cur = __atomic_load_n(&s->live, __ATOMIC_SEQ_CST);
     /* Every worker can hold the whole server's cap (SO_REUSEPORT need not spread clients
      * evenly); untouched pool pages cost no memory. The total is enforced separately. */
     w->capacity = s->set.max_allocations ? s->set.max_allocations : 1;
@@ -75,6 +76,8 @@ void turn_worker_set_clock(struct turn_worker *w, uint64_t mono_ms, int64_t unix
 {
     w->now_ms = mono_ms;
     w->now_unix = unix_s;
+    /* The quiescent point: nothing from the previous generation is used after this load. */
+    w->cur = __atomic_load_n(&w->srv->live, __ATOMIC_SEQ_CST);
 }
 
 uint64_t turn_worker_random(struct turn_worker *w)
@@ -122,7 +125,7 @@ struct turn_alloc *turn_alloc_new(struct turn_worker *w, const struct turn_clien
     a->client = *c;
     a->created_ms = w->now_ms;
     a->bw_last_ms = w->now_ms;
-    a->bw_tokens = w->srv->set.bps / 8;
+    a->bw_tokens = w->cur->set.bps / 8;
     a->id = turn_worker_random(w);
     size_t bucket = tuple_bucket(w, c);
     a->hash_next = w->buckets[bucket];
@@ -258,7 +261,7 @@ int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *p
 
 bool turn_alloc_charge(struct turn_worker *w, struct turn_alloc *a, size_t len)
 {
-    uint64_t rate = w->srv->set.bps / 8; /* bytes per second; one second of burst */
+    uint64_t rate = w->cur->set.bps / 8; /* bytes per second; one second of burst */
 
     if (rate == 0)
         return true;

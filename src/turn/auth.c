@@ -136,12 +136,25 @@ static void fail(struct turn_auth *out, int code, const char *reason)
     out->reason = reason;
 }
 
+/* The long-term key of user under one secret, into out->key. Returns 0 or -EINVAL. */
+static int message_key(int alg, const char *name, size_t name_len, const char *realm,
+                       const uint8_t *secret, size_t secret_len, struct turn_auth *out)
+{
+    char pass[64];
+    int plen = rest_cred_password(secret, secret_len, name, name_len, pass, sizeof(pass));
+
+    out->key_len = plen < 0 ? -1
+                            : stun_long_term_key(alg, name, name_len, realm, strlen(realm), pass,
+                                                 (size_t)plen, out->key);
+    memset(pass, 0, sizeof(pass));
+    return out->key_len < 0 ? -EINVAL : 0;
+}
+
 void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const struct stun_msg *m,
                      struct turn_auth *out)
 {
     const struct turn_server *s = w->srv;
     const struct stun_attr *user, *realm, *nonce;
-    char pass[64];
     int64_t expiry;
 
     memset(out, 0, sizeof(*out));
@@ -164,15 +177,18 @@ void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const s
         return fail(out, 401, "bad_username");
     if (expiry < w->now_unix)
         return fail(out, 401, "expired");
-    int plen =
-        rest_cred_password(s->secret, s->set.secret_len, name, user->len, pass, sizeof(pass));
-    out->key_len = stun_long_term_key(alg, name, user->len, s->realm, strlen(s->realm), pass,
-                                      (size_t)plen, out->key);
-    memset(pass, 0, sizeof(pass));
-    if (out->key_len < 0)
+    const struct turn_live *live = w->cur;
+    if (message_key(alg, name, user->len, s->realm, live->secret, live->set.secret_len, out) < 0)
         return fail(out, 500, "key");
-    if (stun_check_integrity(m, out->key, (size_t)out->key_len) < 0)
-        return fail(out, 401, "bad_integrity");
+    if (stun_check_integrity(m, out->key, (size_t)out->key_len) < 0) {
+        /* After a rotation the previous secret still vouches for credentials issued before
+         * it, which expire within the grace window (see turn_server_reload()). */
+        if (!live->prev_secret || expiry > live->prev_until ||
+            message_key(alg, name, user->len, s->realm, live->prev_secret, live->prev_len, out) <
+                0 ||
+            stun_check_integrity(m, out->key, (size_t)out->key_len) < 0)
+            return fail(out, 401, "bad_integrity");
+    }
     out->sha256 = m->integrity_sha256 >= 0;
 
     uint8_t digest[EVP_MAX_MD_SIZE];

@@ -143,7 +143,7 @@ static int requested_family(const struct turn_worker *w, const struct stun_msg *
 static uint32_t granted_lifetime(const struct turn_worker *w, const struct stun_msg *m)
 {
     const struct stun_attr *lt = stun_find(m, TURN_ATTR_LIFETIME);
-    uint32_t want = TURN_DEFAULT_LIFETIME, asked = 0, max = w->srv->set.max_lifetime;
+    uint32_t want = TURN_DEFAULT_LIFETIME, asked = 0, max = w->cur->set.max_lifetime;
 
     if (lt && stun_attr_u32(m, lt, &asked) == 0 && asked > want)
         want = asked;
@@ -178,7 +178,7 @@ static int open_relay_socket(struct turn_worker *w, struct turn_alloc *a, const 
 static int allocate_relay(struct turn_worker *w, const struct turn_client *c, int family,
                           bool even_port, const struct turn_auth *auth, struct turn_alloc **out)
 {
-    const struct turn_settings *set = &w->srv->set;
+    const struct turn_settings *set = &w->cur->set;
     uint64_t key = turn_user_quota_key(auth->user_digest);
 
     if (__atomic_add_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED) > set->max_allocations) {
@@ -235,6 +235,46 @@ static void log_alloc(struct turn_worker *w, const struct turn_alloc *a, const s
                     (int)lifetime);
 }
 
+/* ALTERNATE-SERVER (RFC 8489 14.15): a MAPPED-ADDRESS-style value, not XORed: zero, family,
+ * port, address. */
+static void build_alternate_server(struct stun_builder *b, const union vc_addr *a)
+{
+    uint8_t v[4 + 16];
+    uint16_t port = addr_port(a);
+    size_t len;
+
+    v[0] = 0;
+    v[2] = (uint8_t)(port >> 8);
+    v[3] = (uint8_t)port;
+    if (a->sa.sa_family == AF_INET6) {
+        v[1] = FAMILY_IPV6;
+        memcpy(v + 4, &a->v6.sin6_addr, 16);
+        len = 20;
+    } else {
+        v[1] = FAMILY_IPV4;
+        memcpy(v + 4, &a->v4.sin_addr, 4);
+        len = 8;
+    }
+    stun_build_attr(b, STUN_ATTR_ALTERNATE_SERVER, v, len);
+}
+
+/* Draining: send the client to the sibling (300 Try Alternate), or 508 when there is none. The
+ * answer follows authentication, so it carries MESSAGE-INTEGRITY (RFC 8489 10). */
+static void refuse_draining(struct turn_worker *w, const struct turn_client *c,
+                            const struct stun_msg *m, const struct turn_auth *auth)
+{
+    const union vc_addr *alt = &w->cur->set.alternate_server;
+    struct turn_reply r;
+
+    TURN_STAT_ADD(w, drain_refused, 1);
+    if (alt->sa.sa_family != AF_INET && alt->sa.sa_family != AF_INET6)
+        return turn_reply_error(w, c, m, auth, 508);
+    turn_reply_start(&r, m, STUN_ERROR, auth);
+    stun_build_error(&r.b, 300, NULL);
+    build_alternate_server(&r.b, alt);
+    turn_reply_send(w, c, &r);
+}
+
 static void handle_allocate(struct turn_worker *w, const struct turn_client *c,
                             const struct stun_msg *m, const struct turn_auth *auth)
 {
@@ -249,6 +289,8 @@ static void handle_allocate(struct turn_worker *w, const struct turn_client *c,
             return allocate_success(w, c, m, auth, a, false);
         return turn_reply_error(w, c, m, auth, 437);
     }
+    if (turn_server_draining(w->srv))
+        return refuse_draining(w, c, m, auth);
     if (!rt || rt->len != 4)
         return turn_reply_error(w, c, m, auth, 400);
     if (stun_attr_value(m, rt)[0] != PROTO_UDP)

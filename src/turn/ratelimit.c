@@ -6,7 +6,7 @@
 bool turn_rate_allow(struct turn_worker *w, const union vc_addr *ip)
 {
     union vc_addr key = *ip;
-    unsigned rate = w->srv->set.unauth_rate;
+    unsigned rate = w->cur->set.unauth_rate;
 
     if (rate == 0)
         return true;

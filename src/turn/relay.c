@@ -7,7 +7,7 @@
 
 bool turn_peer_allowed(struct turn_worker *w, const union vc_addr *peer)
 {
-    struct policy_verdict v = policy_check(w->srv->set.policy, peer);
+    struct policy_verdict v = policy_check(w->cur->set.policy, peer);
 
     if (!v.allowed)
         TURN_STAT_ADD(w, peer_denied, 1);

@@ -68,10 +68,24 @@ struct turn_quota {
     } * slots;
 };
 
+/* One generation of the settings workers read: immutable once published, replaced whole by
+ * turn_server_reload() and freed by turn_server_reclaim() after every worker moved on. */
+struct turn_live {
+    struct turn_settings set; /* set.secret points at secret, set.realm at the server's */
+    uint8_t *secret;          /* owned */
+    uint8_t *prev_secret;     /* owned; the secret before the last rotation, or NULL */
+    size_t prev_len;
+    int64_t prev_until;         /* prev_secret only vouches for usernames expiring by then */
+    struct peer_policy *policy; /* owned; NULL when set.policy is the caller's (start-up) */
+    struct turn_live *retired_next;
+};
+
 struct turn_server {
-    struct turn_settings set;
+    struct turn_settings set; /* as started; the fields reload cannot change are read here */
     char *realm;
-    uint8_t *secret;
+    struct turn_live *live;    /* atomic pointer: workers load it in turn_worker_set_clock() */
+    struct turn_live *retired; /* replaced generations, waiting for turn_server_reclaim() */
+    bool draining;             /* atomic */
     uint8_t nonce_key[32];
     unsigned live_allocations; /* atomic: the whole server, against max_allocations */
     struct turn_quota quota;
@@ -79,6 +93,7 @@ struct turn_server {
 
 struct turn_worker {
     struct turn_server *srv;
+    const struct turn_live *cur; /* this loop iteration's settings */
     const struct turn_io_ops *ops;
     void *ctx;
     unsigned index;

@@ -35,6 +35,8 @@
  * pointers never have it set); the low 32 bits then hold the descriptor. */
 #define ENGINE_RELAY_TAG (1ULL << 63)
 #define ENGINE_FD_TABLE_MAX (1u << 20)
+/* How long turnd_engine_sync() waits for every worker to pass a quiescent point. */
+#define ENGINE_SYNC_MS 5000
 
 struct engine_udp {
     enum turnd_src_kind kind; /* TURND_SRC_UDP; first */
@@ -73,6 +75,7 @@ struct turnd_worker {
     struct turn_stats *stats;
     pthread_t thread;
     bool started;
+    atomic_ulong iter; /* loop iterations: a change is a quiescent point (turnd_engine_sync) */
     struct engine_udp *udp[TURND_LISTEN_MAX];
     unsigned n_udp;
     struct engine_listener lis[2 * TURND_LISTEN_MAX];
@@ -103,6 +106,7 @@ struct turnd_engine {
     unsigned n;
     atomic_bool stop;
     atomic_ulong conns;
+    _Atomic(SSL_CTX *) tls; /* what new TLS connections use; replaced on reload */
 };
 
 static void engine_bump(uint64_t *counter, uint64_t by)
@@ -528,7 +532,7 @@ static void engine_accept(struct turnd_worker *w, struct engine_listener *l)
             continue;
         }
         if (l->kind == TURND_SRC_TLS_LISTEN) {
-            ssl = SSL_new(e->cfg.tls);
+            ssl = SSL_new(atomic_load(&e->tls));
             if (!ssl || SSL_set_fd(ssl, fd) != 1) {
                 SSL_free(ssl);
                 close(fd);
@@ -611,6 +615,7 @@ static void *engine_run(void *arg)
     struct turnd_worker *w = arg;
     struct epoll_event ev[ENGINE_EVENTS];
 
+    atomic_fetch_add(&w->iter, 1);
     engine_clock(w);
     w->next_tick_ms = w->now_ms + 1000;
     while (!atomic_load_explicit(&w->eng->stop, memory_order_relaxed)) {
@@ -629,6 +634,9 @@ static void *engine_run(void *arg)
             log_msg(LOG_LEVEL_ERROR, "worker %u: epoll_wait: %s", w->index, strerror(errno));
             break;
         }
+        /* The quiescent point: announced before the clock loads the current settings, so
+         * once turnd_engine_sync() sees it, nothing older is in use. */
+        atomic_fetch_add(&w->iter, 1);
         engine_clock(w);
         if (w->rerun) {
             struct turn_stream *list = w->rerun;
@@ -858,6 +866,7 @@ int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engin
     e->cfg = *cfg;
     atomic_init(&e->stop, false);
     atomic_init(&e->conns, 0);
+    atomic_init(&e->tls, cfg->tls);
     e->workers = calloc(cfg->workers, sizeof(*e->workers));
     if (!e->workers) {
         free(e);
@@ -931,4 +940,37 @@ void turnd_engine_totals(const struct turnd_engine *e, struct turnd_totals *t)
         t->batch_sum += __atomic_load_n(&w->batch_sum, __ATOMIC_RELAXED);
     }
     t->tcp_connections = atomic_load_explicit(&e->conns, memory_order_relaxed);
+    t->draining = turn_server_draining(e->cfg.server);
+}
+
+struct turn_server *turnd_engine_server(const struct turnd_engine *e)
+{
+    return e->cfg.server;
+}
+
+SSL_CTX *turnd_engine_swap_tls(struct turnd_engine *e, SSL_CTX *tls)
+{
+    return atomic_exchange(&e->tls, tls);
+}
+
+int turnd_engine_sync(struct turnd_engine *e)
+{
+    unsigned long seen[e->n];
+    uint64_t one = 1;
+
+    for (unsigned i = 0; i < e->n; i++) {
+        seen[i] = atomic_load(&e->workers[i]->iter);
+        /* Cut a worker's wait in epoll short; at worst it would take a tick (1 s). */
+        if (write(e->workers[i]->wake.fd, &one, sizeof(one)) < 0)
+            log_msg(LOG_LEVEL_WARN, "worker %u: wake: %s", i, strerror(errno));
+    }
+    for (unsigned i = 0; i < e->n; i++) {
+        for (unsigned ms = 0; atomic_load(&e->workers[i]->iter) == seen[i]; ms++) {
+            if (ms == ENGINE_SYNC_MS)
+                return -ETIMEDOUT;
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0;
 }

@@ -1,12 +1,14 @@
-/* vc-turn: command line and config, start-up checks, signals, and the engine's lifetime. */
+/* vc-turn: command line and config, start-up checks, signals (reload, drain), the engine's life. */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vc/addr.h"
@@ -46,6 +48,8 @@ struct main_config {
     long long unauth_rate;
     long long max_connections;
     long long idle_timeout;
+    char *alternate_server;
+    long long secret_grace;
 };
 
 /* What start-up derives from the config; everything the running daemon owns. */
@@ -121,6 +125,13 @@ static const struct cfg_option main_options[] = {
         "TCP and TLS client connections", NULL),
     OPT("idle-timeout", CFG_INT, 1, 3600, "30", idle_timeout,
         "seconds a connection without an allocation may stay idle", NULL),
+    OPT("alternate-server", CFG_STR, 0, 0, NULL, alternate_server,
+        "sibling ADDR:PORT that new allocations are sent to while draining (SIGUSR1)",
+        daemon_check_addr),
+    OPT("secret-grace", CFG_INT, 0, 7 * 86400, "14400", secret_grace,
+        "after a secret rotation (SIGHUP), seconds within which credentials under the old "
+        "secret may expire and still work: vc-signal's turn-ttl",
+        NULL),
 };
 #define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
 
@@ -268,20 +279,24 @@ static int main_tls(const struct main_config *c, struct main_state *st, char *er
     return st->tls ? 0 : -EINVAL;
 }
 
-static int main_policy(const struct main_config *c, struct main_state *st, char *err, size_t errlen)
+/* Builds the peer policy of c for the running addresses of st into *out (owned by the caller,
+ * even on error). */
+static int main_policy(const struct main_config *c, const struct main_state *st,
+                       struct peer_policy **out, char *err, size_t errlen)
 {
-    struct turn_settings *s = &st->settings;
+    const struct turn_settings *s = &st->settings;
+    struct peer_policy *p;
     int r;
 
-    st->policy = policy_new();
-    if (!st->policy)
+    p = *out = policy_new();
+    if (!p)
         return daemon_fail(err, errlen, "out of memory");
     for (unsigned i = 0; i < c->allow_peer.n; i++)
-        if ((r = policy_allow(st->policy, c->allow_peer.v[i])) < 0)
+        if ((r = policy_allow(p, c->allow_peer.v[i])) < 0)
             return daemon_fail(err, errlen, "allow-peer: '%s': %s", c->allow_peer.v[i],
                                r == -ENOSPC ? "too many ranges" : "not a CIDR");
     for (unsigned i = 0; i < c->deny_peer.n; i++)
-        if ((r = policy_deny(st->policy, c->deny_peer.v[i])) < 0)
+        if ((r = policy_deny(p, c->deny_peer.v[i])) < 0)
             return daemon_fail(err, errlen, "deny-peer: '%s': %s", c->deny_peer.v[i],
                                r == -ENOSPC ? "too many ranges" : "not a CIDR");
     /* The server's own addresses are reachable through it only on relay ports: never its
@@ -290,13 +305,13 @@ static int main_policy(const struct main_config *c, struct main_state *st, char 
                                    st->has_metrics ? &st->metrics : NULL};
     for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++)
         if (self[i] && self[i]->sa.sa_family != AF_UNSPEC &&
-            policy_add_self(st->policy, self[i], st->port_min, st->port_max) < 0)
+            policy_add_self(p, self[i], st->port_min, st->port_max) < 0)
             return daemon_fail(err, errlen, "allow-peer: too many ranges");
     for (unsigned i = 0; i < st->n_listen; i++)
-        if (policy_add_self(st->policy, &st->listen[i], st->port_min, st->port_max) < 0)
+        if (policy_add_self(p, &st->listen[i], st->port_min, st->port_max) < 0)
             return daemon_fail(err, errlen, "listen: policy table full");
     for (unsigned i = 0; i < st->n_tls_listen; i++)
-        if (policy_add_self(st->policy, &st->tls_listen[i], st->port_min, st->port_max) < 0)
+        if (policy_add_self(p, &st->tls_listen[i], st->port_min, st->port_max) < 0)
             return daemon_fail(err, errlen, "tls-listen: policy table full");
     return 0;
 }
@@ -320,8 +335,12 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
         return r;
     if (st->secret.len == 0)
         return daemon_fail(err, errlen, "secret: required (use --secret or --secret-file)");
-    if ((r = main_policy(c, st, err, errlen)) < 0)
+    if ((r = main_policy(c, st, &st->policy, err, errlen)) < 0)
         return r;
+    if (c->alternate_server && (addr_parse(&s->alternate_server, c->alternate_server, 0) < 0 ||
+                                addr_port(&s->alternate_server) == 0))
+        return daemon_fail(err, errlen, "alternate-server: '%s' is not ADDR:PORT",
+                           c->alternate_server);
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     st->threads = c->threads > 0 ? (unsigned)c->threads : ncpu > 0 ? (unsigned)ncpu : 1;
     s->realm = c->realm;
@@ -337,6 +356,7 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
     s->nonce_lifetime = (unsigned)c->nonce_lifetime;
     s->unauth_rate = (unsigned)c->unauth_rate;
     s->workers = st->threads;
+    s->secret_grace = (unsigned)c->secret_grace;
     st->log = event_log_open(c->log);
     if (!st->log)
         return daemon_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
@@ -409,8 +429,194 @@ static void main_free(struct main_state *st)
     secret_wipe(&st->secret);
 }
 
+/* --- SIGHUP reload and SIGUSR1 drain --- */
+
+/* Keys bound to sockets, threads or pools made at start-up: a reload that changes one says it
+ * needs a restart and keeps the running value. Every other key applies live. */
+static const char *const main_restart_keys[] = {
+    "listen",  "tls-listen", "relay-ip",       "relay-ip6",       "external-ip",  "ports", "realm",
+    "threads", "metrics",    "nonce-lifetime", "max-connections", "idle-timeout", "log",
+};
+
+static bool main_same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* True when option o holds the same value in configs a and b. */
+static bool main_same_value(const struct cfg_option *o, const struct main_config *a,
+                            const struct main_config *b)
+{
+    const char *pa = (const char *)a + o->offset, *pb = (const char *)b + o->offset;
+
+    switch (o->type) {
+    case CFG_INT:
+        return *(const long long *)pa == *(const long long *)pb;
+    case CFG_BOOL:
+        return *(const bool *)pa == *(const bool *)pb;
+    case CFG_STR:
+        return main_same_str(*(char *const *)pa, *(char *const *)pb);
+    case CFG_LIST: {
+        const struct cfg_list *la = (const void *)pa, *lb = (const void *)pb;
+        if (la->n != lb->n)
+            return false;
+        for (unsigned i = 0; i < la->n; i++)
+            if (strcmp(la->v[i], lb->v[i]) != 0)
+                return false;
+        return true;
+    }
+    }
+    return false;
+}
+
+static void main_report_restart_keys(const struct main_config *run, const struct main_config *c)
+{
+    for (size_t k = 0; k < sizeof(main_restart_keys) / sizeof(main_restart_keys[0]); k++)
+        for (size_t i = 0; i < MAIN_NOPTS; i++)
+            if (strcmp(main_options[i].key, main_restart_keys[k]) == 0 &&
+                !main_same_value(&main_options[i], run, c))
+                log_msg(LOG_LEVEL_WARN,
+                        "SIGHUP: %s changed: needs a restart (the running value stays)",
+                        main_restart_keys[k]);
+}
+
+/* What a reload builds before anything is applied; freed by main_reload_free() unless taken. */
+struct main_reload {
+    struct main_config cfg;
+    struct secret secret;
+    struct peer_policy *policy;
+    SSL_CTX *tls;
+    struct turn_settings set;
+};
+
+static void main_reload_free(struct main_reload *r)
+{
+    policy_free(r->policy);
+    SSL_CTX_free(r->tls);
+    secret_wipe(&r->secret);
+    cfg_free(main_options, MAIN_NOPTS, &r->cfg);
+}
+
+/* Loads and checks everything the new config asks for. Returns 0, or -EINVAL with a message
+ * naming the key in err; nothing running is touched either way. */
+static int main_reload_prepare(const struct main_state *st, struct main_reload *r, int argc,
+                               char **argv, char *err, size_t errlen)
+{
+    const struct main_config *c = &r->cfg;
+    struct secret_opt secret = {"secret", "secret-file", NULL, NULL};
+    struct turn_settings *s = &r->set;
+    int e;
+
+    if ((e = cfg_load(main_options, MAIN_NOPTS, &r->cfg, argc, argv, err, errlen)) < 0)
+        return e;
+    secret.value = c->secret;
+    secret.path = c->secret_file;
+    if ((e = secret_load(&secret, &r->secret, err, errlen)) < 0)
+        return e;
+    if (r->secret.len == 0)
+        return daemon_fail(err, errlen, "secret: required (use --secret or --secret-file)");
+    if ((e = main_policy(c, st, &r->policy, err, errlen)) < 0)
+        return e;
+    *s = *turn_server_settings(st->server);
+    memset(&s->alternate_server, 0, sizeof(s->alternate_server));
+    if (c->alternate_server && (addr_parse(&s->alternate_server, c->alternate_server, 0) < 0 ||
+                                addr_port(&s->alternate_server) == 0))
+        return daemon_fail(err, errlen, "alternate-server: '%s' is not ADDR:PORT",
+                           c->alternate_server);
+    if (st->tls && (!c->cert || !c->key))
+        return daemon_fail(err, errlen, "%s: required while TLS listeners run",
+                           c->cert ? "key" : "cert");
+    if (st->tls && !(r->tls = turnd_tls_new(c->cert, c->key, err, errlen)))
+        return -EINVAL;
+    if (!st->tls && (c->cert || c->key))
+        log_msg(LOG_LEVEL_WARN, "SIGHUP: cert: TLS listeners need a restart (not started)");
+    s->secret = r->secret.bytes;
+    s->secret_len = r->secret.len;
+    s->policy = r->policy;
+    s->max_allocations = (unsigned)c->max_allocations;
+    if (s->max_allocations > turn_server_settings(st->server)->max_allocations) {
+        /* The worker pools and the quota table were sized for the start-up value. */
+        s->max_allocations = turn_server_settings(st->server)->max_allocations;
+        log_msg(LOG_LEVEL_WARN, "SIGHUP: max-allocations: %lld needs a restart (using %u)",
+                c->max_allocations, s->max_allocations);
+    }
+    s->user_quota = (unsigned)c->user_quota;
+    s->bps = (uint64_t)c->bps;
+    s->max_lifetime = (unsigned)c->max_lifetime;
+    s->unauth_rate = (unsigned)c->unauth_rate;
+    s->secret_grace = (unsigned)c->secret_grace;
+    return 0;
+}
+
+/* SIGHUP: re-reads the config file and the secret file and applies them without touching a
+ * live allocation; a bad config is refused whole and the running one stays. */
+static void main_reload(struct main_state *st, const struct main_config *run, int argc, char **argv)
+{
+    struct main_reload r;
+    char err[512] = "";
+    SSL_CTX *old_tls = NULL;
+    struct timespec now;
+    int e;
+
+    memset(&r, 0, sizeof(r));
+    if (main_reload_prepare(st, &r, argc, argv, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "SIGHUP: reload refused, the running config stays: %s", err);
+        main_reload_free(&r);
+        return;
+    }
+    main_report_restart_keys(run, &r.cfg);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if ((e = turn_server_reload(st->server, &r.set, now.tv_sec)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "SIGHUP: reload refused: %s", strerror(-e));
+        main_reload_free(&r);
+        return;
+    }
+    r.policy = NULL; /* the server's now */
+    if (r.tls) {
+        old_tls = turnd_engine_swap_tls(st->engine, r.tls);
+        st->tls = r.tls;
+        r.tls = NULL;
+    }
+    daemon_set_level(r.cfg.log_level);
+    /* RCU: free what workers may still read only once each has passed a quiescent point. */
+    if (turnd_engine_sync(st->engine) == 0) {
+        turn_server_reclaim(st->server);
+        SSL_CTX_free(old_tls);
+    } else {
+        log_msg(LOG_LEVEL_WARN, "SIGHUP: a worker did not pass a quiescent point in 5 s; "
+                                "keeping the old settings in memory");
+    }
+    log_msg(LOG_LEVEL_INFO,
+            "SIGHUP: reloaded: secret, peer policy (%u allow-peer, %u deny-peer), limits%s%s",
+            r.cfg.allow_peer.n, r.cfg.deny_peer.n, st->tls ? ", TLS certificate" : "",
+            r.set.alternate_server.sa.sa_family ? ", alternate-server" : "");
+    main_reload_free(&r);
+}
+
+/* Waits for signals until SIGINT or SIGTERM: SIGHUP reloads, SIGUSR1 starts draining. */
+static void main_signals(struct main_state *st, const struct main_config *c, const sigset_t *set,
+                         int argc, char **argv)
+{
+    for (;;) {
+        int sig = 0;
+
+        while (sigwait(set, &sig) != 0)
+            ;
+        if (sig == SIGHUP) {
+            main_reload(st, c, argc, argv);
+        } else if (sig == SIGUSR1) {
+            turn_server_set_draining(st->server, true);
+            log_msg(LOG_LEVEL_INFO, "SIGUSR1: draining: new allocations go to %s",
+                    c->alternate_server ? c->alternate_server : "no sibling (508)");
+        } else {
+            log_msg(LOG_LEVEL_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+    }
+}
+
 /* Starts the engine and metrics, then waits for SIGINT or SIGTERM. Returns the exit status. */
-static int main_serve(struct main_state *st, const struct main_config *c)
+static int main_serve(struct main_state *st, const struct main_config *c, int argc, char **argv)
 {
     struct turnd_engine_config ec = {
         .server = st->server,
@@ -429,6 +635,9 @@ static int main_serve(struct main_state *st, const struct main_config *c)
     /* Workers inherit this mask, so only the sigwait() below ever sees the signals: no flag,
      * no handler. */
     daemon_block_signals(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (turnd_engine_start(&ec, &st->engine, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         return 1;
@@ -439,7 +648,7 @@ static int main_serve(struct main_state *st, const struct main_config *c)
         return 1;
     }
     main_banner(st);
-    daemon_wait_signal(&set);
+    main_signals(st, c, &set, argc, argv);
     return 0;
 }
 
@@ -468,7 +677,7 @@ int main(int argc, char **argv)
         log_msg(LOG_LEVEL_ERROR, "cannot create the TURN server (out of memory or no CSPRNG)");
         status = 1;
     } else {
-        status = main_serve(&st, &cfg);
+        status = main_serve(&st, &cfg, argc, argv);
     }
     main_free(&st);
     cfg_free(main_options, MAIN_NOPTS, &cfg);

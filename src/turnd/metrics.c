@@ -1,4 +1,5 @@
-/* The metrics endpoint: a tiny HTTP/1.0 server in its own thread for /metrics and /healthz. */
+/* The metrics endpoint: a tiny HTTP/1.0 server in its own thread: /metrics, /healthz, /readyz and
+ * POST /drain (loopback clients only). */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -10,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include "vc/log.h"
 #include "vc/prom.h"
@@ -22,7 +25,7 @@
 
 struct turnd_metrics {
     int fd;
-    const struct turnd_engine *engine;
+    struct turnd_engine *engine;
     pthread_t thread;
     atomic_bool stop;
 };
@@ -52,6 +55,10 @@ size_t turnd_metrics_format(const struct turnd_totals *t, char *out, size_t outl
          t->tcp_connections},
         {"vc_turn_send_drops_total", "counter",
          "Outgoing packets dropped (socket full or output queue over its cap).", t->send_drops},
+        {"vc_turn_draining", "gauge", "1 while draining: new allocations go to the sibling.",
+         t->draining ? 1 : 0},
+        {"vc_turn_drain_refused_total", "counter",
+         "Allocate requests refused (300 Try Alternate or 508) while draining.", s->drain_refused},
     };
     uint64_t le[TURN_BATCH_BUCKETS - 1];
     const struct prom_histogram h = {"vc_turn_recv_batch_size",
@@ -125,7 +132,39 @@ static bool metrics_path_is(const char *target, size_t len, const char *path)
     return len == plen && memcmp(target, path, plen) == 0;
 }
 
-static void metrics_serve(struct turnd_metrics *m, int fd)
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static bool metrics_is_loopback(const union vc_addr *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const uint8_t *b6 = a->v6.sin6_addr.s6_addr;
+
+    if (a->sa.sa_family == AF_INET)
+        return (ntohl(a->v4.sin_addr.s_addr) >> 24) == 127;
+    if (a->sa.sa_family != AF_INET6)
+        return false;
+    if (memcmp(b6, mapped, 12) == 0)
+        return b6[12] == 127;
+    return memcmp(b6, &in6addr_loopback, 16) == 0;
+}
+
+/* POST /drain: only a client on this machine may take the relay out of rotation. */
+static void metrics_drain(struct turnd_metrics *m, int fd, const union vc_addr *peer,
+                          uint64_t deadline)
+{
+    static const char text[] = "text/plain; charset=utf-8";
+
+    if (!metrics_is_loopback(peer)) {
+        metrics_reply(fd, "403 Forbidden", text, "forbidden\n", 10, deadline);
+        return;
+    }
+    if (!turn_server_draining(turnd_engine_server(m->engine))) {
+        turn_server_set_draining(turnd_engine_server(m->engine), true);
+        log_msg(LOG_LEVEL_INFO, "POST /drain: draining (new allocations are refused)");
+    }
+    metrics_reply(fd, "200 OK", text, "draining\n", 9, deadline);
+}
+
+static void metrics_serve(struct turnd_metrics *m, int fd, const union vc_addr *peer)
 {
     static const char text[] = "text/plain; charset=utf-8";
     char req[METRICS_REQ_MAX];
@@ -166,7 +205,8 @@ static void metrics_serve(struct turnd_metrics *m, int fd)
         return;
     }
     sp = memchr(req, ' ', (size_t)(end - req));
-    if (!sp || sp - req != 3 || memcmp(req, "GET", 3) != 0) {
+    bool post = sp && sp - req == 4 && memcmp(req, "POST", 4) == 0;
+    if (!sp || (!post && (sp - req != 3 || memcmp(req, "GET", 3) != 0))) {
         metrics_reply(fd, "405 Method Not Allowed", text, "method not allowed\n", 19, deadline);
         return;
     }
@@ -174,8 +214,18 @@ static void metrics_serve(struct turnd_metrics *m, int fd)
     sp = memchr(target, ' ', (size_t)(end - target));
     if (!sp)
         sp = end;
-    if (metrics_path_is(target, (size_t)(sp - target), "/healthz")) {
+    if (post) {
+        if (metrics_path_is(target, (size_t)(sp - target), "/drain"))
+            metrics_drain(m, fd, peer, deadline);
+        else
+            metrics_reply(fd, "405 Method Not Allowed", text, "method not allowed\n", 19, deadline);
+    } else if (metrics_path_is(target, (size_t)(sp - target), "/healthz")) {
         metrics_reply(fd, "200 OK", text, "ok\n", 3, deadline);
+    } else if (metrics_path_is(target, (size_t)(sp - target), "/readyz")) {
+        if (turn_server_draining(turnd_engine_server(m->engine)))
+            metrics_reply(fd, "503 Service Unavailable", text, "draining\n", 9, deadline);
+        else
+            metrics_reply(fd, "200 OK", text, "ready\n", 6, deadline);
     } else if (metrics_path_is(target, (size_t)(sp - target), "/metrics")) {
         char *body = malloc(METRICS_BODY_MAX);
         struct turnd_totals t;
@@ -201,20 +251,25 @@ static void *metrics_run(void *arg)
 
     while (!atomic_load(&m->stop)) {
         struct pollfd p = {.fd = m->fd, .events = POLLIN};
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof(ss);
+        union vc_addr peer;
         int fd;
 
         if (poll(&p, 1, 250) <= 0)
             continue;
-        fd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(m->fd, (struct sockaddr *)&ss, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             continue;
-        metrics_serve(m, fd);
+        if (addr_from_sockaddr(&peer, (struct sockaddr *)&ss, slen) < 0)
+            memset(&peer, 0, sizeof(peer));
+        metrics_serve(m, fd, &peer);
         close(fd);
     }
     return NULL;
 }
 
-int turnd_metrics_start(const union vc_addr *addr, const struct turnd_engine *e,
+int turnd_metrics_start(const union vc_addr *addr, struct turnd_engine *e,
                         struct turnd_metrics **out, char *err, size_t errlen)
 {
     char text[VC_ADDR_STRLEN];

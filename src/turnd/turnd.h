@@ -77,6 +77,7 @@ struct turnd_totals {
     uint64_t send_drops;
     uint64_t batch_sum; /* datagrams received by recvmmsg, for the histogram's _sum */
     uint64_t tcp_connections;
+    bool draining;
 };
 
 struct turnd_engine_config {
@@ -86,7 +87,7 @@ struct turnd_engine_config {
     unsigned n_listen;
     const union vc_addr *tls_listen; /* borrowed */
     unsigned n_tls_listen;
-    SSL_CTX *tls; /* borrowed; NULL when there are no TLS listeners */
+    SSL_CTX *tls; /* borrowed; NULL when there are no TLS listeners; see turnd_engine_swap_tls */
     unsigned max_connections;
     unsigned idle_timeout_s; /* a connection without an allocation closes after this */
 };
@@ -101,6 +102,16 @@ void turnd_engine_stop(struct turnd_engine *e);
 void turnd_engine_free(struct turnd_engine *e);
 /* Sums the workers' counters with relaxed loads; safe from any thread while workers run. */
 void turnd_engine_totals(const struct turnd_engine *e, struct turnd_totals *t);
+/* The TURN core the engine serves (borrowed), for drain and reload. */
+struct turn_server *turnd_engine_server(const struct turnd_engine *e);
+/* Reload: new TLS connections use tls (borrowed) from now on; connections already accepted keep
+ * the context they started with (OpenSSL counts its references). Returns the previous context,
+ * which workers may still be about to use: free it only after turnd_engine_sync(). */
+SSL_CTX *turnd_engine_swap_tls(struct turnd_engine *e, SSL_CTX *tls);
+/* Waits until every worker has started a new loop iteration (its quiescent point), so that
+ * nothing replaced before the call (settings, TLS context) is still in use. From the main thread
+ * only. Returns 0, or -ETIMEDOUT after 5 s (then free nothing). */
+int turnd_engine_sync(struct turnd_engine *e);
 
 /* engine.c, for stream.c: the worker's core, clock and epoll interest of a connection. */
 struct turn_worker *turnd_worker_core(struct turnd_worker *w);
@@ -133,9 +144,10 @@ void turnd_stream_destroy(struct turn_stream *s);
  * Returns NULL and writes a message naming the key into err. */
 SSL_CTX *turnd_tls_new(const char *cert, const char *key, char *err, size_t errlen);
 
-/* metrics.c: serves /metrics and /healthz on addr in a thread of its own. */
+/* metrics.c: serves /metrics, /healthz, /readyz (503 "draining" while draining) and, to loopback
+ * clients only, POST /drain on addr in a thread of its own. */
 struct turnd_metrics;
-int turnd_metrics_start(const union vc_addr *addr, const struct turnd_engine *e,
+int turnd_metrics_start(const union vc_addr *addr, struct turnd_engine *e,
                         struct turnd_metrics **out, char *err, size_t errlen);
 void turnd_metrics_stop(struct turnd_metrics *m);
 /* Writes the Prometheus text for t into out; returns its length (truncated at outlen - 1). */

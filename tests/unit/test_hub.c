@@ -716,6 +716,107 @@ TEST(rooms_are_limited_per_owner_and_in_total_and_kept_apart)
     world_free(&w);
 }
 
+/* The TURN credential of the joined frame c got last; true if it verifies under secret. */
+static bool turn_cred_verifies(struct client *c, const char *secret)
+{
+    json_t *j = frame(c, 0);
+    json_t *turn = json_array_get(json_object_get(j, "ice_servers"), 1);
+    const char *user = json_string_value(json_object_get(turn, "username"));
+    const char *cred = json_string_value(json_object_get(turn, "credential"));
+    char want[64] = "";
+    bool ok = user && cred;
+
+    if (ok)
+        rest_cred_password((const uint8_t *)secret, strlen(secret), user, strlen(user), want,
+                           sizeof(want));
+    ok = ok && strcmp(cred, want) == 0;
+    json_decref(j);
+    return ok;
+}
+
+TEST(new_settings_apply_to_later_joins_and_rooms_without_dropping_sessions)
+{
+    struct world w;
+    struct client host, guest;
+    struct hub_room_opts o = {.ttl = 60, .capacity = 2, .lobby = false};
+    struct hub_room_info info;
+    char msg[128];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, false, 2);
+    client_open(&w, &host);
+    join(&w, &host, room.host_token, NULL);
+    CHECK(turn_cred_verifies(&host, "turn-secret"));
+    got(&host, "joined");
+    struct hub_settings next = w.set;
+    next.turn_secret = (const uint8_t *)"rotated-secret";
+    next.turn_secret_len = 14;
+    next.turn_ttl = 600;
+    next.max_rooms_per_owner = 1;
+    hub_set_settings(w.h, &next);
+    client_open(&w, &guest);
+    join(&w, &guest, room.guest_token, NULL);
+    CHECK(turn_cred_verifies(&guest, "rotated-secret"));
+    CHECK(!turn_cred_verifies(&guest, "turn-secret"));
+    json_t *j = frame(&guest, 0);
+    const char *user = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "ice_servers"), 1), "username"));
+    CHECK_INT(user ? strtoll(user, NULL, 10) : 0, w.unix_ms / 1000 + 600); /* the new TTL cap */
+    json_decref(j);
+    got(&guest, "joined");
+    /* The session opened before the reload still relays. */
+    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":1}", guest.peer);
+    say(&w, &host, msg);
+    CHECK(got(&guest, "signal"));
+    /* "key" already owns one room: the new per-owner limit of 1 refuses a second. */
+    CHECK_INT(hub_room_create(w.h, "key", &o, &info), -EDQUOT);
+    world_free(&w);
+}
+
+TEST(draining_refuses_new_rooms_but_joins_resumes_and_signals_go_on)
+{
+    struct world w;
+    struct client host, guest, again;
+    struct hub_room_opts o = {.ttl = 60, .capacity = 2, .lobby = true};
+    struct hub_room_info info;
+    char msg[128];
+
+    world_init(&w);
+    struct hub_room_info room = make_room(&w, true, 2);
+    CHECK(!hub_draining(w.h));
+    hub_set_draining(w.h, true);
+    CHECK(hub_draining(w.h));
+    CHECK_INT(hub_room_create(w.h, "key", &o, &info), -ESHUTDOWN);
+    CHECK_INT(hub_room_count(w.h), 1);
+    client_open(&w, &host);
+    client_open(&w, &guest);
+    join(&w, &host, room.host_token, NULL);
+    join(&w, &guest, room.guest_token, NULL);
+    CHECK(got(&guest, "waiting"));
+    char peer[64];
+    knocker(&host, peer, sizeof(peer));
+    got(&host, "joined knock");
+    admit(&w, &host, "admit", peer);
+    json_t *j = frame(&guest, 0);
+    snprintf(guest.resume, sizeof(guest.resume), "%s",
+             j ? json_string_value(json_object_get(j, "resume")) : "");
+    json_decref(j);
+    CHECK(got(&guest, "admitted joined"));
+    got(&host, "peer-joined");
+    client_drop(&w, &guest);
+    CHECK(got(&host, "peer-away"));
+    client_open(&w, &again);
+    join(&w, &again, room.guest_token, guest.resume);
+    CHECK(got(&again, "joined"));
+    CHECK(got(&host, "peer-back"));
+    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":1}", peer);
+    say(&w, &host, msg);
+    CHECK(got(&again, "signal"));
+    hub_set_draining(w.h, false);
+    CHECK_INT(hub_room_create(w.h, "key", &o, &info), 0);
+    world_free(&w);
+}
+
 static bool file_contains(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "r");

@@ -1,4 +1,5 @@
 /* TURN core behaviour through fake sockets: auth, allocations, permissions, channels, relaying. */
+#include <errno.h>
 #include <string.h>
 
 #include "vc/policy.h"
@@ -732,4 +733,190 @@ TEST(rest_password_is_base64_hmac_sha1)
 
     CHECK_INT(n, 28);
     CHECK_STR(out, "6Sb0Aq0tNYB4ge/wOfDLnloouAE=");
+}
+
+/* Publishes f->set through turn_server_reload() and lets the worker pass its quiescent point. */
+static int reload(struct fixture *f)
+{
+    int r;
+
+    if (f->set.policy == f->policy)
+        f->set.policy = policy_new(); /* the server takes each reload's policy */
+    r = turn_server_reload(f->srv, &f->set, f->unix_s);
+    if (r < 0)
+        policy_free(f->set.policy);
+    f->set.policy = f->policy;
+
+    fix_advance(f, 0);
+    turn_server_reclaim(f->srv);
+    return r;
+}
+
+static int refresh(struct fixture *f)
+{
+    uint8_t buf[256];
+    struct stun_builder b;
+
+    fix_begin(f, &b, buf, sizeof(buf), TURN_REFRESH, STUN_REQUEST);
+    stun_build_u32(&b, TURN_ATTR_LIFETIME, 600);
+    fix_send_auth(f, &b);
+    return reply_code(f);
+}
+
+TEST(draining_allocate_gets_300_with_alternate_server_and_refresh_still_works)
+{
+    struct fixture f;
+    struct turn_client first;
+    struct stun_msg m;
+    uint8_t buf[512];
+    struct stun_builder b;
+    const uint8_t want[] = {0, 0x01, 0x0d, 0x96, 198, 51, 100, 7}; /* IPv4, 3478, 198.51.100.7 */
+
+    fix_init(&f);
+    addr_parse(&f.set.alternate_server, "198.51.100.7:3478", 0);
+    fix_start(&f);
+    CHECK_INT(fix_allocate(&f), 0);
+    CHECK_INT(fix_bind(&f, 0x4000, GLOBAL_PEER), 0);
+    first = f.client;
+    turn_server_set_draining(f.srv, true);
+    CHECK(turn_server_draining(f.srv));
+
+    /* The existing allocation carries on: refresh, permission, data. */
+    CHECK_INT(refresh(&f), 0);
+    CHECK_INT(fix_permit(&f, "93.184.216.35:6000"), 0);
+    send_channel_data(&f, 0x4000, "still");
+    CHECK(f.nsent == 1 && f.sent[0].to_peer);
+    f.nsent = 0;
+
+    /* A new client is sent to the sibling, with an integrity-protected answer. */
+    addr_parse(&f.client.remote, "203.0.113.8:40001", 0);
+    fix_fetch_nonce(&f);
+    fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
+    stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
+    fix_send_auth(&f, &b);
+    CHECK_INT(fix_last_reply(&f, &m), 300);
+    const struct stun_attr *alt = stun_find(&m, STUN_ATTR_ALTERNATE_SERVER);
+    CHECK(alt && alt->len == sizeof(want) && memcmp(stun_attr_value(&m, alt), want, 8) == 0);
+    CHECK_INT(stun_check_integrity(&m, f.key, (size_t)f.key_len), 0);
+    CHECK_INT(f.open_relays, 1);
+    CHECK_INT(turn_worker_stats(f.w)->drain_refused, 1);
+
+    /* Undrained, the same client gets its allocation. */
+    turn_server_set_draining(f.srv, false);
+    CHECK_INT(fix_allocate(&f), 0);
+    CHECK_INT(f.open_relays, 2);
+    f.client = first;
+    fix_fetch_nonce(&f);
+    CHECK_INT(refresh(&f), 0);
+    fix_free(&f);
+}
+
+TEST(draining_without_alternate_server_is_508)
+{
+    struct fixture f;
+
+    started(&f);
+    turn_server_set_draining(f.srv, true);
+    CHECK_INT(fix_allocate(&f), 508);
+    CHECK_INT(f.open_relays, 0);
+    fix_free(&f);
+}
+
+TEST(secret_rotation_keeps_the_old_secret_for_credentials_issued_before_it)
+{
+    struct fixture f;
+    char old_user[128], late_user[128];
+    uint8_t old_key[STUN_MAX_KEY_LEN], late_key[STUN_MAX_KEY_LEN];
+    int old_len, late_len;
+
+    fix_init(&f);
+    f.set.secret_grace = 7200;
+    fix_start(&f);
+    /* Issued before the rotation: within the grace window, and past it. */
+    fix_credentials(&f, 3600, "early");
+    CHECK_INT(fix_allocate(&f), 0);
+    memcpy(old_user, f.user, sizeof(old_user));
+    memcpy(old_key, f.key, sizeof(old_key));
+    old_len = f.key_len;
+    fix_credentials(&f, 3 * 3600, "late");
+    memcpy(late_user, f.user, sizeof(late_user));
+    memcpy(late_key, f.key, sizeof(late_key));
+    late_len = f.key_len;
+
+    f.set.secret = (const uint8_t *)"rotated-secret";
+    f.set.secret_len = strlen("rotated-secret");
+    CHECK_INT(reload(&f), 0);
+
+    /* The allocation made with the old secret refreshes; its credential is inside the window. */
+    memcpy(f.user, old_user, sizeof(f.user));
+    memcpy(f.key, old_key, sizeof(f.key));
+    f.key_len = old_len;
+    CHECK_INT(refresh(&f), 0);
+    /* An old-secret credential expiring after the window is refused, and counted. */
+    addr_parse(&f.client.remote, "203.0.113.8:40001", 0);
+    memcpy(f.user, late_user, sizeof(f.user));
+    memcpy(f.key, late_key, sizeof(f.key));
+    f.key_len = late_len;
+    CHECK_INT(fix_allocate(&f), 401);
+    /* A credential under the new secret works; one under neither is refused. */
+    fix_credentials(&f, 3 * 3600, "new");
+    CHECK_INT(fix_allocate(&f), 0);
+    addr_parse(&f.client.remote, "203.0.113.9:40002", 0);
+    f.set.secret = (const uint8_t *)"wrong-secret!!"; /* same length, other bytes */
+    fix_credentials(&f, 600, "wrong");
+    CHECK_INT(fix_allocate(&f), 401);
+    CHECK_INT(turn_worker_stats(f.w)->auth_failures, 2);
+
+    /* A second reload with the same secret keeps the window; once it ends, the old is gone. */
+    f.set.secret = (const uint8_t *)"rotated-secret";
+    CHECK_INT(reload(&f), 0);
+    fix_advance(&f, 7201 * 1000);
+    addr_parse(&f.client.remote, "203.0.113.10:40003", 0);
+    f.set.secret = (const uint8_t *)FIX_SECRET;
+    f.set.secret_len = strlen(FIX_SECRET);
+    fix_credentials(&f, 600, "stale-secret");
+    CHECK_INT(fix_allocate(&f), 401);
+    fix_free(&f);
+}
+
+TEST(reload_swaps_the_peer_policy_for_new_permissions_only)
+{
+    struct fixture f;
+    struct peer_policy *next = policy_new();
+
+    started(&f);
+    CHECK_INT(fix_allocate(&f), 0);
+    CHECK_INT(fix_bind(&f, 0x4000, GLOBAL_PEER), 0);
+    CHECK_INT(fix_permit(&f, "10.0.0.1:80"), 403);
+
+    CHECK_INT(policy_allow(next, "10.0.0.0/8"), 0);
+    CHECK_INT(policy_deny(next, "93.184.216.0/24"), 0);
+    f.set.policy = next; /* taken by the server */
+    f.set.user_quota = 1;
+    CHECK_INT(reload(&f), 0);
+    CHECK_INT(fix_permit(&f, "10.0.0.1:80"), 0);
+    CHECK_INT(fix_permit(&f, "93.184.216.99:80"), 403);
+    /* The channel bound before the reload keeps relaying. */
+    send_channel_data(&f, 0x4000, "kept");
+    CHECK(f.nsent == 1 && f.sent[0].to_peer);
+    /* The new limits apply to new allocations: this credential already holds one. */
+    addr_parse(&f.client.remote, "203.0.113.8:40001", 0);
+    CHECK_INT(fix_allocate(&f), 486);
+    fix_free(&f);
+}
+
+TEST(reload_refuses_max_allocations_above_the_start_up_pools)
+{
+    struct fixture f;
+
+    started(&f);
+    f.set.max_allocations = 65;
+    CHECK_INT(reload(&f), -EINVAL);
+    f.set.max_allocations = 1;
+    CHECK_INT(reload(&f), 0);
+    CHECK_INT(fix_allocate(&f), 0);
+    addr_parse(&f.client.remote, "203.0.113.8:40001", 0);
+    fix_credentials(&f, 600, "other");
+    CHECK_INT(fix_allocate(&f), 508);
+    fix_free(&f);
 }
