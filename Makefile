@@ -43,6 +43,7 @@ TEST_LINK_useragent := $(LIB_COMMON) $(OBJ)/signal/useragent.o
 TEST_LINK_accounts := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_hub := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_sigapi := $(LIB_COMMON) $(LIB_SIGNAL)
+TEST_LINK_turnpool := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_random := $(LIB_COMMON)
 TEST_LINK_prom := $(LIB_COMMON)
 TEST_LINK_cidr := $(LIB_COMMON)
@@ -76,7 +77,7 @@ $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_C
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_COMMON)
+$(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LDLIBS)
 

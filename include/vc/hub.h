@@ -9,6 +9,7 @@
 #include "vc/sigmsg.h"
 
 struct event_log;
+struct turnpool;
 struct hub;
 struct hub_session; /* the core's state for one WebSocket connection */
 struct hub_conn;    /* the I/O layer's connection: opaque to the core */
@@ -17,6 +18,7 @@ struct hub_conn;    /* the I/O layer's connection: opaque to the core */
 #define HUB_TOKEN_LEN 32   /* hex characters of a 128-bit CSPRNG token */
 #define HUB_OWNER_MAX 64
 #define HUB_MAX_ICE_SERVERS 8
+#define HUB_REGION_MAX 32 /* as TURNPOOL_REGION_MAX */
 
 /* What the core needs from the I/O layer; every call happens on the I/O thread. */
 struct hub_io_ops {
@@ -44,6 +46,10 @@ struct hub_settings {
     unsigned queue_max_msgs;     /* signals buffered for a peer who is away */
     size_t queue_max_bytes;
     struct event_log *log; /* borrowed; may be NULL */
+    /* The vc-turn pool (borrowed; NULL: none). With a pool, TURN URLs come from the room's
+     * region's nodes instead of ice_servers' turn: and turns: entries (stun: ones stay). */
+    struct turnpool *pool;
+    const char *default_region; /* borrowed: the region of rooms created without one */
 };
 
 /* What the I/O layer learnt about a connection; only normalised, non-identifying fields. */
@@ -59,6 +65,7 @@ struct hub_room_opts {
     unsigned capacity; /* 2..8 */
     bool lobby;
     bool relay_only;
+    const char *region; /* borrowed; NULL or "": default_region. Must be a pool region */
 };
 
 struct hub_room_info {
@@ -68,6 +75,7 @@ struct hub_room_info {
     int64_t created_ms, expires_ms;      /* unix milliseconds */
     unsigned capacity, participants, waiting;
     bool lobby, relay_only;
+    char region[HUB_REGION_MAX + 1]; /* "" without a pool */
 };
 
 /* Takes a copy of settings (its pointers stay borrowed). NULL on ENOMEM. */
@@ -75,8 +83,9 @@ struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops
 /* Closes nothing: the I/O layer closes its connections first. */
 void hub_free(struct hub *h);
 /* Replaces the settings on reload (a copy; its pointers stay borrowed, and the caller may free
- * the old ones once this returns). Rooms, sessions and peers carry on: new TURN credentials use
- * the new secret, URLs and TTL, and the limits apply from the next message, join or room. */
+ * the old ones once this returns, except the pool: peers hold counts on it, so it stays). Rooms,
+ * sessions and peers carry on: new TURN credentials use the new secret, URLs and TTL, and the
+ * limits apply from the next message, join or room. */
 void hub_set_settings(struct hub *h, const struct hub_settings *settings);
 /* Draining: hub_room_create() refuses with -ESHUTDOWN, while existing rooms carry on (joins,
  * resumes, lobby and signals all work). */
@@ -88,8 +97,8 @@ void hub_set_clock(struct hub *h, uint64_t mono_ms, int64_t unix_ms);
 void hub_tick(struct hub *h);
 
 /* REST side. owner is "key" for the API key or "user:ID" for a clinician. */
-/* Returns 0, -EINVAL for bad options, -EDQUOT past the owner's limit, -ENOSPC past the total,
- * -ESHUTDOWN while draining. */
+/* Returns 0, -EINVAL for bad options (a region the pool does not have included), -EDQUOT past the
+ * owner's limit, -ENOSPC past the total, -ESHUTDOWN while draining. */
 int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts *opts,
                     struct hub_room_info *out);
 /* -ENOENT for unknown, expired and other owners' rooms alike. */

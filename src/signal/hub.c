@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "vc/log.h"
 #include "vc/random.h"
 #include "vc/rest_cred.h"
 #include "hub_int.h"
@@ -98,8 +99,42 @@ static int64_t credential_expiry(const struct hub *h, const struct hub_peer *p)
     return expiry < cap ? expiry : cap;
 }
 
-/* RTCIceServer objects for the configured URLs; TURN ones carry REST credentials for p. */
-static json_t *ice_servers(struct hub *h, const struct hub_peer *p)
+void hub_turn_release(struct hub *h, struct hub_peer *p)
+{
+    if (h->set.pool)
+        turnpool_release(h->set.pool, &p->turn_pick);
+}
+
+/* Appends one RTCIceServer per pool node picked for p, all with the same credentials. Every
+ * call picks afresh (and uncounts the last pick), so a resume moves off a node that went down. */
+static void pool_servers(struct hub *h, struct hub_peer *p, json_t *list, const char *user,
+                         const char *pass)
+{
+    hub_turn_release(h, p);
+    if (turnpool_acquire(h->set.pool, p->room->region, &p->turn_pick) < 0)
+        return; /* cannot happen: hub_room_create() checked the region */
+    if (p->turn_pick.degraded)
+        log_msg(LOG_LEVEL_WARN,
+                "turn pool: no healthy node in region %s; handing out its nodes anyway "
+                "(room %s)",
+                p->room->region, p->room->id);
+    for (unsigned k = 0; k < p->turn_pick.n; k++) {
+        const struct turnpool_node_conf *node = turnpool_node(h->set.pool, p->turn_pick.idx[k]);
+        json_t *urls = json_array();
+
+        for (unsigned u = 0; u < node->n_urls; u++)
+            json_array_append_new(urls, json_string(node->urls[u]));
+        json_t *one =
+            json_pack("{s:o,s:s,s:s}", "urls", urls, "username", user, "credential", pass);
+        if (one)
+            json_array_append_new(list, one);
+    }
+}
+
+/* RTCIceServer objects for the configured URLs; TURN ones carry REST credentials for p. With a
+ * pool, the TURN servers are the nodes picked for p in its room's region instead of the
+ * configured turn: and turns: URLs. */
+static json_t *ice_servers(struct hub *h, struct hub_peer *p)
 {
     json_t *list = json_array();
     char user[64], pass[REST_CRED_PASSWORD_LEN];
@@ -111,7 +146,7 @@ static json_t *ice_servers(struct hub *h, const struct hub_peer *p)
     for (unsigned i = 0; i < h->set.n_ice_servers; i++) {
         const char *url = h->set.ice_servers[i];
         bool turn = strncmp(url, "turn:", 5) == 0 || strncmp(url, "turns:", 6) == 0;
-        if (turn && !have_pass)
+        if (turn && (!have_pass || h->set.pool))
             continue;
         json_t *one =
             turn ? json_pack("{s:s,s:s,s:s}", "urls", url, "username", user, "credential", pass)
@@ -119,6 +154,8 @@ static json_t *ice_servers(struct hub *h, const struct hub_peer *p)
         if (one)
             json_array_append_new(list, one);
     }
+    if (h->set.pool && have_pass)
+        pool_servers(h, p, list, user, pass);
     return list;
 }
 

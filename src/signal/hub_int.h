@@ -3,6 +3,7 @@
 #define VC_HUB_INT_H
 
 #include "vc/hub.h"
+#include "vc/turnpool.h"
 
 #define HUB_PEER_ID_LEN 12
 #define HUB_TURN_ID_LEN 16
@@ -42,6 +43,7 @@ struct hub_peer {
     struct hub_queued *queue, **queue_tail;
     unsigned queue_msgs;
     size_t queue_bytes;
+    struct turnpool_pick turn_pick; /* pool nodes counted for this peer (h->set.pool) */
 };
 
 struct hub_room {
@@ -54,6 +56,7 @@ struct hub_room {
     uint64_t created_mono;
     unsigned capacity;
     bool lobby, relay_only;
+    char region[HUB_REGION_MAX + 1]; /* the TURN pool region its peers' relays come from */
     struct hub_peer *peers;
     uint64_t knock_window_ms;
     unsigned knock_count;
@@ -115,5 +118,7 @@ void hub_close(struct hub *h, struct hub_session *s, int code, const char *reaso
 #define HUB_TO_HOSTS 4u
 /* Sends the frame in h->out to the connected peers of r selected by to, except skip. */
 void hub_broadcast(struct hub *h, struct hub_room *r, const struct hub_peer *skip, unsigned to);
+/* Uncounts p from the pool nodes it was given; call before hub_peer_remove(). */
+void hub_turn_release(struct hub *h, struct hub_peer *p);
 
 #endif

@@ -69,6 +69,7 @@ void hub_peer_remove(struct hub *h, struct hub_peer *p, const char *reason)
     struct hub_peer **pp = &r->peers;
     bool waiting = p->state == HUB_WAITING;
 
+    hub_turn_release(h, p); /* its TURN node no longer counts it */
     while (*pp && *pp != p)
         pp = &(*pp)->next;
     if (*pp)

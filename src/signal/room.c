@@ -37,7 +37,10 @@ void hub_free(struct hub *h)
 
 void hub_set_settings(struct hub *h, const struct hub_settings *settings)
 {
+    struct turnpool *pool = h->set.pool;
+
     h->set = *settings;
+    h->set.pool = pool; /* peers hold counts on the first one: it is not reloadable */
 }
 
 void hub_set_draining(struct hub *h, bool draining)
@@ -109,15 +112,33 @@ static void room_info(const struct hub_room *r, struct hub_room_info *out, bool 
     out->waiting = room_waiting(r);
     out->lobby = r->lobby;
     out->relay_only = r->relay_only;
+    memcpy(out->region, r->region, sizeof(out->region));
+}
+
+/* The room's region: the one asked for, else the default; "" without a pool. -EINVAL for a
+ * region the pool does not have. */
+static int room_region(const struct hub *h, const struct hub_room_opts *opts,
+                       char out[HUB_REGION_MAX + 1])
+{
+    const char *want = opts->region && opts->region[0] ? opts->region : h->set.default_region;
+
+    out[0] = '\0';
+    if (!h->set.pool)
+        return opts->region && opts->region[0] ? -EINVAL : 0;
+    if (!want || strlen(want) > HUB_REGION_MAX || !turnpool_has_region(h->set.pool, want))
+        return -EINVAL;
+    memcpy(out, want, strlen(want) + 1);
+    return 0;
 }
 
 int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts *opts,
                     struct hub_room_info *out)
 {
+    char region[HUB_REGION_MAX + 1];
     size_t owned = 0;
 
     if (!owner || strlen(owner) > HUB_OWNER_MAX || opts->ttl < 1 || opts->ttl > 86400 ||
-        opts->capacity < 2 || opts->capacity > 8)
+        opts->capacity < 2 || opts->capacity > 8 || room_region(h, opts, region) < 0)
         return -EINVAL;
     if (h->draining)
         return -ESHUTDOWN;
@@ -143,6 +164,7 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
     r->capacity = opts->capacity;
     r->lobby = opts->lobby;
     r->relay_only = opts->relay_only;
+    memcpy(r->region, region, sizeof(r->region));
     r->next = h->rooms;
     h->rooms = r;
     h->nrooms++;

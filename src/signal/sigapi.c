@@ -337,7 +337,23 @@ static bool sigapi_opt_bool(struct sigapi_call *c, const char *key, json_t *v, b
     return true;
 }
 
-static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_room_opts *o)
+/* A region name: a string of 1 to HUB_REGION_MAX bytes, copied into out (the body is freed
+ * before the room is made); whether the pool has it is the hub's check. */
+static bool sigapi_opt_region(struct sigapi_call *c, json_t *v, char out[HUB_REGION_MAX + 1])
+{
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+
+    if (n == 0 || n > HUB_REGION_MAX || memchr(json_string_value(v), '\0', n)) {
+        sigapi_error(c, 400, "bad_request", "region must be a region name");
+        return false;
+    }
+    memcpy(out, json_string_value(v), n + 1);
+    return true;
+}
+
+/* Fills o from the body; a region is copied into region (borrowed by o). */
+static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_room_opts *o,
+                             char region[HUB_REGION_MAX + 1])
 {
     const char *key;
     json_t *v;
@@ -356,7 +372,10 @@ static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_roo
             ok = sigapi_opt_bool(c, key, v, &o->lobby);
         else if (strcmp(key, "relay_only") == 0)
             ok = sigapi_opt_bool(c, key, v, &o->relay_only);
-        else {
+        else if (strcmp(key, "region") == 0) {
+            ok = sigapi_opt_region(c, v, region);
+            o->region = region;
+        } else {
             /* Name the field only when it is short plain ASCII, so the message stays valid. */
             size_t n = strlen(key);
             bool plain = n > 0 && n <= 32 &&
@@ -390,13 +409,13 @@ static void sigapi_rooms_create(struct sigapi_call *c)
 {
     struct hub_room_opts opts;
     struct hub_room_info info;
-    char host[SIGAPI_URL_MAX], guest[SIGAPI_URL_MAX], expires[32];
-    json_t *body = sigapi_body(c);
+    char host[SIGAPI_URL_MAX], guest[SIGAPI_URL_MAX], expires[32], region[HUB_REGION_MAX + 1];
+    json_t *body = sigapi_body(c), *out;
     int rc;
 
     if (!body)
         return;
-    if (!sigapi_room_opts(c, body, &opts)) {
+    if (!sigapi_room_opts(c, body, &opts, region)) {
         json_decref(body);
         return;
     }
@@ -419,14 +438,21 @@ static void sigapi_rooms_create(struct sigapi_call *c)
         !sigapi_link(c->s, info.guest_token, guest)) {
         if (rc == 0) /* no answer can carry the links: do not leave the room behind */
             hub_room_end(c->s->hub, c->owner, info.id);
+        /* The other options were checked above, so a refused region is what -EINVAL means. */
         sigapi_error(c, rc == -EINVAL ? 400 : 500, rc == -EINVAL ? "bad_request" : "internal",
-                     rc == -EINVAL ? "bad room options" : "the room could not be created");
+                     rc == -EINVAL ? (opts.region ? "region is not a configured TURN region"
+                                                  : "bad room options")
+                                   : "the room could not be created");
         return;
     }
     sigapi_rfc3339(expires, info.expires_ms);
-    sigapi_reply(c, 201,
-                 json_pack("{s:s,s:s,s:s,s:s}", "id", info.id, "host_url", host, "guest_url", guest,
-                           "expires_at", expires));
+    out = json_pack("{s:s,s:s,s:s,s:s}", "id", info.id, "host_url", host, "guest_url", guest,
+                    "expires_at", expires);
+    if (out && info.region[0] && json_object_set_new(out, "region", json_string(info.region)) < 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    sigapi_reply(c, 201, out);
     OPENSSL_cleanse(&info, sizeof(info));
     OPENSSL_cleanse(host, sizeof(host));
     OPENSSL_cleanse(guest, sizeof(guest));
@@ -447,6 +473,10 @@ static json_t *sigapi_room_json(const struct hub_room_info *r, bool with_opts)
         (json_object_set_new(j, "capacity", json_integer(r->capacity)) < 0 ||
          json_object_set_new(j, "lobby", json_boolean(r->lobby)) < 0 ||
          json_object_set_new(j, "relay_only", json_boolean(r->relay_only)) < 0)) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (j && r->region[0] && json_object_set_new(j, "region", json_string(r->region)) < 0) {
         json_decref(j);
         j = NULL;
     }

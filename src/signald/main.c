@@ -19,7 +19,9 @@
 #include "vc/log.h"
 #include "vc/secret.h"
 #include "vc/sigapi.h"
+#include "vc/turnpool.h"
 #include "signald.h"
+#include "turnprobe.h"
 
 /* An API key shorter than this is too easy to guess. */
 #define MAIN_API_KEY_MIN 16
@@ -56,6 +58,8 @@ struct main_config {
     char *web_root;
     long long session_ttl;
     struct cfg_list metrics_allow;
+    struct cfg_list turn_node;
+    char *default_region;
 };
 
 /* What start-up derives from the config; everything the running daemon owns. */
@@ -72,6 +76,9 @@ struct main_state {
     struct hub_settings hub;
     struct sigapi_settings api;
     struct signald_settings server;
+    struct turnpool *pool;   /* NULL without turn-node; fixed for the process's lifetime */
+    struct turnprobe *probe; /* its health checker, while the server runs */
+    char default_region[TURNPOOL_REGION_MAX + 1];
 };
 
 static int main_check_ice(const char *v)
@@ -193,6 +200,12 @@ static const struct cfg_option main_options[] = {
         "clinician login lifetime, seconds", NULL),
     OPT("metrics-allow", CFG_LIST, 0, 0, "127.0.0.0/8,::1/128", metrics_allow,
         "CIDR allowed to read /metrics", main_check_cidr),
+    OPT("turn-node", CFG_LIST, 0, 0, NULL, turn_node,
+        "vc-turn node of the pool (repeat per node): "
+        "region=R,weight=W,stun=IP:PORT,urls=URL|URL... (replaces turn: ice-servers)",
+        NULL),
+    OPT("default-region", CFG_STR, 0, 0, NULL, default_region,
+        "turn-node region of rooms created without one (default: the first node's)", NULL),
 };
 #define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
 
@@ -310,6 +323,10 @@ static int main_secrets(const struct main_config *c, struct main_state *st, char
         return daemon_fail(err, errlen,
                            "turn-secret: required for turn: and turns: ice servers (use "
                            "--turn-secret or --turn-secret-file)");
+    if (c->turn_node.n > 0 && st->turn_secret.len == 0)
+        return daemon_fail(err, errlen,
+                           "turn-secret: required for turn-node (use --turn-secret or "
+                           "--turn-secret-file)");
     return 0;
 }
 
@@ -330,6 +347,42 @@ static int main_check_live(const struct main_config *c, struct main_state *st, c
     st->server.n_metrics_allow = c->metrics_allow.n;
     if (c->ice_server.n > HUB_MAX_ICE_SERVERS)
         return daemon_fail(err, errlen, "ice-server: at most %d", HUB_MAX_ICE_SERVERS);
+    return 0;
+}
+
+/* The TURN pool from turn-node and default-region, once at start-up (a reload keeps it: see
+ * main_reload). Without turn-node, ice-server alone says what browsers get, as before. */
+static int main_pool(const struct main_config *c, struct main_state *st, char *err, size_t errlen)
+{
+    struct turnpool_node_conf *nodes;
+    char perr[160];
+
+    if (c->turn_node.n == 0)
+        return c->default_region
+                   ? daemon_fail(err, errlen, "default-region: needs at least one turn-node")
+                   : 0;
+    nodes = calloc(c->turn_node.n, sizeof(*nodes));
+    if (!nodes)
+        return daemon_fail(err, errlen, "turn-node: out of memory");
+    for (unsigned i = 0; i < c->turn_node.n; i++) {
+        if (turnpool_parse_node(c->turn_node.v[i], &nodes[i], perr, sizeof(perr)) < 0) {
+            free(nodes);
+            return daemon_fail(err, errlen, "turn-node: '%s': %s", c->turn_node.v[i], perr);
+        }
+    }
+    for (unsigned i = 0; i < c->ice_server.n; i++)
+        if (strncmp(c->ice_server.v[i], "turn", 4) == 0)
+            log_msg(LOG_LEVEL_WARN, "ice-server: %s is not handed out: turn-node is set",
+                    c->ice_server.v[i]);
+    st->pool = turnpool_new(nodes, c->turn_node.n);
+    free(nodes);
+    if (!st->pool)
+        return daemon_fail(err, errlen, "turn-node: out of memory");
+    snprintf(st->default_region, sizeof(st->default_region), "%s",
+             c->default_region ? c->default_region : turnpool_node(st->pool, 0)->region);
+    if (!turnpool_has_region(st->pool, st->default_region))
+        return daemon_fail(err, errlen, "default-region: '%s' is no turn-node's region",
+                           st->default_region);
     return 0;
 }
 
@@ -354,6 +407,8 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     h->queue_max_msgs = (unsigned)c->away_queue_max;
     h->queue_max_bytes = (size_t)c->away_queue_bytes;
     h->log = st->log;
+    h->pool = st->pool;
+    h->default_region = st->pool ? st->default_region : NULL;
     a->public_url = st->public_url;
     a->api_key = st->api_key.len ? st->api_key.bytes : NULL;
     a->api_key_len = st->api_key.len;
@@ -383,7 +438,7 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
     if (c->redis)
         return daemon_fail(err, errlen, "redis: not supported yet");
     if ((r = main_listen(c, st, err, errlen)) < 0 || (r = main_files(c, st, err, errlen)) < 0 ||
-        (r = main_check_live(c, st, err, errlen)) < 0)
+        (r = main_check_live(c, st, err, errlen)) < 0 || (r = main_pool(c, st, err, errlen)) < 0)
         return r;
     st->log = event_log_open(c->log);
     if (!st->log)
@@ -398,8 +453,8 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
  * the pages are open, and links and origins were built from the public URL. */
 static bool main_needs_restart(const char *key)
 {
-    static const char *const keys[] = {"listen", "public-url", "data-dir",       "redis",
-                                       "log",    "web-root",   "frame-ancestors"};
+    static const char *const keys[] = {"listen", "public-url", "data-dir",        "redis",
+                                       "log",    "web-root",   "frame-ancestors", "default-region"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(key, keys[i]) == 0)
@@ -430,6 +485,19 @@ static int main_keep_restart_keys(const struct main_config *old, struct main_con
     return 0;
 }
 
+/* The pool is built once (peers hold counts on its nodes): a changed turn-node list is only
+ * noted, and the running pool carries on. */
+static void main_note_pool_change(const struct main_config *old, const struct main_config *next)
+{
+    bool same = old->turn_node.n == next->turn_node.n;
+
+    for (unsigned i = 0; same && i < old->turn_node.n; i++)
+        same = strcmp(old->turn_node.v[i], next->turn_node.v[i]) == 0;
+    if (!same)
+        log_msg(LOG_LEVEL_WARN, "SIGHUP: turn-node changed: needs a restart (keeping %u nodes)",
+                old->turn_node.n);
+}
+
 /* The reload hook (see signald_reload_cb): reads the config file, the flags and the secret
  * files again and checks everything a running server may change, then commits it all at
  * once: the secrets, origins and metrics ranges in place, the hub's settings, the log level.
@@ -449,6 +517,7 @@ static int main_reload(struct main_state *st, char *err, size_t errlen)
         daemon_fail(err, errlen, "out of memory");
         goto out;
     }
+    main_note_pool_change(st->cfg, &next);
     if ((r = main_readable("cert", next.cert, err, errlen)) < 0 ||
         (r = main_readable("key", next.key, err, errlen)) < 0 ||
         (r = signald_tls_check(next.cert, next.key, err, errlen)) < 0 ||
@@ -479,6 +548,7 @@ out:
 
 static void main_free(struct main_state *st)
 {
+    turnpool_free(st->pool);
     if (st->accounts)
         accounts_close(st->accounts);
     if (st->log)
@@ -616,10 +686,15 @@ int main(int argc, char **argv)
     signald_block_signals();
     st->server.reload = main_reload;
     st->server.reload_state = st;
-    if (signald_server_run(&st->server, err, sizeof(err)) < 0) {
+    if (st->pool && turnprobe_start(st->pool, &st->probe, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
+        status = 1;
+    } else if (signald_server_run(&st->server, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         status = 1;
     }
+    /* The hub is gone by now, so nobody picks from the pool while the prober stops. */
+    turnprobe_stop(st->probe);
     main_free(st);
     free(st);
     cfg_free(main_options, MAIN_NOPTS, &cfg);

@@ -31,7 +31,9 @@ struct turn_worker *turn_worker_new(struct turn_server *s, unsigned index,
         nb <<= 1;
     w->buckets = calloc(nb, sizeof(*w->buckets));
     w->bucket_mask = nb - 1;
-    if (!w->pool || !w->buckets || random_bytes(&w->prng, sizeof(w->prng)) < 0) {
+    if (!w->pool || !w->buckets || random_bytes(&w->prng, sizeof(w->prng)) < 0 ||
+        turn_auth_worker_init(w) < 0) {
+        turn_auth_worker_free(w);
         free(w->pool);
         free(w->buckets);
         free(w);
@@ -52,6 +54,7 @@ void turn_worker_free(struct turn_worker *w)
         return;
     while (w->live)
         turn_alloc_free(w, w->live, "shutdown");
+    turn_auth_worker_free(w);
     free(w->pool);
     free(w->buckets);
     free(w);
@@ -77,7 +80,10 @@ void turn_worker_set_clock(struct turn_worker *w, uint64_t mono_ms, int64_t unix
     w->now_ms = mono_ms;
     w->now_unix = unix_s;
     /* The quiescent point: nothing from the previous generation is used after this load. */
-    w->cur = __atomic_load_n(&w->srv->live, __ATOMIC_SEQ_CST);
+    const struct turn_live *cur = __atomic_load_n(&w->srv->live, __ATOMIC_SEQ_CST);
+    if (cur != w->cur)
+        turn_auth_forget_keys(w); /* a rotated secret's keys go with it */
+    w->cur = cur;
 }
 
 uint64_t turn_worker_random(struct turn_worker *w)

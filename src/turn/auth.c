@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "vc/random.h"
 #include "vc/rest_cred.h"
@@ -24,7 +25,6 @@ static void nonce_mac(const struct turn_worker *w, const struct turn_client *c,
                       const uint8_t when[4], uint8_t out[NONCE_MAC_LEN])
 {
     uint8_t input[4 + 1 + sizeof(union vc_addr)], mac[EVP_MAX_MD_SIZE];
-    unsigned maclen = 0;
     socklen_t alen = addr_len(&c->remote);
     size_t n = 0;
 
@@ -41,8 +41,46 @@ static void nonce_mac(const struct turn_worker *w, const struct turn_client *c,
         memcpy(input + n + 2, &c->remote.v4.sin_addr, 4);
         n += 6;
     }
-    HMAC(EVP_sha256(), w->srv->nonce_key, sizeof(w->srv->nonce_key), input, n, mac, &maclen);
+    /* Re-initialising without a key restarts from the keyed state: no fetch, no key schedule. */
+    size_t maclen = 0;
+    if (!EVP_MAC_init(w->nonce_mac, NULL, 0, NULL) || !EVP_MAC_update(w->nonce_mac, input, n) ||
+        !EVP_MAC_final(w->nonce_mac, mac, &maclen, sizeof(mac)) || maclen < NONCE_MAC_LEN) {
+        /* Fail closed: a MAC nobody can match (nonce_check() then answers 438). */
+        random_bytes(out, NONCE_MAC_LEN);
+        return;
+    }
     memcpy(out, mac, NONCE_MAC_LEN);
+}
+
+int turn_auth_worker_init(struct turn_worker *w)
+{
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+
+    w->nonce_mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    EVP_MAC_free(hmac); /* the context keeps its own reference */
+    if (!w->nonce_mac ||
+        !EVP_MAC_init(w->nonce_mac, w->srv->nonce_key, sizeof(w->srv->nonce_key), params)) {
+        EVP_MAC_CTX_free(w->nonce_mac);
+        w->nonce_mac = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void turn_auth_worker_free(struct turn_worker *w)
+{
+    EVP_MAC_CTX_free(w->nonce_mac);
+    w->nonce_mac = NULL;
+    turn_auth_forget_keys(w);
+}
+
+void turn_auth_forget_keys(struct turn_worker *w)
+{
+    OPENSSL_cleanse(w->keys, sizeof(w->keys));
 }
 
 int turn_nonce_make(const struct turn_worker *w, const struct turn_client *c, char *out,
@@ -150,6 +188,76 @@ static int message_key(int alg, const char *name, size_t name_len, const char *r
     return out->key_len < 0 ? -EINVAL : 0;
 }
 
+/* The cache slot of a username (FNV-1a). */
+static struct turn_key_entry *key_slot(struct turn_worker *w, const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 16777619u;
+    return &w->keys[h & (TURN_KEY_CACHE - 1)];
+}
+
+/* Copies a key cached for (alg, name) under the current settings into out; false if none. */
+static bool key_cached(struct turn_worker *w, int alg, const char *name, size_t len,
+                       struct turn_auth *out)
+{
+    const struct turn_key_entry *e = key_slot(w, name, len);
+
+    if (e->generation != w->cur->generation || e->alg != alg || e->user_len != len ||
+        memcmp(e->user, name, len) != 0)
+        return false;
+    memcpy(out->key, e->key, e->key_len);
+    out->key_len = e->key_len;
+    memcpy(out->user_digest, e->user_digest, TURN_USER_DIGEST_LEN);
+    return true;
+}
+
+/* Remembers a key that just verified a request from name, and the name's quota digest. */
+static void key_remember(struct turn_worker *w, int alg, const char *name, size_t len,
+                         const struct turn_auth *in)
+{
+    struct turn_key_entry *e = key_slot(w, name, len);
+
+    if (len > sizeof(e->user) || in->key_len < 0 || (size_t)in->key_len > sizeof(e->key))
+        return;
+    e->generation = w->cur->generation;
+    e->alg = (uint8_t)alg;
+    e->user_len = (uint8_t)len;
+    memcpy(e->user, name, len);
+    e->key_len = (uint8_t)in->key_len;
+    memcpy(e->key, in->key, (size_t)in->key_len);
+    memcpy(e->user_digest, in->user_digest, TURN_USER_DIGEST_LEN);
+}
+
+/* Derives the key of name and checks the request's integrity with it: first under the current
+ * secret, then under the previous one if it still vouches for the username. Fills out->key and
+ * out->user_digest; returns 0, or the failing reason's error. */
+static int derive_and_check(struct turn_worker *w, const struct stun_msg *m, int alg,
+                            const char *name, size_t len, int64_t expiry, struct turn_auth *out)
+{
+    const struct turn_server *s = w->srv;
+    const struct turn_live *live = w->cur;
+
+    if (message_key(alg, name, len, s->realm, live->secret, live->set.secret_len, out) < 0)
+        return -EINVAL;
+    if (stun_check_integrity(m, out->key, (size_t)out->key_len) < 0) {
+        /* After a rotation the previous secret still vouches for credentials issued before
+         * it, which expire within the grace window (see turn_server_reload()). */
+        if (!live->prev_secret || expiry > live->prev_until ||
+            message_key(alg, name, len, s->realm, live->prev_secret, live->prev_len, out) < 0 ||
+            stun_check_integrity(m, out->key, (size_t)out->key_len) < 0)
+            return -EACCES;
+    }
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
+    if (!EVP_Digest(name, len, digest, &dlen, EVP_sha256(), NULL) || dlen < TURN_USER_DIGEST_LEN)
+        return -EINVAL;
+    memcpy(out->user_digest, digest, TURN_USER_DIGEST_LEN);
+    key_remember(w, alg, name, len, out);
+    return 0;
+}
+
 void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const struct stun_msg *m,
                      struct turn_auth *out)
 {
@@ -177,24 +285,17 @@ void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const s
         return fail(out, 401, "bad_username");
     if (expiry < w->now_unix)
         return fail(out, 401, "expired");
-    const struct turn_live *live = w->cur;
-    if (message_key(alg, name, user->len, s->realm, live->secret, live->set.secret_len, out) < 0)
-        return fail(out, 500, "key");
-    if (stun_check_integrity(m, out->key, (size_t)out->key_len) < 0) {
-        /* After a rotation the previous secret still vouches for credentials issued before
-         * it, which expire within the grace window (see turn_server_reload()). */
-        if (!live->prev_secret || expiry > live->prev_until ||
-            message_key(alg, name, user->len, s->realm, live->prev_secret, live->prev_len, out) <
-                0 ||
-            stun_check_integrity(m, out->key, (size_t)out->key_len) < 0)
+    /* A cached key that no longer verifies (the request is forged, or the key went with a
+     * secret) falls through to a fresh derivation, which decides. */
+    if (!key_cached(w, alg, name, user->len, out) ||
+        stun_check_integrity(m, out->key, (size_t)out->key_len) < 0) {
+        int rc = derive_and_check(w, m, alg, name, user->len, expiry, out);
+        if (rc == -EACCES)
             return fail(out, 401, "bad_integrity");
+        if (rc < 0)
+            return fail(out, 500, "key");
     }
     out->sha256 = m->integrity_sha256 >= 0;
-
-    uint8_t digest[EVP_MAX_MD_SIZE];
-    unsigned dlen = 0;
-    EVP_Digest(name, user->len, digest, &dlen, EVP_sha256(), NULL);
-    memcpy(out->user_digest, digest, TURN_USER_DIGEST_LEN);
 }
 
 uint64_t turn_user_quota_key(const uint8_t digest[TURN_USER_DIGEST_LEN])

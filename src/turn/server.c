@@ -54,6 +54,8 @@ struct turn_server *turn_server_new(const struct turn_settings *settings)
     s->quota.mask = slots - 1;
     if (s->realm)
         s->live = live_new(settings, s->realm);
+    if (s->live)
+        s->live->generation = 1;
     if (!s->realm || !s->live || !s->quota.slots ||
         random_bytes(s->nonce_key, sizeof(s->nonce_key)) < 0) {
         turn_server_free(s);
@@ -139,6 +141,7 @@ int turn_server_reload(struct turn_server *s, const struct turn_settings *set, i
         return -ENOMEM;
     }
     next->policy = set->policy;
+    next->generation = cur->generation + 1;
     __atomic_store_n(&s->live, next, __ATOMIC_SEQ_CST);
     cur->retired_next = s->retired;
     s->retired = cur;

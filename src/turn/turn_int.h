@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "vc/stun.h"
 #include "vc/turn.h"
 
@@ -24,6 +26,8 @@
 #define TURN_RATE_BUCKETS 4096
 /* At most this many auth.failed lines a second per worker; the rest are only counted. */
 #define TURN_AUTH_LOG_PER_SEC 20
+/* Entries (a power of two) of the worker's cache of verified long-term keys by username. */
+#define TURN_KEY_CACHE 64
 
 struct turn_perm {
     union vc_addr ip;
@@ -77,6 +81,7 @@ struct turn_live {
     size_t prev_len;
     int64_t prev_until;         /* prev_secret only vouches for usernames expiring by then */
     struct peer_policy *policy; /* owned; NULL when set.policy is the caller's (start-up) */
+    uint64_t generation;        /* 1 at start-up, one more per reload: keys cached from it */
     struct turn_live *retired_next;
 };
 
@@ -89,6 +94,16 @@ struct turn_server {
     uint8_t nonce_key[32];
     unsigned live_allocations; /* atomic: the whole server, against max_allocations */
     struct turn_quota quota;
+};
+
+/* A long-term key that verified a request, so the next request with the same username (the
+ * Refresh, CreatePermission and ChannelBind after an Allocate) skips deriving it again. */
+struct turn_key_entry {
+    uint64_t generation; /* of the settings whose secret derived it; 0 = empty */
+    uint8_t alg, user_len, key_len;
+    uint8_t user[TURN_MAX_USERNAME];
+    uint8_t key[STUN_MAX_KEY_LEN];
+    uint8_t user_digest[TURN_USER_DIGEST_LEN];
 };
 
 struct turn_worker {
@@ -111,6 +126,8 @@ struct turn_worker {
     struct turn_rate_bucket rate[TURN_RATE_BUCKETS];
     uint64_t auth_log_second;
     unsigned auth_log_count;
+    EVP_MAC_CTX *nonce_mac; /* owned; HMAC-SHA256 keyed with the server's nonce key */
+    struct turn_key_entry keys[TURN_KEY_CACHE];
 };
 
 /* Counters written by one thread and read by the metrics thread. */
@@ -137,6 +154,11 @@ void turn_auth_check(struct turn_worker *w, const struct turn_client *c, const s
 /* Appends the PASSWORD-ALGORITHMS attribute we offer. */
 void turn_build_password_algorithms(struct stun_builder *b);
 uint64_t turn_user_quota_key(const uint8_t digest[TURN_USER_DIGEST_LEN]);
+/* The worker's keyed nonce MAC: 0 or -ENOMEM. turn_auth_worker_free() wipes the key cache too. */
+int turn_auth_worker_init(struct turn_worker *w);
+void turn_auth_worker_free(struct turn_worker *w);
+/* Forgets every cached key (the settings generation changed). */
+void turn_auth_forget_keys(struct turn_worker *w);
 
 /* ratelimit.c: true if an unauthenticated message from this IP may be answered. */
 bool turn_rate_allow(struct turn_worker *w, const union vc_addr *ip);

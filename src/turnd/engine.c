@@ -30,7 +30,6 @@
 #define ENGINE_ACCEPTS 64
 /* Socket buffer sizes asked for (the kernel caps them at net.core.{r,w}mem_max). */
 #define ENGINE_LISTEN_BUF (4 * 1024 * 1024)
-#define ENGINE_RELAY_BUF (256 * 1024)
 /* Relay sockets are told apart from pointers by this bit in epoll_data.u64 (user-space
  * pointers never have it set); the low 32 bits then hold the descriptor. */
 #define ENGINE_RELAY_TAG (1ULL << 63)
@@ -59,6 +58,8 @@ struct engine_listener {
 struct engine_relay {
     struct turn_alloc *alloc;  /* NULL: slot unused */
     struct turn_stream *owner; /* the connection that allocated it, for the idle timeout */
+    union vc_addr bound;       /* the socket's own address, kept for reuse as a spare */
+    bool spare;                /* bound and watched, waiting in the worker's spares */
 };
 
 struct engine_wake {
@@ -82,6 +83,7 @@ struct turnd_worker {
     unsigned n_lis;
     struct engine_relay *relays; /* indexed by descriptor */
     unsigned relays_cap;
+    struct turnd_spares spares;
     uint8_t *rx; /* ENGINE_BATCH slots of ENGINE_SLOT bytes */
     struct mmsghdr rx_msg[ENGINE_BATCH];
     struct iovec rx_iov[ENGINE_BATCH];
@@ -381,12 +383,14 @@ static void engine_relay_input(struct turnd_worker *w, int fd)
     union vc_addr peer;
     int n;
 
-    if (fd < 0 || (unsigned)fd >= w->relays_cap || !w->relays[fd].alloc)
+    if (fd < 0 || (unsigned)fd >= w->relays_cap)
         return;
     alloc = w->relays[fd].alloc;
+    if (!alloc && !w->relays[fd].spare)
+        return;
     engine_rx_prepare(w, false);
     n = recvmmsg(fd, w->rx_msg, ENGINE_BATCH, MSG_DONTWAIT, NULL);
-    if (n <= 0)
+    if (n <= 0 || !alloc) /* a spare's datagrams are read only to be dropped */
         return;
     engine_batch_record(w, (unsigned)n);
     for (int i = 0; i < n; i++) {
@@ -403,40 +407,19 @@ static void engine_relay_input(struct turnd_worker *w, int fd)
     }
 }
 
-static int engine_relay_open(struct turn_worker *tw, struct turn_alloc *alloc,
-                             const union vc_addr *ip, union vc_addr *bound)
+/* A new relay socket, bound and watched; its descriptor or -errno. */
+static int engine_relay_new(struct turnd_worker *w, const union vc_addr *ip, union vc_addr *bound)
 {
-    struct turnd_worker *w = turn_worker_ctx(tw);
     const struct turn_settings *st = turn_server_settings(w->eng->cfg.server);
-    union vc_addr a = *ip;
-    unsigned span = (unsigned)st->port_max - st->port_min + 1, start, i;
-    int fd, one = 1, buf = ENGINE_RELAY_BUF, err = EADDRINUSE;
     struct epoll_event ev = {.events = EPOLLIN};
+    int fd, err;
 
-    fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = turnd_relay_socket(ip, st->port_min, st->port_max, engine_rand(w), bound);
     if (fd < 0)
-        return -errno;
+        return fd;
     if ((unsigned)fd >= w->relays_cap) {
         close(fd);
         return -EMFILE;
-    }
-    if (a.sa.sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-    start = engine_rand(w) % span;
-    for (i = 0; i < span; i++) {
-        addr_set_port(&a, (uint16_t)(st->port_min + (start + i) % span));
-        if (bind(fd, &a.sa, addr_len(&a)) == 0)
-            break;
-        if (errno != EADDRINUSE) {
-            err = errno;
-            break;
-        }
-    }
-    if (i == span || err != EADDRINUSE) {
-        close(fd);
-        return -err;
     }
     ev.data.u64 = ENGINE_RELAY_TAG | (uint32_t)fd;
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -444,11 +427,55 @@ static int engine_relay_open(struct turn_worker *tw, struct turn_alloc *alloc,
         close(fd);
         return -err;
     }
+    return fd;
+}
+
+/* Closing a descriptor also removes it from the epoll set (relay sockets are never dup'ed). */
+static void engine_relay_discard(struct turnd_worker *w, int fd)
+{
+    w->relays[fd].spare = false;
+    close(fd);
+}
+
+/* Fills the spares up while the loop is idle, so allocations find a socket ready. */
+static void engine_spares_refill(struct turnd_worker *w)
+{
+    const struct turn_settings *st = turn_server_settings(w->eng->cfg.server);
+    union vc_addr bound;
+
+    if (st->relay_ip4.sa.sa_family != AF_INET)
+        return;
+    while (!turnd_spares_full(&w->spares)) {
+        int fd = engine_relay_new(w, &st->relay_ip4, &bound);
+
+        if (fd < 0)
+            return;
+        w->relays[fd].spare = true;
+        w->relays[fd].bound = bound;
+        if (!turnd_spares_put(&w->spares, fd, &bound)) {
+            engine_relay_discard(w, fd);
+            return;
+        }
+    }
+}
+
+static int engine_relay_open(struct turn_worker *tw, struct turn_alloc *alloc,
+                             const union vc_addr *ip, union vc_addr *bound)
+{
+    struct turnd_worker *w = turn_worker_ctx(tw);
+    int fd, stale;
+
+    while ((fd = turnd_spares_take(&w->spares, ip, bound, &stale)) == -EAGAIN)
+        engine_relay_discard(w, stale);
+    if (fd >= 0)
+        w->relays[fd].spare = false;
+    else if ((fd = engine_relay_new(w, ip, bound)) < 0)
+        return fd;
     w->relays[fd].alloc = alloc;
+    w->relays[fd].bound = *bound;
     w->relays[fd].owner = w->cur_stream;
     if (w->cur_stream)
         w->cur_stream->relays++;
-    *bound = a;
     return fd;
 }
 
@@ -464,8 +491,12 @@ static void engine_relay_close(struct turn_worker *tw, int relay)
         w->relays[relay].owner->relays--;
     w->relays[relay].alloc = NULL;
     w->relays[relay].owner = NULL;
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, relay, NULL);
-    close(relay);
+    /* Kept bound and watched for the next allocation; turnd_spares_take() drains it first. */
+    if (turnd_spares_put(&w->spares, relay, &w->relays[relay].bound)) {
+        w->relays[relay].spare = true;
+        return;
+    }
+    engine_relay_discard(w, relay);
 }
 
 static int engine_send_peer(struct turn_worker *tw, int relay, const union vc_addr *peer,
@@ -626,6 +657,7 @@ static void *engine_run(void *arg)
             engine_idle_sweep(w);
             engine_flush_all(w);
             engine_reap(w);
+            engine_spares_refill(w);
             w->next_tick_ms = w->now_ms + 1000;
         }
         timeout = w->rerun ? 0 : (int)(w->next_tick_ms - w->now_ms);
@@ -654,51 +686,14 @@ static void *engine_run(void *arg)
             engine_dispatch(w, &ev[i]);
         engine_flush_all(w);
         engine_reap(w);
+        if (n == 0)
+            engine_spares_refill(w);
     }
     engine_flush_all(w);
     return NULL;
 }
 
 /* --- start-up and shutdown --- */
-
-static int engine_socket(const union vc_addr *a, int type, bool reuseport, char *err, size_t errlen)
-{
-    char text[VC_ADDR_STRLEN];
-    int fd, one = 1, e;
-
-    fd = socket(a->sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto fail;
-    if (a->sa.sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-        goto fail;
-    if (bind(fd, &a->sa, addr_len(a)) < 0)
-        goto fail;
-    if (type == SOCK_STREAM && listen(fd, 1024) < 0)
-        goto fail;
-    return fd;
-fail:
-    e = errno;
-    snprintf(err, errlen, "%s %s %s: %s", type == SOCK_STREAM ? "tcp" : "udp",
-             fd < 0 ? "socket" : "bind", addr_format(a, text, sizeof(text)), strerror(e));
-    if (fd >= 0)
-        close(fd);
-    return -e;
-}
-
-/* SO_REUSEPORT would let us share a port with another instance run by the same user and steal
- * half its traffic, so first check that nobody holds the address. */
-static int engine_probe(const union vc_addr *a, int type, char *err, size_t errlen)
-{
-    int fd = engine_socket(a, type, false, err, errlen);
-
-    if (fd < 0)
-        return fd;
-    close(fd);
-    return 0;
-}
 
 static int engine_watch(struct turnd_worker *w, int fd, void *ptr)
 {
@@ -712,7 +707,7 @@ static int engine_add_udp(struct turnd_worker *w, const union vc_addr *a, char *
     struct engine_udp *u;
     int fd, one = 1, buf = ENGINE_LISTEN_BUF;
 
-    fd = engine_socket(a, SOCK_DGRAM, true, err, errlen);
+    fd = turnd_sock_listen(a, SOCK_DGRAM, true, err, errlen);
     if (fd < 0)
         return fd;
     u = calloc(1, sizeof(*u));
@@ -743,7 +738,7 @@ static int engine_add_listener(struct turnd_worker *w, const union vc_addr *a,
                                enum turnd_src_kind kind, char *err, size_t errlen)
 {
     struct engine_listener *l = &w->lis[w->n_lis];
-    int fd = engine_socket(a, SOCK_STREAM, true, err, errlen);
+    int fd = turnd_sock_listen(a, SOCK_STREAM, true, err, errlen);
 
     if (fd < 0)
         return fd;
@@ -783,6 +778,8 @@ static int engine_worker_new(struct turnd_engine *e, unsigned index, struct turn
         w->relays_cap =
             rl.rlim_cur < ENGINE_FD_TABLE_MAX ? (unsigned)rl.rlim_cur : ENGINE_FD_TABLE_MAX;
     w->relays = calloc(w->relays_cap, sizeof(*w->relays));
+    const struct turn_settings *st = turn_server_settings(cfg->server);
+    turnd_spares_init(&w->spares, (unsigned)st->port_max - st->port_min + 1, cfg->workers);
     w->rx = malloc((size_t)ENGINE_BATCH * ENGINE_SLOT);
     w->arena = malloc(ENGINE_ARENA);
     if (!w->relays || !w->rx || !w->arena)
@@ -824,6 +821,8 @@ static void engine_worker_free(struct turnd_worker *w)
         engine_reap(w);
         turn_worker_free(w->core);
     }
+    for (int fd; (fd = turnd_spares_pop(&w->spares)) >= 0;)
+        close(fd);
     for (unsigned i = 0; i < w->n_udp; i++) {
         close(w->udp[i]->fd);
         free(w->udp[i]);
@@ -852,12 +851,12 @@ int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engin
         return -EINVAL;
     }
     for (unsigned i = 0; i < cfg->n_listen && r == 0; i++) {
-        r = engine_probe(&cfg->listen[i], SOCK_DGRAM, err, errlen);
+        r = turnd_sock_probe(&cfg->listen[i], SOCK_DGRAM, err, errlen);
         if (r == 0)
-            r = engine_probe(&cfg->listen[i], SOCK_STREAM, err, errlen);
+            r = turnd_sock_probe(&cfg->listen[i], SOCK_STREAM, err, errlen);
     }
     for (unsigned i = 0; i < cfg->n_tls_listen && r == 0; i++)
-        r = engine_probe(&cfg->tls_listen[i], SOCK_STREAM, err, errlen);
+        r = turnd_sock_probe(&cfg->tls_listen[i], SOCK_STREAM, err, errlen);
     if (r < 0)
         return r;
     e = calloc(1, sizeof(*e));

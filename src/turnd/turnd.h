@@ -46,6 +46,38 @@ struct turnd_peerout {
 unsigned turnd_peerout_flush(struct turnd_peerout *q);
 unsigned turnd_peerout_queue(struct turnd_peerout *q, int fd, const union vc_addr *peer,
                              const uint8_t *buf, size_t len);
+/* sock.c: a non-blocking socket of type bound to a (listening, for SOCK_STREAM), with
+ * SO_REUSEPORT when reuseport; the descriptor, or -errno with a message naming a in err. */
+int turnd_sock_listen(const union vc_addr *a, int type, bool reuseport, char *err, size_t errlen);
+/* SO_REUSEPORT would let us share a port with another instance run by the same user and steal
+ * half its traffic, so start-up first checks that nobody holds the address: 0 or -errno. */
+int turnd_sock_probe(const union vc_addr *a, int type, char *err, size_t errlen);
+/* sock.c: a non-blocking UDP socket bound to ip at a port in [port_min, port_max], probing
+ * upwards from port_min + start % span. Returns the descriptor (the caller owns it) or -errno. */
+int turnd_relay_socket(const union vc_addr *ip, unsigned port_min, unsigned port_max,
+                       unsigned start, union vc_addr *bound);
+
+/* sock.c: relay sockets of freed allocations, kept bound (and registered with the worker's
+ * epoll) to be handed to the next allocation without socket, bind, epoll_ctl and close calls. */
+#define TURND_SPARES_MAX 64
+struct turnd_spares {
+    unsigned n, head, cap; /* a FIFO ring of n entries from head */
+    int fd[TURND_SPARES_MAX];
+    union vc_addr addr[TURND_SPARES_MAX];
+};
+/* Sizes the FIFO for a relay range of span ports shared by workers. */
+void turnd_spares_init(struct turnd_spares *p, unsigned span, unsigned workers);
+bool turnd_spares_full(const struct turnd_spares *p);
+/* Takes fd (bound to bound) if there is room; false: the caller still owns it and closes it. */
+bool turnd_spares_put(struct turnd_spares *p, int fd, const union vc_addr *bound);
+/* The oldest spare bound to ip's address, emptied of queued datagrams; the caller owns it. Returns
+ * it, -ENOENT if there is none, or -EAGAIN with *stale set to a spare that would not drain (the
+ * caller closes it and may try again). */
+int turnd_spares_take(struct turnd_spares *p, const union vc_addr *ip, union vc_addr *bound,
+                      int *stale);
+/* Removes and returns the oldest spare (for shutdown), or -1. */
+int turnd_spares_pop(struct turnd_spares *p);
+
 struct turnd_engine;
 
 /* One TCP or TLS connection (the core sees it as the opaque struct turn_stream). Owned by its

@@ -1,4 +1,5 @@
-# Shared helpers for the TURN interop suites: ports, server start/stop, REST credentials, checks.
+# Shared helpers for the integration suites: ports, server start/stop (vc-turn or coturn, vc-signal),
+# REST credentials, node prerequisites, checks.
 # Source it from a suite; it cds to the repository root. Environment:
 #   VC_BUILD     build directory (default build)
 #   TURN_SERVER  vc (default: $VC_BUILD/bin/vc-turn) | coturn (Debian's turnserver), same tests
@@ -174,6 +175,114 @@ start_peer() {
     die "echo peer on $addr:$port did not start within 5 s"
 }
 
+# --- vc-signal and the node suites ----------------------------------------------------------------
+
+# free_port: prints an unused TCP port in 30000-39999; fails when 30 tries found none.
+free_port() {
+    local p
+    for _ in $(seq 1 30); do
+        p=$((10000 + RANDOM % 10000)) # below the ephemeral range, clear of pick_ports
+        if ports_free "$p" "$p"; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# wait_for NAME PID LOG CMD...: polls CMD for at most 10 s while PID lives; else shows LOG and dies.
+wait_for() {
+    local name=$1 pid=$2 log=$3
+    shift 3
+    for _ in $(seq 1 50); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$log" | sed 's/^/#   /'
+            die "$name exited during start-up (see $log)"
+        fi
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    tail -n 20 "$log" | sed 's/^/#   /'
+    die "$name did not come up within 10 s (see $log)"
+}
+
+# need_dev_certs: creates the development CA and localhost certificate in certs/ when missing.
+need_dev_certs() {
+    [ -s certs/server.crt ] && [ -s certs/ca.crt ] && [ -s certs/ca.key ] ||
+        certs/gen-dev-certs.sh >/dev/null || die "cannot create dev certs"
+}
+
+# need_node: dies unless $NODE (default node) is Node 20 or later.
+need_node() {
+    local major
+    NODE=${NODE:-node}
+    command -v "$NODE" >/dev/null || die "node is not installed (Node 20 or later is needed)"
+    major=$("$NODE" -p 'process.versions.node.split(".")[0]')
+    [ "$major" -ge 20 ] || die "node $("$NODE" --version) is too old (Node 20 or later is needed)"
+}
+
+# npm_ci DIR PACKAGE: installs DIR's locked node packages unless DIR/node_modules/PACKAGE is
+# there (never a browser download); the log goes to $TEST_LOGS/$SUITE-npm.log.
+npm_ci() {
+    local dir=$1 log=$TEST_LOGS/$SUITE-npm.log
+    [ -f "$dir/node_modules/$2/package.json" ] && return 0
+    echo "# npm ci in $dir"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
+        >"$log" 2>&1 || die "npm ci failed (see $log)"
+}
+
+# counts_from FILE NAME: adds the last "N passed, N failed" line of FILE to the suite's totals; a
+# missing line counts as one failure named NAME.
+counts_from() {
+    local line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+    if [ -z "$line" ]; then
+        fail "$2" "no summary line (see above)"
+        return
+    fi
+    p=${line%% passed*}
+    f=${line#*, }
+    f=${f%% failed*}
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+# start_signal LOG PORT ARGS...: starts $VC_BUILD/bin/vc-signal ARGS... in the background with its
+# output in LOG, sets SIGNAL_PID (stopped on exit) and waits at most 10 s until
+# https://localhost:PORT/healthz answers under the dev CA; dies, showing LOG, if it never does.
+start_signal() {
+    local log=$1 port=$2
+    shift 2
+    "$VC_BUILD/bin/vc-signal" "$@" >"$log" 2>&1 &
+    SIGNAL_PID=$!
+    BG_PIDS+=("$SIGNAL_PID")
+    wait_for vc-signal "$SIGNAL_PID" "$log" curl -fsS -m 1 --cacert certs/ca.crt \
+        --resolve "localhost:$port:127.0.0.1" "https://localhost:$port/healthz"
+}
+
+# signal_user_add DATA_DIR EMAIL NAME PASSWORD: adds a vc-signal account to DATA_DIR; dies when that
+# fails. Output goes to $TEST_LOGS/$SUITE-useradd.log, emptied by the suite's first call.
+USERADD_LOGGED=
+signal_user_add() {
+    local log=$TEST_LOGS/$SUITE-useradd.log
+    [ -n "$USERADD_LOGGED" ] || : >"$log"
+    USERADD_LOGGED=1
+    printf '%s\n' "$4" | "$VC_BUILD/bin/vc-signal" user add "$2" --name "$3" --data-dir "$1" \
+        >>"$log" 2>&1 || die "vc-signal user add $2 failed (see $log)"
+}
+
+# stop_checked PID NAME LOG: stops PID and checks, as test NAME, that it exited 0 on SIGTERM.
+stop_checked() {
+    stop_pid "$1"
+    forget_pid "$1"
+    check "$2" "exit status $STOP_RC (see $3)" test "$STOP_RC" -eq 0
+}
+
+# no_sanitizer_report LOG...: true when no LOG holds an ASan, LSan or UBSan report.
+no_sanitizer_report() {
+    not_grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$@"
+}
+
 # --- the server ----------------------------------------------------------------------------------
 
 # server_cmd NAME [allow|noallow]: prints the argv (one per line) to start the chosen server.
@@ -250,7 +359,7 @@ stop_server() {
         check "${SUITE}_server_exits_cleanly_on_sigterm" "exit status $STOP_RC" \
             test "$STOP_RC" -eq 0
         check "${SUITE}_server_log_has_no_sanitizer_report" "see $SERVER_LOG" \
-            not_grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$SERVER_LOG"
+            no_sanitizer_report "$SERVER_LOG"
     fi
 }
 

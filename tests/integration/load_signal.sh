@@ -8,21 +8,7 @@ load=$VC_BUILD/bin/vc-load
 [ -x "$load" ] || die "$load is missing (make $load)"
 [ -x "$VC_BUILD/bin/vc-signal" ] || die "$VC_BUILD/bin/vc-signal is missing"
 command -v jq >/dev/null || die "jq is missing"
-[ -s certs/server.crt ] && [ -s certs/ca.crt ] || certs/gen-dev-certs.sh >/dev/null ||
-    die "cannot create dev certs"
-
-# free_port: prints an unused TCP port in 30000-39999.
-free_port() {
-    local p
-    for _ in $(seq 1 30); do
-        p=$((30000 + RANDOM % 10000))
-        if ports_free "$p" "$p"; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
+need_dev_certs
 
 # run_load NAME ARGS...: one vc-load run bounded to 60 s; sets LOAD_RC, LOAD_OUT, LOAD_ERR.
 run_load() {
@@ -44,29 +30,17 @@ DATA_DIR=$(mktemp -d)
 trap 'cleanup; rm -rf "$DATA_DIR"' EXIT
 SERVER_LOG=$TEST_LOGS/load-signal-server.log
 url=https://localhost:$port
-"$VC_BUILD/bin/vc-signal" --listen "127.0.0.1:$port" --cert certs/server.crt --key certs/server.key \
-    --public-url "$url" --api-key "$KEY" --turn-secret "turn-$(openssl rand -hex 8)" \
-    --ice-server stun:127.0.0.1:3478 --data-dir "$DATA_DIR" --max-conns-per-ip-per-min 100000 \
-    --max-msg-rate 1000 --max-rooms-per-owner 1000 >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-BG_PIDS+=("$SERVER_PID")
-up=
-for _ in $(seq 1 50); do
-    kill -0 "$SERVER_PID" 2>/dev/null || die "vc-signal exited during start-up (see $SERVER_LOG)"
-    if curl -fsS -m 1 --cacert certs/ca.crt --resolve "localhost:$port:127.0.0.1" \
-        "$url/healthz" >/dev/null 2>&1; then
-        up=1
-        break
-    fi
-    sleep 0.2
-done
-[ -n "$up" ] || die "vc-signal did not answer $url/healthz within 10 s"
+start_signal "$SERVER_LOG" "$port" --listen "127.0.0.1:$port" --cert certs/server.crt \
+    --key certs/server.key --public-url "$url" --api-key "$KEY" \
+    --turn-secret "turn-$(openssl rand -hex 8)" --ice-server stun:127.0.0.1:3478 \
+    --data-dir "$DATA_DIR" --max-conns-per-ip-per-min 100000 --max-msg-rate 1000 \
+    --max-rooms-per-owner 1000
 
 # --- a short run: 10 rooms, 10 signals/s each, 3 s ------------------------------------------------
 json=$TEST_LOGS/load-signal.json
 rm -f "$json"
 run_load run --url "$url" --api-key "$KEY" --rooms 10 --rate 10 --duration 3 --json "$json" \
-    --server-pid "$SERVER_PID"
+    --server-pid "$SIGNAL_PID"
 check load_signal_exits_0 "exit $LOAD_RC: $(head -c 300 "$LOAD_ERR")" test "$LOAD_RC" -eq 0
 check load_signal_prints_summary "$(head -c 300 "$LOAD_OUT")" \
     grep -qE '^signal vc: rooms 10 .*msg/s.*errors 0' "$LOAD_OUT"
@@ -122,9 +96,7 @@ run_load help --help
 check load_signal_help_exits_0 "exit $LOAD_RC" test "$LOAD_RC" -eq 0
 check load_signal_help_lists_options "see $LOAD_OUT" grep -q -- '--protocol vc|peerjs' "$LOAD_OUT"
 
-stop_pid "$SERVER_PID"
-forget_pid "$SERVER_PID"
-check load_signal_server_exits_cleanly "exit status $STOP_RC (see $SERVER_LOG)" test "$STOP_RC" -eq 0
+stop_checked "$SIGNAL_PID" load_signal_server_exits_cleanly "$SERVER_LOG"
 
 # --- PeerJS (optional) ---------------------------------------------------------------------------
 PEERJS_DIR=${PEERJS_DIR:-}

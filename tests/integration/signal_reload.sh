@@ -5,7 +5,6 @@
 # Environment: VC_BUILD (default build), NODE (default node).
 . "$(dirname "$0")/lib.sh"
 
-NODE=${NODE:-node}
 TESTS_DIR=tests/signal
 WORK=$(mktemp -d)
 ROOT=$PWD
@@ -14,26 +13,13 @@ trap 'exec 7>&- 8<&- 2>/dev/null; [ -n "$CALL_PID" ] && kill "$CALL_PID" 2>/dev/
 
 # --- prerequisites -------------------------------------------------------------------------------
 
-command -v "$NODE" >/dev/null || die "node is not installed (Node 20 or later is needed)"
+need_node
 command -v jq >/dev/null || die "jq is not installed"
 [ -x "$VC_BUILD/bin/vc-signal" ] || die "$VC_BUILD/bin/vc-signal is missing (make $VC_BUILD/bin/vc-signal)"
-[ -s certs/server.crt ] && [ -s certs/ca.crt ] && [ -s certs/ca.key ] ||
-    certs/gen-dev-certs.sh >/dev/null || die "cannot create dev certs"
-if [ ! -f "$TESTS_DIR/node_modules/ws/package.json" ]; then
-    echo "# npm ci in $TESTS_DIR"
-    (cd "$TESTS_DIR" && npm ci --no-audit --no-fund --loglevel=error) >"$TEST_LOGS/signal-npm.log" 2>&1 ||
-        die "npm ci failed (see $TEST_LOGS/signal-npm.log)"
-fi
+need_dev_certs
+npm_ci "$TESTS_DIR" ws
 
-port=
-for _ in $(seq 1 30); do
-    p=$((30000 + RANDOM % 10000))
-    if ports_free "$p" "$p"; then
-        port=$p
-        break
-    fi
-done
-[ -n "$port" ] || die "no free TCP port found after 30 tries"
+port=$(free_port) || die "no free TCP port found after 30 tries"
 
 # --- config, secrets and a second certificate ----------------------------------------------------
 
@@ -154,22 +140,7 @@ turn_cred_ok() {
 
 # --- start ---------------------------------------------------------------------------------------
 
-"$VC_BUILD/bin/vc-signal" --config "$WORK/config.json" >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-BG_PIDS+=("$SERVER_PID")
-up=
-for _ in $(seq 1 50); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    if "${CURL[@]}" -f "$BASE/healthz" >/dev/null 2>&1; then
-        up=1
-        break
-    fi
-    sleep 0.2
-done
-[ -n "$up" ] || {
-    tail -n 20 "$SERVER_LOG" | sed 's/^/#   /'
-    die "vc-signal did not start (see $SERVER_LOG)"
-}
+start_signal "$SERVER_LOG" "$port" --config "$WORK/config.json"
 
 read -r status body < <(create_room "$OLD_KEY")
 [ "$status" = 201 ] || die "POST /api/v1/rooms with the key: $status $body"
@@ -192,10 +163,10 @@ old_subject=$(served_subject)
 printf '%s\n' "$NEW_KEY" >"$WORK/api-key"
 printf '%s\n' "$NEW_SECRET" >"$WORK/turn-secret"
 write_config "$WORK/new.crt" "$WORK/new.key" 600 "$WORK/data2"
-kill -HUP "$SERVER_PID"
+kill -HUP "$SIGNAL_PID"
 check reload_sighup_reloads "no 'configuration reloaded' line in $SERVER_LOG" \
     wait_log 'SIGHUP: configuration reloaded'
-check reload_server_survives_sighup "vc-signal exited" kill -0 "$SERVER_PID"
+check reload_server_survives_sighup "vc-signal exited" kill -0 "$SIGNAL_PID"
 check reload_restart_only_key_is_reported "no 'data-dir changed: needs a restart' line" \
     grep -q 'data-dir changed: needs a restart' "$SERVER_LOG"
 check reload_open_call_still_relays "see above" call_ok relay
@@ -217,10 +188,10 @@ check reload_old_certificate_was_served_before "before: $old_subject" \
 
 write_config "$WORK/new.crt" "$WORK/new.key" 0 "$WORK/data2"
 printf '%s\n' "key-bad-$(openssl rand -hex 16)" >"$WORK/api-key"
-kill -HUP "$SERVER_PID"
+kill -HUP "$SIGNAL_PID"
 check reload_bad_config_is_refused_naming_the_key "no refusal naming turn-ttl in $SERVER_LOG" \
     wait_log 'reload refused.*turn-ttl'
-check reload_server_survives_a_bad_config "vc-signal exited" kill -0 "$SERVER_PID"
+check reload_server_survives_a_bad_config "vc-signal exited" kill -0 "$SIGNAL_PID"
 read -r status body < <(create_room "$NEW_KEY")
 check reload_refused_reload_keeps_the_running_key "got $status $body" test "$status" = 201
 check reload_call_relays_after_a_refused_reload "see above" call_ok relay
@@ -229,7 +200,7 @@ write_config "$WORK/new.crt" "$WORK/new.key" 600 "$WORK/data2"
 
 # --- SIGUSR1: draining ----------------------------------------------------------------------------
 
-kill -USR1 "$SERVER_PID"
+kill -USR1 "$SIGNAL_PID"
 check reload_sigusr1_starts_draining "no draining line in $SERVER_LOG" wait_log 'SIGUSR1: draining'
 check reload_readyz_fails_while_draining "not 503 draining" readyz_is 503 draining
 read -r status body < <(create_room "$NEW_KEY")
@@ -249,11 +220,7 @@ printf 'quit\n' >&7
 exec 7>&- 8<&-
 wait "$CALL_PID" 2>/dev/null
 CALL_PID=
-stop_pid "$SERVER_PID"
-forget_pid "$SERVER_PID"
-check reload_server_exits_cleanly_on_sigterm "exit status $STOP_RC (see $SERVER_LOG)" \
-    test "$STOP_RC" -eq 0
-check reload_server_log_has_no_sanitizer_report "see $SERVER_LOG" \
-    not_grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$SERVER_LOG"
+stop_checked "$SIGNAL_PID" reload_server_exits_cleanly_on_sigterm "$SERVER_LOG"
+check reload_server_log_has_no_sanitizer_report "see $SERVER_LOG" no_sanitizer_report "$SERVER_LOG"
 
 finish

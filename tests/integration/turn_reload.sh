@@ -116,11 +116,12 @@ start_peer "$PEER_PORT" "$PEER_ADDR"
 check reload_ready_before_drain "/readyz: $(curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/readyz")" \
     test "$(curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/readyz")" = ready
 
-# The call in flight: 300 messages, one every 20 ms (6 s), through a channel to the echo peer.
+# The call in flight: 750 messages, one every 20 ms (15 s), through a channel to the echo peer;
+# long enough to still run at the drain on a loaded 2-core machine.
 rest_creds reload-flow 3600
 FLOW_LOG=$WORK/flow.log
 uclient "$FLOW_LOG" -p "$TURN_PORT" -e "$PEER_ADDR" -r "$PEER_PORT" -u "$TURN_USER" \
-    -w "$TURN_PASS" -n 300 -z 20 -m 1 -l 100 127.0.0.1 &
+    -w "$TURN_PASS" -n 750 -z 20 -m 1 -l 100 127.0.0.1 &
 FLOW_PID=$!
 BG_PIDS+=("$FLOW_PID")
 sleep 1.5
@@ -185,7 +186,7 @@ check drain_post_from_loopback "POST /drain answered '$post'" test "$post" = dra
 wait "$FLOW_PID"
 UC_RC=$?
 forget_pid "$FLOW_PID"
-why=$(uclient_verdict "$FLOW_LOG" 300)
+why=$(uclient_verdict "$FLOW_LOG" 750)
 if [ -z "$why" ]; then ok flow_lost_nothing_across_reload_and_drain; else
     fail flow_lost_nothing_across_reload_and_drain "$why; log $FLOW_LOG"
 fi

@@ -255,21 +255,25 @@ export class Client {
         return `${this.name} received [${types.join(' ')}]${this.closeInfo ? ` closed ${this.closeInfo.code}` : ''}`;
     }
 
+    // Waits until a frame arrives (or the connection closes); fails, naming the `type` wanted
+    // within `ms`, when the connection is closed or `deadline` has passed.
+    async arrival(type, deadline, ms) {
+        if (this.closeInfo) throw new Fail(`${this.name}: wanted ${type}, connection closed (${this.closeInfo.code}); ${this.describe()}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Fail(`${this.name}: no ${type} within ${ms} ms; ${this.describe()}`);
+        await new Promise((resolve) => {
+            const t = setTimeout(resolve, left);
+            this.waiters.push(() => {
+                clearTimeout(t);
+                resolve();
+            });
+        });
+    }
+
     // Takes the next frame (strictly in order); fails unless its type is `type`.
     async next(type, ms = 3000) {
         const deadline = Date.now() + ms;
-        while (this.queue.length === 0) {
-            if (this.closeInfo) throw new Fail(`${this.name}: wanted ${type}, connection closed (${this.closeInfo.code}); ${this.describe()}`);
-            const left = deadline - Date.now();
-            if (left <= 0) throw new Fail(`${this.name}: no ${type} within ${ms} ms; ${this.describe()}`);
-            await new Promise((resolve) => {
-                const t = setTimeout(resolve, left);
-                this.waiters.push(() => {
-                    clearTimeout(t);
-                    resolve();
-                });
-            });
-        }
+        while (this.queue.length === 0) await this.arrival(type, deadline, ms);
         const item = this.queue.shift();
         if (type && item.msg.type !== type) {
             throw new Fail(`${this.name}: wanted ${type}, got ${show(item.raw)}; ${this.describe()}`);
@@ -288,16 +292,7 @@ export class Client {
                 this.lastRaw = item.raw;
                 return item.msg;
             }
-            if (this.closeInfo) throw new Fail(`${this.name}: wanted ${type}, connection closed (${this.closeInfo.code}); ${this.describe()}`);
-            const left = deadline - Date.now();
-            if (left <= 0) throw new Fail(`${this.name}: no ${type} within ${ms} ms; ${this.describe()}`);
-            await new Promise((resolve) => {
-                const t = setTimeout(resolve, left);
-                this.waiters.push(() => {
-                    clearTimeout(t);
-                    resolve();
-                });
-            });
+            await this.arrival(type, deadline, ms);
         }
     }
 

@@ -186,6 +186,13 @@ static void join(struct world *w, struct client *c, const char *token, const cha
     }
 }
 
+/* A client that opens a connection and joins with token (and resume, or NULL); frames unread. */
+static void arrive(struct world *w, struct client *c, const char *token, const char *resume)
+{
+    client_open(w, c);
+    join(w, c, token, resume);
+}
+
 static struct hub_room_info make_room(struct world *w, bool lobby, unsigned capacity)
 {
     struct hub_room_opts o = {.ttl = 3600, .capacity = capacity, .lobby = lobby};
@@ -194,6 +201,44 @@ static struct hub_room_info make_room(struct world *w, bool lobby, unsigned capa
     if (hub_room_create(w->h, "key", &o, &info) != 0)
         memset(&info, 0, sizeof(info));
     return info;
+}
+
+/* Opens host and guest and joins them, host first, to room; leaves their frames unread. */
+static void join_pair(struct world *w, const struct hub_room_info *room, struct client *host,
+                      struct client *guest)
+{
+    client_open(w, host);
+    client_open(w, guest);
+    join(w, host, room->host_token, NULL);
+    join(w, guest, room->guest_token, NULL);
+}
+
+/* A new room (ttl 1 h) with host and guest joined to it, frames unread. */
+static struct hub_room_info start_call(struct world *w, bool lobby, unsigned capacity,
+                                       struct client *host, struct client *guest)
+{
+    struct hub_room_info room = make_room(w, lobby, capacity);
+
+    join_pair(w, &room, host, guest);
+    return room;
+}
+
+/* A call in a room without lobby whose joins are read off: host "joined peer-joined", guest
+ * "joined" (got() reports any other frames as a failure). */
+static void start_direct_call(struct world *w, struct client *host, struct client *guest)
+{
+    start_call(w, false, 2, host, guest);
+    got(host, "joined peer-joined");
+    got(guest, "joined");
+}
+
+/* from sends a signal frame to peer with data (raw JSON). */
+static void signal_to(struct world *w, struct client *from, const char *peer, const char *data)
+{
+    char buf[256];
+
+    snprintf(buf, sizeof(buf), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":%s}", peer, data);
+    say(w, from, buf);
 }
 
 /* The id of the guest that knocked, from the host's last knock frame. */
@@ -226,8 +271,7 @@ TEST(host_joins_with_turn_credentials_and_a_resume_token)
 
     world_init(&w);
     struct hub_room_info room = make_room(&w, true, 2);
-    client_open(&w, &host);
-    join(&w, &host, room.host_token, NULL);
+    arrive(&w, &host, room.host_token, NULL);
     json_t *j = frame(&host, 0);
     CHECK_STR(json_string_value(json_object_get(j, "type")), "joined");
     CHECK_STR(json_string_value(json_object_get(j, "role")), "host");
@@ -298,11 +342,7 @@ TEST(a_waiting_guest_gets_short_lived_relay_credentials_and_can_update_its_prech
     struct client host, guest;
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, true, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    start_call(&w, true, 2, &host, &guest);
     json_t *j = frame(&guest, 0);
     json_t *turn = json_array_get(json_object_get(j, "ice_servers"), 1);
     const char *user = json_string_value(json_object_get(turn, "username"));
@@ -349,11 +389,7 @@ TEST(denied_guest_is_told_and_disconnected)
     char id[64];
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, true, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    start_call(&w, true, 2, &host, &guest);
     knocker(&host, id, sizeof(id));
     got(&host, "joined knock");
     admit(&w, &host, "deny", id);
@@ -370,22 +406,11 @@ TEST(signal_data_is_forwarded_byte_for_byte)
 {
     struct world w;
     struct client host, guest;
-    char msg[256];
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, false, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
-    got(&host, "joined peer-joined");
-    got(&guest, "joined");
-    snprintf(
-        msg, sizeof(msg),
-        "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},"
-        "\"x\":[1, 2.50, \"}\"]}}",
-        guest.peer);
-    say(&w, &host, msg);
+    start_direct_call(&w, &host, &guest);
+    signal_to(&w, &host, guest.peer,
+              "{ \"description\" : {\"sdp\":\"v=0\\r\\n\"},\"x\":[1, 2.50, \"}\"]}");
     char want[256];
     snprintf(
         want, sizeof(want),
@@ -473,8 +498,7 @@ TEST(capacity_is_enforced_for_direct_joins_and_admits)
     CHECK(got(&b, "waiting error:room_full"));
     /* A host is never locked out of a full room. */
     struct client h3;
-    client_open(&w, &h3);
-    join(&w, &h3, lobby.host_token, NULL);
+    arrive(&w, &h3, lobby.host_token, NULL);
     CHECK(got(&h3, "joined knock"));
     world_free(&w);
 }
@@ -483,26 +507,19 @@ TEST(a_dropped_peer_resumes_as_the_same_peer_and_gets_queued_signals)
 {
     struct world w;
     struct client host, guest, again;
-    char msg[128], old_peer[64];
+    char old_peer[64];
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, false, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    struct hub_room_info room = start_call(&w, false, 2, &host, &guest);
     got(&host, "joined peer-joined");
     snprintf(old_peer, sizeof(old_peer), "%s", guest.peer);
     client_drop(&w, &guest);
     CHECK(got(&host, "peer-away"));
-    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":\"offer-%d\"}",
-             old_peer, 1);
-    say(&w, &host, msg);
-    say(&w, &host, msg);
+    signal_to(&w, &host, old_peer, "\"offer-1\"");
+    signal_to(&w, &host, old_peer, "\"offer-1\"");
     CHECK_INT(host.conn.nframes, 0);
     advance(&w, 30000);
-    client_open(&w, &again);
-    join(&w, &again, room.guest_token, guest.resume);
+    arrive(&w, &again, room.guest_token, guest.resume);
     CHECK_STR(again.peer, old_peer);
     CHECK(strcmp(again.resume, guest.resume) != 0);
     CHECK(got(&again, "joined signal signal"));
@@ -510,8 +527,7 @@ TEST(a_dropped_peer_resumes_as_the_same_peer_and_gets_queued_signals)
     CHECK_INT(hub_get_stats(w.h)->resumes, 1);
     /* The new resume token works once more; the old one is a fresh join. */
     struct client stale;
-    client_open(&w, &stale);
-    join(&w, &stale, room.guest_token, guest.resume);
+    arrive(&w, &stale, room.guest_token, guest.resume);
     CHECK(got(&stale, "error:room_full"));
     world_free(&w);
 }
@@ -529,8 +545,7 @@ TEST(a_resumed_host_hears_of_guests_who_knocked_while_it_was_away)
     client_drop(&w, &host);
     join(&w, &guest, room.guest_token, NULL);
     CHECK(got(&guest, "waiting"));
-    client_open(&w, &back);
-    join(&w, &back, room.host_token, host.resume);
+    arrive(&w, &back, room.host_token, host.resume);
     CHECK(got(&back, "joined knock"));
     world_free(&w);
 }
@@ -539,19 +554,13 @@ TEST(queue_for_an_absent_peer_is_bounded)
 {
     struct world w;
     struct client host, guest;
-    char msg[128];
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, false, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    start_call(&w, false, 2, &host, &guest);
     client_drop(&w, &guest);
     got(&host, "joined peer-joined peer-away");
-    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":0}", guest.peer);
     for (int i = 0; i < 6; i++)
-        say(&w, &host, msg);
+        signal_to(&w, &host, guest.peer, "0");
     CHECK(got(&host, "error:rate_limited error:rate_limited"));
     world_free(&w);
 }
@@ -562,19 +571,14 @@ TEST(grace_period_ends_with_peer_left)
     struct client host, guest;
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, false, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    struct hub_room_info room = start_call(&w, false, 2, &host, &guest);
     client_drop(&w, &guest);
     advance(&w, 59000);
     CHECK(got(&host, "joined peer-joined peer-away"));
     advance(&w, 2000);
     CHECK(got(&host, "peer-left"));
     struct client late;
-    client_open(&w, &late);
-    join(&w, &late, room.guest_token, guest.resume);
+    arrive(&w, &late, room.guest_token, guest.resume);
     CHECK(got(&late, "joined")); /* a fresh join: the place is free again */
     CHECK(strcmp(late.peer, guest.peer) != 0);
     world_free(&w);
@@ -586,13 +590,7 @@ TEST(host_ends_the_room_for_everyone_guest_cannot)
     struct client host, guest;
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, false, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
-    got(&host, "joined peer-joined");
-    got(&guest, "joined");
+    start_direct_call(&w, &host, &guest);
     say(&w, &guest, "{\"type\":\"end\"}");
     CHECK(got(&guest, "error:forbidden"));
     say(&w, &host, "{\"type\":\"end\"}");
@@ -610,11 +608,7 @@ TEST(leave_tells_the_others)
     struct client host, guest;
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, false, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    start_call(&w, false, 2, &host, &guest);
     say(&w, &guest, "{\"type\":\"leave\"}");
     CHECK(got(&host, "joined peer-joined peer-left"));
     CHECK_INT(guest.conn.close_code, 1000);
@@ -656,15 +650,13 @@ TEST(knocks_are_limited_per_room)
     world_init(&w);
     struct hub_room_info room = make_room(&w, true, 8);
     for (int i = 0; i < 7; i++) {
-        client_open(&w, &g[i]);
-        join(&w, &g[i], room.guest_token, NULL);
+        arrive(&w, &g[i], room.guest_token, NULL);
     }
     CHECK(got(&g[4], "waiting"));
     CHECK(got(&g[5], "error:rate_limited"));
     advance(&w, 60000);
     struct client later;
-    client_open(&w, &later);
-    join(&w, &later, room.guest_token, NULL);
+    arrive(&w, &later, room.guest_token, NULL);
     CHECK(got(&later, "waiting"));
     world_free(&w);
 }
@@ -740,12 +732,10 @@ TEST(new_settings_apply_to_later_joins_and_rooms_without_dropping_sessions)
     struct client host, guest;
     struct hub_room_opts o = {.ttl = 60, .capacity = 2, .lobby = false};
     struct hub_room_info info;
-    char msg[128];
 
     world_init(&w);
     struct hub_room_info room = make_room(&w, false, 2);
-    client_open(&w, &host);
-    join(&w, &host, room.host_token, NULL);
+    arrive(&w, &host, room.host_token, NULL);
     CHECK(turn_cred_verifies(&host, "turn-secret"));
     got(&host, "joined");
     struct hub_settings next = w.set;
@@ -754,8 +744,7 @@ TEST(new_settings_apply_to_later_joins_and_rooms_without_dropping_sessions)
     next.turn_ttl = 600;
     next.max_rooms_per_owner = 1;
     hub_set_settings(w.h, &next);
-    client_open(&w, &guest);
-    join(&w, &guest, room.guest_token, NULL);
+    arrive(&w, &guest, room.guest_token, NULL);
     CHECK(turn_cred_verifies(&guest, "rotated-secret"));
     CHECK(!turn_cred_verifies(&guest, "turn-secret"));
     json_t *j = frame(&guest, 0);
@@ -765,8 +754,7 @@ TEST(new_settings_apply_to_later_joins_and_rooms_without_dropping_sessions)
     json_decref(j);
     got(&guest, "joined");
     /* The session opened before the reload still relays. */
-    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":1}", guest.peer);
-    say(&w, &host, msg);
+    signal_to(&w, &host, guest.peer, "1");
     CHECK(got(&guest, "signal"));
     /* "key" already owns one room: the new per-owner limit of 1 refuses a second. */
     CHECK_INT(hub_room_create(w.h, "key", &o, &info), -EDQUOT);
@@ -779,7 +767,6 @@ TEST(draining_refuses_new_rooms_but_joins_resumes_and_signals_go_on)
     struct client host, guest, again;
     struct hub_room_opts o = {.ttl = 60, .capacity = 2, .lobby = true};
     struct hub_room_info info;
-    char msg[128];
 
     world_init(&w);
     struct hub_room_info room = make_room(&w, true, 2);
@@ -788,10 +775,7 @@ TEST(draining_refuses_new_rooms_but_joins_resumes_and_signals_go_on)
     CHECK(hub_draining(w.h));
     CHECK_INT(hub_room_create(w.h, "key", &o, &info), -ESHUTDOWN);
     CHECK_INT(hub_room_count(w.h), 1);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    join_pair(&w, &room, &host, &guest);
     CHECK(got(&guest, "waiting"));
     char peer[64];
     knocker(&host, peer, sizeof(peer));
@@ -805,12 +789,10 @@ TEST(draining_refuses_new_rooms_but_joins_resumes_and_signals_go_on)
     got(&host, "peer-joined");
     client_drop(&w, &guest);
     CHECK(got(&host, "peer-away"));
-    client_open(&w, &again);
-    join(&w, &again, room.guest_token, guest.resume);
+    arrive(&w, &again, room.guest_token, guest.resume);
     CHECK(got(&again, "joined"));
     CHECK(got(&host, "peer-back"));
-    snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":1}", peer);
-    say(&w, &host, msg);
+    signal_to(&w, &host, peer, "1");
     CHECK(got(&again, "signal"));
     hub_set_draining(w.h, false);
     CHECK_INT(hub_room_create(w.h, "key", &o, &info), 0);
@@ -834,20 +816,13 @@ TEST(metadata_log_has_events_but_no_tokens_or_signal_data)
 {
     struct world w;
     struct client host, guest;
-    char msg[256], id[64];
+    char id[64];
 
     world_init(&w);
-    struct hub_room_info room = make_room(&w, true, 2);
-    client_open(&w, &host);
-    client_open(&w, &guest);
-    join(&w, &host, room.host_token, NULL);
-    join(&w, &guest, room.guest_token, NULL);
+    struct hub_room_info room = start_call(&w, true, 2, &host, &guest);
     knocker(&host, id, sizeof(id));
     admit(&w, &host, "admit", id);
-    snprintf(msg, sizeof(msg),
-             "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"sdp\":\"CANARY-SDP-7781\"}}",
-             guest.peer);
-    say(&w, &host, msg);
+    signal_to(&w, &host, guest.peer, "{\"sdp\":\"CANARY-SDP-7781\"}");
     say(&w, &guest,
         "{\"type\":\"stats\",\"path\":\"relay\",\"rtt_ms\":20,\"loss_pct\":0.5,"
         "\"bitrate_kbps\":900}");
@@ -866,4 +841,273 @@ TEST(metadata_log_has_events_but_no_tokens_or_signal_data)
     CHECK(!file_contains(w.log_path, room.guest_token));
     CHECK(!file_contains(w.log_path, host.resume));
     world_free(&w);
+}
+
+/* ---- ice_servers from the TURN pool (self-contained: its own connections and settings) ---- */
+
+#include "vc/turnpool.h"
+
+/* The pool tests' connection. struct hub_conn belongs to the tests above, and the hub never
+ * looks inside one, so these travel through the hub cast to it and back. */
+struct pool_conn {
+    char last[8192]; /* the last frame */
+    unsigned frames;
+};
+
+static int pool_send(void *ctx, struct hub_conn *c, const char *buf, size_t len)
+{
+    struct pool_conn *pc = (struct pool_conn *)c;
+
+    (void)ctx;
+    snprintf(pc->last, sizeof(pc->last), "%.*s", (int)len, buf);
+    pc->frames++;
+    return 0;
+}
+
+static void pool_close(void *ctx, struct hub_conn *c, int code, const char *reason)
+{
+    (void)ctx;
+    (void)c;
+    (void)code;
+    (void)reason;
+}
+
+static const struct hub_io_ops pool_ops = {pool_send, pool_close};
+static const char *const pool_ice[] = {"stun:stun.example.test:3478",
+                                       "turn:legacy.example.test:3478"};
+
+/* Nodes 0 and 1 in region "a" (1 twice 0's weight), node 2 in region "b"; all answered. */
+static struct turnpool *pool_make(void)
+{
+    static const char *const specs[] = {
+        "region=a,weight=100,stun=127.0.0.1:4101,urls=turn:a1.test:3478?transport=udp",
+        "region=a,weight=200,stun=127.0.0.1:4102,urls=turn:a2.test:3478|turns:a2.test:5349",
+        "region=b,stun=127.0.0.1:4103,urls=turn:b1.test:3478",
+    };
+    struct turnpool_node_conf nodes[3];
+    unsigned idx[TURNPOOL_MAX_NODES];
+    char err[160];
+
+    for (size_t i = 0; i < 3; i++)
+        if (turnpool_parse_node(specs[i], &nodes[i], err, sizeof(err)) < 0)
+            return NULL;
+    struct turnpool *p = turnpool_new(nodes, 3);
+    size_t n = p ? turnpool_probe_due(p, 0, idx, TURNPOOL_MAX_NODES) : 0;
+    for (size_t k = 0; k < n; k++)
+        turnpool_probe_result(p, idx[k], true, 5);
+    return p;
+}
+
+static struct hub *pool_hub(struct turnpool *pool)
+{
+    struct hub_settings set = {
+        .public_url = "https://localhost:8443",
+        .turn_secret = (const uint8_t *)"turn-secret",
+        .turn_secret_len = 11,
+        .ice_servers = pool_ice,
+        .n_ice_servers = 2,
+        .turn_ttl = 4 * 3600,
+        .turn_margin = 3600,
+        .resume_grace = 60,
+        .max_msg_rate = 200,
+        .max_rooms = 100,
+        .max_rooms_per_owner = 100,
+        .max_knocks_per_min = 5,
+        .queue_max_msgs = 4,
+        .queue_max_bytes = 4096,
+        .pool = pool,
+        .default_region = pool ? "a" : NULL,
+    };
+    struct hub *h = hub_new(&set, &pool_ops, NULL);
+
+    if (h)
+        hub_set_clock(h, 10000, 1900000000000LL);
+    return h;
+}
+
+/* Opens a session on pc and joins with token; returns the session. */
+static struct hub_session *pool_join(struct hub *h, struct pool_conn *pc, const char *token)
+{
+    struct hub_client_info info = {.ip = "127.0.0.1", .browser = "other", .os = "other"};
+    struct hub_session *s = hub_session_open(h, (struct hub_conn *)pc, &info);
+    char msg[128];
+
+    if (!s)
+        return NULL;
+    snprintf(msg, sizeof(msg), "{\"type\":\"join\",\"token\":\"%s\"}", token);
+    hub_session_message(h, s, (const uint8_t *)msg, strlen(msg));
+    return s;
+}
+
+/* The URLs of every RTCIceServer in pc's last frame, space-separated, "+cred" after those with
+ * a username and credential. */
+static void pool_urls(const struct pool_conn *pc, char *out, size_t outlen)
+{
+    json_t *j = json_loads(pc->last, 0, NULL), *srv;
+    size_t i, len = 0;
+
+    out[0] = '\0';
+    json_array_foreach(json_object_get(j, "ice_servers"), i, srv)
+    {
+        json_t *urls = json_object_get(srv, "urls");
+        bool cred = json_is_string(json_object_get(srv, "username")) &&
+                    json_is_string(json_object_get(srv, "credential"));
+        size_t n = json_is_string(urls) ? 1 : json_array_size(urls);
+
+        for (size_t k = 0; k < n && len < outlen; k++) {
+            json_t *u = json_is_string(urls) ? urls : json_array_get(urls, k);
+            len += (size_t)snprintf(out + len, outlen - len, "%s%s%s", len ? " " : "",
+                                    json_string_value(u), cred ? "+cred" : "");
+        }
+    }
+    json_decref(j);
+}
+
+static unsigned pool_peers_total(const struct turnpool *p)
+{
+    return turnpool_peers(p, 0) + turnpool_peers(p, 1) + turnpool_peers(p, 2);
+}
+
+TEST(hub_pool_hands_out_the_rooms_region_nodes)
+{
+    struct turnpool *pool = pool_make();
+    struct hub *h = pool ? pool_hub(pool) : NULL;
+    struct hub_room_opts ob = {.ttl = 600, .capacity = 2, .lobby = false, .region = "b"};
+    struct hub_room_opts oa = {.ttl = 600, .capacity = 2, .lobby = false};
+    struct hub_room_info rb, ra;
+    struct pool_conn cb = {0}, ca = {0};
+    char urls[1024];
+
+    if (!CHECK(h))
+        goto out;
+    CHECK_INT(hub_room_create(h, "key", &ob, &rb), 0);
+    CHECK_STR(rb.region, "b");
+    CHECK_INT(hub_room_create(h, "key", &oa, &ra), 0);
+    CHECK_STR(ra.region, "a"); /* the default region */
+    pool_join(h, &cb, rb.host_token);
+    pool_urls(&cb, urls, sizeof(urls));
+    /* stun: entries stay; the configured turn: URL gives way to the region's node. */
+    CHECK_STR(urls, "stun:stun.example.test:3478 turn:b1.test:3478+cred");
+    pool_join(h, &ca, ra.host_token);
+    pool_urls(&ca, urls, sizeof(urls));
+    CHECK_STR(urls, "stun:stun.example.test:3478 turn:a2.test:3478+cred turns:a2.test:5349+cred "
+                    "turn:a1.test:3478?transport=udp+cred");
+out:
+    hub_free(h);
+    turnpool_free(pool);
+}
+
+TEST(hub_pool_refuses_rooms_in_unknown_regions)
+{
+    struct turnpool *pool = pool_make();
+    struct hub *h = pool ? pool_hub(pool) : NULL, *plain = pool_hub(NULL);
+    struct hub_room_opts o = {.ttl = 600, .capacity = 2, .lobby = false, .region = "mars"};
+    struct hub_room_info info;
+
+    if (!CHECK(h && plain))
+        goto out;
+    CHECK_INT(hub_room_create(h, "key", &o, &info), -EINVAL);
+    CHECK_INT(hub_room_count(h), 0);
+    /* Without a pool no region exists, and a room without one is fine. */
+    o.region = "a";
+    CHECK_INT(hub_room_create(plain, "key", &o, &info), -EINVAL);
+    o.region = NULL;
+    CHECK_INT(hub_room_create(plain, "key", &o, &info), 0);
+    CHECK_STR(info.region, "");
+out:
+    hub_free(h);
+    hub_free(plain);
+    turnpool_free(pool);
+}
+
+/* Without a pool the configured URLs go out exactly as before. */
+TEST(hub_without_pool_hands_out_configured_urls)
+{
+    struct hub *h = pool_hub(NULL);
+    struct hub_room_opts o = {.ttl = 600, .capacity = 2, .lobby = false};
+    struct hub_room_info info;
+    struct pool_conn c = {0};
+    char urls[1024];
+
+    if (!CHECK(h))
+        return;
+    CHECK_INT(hub_room_create(h, "key", &o, &info), 0);
+    pool_join(h, &c, info.host_token);
+    pool_urls(&c, urls, sizeof(urls));
+    CHECK_STR(urls, "stun:stun.example.test:3478 turn:legacy.example.test:3478+cred");
+    hub_free(h);
+}
+
+TEST(hub_pool_counts_peers_until_they_are_gone)
+{
+    struct turnpool *pool = pool_make();
+    struct hub *h = pool ? pool_hub(pool) : NULL;
+    struct hub_room_opts o = {.ttl = 600, .capacity = 2, .lobby = false};
+    struct hub_room_info info;
+    struct pool_conn ch = {0}, cg = {0}, cg2 = {0};
+
+    if (!CHECK(h))
+        goto out;
+    CHECK_INT(hub_room_create(h, "key", &o, &info), 0);
+    struct hub_session *host = pool_join(h, &ch, info.host_token);
+    struct hub_session *guest = pool_join(h, &cg, info.guest_token);
+    CHECK_INT(turnpool_peers(pool, 0), 2);
+    CHECK_INT(turnpool_peers(pool, 1), 2);
+    /* Leaving uncounts the peer. */
+    hub_session_message(h, guest, (const uint8_t *)"{\"type\":\"leave\"}", 16);
+    hub_session_closed(h, guest);
+    CHECK_INT(pool_peers_total(pool), 2);
+    /* A dropped peer stays counted through the grace period (its media may still flow), and
+     * is uncounted when the grace period runs out. */
+    guest = pool_join(h, &cg2, info.guest_token);
+    CHECK_INT(pool_peers_total(pool), 4);
+    hub_session_closed(h, guest);
+    CHECK_INT(pool_peers_total(pool), 4);
+    hub_set_clock(h, 10000 + 61000, 1900000061000LL);
+    hub_tick(h);
+    CHECK_INT(pool_peers_total(pool), 2);
+    /* Ending the room uncounts everyone in it. */
+    hub_session_message(h, host, (const uint8_t *)"{\"type\":\"end\"}", 14);
+    CHECK_INT(pool_peers_total(pool), 0);
+    hub_session_closed(h, host);
+out:
+    hub_free(h);
+    turnpool_free(pool);
+}
+
+TEST(hub_pool_skips_a_node_that_went_down)
+{
+    struct turnpool *pool = pool_make();
+    struct hub *h = pool ? pool_hub(pool) : NULL;
+    struct hub_room_opts o = {.ttl = 600, .capacity = 8, .lobby = false};
+    struct hub_room_info info;
+    struct pool_conn c1 = {0}, c2 = {0};
+    unsigned idx[TURNPOOL_MAX_NODES];
+    char urls[1024];
+
+    if (!CHECK(h))
+        goto out;
+    /* Node a2 misses two probes in a row. */
+    for (uint64_t t = 5000; t <= 10000; t += 5000) {
+        size_t n = turnpool_probe_due(pool, t, idx, TURNPOOL_MAX_NODES);
+        for (size_t k = 0; k < n; k++)
+            turnpool_probe_result(pool, idx[k], idx[k] != 1, t + 5);
+    }
+    CHECK_INT(hub_room_create(h, "key", &o, &info), 0);
+    pool_join(h, &c1, info.host_token);
+    pool_urls(&c1, urls, sizeof(urls));
+    CHECK_STR(urls, "stun:stun.example.test:3478 turn:a1.test:3478?transport=udp+cred");
+    CHECK_INT(turnpool_peers(pool, 1), 0);
+    /* Every node of the region down: its nodes anyway (never region b's). */
+    for (uint64_t t = 15000; t <= 20000; t += 5000) {
+        size_t n = turnpool_probe_due(pool, t, idx, TURNPOOL_MAX_NODES);
+        for (size_t k = 0; k < n; k++)
+            turnpool_probe_result(pool, idx[k], idx[k] == 2, t + 5);
+    }
+    pool_join(h, &c2, info.guest_token);
+    pool_urls(&c2, urls, sizeof(urls));
+    CHECK(strstr(urls, "a1.test") && strstr(urls, "a2.test") && !strstr(urls, "b1.test"));
+out:
+    hub_free(h);
+    turnpool_free(pool);
 }

@@ -140,6 +140,27 @@ static int run(struct fx *f, struct sigapi_request req)
 #define JSON_BODY(s)                                                                               \
     .content_type = "application/json", .body = (const uint8_t *)(s), .body_len = strlen(s)
 
+/* Runs method on path with the API key. */
+static int key_req(struct fx *f, const char *method, const char *path)
+{
+    return run(f, (struct sigapi_request){.method = method, .path = path, .authorization = BEARER});
+}
+
+/* Runs method on path with a session cookie and a CSRF token (or NULL). */
+static int cookie_req(struct fx *f, const char *method, const char *path, const char *cookie,
+                      const char *csrf)
+{
+    return run(
+        f, (struct sigapi_request){.method = method, .path = path, .cookie = cookie, .csrf = csrf});
+}
+
+/* POSTs json to /api/v1/session, the login route. */
+static int login_req(struct fx *f, const char *json)
+{
+    return run(
+        f, (struct sigapi_request){.method = "POST", .path = "/api/v1/session", JSON_BODY(json)});
+}
+
 /* A string member of the last answer ("error.code" style paths of depth two at most). */
 static const char *got_str(struct fx *f, const char *key)
 {
@@ -187,11 +208,7 @@ static bool do_login(struct fx *f, struct login *l)
 {
     const char *tok, *csrf;
 
-    if (!CHECK_INT(run(f, (struct sigapi_request){.method = "POST",
-                                                  .path = "/api/v1/session",
-                                                  JSON_BODY("{\"email\":\"" DR_EMAIL
-                                                            "\",\"password\":\"" DR_PW "\"}")}),
-                   200))
+    if (!CHECK_INT(login_req(f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"" DR_PW "\"}"), 200))
         return false;
     tok = strstr(f->cookie, "vc_session=");
     csrf = got_str(f, "csrf");
@@ -260,10 +277,7 @@ TEST(sigapi_bearer_key_ok_wrong_missing)
                                               .path = "/api/v1/rooms",
                                               .authorization = "Bearer "}),
               401);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "GET",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              401);
+    CHECK_INT(key_req(&f, "GET", "/api/v1/rooms"), 401);
     fx_close(&f);
 }
 
@@ -275,10 +289,7 @@ TEST(sigapi_room_create_defaults_and_options)
 
     if (!CHECK(fx_open(&f, false)))
         return;
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              201);
+    CHECK_INT(key_req(&f, "POST", "/api/v1/rooms"), 201);
     host = got_str(&f, "host_url");
     guest = got_str(&f, "guest_url");
     if (!CHECK(host && guest && got_str(&f, "id")))
@@ -307,10 +318,7 @@ TEST(sigapi_room_create_defaults_and_options)
                                               .body_len = 13}),
               201);
 
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "GET",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              200);
+    CHECK_INT(key_req(&f, "GET", "/api/v1/rooms"), 200);
     if (!CHECK_INT(json_array_size(json_object_get(f.json, "rooms")), 3))
         goto out;
     /* The list is newest first in the embedded hub, but do not depend on order. */
@@ -396,40 +404,34 @@ TEST(sigapi_rejects_wrong_media_type_path_and_method)
     if (!CHECK(fx_open(&f, false)))
         return;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        run(&f, (struct sigapi_request){
-                    .method = cases[i].method, .path = cases[i].path, .authorization = BEARER});
+        key_req(&f, cases[i].method, cases[i].path);
         if (!CHECK_INT(f.status, cases[i].status) ||
             !CHECK_STR(got_str(&f, "error.code"), cases[i].code))
             fprintf(stderr, "    case %zu\n", i);
     }
-    /* A body that is not declared JSON: 415, whether as text/plain or undeclared. */
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER,
-                                              .content_type = "text/plain",
-                                              .body = (const uint8_t *)"{}",
-                                              .body_len = 2}),
-              415);
-    CHECK_STR(got_str(&f, "error.code"), "unsupported_media_type");
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER,
-                                              .content_type = "application/jsonx",
-                                              .body = (const uint8_t *)"{}",
-                                              .body_len = 2}),
-              415);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/session",
-                                              .body = (const uint8_t *)"{}",
-                                              .body_len = 2}),
-              415);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER,
-                                              .content_type = "application/json",
-                                              .body = (const uint8_t *)"{}",
-                                              .body_len = SIGAPI_MAX_BODY + 1}),
-              413);
+    /* A body that is not declared JSON: 415, whether as text/plain or undeclared; too long: 413. */
+    static const struct {
+        const char *path, *authorization, *content_type;
+        size_t body_len;
+        int status;
+        const char *code; /* checked when set */
+    } bodies[] = {
+        {"/api/v1/rooms", BEARER, "text/plain", 2, 415, "unsupported_media_type"},
+        {"/api/v1/rooms", BEARER, "application/jsonx", 2, 415, NULL},
+        {"/api/v1/session", NULL, NULL, 2, 415, NULL},
+        {"/api/v1/rooms", BEARER, "application/json", SIGAPI_MAX_BODY + 1, 413, NULL},
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        run(&f, (struct sigapi_request){.method = "POST",
+                                        .path = bodies[i].path,
+                                        .authorization = bodies[i].authorization,
+                                        .content_type = bodies[i].content_type,
+                                        .body = (const uint8_t *)"{}",
+                                        .body_len = bodies[i].body_len});
+        if (!CHECK_INT(f.status, bodies[i].status) ||
+            (bodies[i].code && !CHECK_STR(got_str(&f, "error.code"), bodies[i].code)))
+            fprintf(stderr, "    body case %zu\n", i);
+    }
     CHECK_INT(hub_room_count(f.hub), 0);
     fx_close(&f);
 }
@@ -446,65 +448,35 @@ TEST(sigapi_session_needs_csrf_for_changes_but_bearer_does_not)
     CHECK_STR(got_str(&f, "email"), DR_EMAIL);
     CHECK_STR(got_str(&f, "name"), "Dr Who");
 
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "GET", .path = "/api/v1/rooms", .cookie = l.cookie}),
-        200);
-    CHECK_INT(
-        run(&f, (struct sigapi_request){.method = "GET", .path = "/api/v1/me", .cookie = l.cookie}),
-        200);
+    CHECK_INT(cookie_req(&f, "GET", "/api/v1/rooms", l.cookie, NULL), 200);
+    CHECK_INT(cookie_req(&f, "GET", "/api/v1/me", l.cookie, NULL), 200);
     CHECK_STR(got_str(&f, "csrf"), l.csrf);
     CHECK_STR(got_str(&f, "email"), DR_EMAIL);
 
     /* POST with the session: CSRF token missing, wrong, truncated, then right. */
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "POST", .path = "/api/v1/rooms", .cookie = l.cookie}),
-        403);
+    CHECK_INT(cookie_req(&f, "POST", "/api/v1/rooms", l.cookie, NULL), 403);
     CHECK_STR(got_str(&f, "error.code"), "forbidden");
-    CHECK_INT(
-        run(&f, (struct sigapi_request){.method = "POST",
-                                        .path = "/api/v1/rooms",
-                                        .cookie = l.cookie,
-                                        .csrf = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
-        403);
-    l.csrf[ACCOUNTS_TOKEN_LEN - 1] = '\0';
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .cookie = l.cookie,
-                                              .csrf = l.csrf}),
+    CHECK_INT(cookie_req(&f, "POST", "/api/v1/rooms", l.cookie,
+                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
               403);
+    l.csrf[ACCOUNTS_TOKEN_LEN - 1] = '\0';
+    CHECK_INT(cookie_req(&f, "POST", "/api/v1/rooms", l.cookie, l.csrf), 403);
     CHECK_INT(hub_room_count(f.hub), 0);
-    CHECK_INT(
-        run(&f, (struct sigapi_request){.method = "GET", .path = "/api/v1/me", .cookie = l.cookie}),
-        200);
+    CHECK_INT(cookie_req(&f, "GET", "/api/v1/me", l.cookie, NULL), 200);
     snprintf(l.csrf, sizeof(l.csrf), "%s", got_str(&f, "csrf"));
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .cookie = l.cookie,
-                                              .csrf = l.csrf}),
-              201);
+    CHECK_INT(cookie_req(&f, "POST", "/api/v1/rooms", l.cookie, l.csrf), 201);
     snprintf(id, sizeof(id), "%s", got_str(&f, "id") ? got_str(&f, "id") : "");
     snprintf(path, sizeof(path), "/api/v1/rooms/%s", id);
 
     /* DELETE likewise. */
-    CHECK_INT(
-        run(&f, (struct sigapi_request){.method = "DELETE", .path = path, .cookie = l.cookie}),
-        403);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "GET", .path = path, .cookie = l.cookie}),
-              200);
-    CHECK_INT(run(&f,
-                  (struct sigapi_request){
-                      .method = "DELETE", .path = path, .cookie = l.cookie, .csrf = l.csrf}),
-              204);
+    CHECK_INT(cookie_req(&f, "DELETE", path, l.cookie, NULL), 403);
+    CHECK_INT(cookie_req(&f, "GET", path, l.cookie, NULL), 200);
+    CHECK_INT(cookie_req(&f, "DELETE", path, l.cookie, l.csrf), 204);
     CHECK_INT(f.body_len, 0);
     CHECK_INT(hub_room_count(f.hub), 0);
 
     /* The API key needs no CSRF token, and a session's token does not make a bad key pass. */
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              201);
+    CHECK_INT(key_req(&f, "POST", "/api/v1/rooms"), 201);
     CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
                                               .path = "/api/v1/rooms",
                                               .authorization = "Bearer nope",
@@ -524,65 +496,34 @@ TEST(sigapi_owners_see_only_their_rooms)
 
     if (!CHECK(fx_open(&f, true)) || !do_login(&f, &l))
         goto out;
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              201);
+    CHECK_INT(key_req(&f, "POST", "/api/v1/rooms"), 201);
     snprintf(key_room, sizeof(key_room), "/api/v1/rooms/%s", got_str(&f, "id"));
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .cookie = l.cookie,
-                                              .csrf = l.csrf}),
-              201);
+    CHECK_INT(cookie_req(&f, "POST", "/api/v1/rooms", l.cookie, l.csrf), 201);
     snprintf(user_room, sizeof(user_room), "/api/v1/rooms/%s", got_str(&f, "id"));
 
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "GET",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              200);
+    CHECK_INT(key_req(&f, "GET", "/api/v1/rooms"), 200);
     rooms = json_object_get(f.json, "rooms");
     CHECK_INT(json_array_size(rooms), 1);
     CHECK_STR(json_string_value(json_object_get(json_array_get(rooms, 0), "id")), key_room + 14);
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "GET", .path = "/api/v1/rooms", .cookie = l.cookie}),
-        200);
+    CHECK_INT(cookie_req(&f, "GET", "/api/v1/rooms", l.cookie, NULL), 200);
     rooms = json_object_get(f.json, "rooms");
     CHECK_INT(json_array_size(rooms), 1);
     CHECK_STR(json_string_value(json_object_get(json_array_get(rooms, 0), "id")), user_room + 14);
 
     /* Another owner's room looks exactly like a missing one. */
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "GET", .path = user_room, .authorization = BEARER}),
-        404);
+    CHECK_INT(key_req(&f, "GET", user_room), 404);
     CHECK_STR(got_str(&f, "error.code"), "not_found");
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "DELETE",
-                                              .path = user_room,
-                                              .authorization = BEARER}),
-              404);
-    CHECK_INT(run(&f,
-                  (struct sigapi_request){
-                      .method = "DELETE", .path = key_room, .cookie = l.cookie, .csrf = l.csrf}),
-              404);
+    CHECK_INT(key_req(&f, "DELETE", user_room), 404);
+    CHECK_INT(cookie_req(&f, "DELETE", key_room, l.cookie, l.csrf), 404);
     CHECK_INT(hub_room_count(f.hub), 2);
 
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "GET", .path = key_room, .authorization = BEARER}),
-        200);
+    CHECK_INT(key_req(&f, "GET", key_room), 200);
     CHECK_STR(got_str(&f, "id"), key_room + 14);
     CHECK_STR(got_str(&f, "created_at"), "2027-01-15T08:00:00Z");
     CHECK_STR(got_str(&f, "expires_at"), "2027-01-15T09:00:00Z");
     CHECK_INT(json_object_size(f.json), 5);
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "DELETE", .path = key_room, .authorization = BEARER}),
-        204);
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "GET", .path = key_room, .authorization = BEARER}),
-        404);
+    CHECK_INT(key_req(&f, "DELETE", key_room), 204);
+    CHECK_INT(key_req(&f, "GET", key_room), 404);
     CHECK_INT(hub_room_count(f.hub), 1);
 out:
     fx_close(&f);
@@ -597,26 +538,12 @@ TEST(sigapi_room_quota_and_capacity)
         goto out;
     /* Per owner 3, in total 5 (see fx_open). */
     for (int i = 0; i < 3; i++)
-        CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                                  .path = "/api/v1/rooms",
-                                                  .authorization = BEARER}),
-                  201);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              429);
+        CHECK_INT(key_req(&f, "POST", "/api/v1/rooms"), 201);
+    CHECK_INT(key_req(&f, "POST", "/api/v1/rooms"), 429);
     CHECK_STR(got_str(&f, "error.code"), "quota_exceeded");
     for (int i = 0; i < 2; i++)
-        CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                                  .path = "/api/v1/rooms",
-                                                  .cookie = l.cookie,
-                                                  .csrf = l.csrf}),
-                  201);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/rooms",
-                                              .cookie = l.cookie,
-                                              .csrf = l.csrf}),
-              503);
+        CHECK_INT(cookie_req(&f, "POST", "/api/v1/rooms", l.cookie, l.csrf), 201);
+    CHECK_INT(cookie_req(&f, "POST", "/api/v1/rooms", l.cookie, l.csrf), 503);
 out:
     fx_close(&f);
 }
@@ -628,43 +555,22 @@ TEST(sigapi_login_failures_look_alike_and_lock_out)
 
     if (!CHECK(fx_open(&f, true)))
         return;
-    CHECK_INT(run(&f,
-                  (struct sigapi_request){
-                      .method = "POST",
-                      .path = "/api/v1/session",
-                      JSON_BODY("{\"email\":\"nobody@example.org\",\"password\":\"" DR_PW "\"}")}),
-              401);
+    CHECK_INT(login_req(&f, "{\"email\":\"nobody@example.org\",\"password\":\"" DR_PW "\"}"), 401);
     snprintf(unknown_msg, sizeof(unknown_msg), "%.100s", f.body);
     CHECK(f.cookie[0] == '\0');
     for (int i = 0; i < 5; i++) {
-        CHECK_INT(
-            run(&f, (struct sigapi_request){.method = "POST",
-                                            .path = "/api/v1/session",
-                                            JSON_BODY("{\"email\":\"" DR_EMAIL
-                                                      "\",\"password\":\"wrong password\"}")}),
-            401);
+        CHECK_INT(login_req(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"wrong password\"}"),
+                  401);
         CHECK_STR(f.body, unknown_msg);
     }
     /* Locked now, even with the right password. */
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/session",
-                                              JSON_BODY("{\"email\":\"" DR_EMAIL
-                                                        "\",\"password\":\"" DR_PW "\"}")}),
-              429);
+    CHECK_INT(login_req(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"" DR_PW "\"}"), 429);
     CHECK_STR(got_str(&f, "error.code"), "too_many_requests");
     CHECK(f.cookie[0] == '\0');
 
     /* Bad bodies are 400, not login failures. */
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/session",
-                                              JSON_BODY("{\"email\":\"" DR_EMAIL "\"}")}),
-              400);
-    CHECK_INT(run(&f,
-                  (struct sigapi_request){
-                      .method = "POST",
-                      .path = "/api/v1/session",
-                      JSON_BODY("{\"email\":\"a@b.c\",\"password\":\"x\",\"admin\":true}")}),
-              400);
+    CHECK_INT(login_req(&f, "{\"email\":\"" DR_EMAIL "\"}"), 400);
+    CHECK_INT(login_req(&f, "{\"email\":\"a@b.c\",\"password\":\"x\",\"admin\":true}"), 400);
     CHECK_INT(run(&f, (struct sigapi_request){.method = "POST", .path = "/api/v1/session"}), 400);
 
     log = read_log(&f);
@@ -684,32 +590,17 @@ TEST(sigapi_logout_ends_the_session_and_clears_the_cookie)
     if (!CHECK(fx_open(&f, true)) || !do_login(&f, &l))
         goto out;
     /* Logout is a change too: the CSRF token is required. */
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "DELETE",
-                                              .path = "/api/v1/session",
-                                              .cookie = l.cookie}),
-              403);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "DELETE",
-                                              .path = "/api/v1/session",
-                                              .authorization = BEARER}),
-              401);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "DELETE",
-                                              .path = "/api/v1/session",
-                                              .cookie = l.cookie,
-                                              .csrf = l.csrf}),
-              204);
+    CHECK_INT(cookie_req(&f, "DELETE", "/api/v1/session", l.cookie, NULL), 403);
+    CHECK_INT(key_req(&f, "DELETE", "/api/v1/session"), 401);
+    CHECK_INT(cookie_req(&f, "DELETE", "/api/v1/session", l.cookie, l.csrf), 204);
     CHECK_INT(f.body_len, 0);
     CHECK(strncmp(f.cookie, "vc_session=;", 12) == 0);
     CHECK(strstr(f.cookie, "Max-Age=0") != NULL);
 
     /* The old cookie is dead everywhere. */
-    CHECK_INT(
-        run(&f, (struct sigapi_request){.method = "GET", .path = "/api/v1/me", .cookie = l.cookie}),
-        401);
+    CHECK_INT(cookie_req(&f, "GET", "/api/v1/me", l.cookie, NULL), 401);
     CHECK(strstr(f.cookie, "Max-Age=0") != NULL);
-    CHECK_INT(
-        run(&f,
-            (struct sigapi_request){.method = "GET", .path = "/api/v1/rooms", .cookie = l.cookie}),
-        401);
+    CHECK_INT(cookie_req(&f, "GET", "/api/v1/rooms", l.cookie, NULL), 401);
     CHECK_INT(run(&f, (struct sigapi_request){.method = "GET", .path = "/api/v1/me"}), 401);
     log = read_log(&f);
     CHECK_INT(count_substr(log, "\"kind\":\"session\""), 2);
@@ -739,18 +630,8 @@ TEST(sigapi_without_accounts_refuses_logins)
     if (!CHECK(fx_open(&f, false)))
         return;
     f.s.accounts = NULL;
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
-                                              .path = "/api/v1/session",
-                                              JSON_BODY("{\"email\":\"" DR_EMAIL
-                                                        "\",\"password\":\"" DR_PW "\"}")}),
-              404);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "GET",
-                                              .path = "/api/v1/rooms",
-                                              .cookie = "vc_session=abc"}),
-              401);
-    CHECK_INT(run(&f, (struct sigapi_request){.method = "GET",
-                                              .path = "/api/v1/rooms",
-                                              .authorization = BEARER}),
-              200);
+    CHECK_INT(login_req(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"" DR_PW "\"}"), 404);
+    CHECK_INT(cookie_req(&f, "GET", "/api/v1/rooms", "vc_session=abc", NULL), 401);
+    CHECK_INT(key_req(&f, "GET", "/api/v1/rooms"), 200);
     fx_close(&f);
 }

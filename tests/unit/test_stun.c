@@ -126,6 +126,18 @@ static const char lt_nonce_8489[] = "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA";
 
 #define SLEN(s) (sizeof(s) - 1)
 
+/* USERHASH of the RFC 8489 vector: SHA-256("<user>:<realm>") into out. True on success. */
+static bool lt_userhash(uint8_t out[32])
+{
+    char input[64];
+    unsigned n = 0;
+
+    memcpy(input, lt_user, SLEN(lt_user));
+    input[SLEN(lt_user)] = ':';
+    memcpy(input + SLEN(lt_user) + 1, lt_realm, SLEN(lt_realm));
+    return EVP_Digest(input, SLEN(lt_user) + 1 + SLEN(lt_realm), out, &n, EVP_sha256(), NULL) == 1;
+}
+
 /* One published vector and how to check it. alg 0 means a short-term key (the password). */
 struct vector {
     const char *name;
@@ -247,16 +259,11 @@ TEST(stun_rfc5769_request_attributes_decode)
 TEST(stun_rfc8489_userhash_matches_sha256_of_user_and_realm)
 {
     uint8_t want[32], key[STUN_MAX_KEY_LEN];
-    unsigned n = 0;
-    char input[64];
     struct stun_msg m;
     const struct stun_attr *a;
     uint32_t alg = 0;
 
-    memcpy(input, lt_user, SLEN(lt_user));
-    input[SLEN(lt_user)] = ':';
-    memcpy(input + SLEN(lt_user) + 1, lt_realm, SLEN(lt_realm));
-    CHECK(EVP_Digest(input, SLEN(lt_user) + 1 + SLEN(lt_realm), want, &n, EVP_sha256(), NULL));
+    CHECK(lt_userhash(want));
     if (!CHECK_INT(stun_parse(&m, rfc8489_request_sha256, sizeof(rfc8489_request_sha256)), 0))
         return;
     a = stun_find(&m, STUN_ATTR_USERHASH);
@@ -312,13 +319,8 @@ static int rebuild_vector(size_t i, uint8_t *out, size_t cap)
         break;
     case 4: {
         uint8_t userhash[32];
-        unsigned n = 0;
-        char input[64];
 
-        memcpy(input, lt_user, SLEN(lt_user));
-        input[SLEN(lt_user)] = ':';
-        memcpy(input + SLEN(lt_user) + 1, lt_realm, SLEN(lt_realm));
-        EVP_Digest(input, SLEN(lt_user) + 1 + SLEN(lt_realm), userhash, &n, EVP_sha256(), NULL);
+        lt_userhash(userhash);
         stun_build_attr(&b, STUN_ATTR_USERHASH, userhash, sizeof(userhash));
         stun_build_attr(&b, STUN_ATTR_NONCE, lt_nonce_8489, SLEN(lt_nonce_8489));
         stun_build_attr(&b, STUN_ATTR_REALM, lt_realm, SLEN(lt_realm));

@@ -920,3 +920,32 @@ TEST(reload_refuses_max_allocations_above_the_start_up_pools)
     CHECK_INT(fix_allocate(&f), 508);
     fix_free(&f);
 }
+
+TEST(cached_key_is_dropped_when_the_secret_rotates_without_grace)
+{
+    struct fixture f;
+
+    started(&f);
+    CHECK_INT(fix_allocate(&f), 0);
+    CHECK_INT(refresh(&f), 0); /* now the worker holds this username's key */
+    f.set.secret = (const uint8_t *)"rotated-secret";
+    f.set.secret_len = strlen("rotated-secret");
+    f.set.secret_grace = 0;
+    CHECK_INT(reload(&f), 0);
+    CHECK_INT(refresh(&f), 401);
+    fix_free(&f);
+}
+
+TEST(cached_key_does_not_vouch_for_a_forged_request_with_the_same_username)
+{
+    struct fixture f;
+
+    started(&f);
+    CHECK_INT(fix_allocate(&f), 0);
+    CHECK_INT(refresh(&f), 0);
+    f.key[0] ^= 1; /* same username, wrong password */
+    CHECK_INT(refresh(&f), 401);
+    f.key[0] ^= 1;
+    CHECK_INT(refresh(&f), 0);
+    fix_free(&f);
+}
