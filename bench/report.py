@@ -94,6 +94,61 @@ def first_line(path):
         return "n/a"
 
 
+def signal_rows(raw):
+    """Rows (metric, vc, peerjs, ratio, target, met) for the signal, conns and joins workloads."""
+    rows = []
+    sv, sp = load(raw, "signal", "vc"), load(raw, "signal", "peerjs")
+    if sv or sp:
+        mv = med([d.get("messages_per_cpu_s") for d in sv])
+        mp = med([d.get("messages_per_cpu_s") for d in sp])
+        ok = None if mv is None or mp is None else mv >= 3 * mp
+        rows.append(("Relayed msgs per server CPU-s (100 rooms x 100/s)", fmt(mv), fmt(mp),
+                     ratio(mv, mp), ">= 3x PeerJS", verdict(ok)))
+        tv = med([d.get("messages_per_s") for d in sv])
+        tp = med([d.get("messages_per_s") for d in sp])
+        rows.append(("Relayed msgs/s (the loader's ceiling)", fmt(tv), fmt(tp), ratio(tv, tp),
+                     "", ""))
+        qv = med([d.get("relay_latency_ms", {}).get("p99") for d in sv])
+        qp = med([d.get("relay_latency_ms", {}).get("p99") for d in sp])
+        rows.append(("Relay latency p99 (ms)", fmt(qv, "", 1), fmt(qp, "", 1), ratio(qv, qp), "",
+                     ""))
+    for wl, label in (("conns", "held"), ("conns_big", "held, one round")):
+        cv, cp = load(raw, wl, "vc"), load(raw, wl, "peerjs")
+        if not (cv or cp):
+            continue
+        n = med([d.get("connections") for d in cv + cp]) or 0
+        nv = med([d.get("new_conns_per_s") for d in cv])
+        np_ = med([d.get("new_conns_per_s") for d in cp])
+        ok = None if nv is None or np_ is None else nv >= 3 * np_
+        rows.append((f"New connections/s, {n:,.0f} {label}", fmt(nv), fmt(np_), ratio(nv, np_),
+                     ">= 3x PeerJS", verdict(ok)))
+
+        def per_cpu_conn(d):
+            cpu = d.get("server_cpu_total_s")
+            return d.get("connections", 0) / cpu if cpu else None
+        pv = med([per_cpu_conn(d) for d in cv])
+        pp = med([per_cpu_conn(d) for d in cp])
+        rows.append((f"New connections per server CPU-s, {n:,.0f} {label} (vc includes "
+                     "room creation)", fmt(pv), fmt(pp), ratio(pv, pp), "", ""))
+        rv = med([d.get("rss_per_connection_kb") for d in cv])
+        rp = med([d.get("rss_per_connection_kb") for d in cp])
+        ok = None if rv is None else rv <= 24
+        rows.append((f"Server RSS per connection, {n:,.0f} {label} (KiB)", fmt(rv, "", 1),
+                     fmt(rp, "", 1), ratio(rv, rp), "<= 24 KiB", verdict(ok)))
+        av = med([d.get("rooms_active") for d in cv])
+        ap = med([d.get("rooms_active") for d in cp])
+        rows.append((f"Rooms with both clients joined, {n:,.0f} {label}", fmt(av), fmt(ap), "",
+                     "", ""))
+    jv, jp = load(raw, "joins", "vc"), load(raw, "joins", "peerjs")
+    if jv or jp:
+        pv = med([d.get("join_latency_ms", {}).get("p95") for d in jv])
+        pp = med([d.get("join_latency_ms", {}).get("p95") for d in jp])
+        ok = None if pv is None else pv <= 150
+        rows.append(("Join-to-joined p95 at 500 joins/s (ms; PeerJS: connect to OPEN)",
+                     fmt(pv, "", 1), fmt(pp, "", 1), ratio(pv, pp), "<= 150 ms", verdict(ok)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
@@ -199,6 +254,9 @@ def main():
         rows.append(("Concurrent audio calls at < 0.5% loss", "n/a", "n/a", "", "",
                      ">= 2x coturn", "not run (needs vc-load)"))
 
+    # 7. Signalling over TLS: vc-signal against PeerJS (rows use the coturn column for PeerJS).
+    srows = signal_rows(a.raw)
+
     model, commit = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -216,6 +274,16 @@ def main():
     ]
     for r in rows:
         lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    if srows:
+        lines += [
+            "",
+            "Signalling, both over TLS (vc-load signal; PeerJS is npm `peer`):",
+            "",
+            "| metric | vc-signal | PeerJS | vc-signal vs PeerJS | target | met |",
+            "|---|---:|---:|---|---|---|",
+        ]
+        for r in srows:
+            lines.append("| " + " | ".join(str(c) for c in r) + " |")
     lines += [
         "",
         "Per round (vc-turn | coturn | forwarder):",

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The race (make bench): vc-turn against coturn and a bare UDP forwarder, on loopback, same loads.
+# The race (make bench): vc-turn against coturn and a bare UDP forwarder, and vc-signal against a
+# PeerJS server (npm `peer`, both over TLS), on loopback, same loads.
 #
 # Servers run one configuration at a time; every workload runs against each server in alternation
 # (A B A B ...) for BENCH_ROUNDS rounds, and bench/report.py takes medians and prints one table,
@@ -11,14 +12,19 @@
 #   BENCH_LOADER    auto (default: vc-load if it has --profile flood, else the stand-in),
 #                   vc-load, or flood (bench/tools/flood.c)
 #   BENCH_CALLS_CAP seconds one vc-load call ramp may take (default 90)
-#   BENCH_ONLY      space-separated subset of: flood rate latency alloc memory calls
+#   BENCH_ONLY      space-separated subset of: flood rate latency alloc memory calls signal
+#                   conns joins
+#   BENCH_SIGNAL_CONNS  WebSocket clients held per round of `conns` (default 5000)
+#   BENCH_SIGNAL_BIG    clients for the one large `conns` run (default 20000; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DURATION:-5}
 CALLS_CAP=${BENCH_CALLS_CAP:-90}
-ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls}
+ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls signal conns joins}
+SIG_CONNS=${BENCH_SIGNAL_CONNS:-5000}
+SIG_BIG=${BENCH_SIGNAL_BIG:-20000}
 RESULTS=bench/results
 RAW=$RESULTS/raw
 TOOLS=build/bench
@@ -34,6 +40,12 @@ FWD_IN=33000
 FWD_MID=33001
 FWD_SINK=33002
 SECRET=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+# Signalling: vc-signal and PeerJS over TLS with the development certificate.
+SIG_PORT=34443
+PJ_PORT=44443
+API_KEY=bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+PEERJS_DIR=$TOOLS/peerjs
+PEERJS_BIN=$PEERJS_DIR/node_modules/peer/dist/bin/peerjs.js
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -93,6 +105,19 @@ pick_loader() {
     log "flood loader: $LOADER"
 }
 
+# install_peerjs: npm's `peer` into build/bench/peerjs (never committed), once.
+install_peerjs() {
+    [ -f "$PEERJS_BIN" ] && return 0
+    command -v node >/dev/null || die "node is missing (apt-get install nodejs npm)"
+    command -v npm >/dev/null || die "npm is missing (apt-get install npm)"
+    mkdir -p "$PEERJS_DIR"
+    [ -f "$PEERJS_DIR/package.json" ] || echo '{"private": true}' >"$PEERJS_DIR/package.json"
+    log "installing PeerJS (npm peer) into $PEERJS_DIR"
+    (cd "$PEERJS_DIR" && timeout 300 npm install --no-audit --no-fund peer) >>"$RAW/npm.log" 2>&1 ||
+        die "npm install peer failed (see $RAW/npm.log)"
+    [ -f "$PEERJS_BIN" ] || die "npm installed peer without $PEERJS_BIN"
+}
+
 # --- servers ---------------------------------------------------------------------------------------
 
 # wait_stun PORT PID: the server answers a STUN Binding on UDP within 10 s.
@@ -149,6 +174,43 @@ start_fwd() {
         sleep 0.1
     done
     die "udpfwd did not start"
+}
+
+# wait_tcp PORT PID: something listens on TCP PORT within 10 s.
+wait_tcp() {
+    local port=$1 pid=$2
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_sig: a fresh vc-signal on $SIG_PORT with the load limits raised (rooms per owner,
+# new connections per IP, knocks, message rate); sets SIG_PID.
+start_sig() {
+    rm -rf "$RAW/signal-data"
+    mkdir -p "$RAW/signal-data"
+    build/bin/vc-signal --listen "$HOST:$SIG_PORT" --public-url "https://$HOST:$SIG_PORT" \
+        --cert certs/server.crt --key certs/server.key --api-key "$API_KEY" \
+        --data-dir "$RAW/signal-data" --log "$RAW/vc-signal-meta.log" --log-level warn \
+        --max-rooms 1000000 --max-rooms-per-owner 1000000 --max-conns-per-ip-per-min 1000000 \
+        --max-connections 1000000 --max-knocks-per-min 10000 --max-msg-rate 100000 \
+        >>"$RAW/vc-signal.log" 2>&1 &
+    SIG_PID=$!
+    PIDS+=("$SIG_PID")
+    wait_tcp "$SIG_PORT" "$SIG_PID" || die "vc-signal did not start (see $RAW/vc-signal.log)"
+}
+
+# start_peerjs: a fresh PeerJS server on $PJ_PORT over TLS, its concurrent limit raised; sets
+# PJ_PID.
+start_peerjs() {
+    node "$PEERJS_BIN" --port "$PJ_PORT" --host "$HOST" --sslkey certs/server.key \
+        --sslcert certs/server.crt --concurrent_limit 1000000 >>"$RAW/peerjs.log" 2>&1 &
+    PJ_PID=$!
+    PIDS+=("$PJ_PID")
+    wait_tcp "$PJ_PORT" "$PJ_PID" || die "PeerJS did not start (see $RAW/peerjs.log)"
 }
 
 stop_pid() {
@@ -245,6 +307,48 @@ load_calls() {
         --server-pid "$3" --json "$1" --plot "$4" >>"$RAW/loader.log" 2>&1
 }
 
+# cpu_ticks PID: the process's utime+stime in clock ticks.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+# load_sig OUT KIND PID [vc-load args...]: vc-load signal against vc-signal (KIND vc) or PeerJS
+# (KIND peerjs). Adds server_cpu_total_s to OUT: the server's CPU over the whole run, set-up
+# included, for new connections per server CPU-second.
+load_sig() {
+    local out=$1 kind=$2 pid=$3 c0 c1 r=0
+    shift 3
+    local argv=("$VC_LOAD" signal --server-pid "$pid" --json "$out" --setup-timeout 240)
+    if [ "$kind" = vc ]; then
+        argv+=(--url "https://$HOST:$SIG_PORT" --api-key "$API_KEY")
+    else
+        argv+=(--protocol peerjs --url "https://$HOST:$PJ_PORT")
+    fi
+    c0=$(cpu_ticks "$pid")
+    timeout 400 "${argv[@]}" "$@" >>"$RAW/loader.log" 2>&1 || r=$?
+    c1=$(cpu_ticks "$pid")
+    [ -f "$out" ] && python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p))
+d["server_cpu_total_s"]=int(sys.argv[2])/int(sys.argv[3]); json.dump(d,open(p,"w"),indent=2)' \
+        "$out" $((c1 - c0)) "$(getconf CLK_TCK)"
+    return "$r"
+}
+
+# sig_round WORKLOAD ROUND CONNS: one fresh server of each kind in turn, CONNS clients held
+# (two per room), 2 s of one signal per room per second; the figures are the set-up rate and
+# RSS growth per connection.
+sig_conns_round() {
+    local wl=$1 r=$2 conns=$3 kind
+    for kind in vc peerjs; do
+        if [ "$kind" = vc ]; then start_sig; else start_peerjs; fi
+        sleep 0.5
+        local pid=$SIG_PID
+        [ "$kind" = peerjs ] && pid=$PJ_PID
+        load_sig "$RAW/$wl-$kind-$r.json" "$kind" "$pid" --rooms $((conns / 2)) --duration 2 \
+            --rate 1 || log "$wl against $kind failed in round $r (see $RAW/loader.log)"
+        stop_pid "$pid"
+    done
+}
+
 # run_pair WORKLOAD: one round of WORKLOAD against vc-turn then coturn (the caller alternates).
 run_pair() {
     local wl=$1 round=$2 kind addr pid
@@ -326,6 +430,55 @@ main() {
         load_calls "$RAW/calls-coturn-1.json" "$HOST:$CO_PORT" "$CO_PID" \
             "$RESULTS/calls-coturn.png" || log "calls coturn failed"
         stop_servers
+    fi
+
+    if { wants signal || wants conns || wants joins; } && [ -x build/bin/vc-signal ] &&
+        [ -x "$VC_LOAD" ]; then
+        install_peerjs
+        # vc-load raises its own descriptor limit; the servers inherit this one.
+        ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+    elif wants signal || wants conns || wants joins; then
+        log "signalling skipped: needs build/bin/vc-signal and $VC_LOAD"
+        ONLY=${ONLY//signal/}
+        ONLY=${ONLY//conns/}
+        ONLY=${ONLY//joins/}
+    fi
+
+    if wants signal; then
+        log "signalling: 100 rooms x 100 signals/s over WSS, vc-signal against PeerJS"
+        start_sig
+        start_peerjs
+        for r in $(seq 1 "$ROUNDS"); do
+            load_sig "$RAW/signal-vc-$r.json" vc "$SIG_PID" --rooms 100 --rate 100 \
+                --duration "$DUR" || log "signal vc failed in round $r"
+            load_sig "$RAW/signal-peerjs-$r.json" peerjs "$PJ_PID" --rooms 100 --rate 100 \
+                --duration "$DUR" || log "signal peerjs failed in round $r"
+        done
+        stop_servers
+    fi
+
+    if wants conns; then
+        log "signalling: $SIG_CONNS connections held (fresh servers each round)"
+        for r in $(seq 1 "$ROUNDS"); do
+            sig_conns_round conns "$r" "$SIG_CONNS"
+        done
+        if [ "$SIG_BIG" -gt 0 ]; then
+            log "signalling: $SIG_BIG connections held, one round"
+            sig_conns_round conns_big 1 "$SIG_BIG"
+        fi
+    fi
+
+    if wants joins; then
+        log "signalling: join latency at 500 joins/s (1000 rooms)"
+        for r in $(seq 1 "$ROUNDS"); do
+            start_sig
+            start_peerjs
+            load_sig "$RAW/joins-vc-$r.json" vc "$SIG_PID" --rooms 1000 --join-rate 500 \
+                --duration 2 --rate 1 || log "joins vc failed in round $r"
+            load_sig "$RAW/joins-peerjs-$r.json" peerjs "$PJ_PID" --rooms 1000 --join-rate 500 \
+                --duration 2 --rate 1 || log "joins peerjs failed in round $r"
+            stop_servers
+        done
     fi
 
     uptime >"$RAW/load-after.txt"
