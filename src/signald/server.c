@@ -35,7 +35,6 @@
 #define SERVER_PATH_MAX 512
 #define SERVER_UA_MAX 512
 #define SERVER_CSP_MAX 1024
-#define SERVER_NHEADERS 6
 
 /* One queued outgoing WebSocket text frame, with lws's LWS_PRE headroom before it. */
 struct server_frame {
@@ -50,17 +49,14 @@ struct server {
     struct lws_context *ctx;
     struct hub *hub;
     lws_sorted_usec_list_t tick;
-    pthread_t sig_thread;
-    atomic_bool stop;
-    atomic_bool reload; /* SIGHUP seen: the loop reloads */
-    atomic_bool drain;  /* SIGUSR1 seen: the loop starts draining */
-    SSL_CTX *ssl_ctx;   /* the vhost's, borrowed from lws: a reload puts the new cert in it */
+    struct signald_signals sig;
+    SSL_CTX *ssl_ctx; /* the vhost's, borrowed from lws: a reload puts the new cert in it */
     bool shutting_down;
     size_t n_ws;            /* established WebSocket connections */
     struct hub_conn *conns; /* the established ones, for the keepalive walk */
     uint64_t refused_origin, refused_capacity, refused_rate, too_large, out_overflow;
     char csp[SERVER_CSP_MAX];
-    struct lws_protocol_vhost_options headers[SERVER_NHEADERS];
+    struct lws_protocol_vhost_options headers[SIGNALD_NHEADERS];
     struct signald_iplimit iplimit;
 };
 
@@ -833,42 +829,9 @@ static void server_lws_log(int level, const char *line)
     log_msg(level == LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "lws: %.*s", (int)len, line);
 }
 
-void signald_block_signals(void)
+static void server_wake(void *arg)
 {
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-/* Waits for the signals (blocked in every thread) and hands them to the loop: SIGHUP and
- * SIGUSR1 set a flag the loop acts on, SIGINT and SIGTERM stop it. Nothing else runs here. */
-static void *server_sig_run(void *arg)
-{
-    struct server *srv = arg;
-    sigset_t set;
-    int sig = 0;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    for (;;) {
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig == SIGINT || sig == SIGTERM)
-            break;
-        atomic_store(sig == SIGHUP ? &srv->reload : &srv->drain, true);
-        lws_cancel_service(srv->ctx);
-    }
-    if (!atomic_load(&srv->stop))
-        log_msg(LOG_LEVEL_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    atomic_store(&srv->stop, true);
-    lws_cancel_service(srv->ctx);
-    return NULL;
+    lws_cancel_service(((struct server *)arg)->ctx);
 }
 
 /* SIGHUP, on the service thread: the new configuration, then the certificate for new
@@ -908,27 +871,11 @@ static void server_drain(struct server *srv)
 
 static void server_headers(struct server *srv)
 {
-    const struct signald_settings *s = srv->s;
-    static const char *const names[SERVER_NHEADERS] = {
-        "strict-transport-security:", "content-security-policy:", "x-content-type-options:",
-        "referrer-policy:",           "permissions-policy:",      "cross-origin-opener-policy:",
-    };
-    const char *values[SERVER_NHEADERS] = {
-        "max-age=31536000; includeSubDomains",
-        srv->csp,
-        "nosniff",
-        "no-referrer",
-        "camera=(self), microphone=(self), geolocation=()",
-        "same-origin",
-    };
+    const char *names[SIGNALD_NHEADERS], *values[SIGNALD_NHEADERS];
 
-    snprintf(srv->csp, sizeof(srv->csp),
-             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-             "media-src 'self' blob:; connect-src 'self' wss://%s; object-src 'none'; "
-             "base-uri 'none'; form-action 'self'; frame-ancestors %s",
-             s->host, s->frame_ancestors);
-    for (int i = 0; i < SERVER_NHEADERS; i++) {
-        srv->headers[i].next = i + 1 < SERVER_NHEADERS ? &srv->headers[i + 1] : NULL;
+    signald_security_headers(srv->s, srv->csp, sizeof(srv->csp), names, values);
+    for (int i = 0; i < SIGNALD_NHEADERS; i++) {
+        srv->headers[i].next = i + 1 < SIGNALD_NHEADERS ? &srv->headers[i + 1] : NULL;
         srv->headers[i].name = names[i];
         srv->headers[i].value = values[i];
     }
@@ -990,9 +937,6 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
         return -ENOMEM;
     }
     srv->s = s;
-    atomic_init(&srv->stop, false);
-    atomic_init(&srv->reload, false);
-    atomic_init(&srv->drain, false);
     if ((r = signald_iplimit_init(&srv->iplimit, s->max_conns_per_ip_per_min)) < 0) {
         snprintf(err, errlen, "getrandom: %s", strerror(-r));
         free(srv);
@@ -1011,12 +955,12 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
         free(srv);
         return r;
     }
-    if ((r = pthread_create(&srv->sig_thread, NULL, server_sig_run, srv)) != 0) {
-        snprintf(err, errlen, "pthread_create: %s", strerror(r));
+    if ((r = signald_signals_start(&srv->sig, server_wake, srv)) < 0) {
+        snprintf(err, errlen, "pthread_create: %s", strerror(-r));
         lws_context_destroy(srv->ctx);
         hub_free(srv->hub);
         free(srv);
-        return -r;
+        return r;
     }
     server_clock(srv);
     lws_sul_schedule(srv->ctx, 0, &srv->tick, server_tick, LWS_US_PER_SEC);
@@ -1024,18 +968,15 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
             s->iface[0] ? s->iface : "*", s->port, s->public_url);
     /* lws_cancel_service() from the signal thread ends the current lws_service() call, so the
      * flags are acted on here, on the service thread, between events. */
-    while (!atomic_load(&srv->stop)) {
+    while (!atomic_load(&srv->sig.stop)) {
         if (lws_service(srv->ctx, 0) < 0)
             break;
-        if (atomic_exchange(&srv->reload, false))
+        if (atomic_exchange(&srv->sig.reload, false))
             server_reload(srv);
-        if (atomic_exchange(&srv->drain, false))
+        if (atomic_exchange(&srv->sig.drain, false))
             server_drain(srv);
     }
-    /* Wake the signal thread if the loop ended on its own. */
-    if (!atomic_exchange(&srv->stop, true))
-        pthread_kill(srv->sig_thread, SIGTERM);
-    pthread_join(srv->sig_thread, NULL);
+    signald_signals_stop(&srv->sig);
     srv->shutting_down = true;
     lws_sul_cancel(&srv->tick);
     lws_context_destroy(srv->ctx);

@@ -2,6 +2,8 @@
 #ifndef VC_SIGNALD_H
 #define VC_SIGNALD_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +66,28 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
 /* Blocks SIGHUP and SIGUSR1 too (daemon_block_signals takes SIGINT and SIGTERM), so that only
  * the server's sigwait() thread sees them. Call before any thread starts. */
 void signald_block_signals(void);
+
+/* The security headers of every response (headers.c): fills names/values (static strings, and
+ * csp, which the caller owns and must keep alive) for the host and frame-ancestors in s. */
+#define SIGNALD_NHEADERS 6
+void signald_security_headers(const struct signald_settings *s, char *csp, size_t csp_len,
+                              const char *names[SIGNALD_NHEADERS],
+                              const char *values[SIGNALD_NHEADERS]);
+
+/* The signal thread (signals.c): it sets these flags and calls wake(wake_arg) to interrupt the
+ * service loop, which acts on them on its own thread. */
+struct signald_signals {
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_bool reload; /* SIGHUP seen: the loop reloads */
+    atomic_bool drain;  /* SIGUSR1 seen: the loop starts draining */
+    void (*wake)(void *arg);
+    void *wake_arg;
+};
+/* Returns 0 or -errno. */
+int signald_signals_start(struct signald_signals *sg, void (*wake)(void *), void *wake_arg);
+/* Ends the thread (if the loop stopped first) and joins it. */
+void signald_signals_stop(struct signald_signals *sg);
 
 /* Loads cert (a PEM chain) and key (PEM) into ctx (borrowed; OpenSSL's SSL_CTX) for the
  * handshakes that start afterwards. Returns 0, or -EINVAL with a message naming the key ("cert:"
