@@ -56,7 +56,7 @@ INTEROP_BINS := $(patsubst tests/interop/%.c,$(TBIN)/%,$(wildcard tests/interop/
 
 BINS := $(BIN)/vc-turn $(BIN)/vc-signal $(BIN)/vc-load
 
-.PHONY: all deps certs run test unit asan lint fuzz bench clean tests-build
+.PHONY: all deps certs run test test-faults unit asan lint fuzz bench clean tests-build
 all: $(BINS)
 
 deps:
@@ -79,7 +79,7 @@ $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_C
 
 $(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) -lev $(LDLIBS)
 
 $(OBJ)/load/%.o: CFLAGS += $(shell pkg-config --cflags $(LOAD_PKGS) 2>/dev/null)
 $(BIN)/vc-load: $(LOAD_OBJS) $(LIB_STUN) $(LIB_COMMON)
@@ -114,6 +114,13 @@ test:
 	@$(MAKE) --no-print-directory certs
 	@$(MAKE) --no-print-directory tests-build
 	tests/run.sh $(BUILD)
+
+# The fault scenarios (tests/faults/): kill, reload, churn and a degraded network; a few minutes.
+test-faults:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=test
+	@$(MAKE) --no-print-directory certs
+	@$(MAKE) --no-print-directory tests-build
+	tests/faults/run.sh $(BUILD)
 
 # Unit tests alone, without the interop suites.
 unit: $(UNIT_BINS)

@@ -4,7 +4,7 @@
 set -eu
 group=${1:-run}
 build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev
-    libnice-dev libglib2.0-dev libsrtp2-dev)
+    libev-dev libnice-dev libglib2.0-dev libsrtp2-dev)
 case $group in
     run) pkgs=("${build[@]}") ;;
     test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate clang libclang-rt-14-dev) ;;

@@ -75,6 +75,14 @@ struct hub_session {
     bool closing;
 };
 
+/* Live rooms per owner (room.c), so the per-owner limit costs no walk over every room. */
+struct room_owner;
+struct room_owners {
+    struct room_owner **buckets;
+    size_t nbuckets; /* a power of two, or 0 before the first room */
+    size_t count;    /* records, for growing the table */
+};
+
 struct hub {
     struct hub_settings set;
     const struct hub_io_ops *ops;
@@ -88,7 +96,8 @@ struct hub {
     struct hub_stats stats;
     struct sigmsg_buf out; /* scratch for building frames */
     bool stopping;         /* hub_free() is tearing down: nothing more is sent */
-    bool draining;         /* no new rooms; existing ones carry on */
+    struct room_owners owners;
+    bool draining; /* no new rooms; existing ones carry on */
 };
 
 /* room.c */

@@ -1,5 +1,6 @@
 /* Rooms of the signalling core: creation with CSPRNG tokens, lookup, listing, expiry, ending. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,104 @@
 #include "vc/log.h"
 #include "vc/random.h"
 #include "hub_int.h"
+
+/* How many live rooms each owner has, so that room creation checks max_rooms_per_owner without
+ * walking every room: a chained hash table of per-owner records, a record freed with its
+ * owner's last room. Owners are authenticated identities ("key", "user:ID"), so the unkeyed
+ * hash cannot be flooded by strangers. */
+#define ROOM_OWNERS_MIN_BUCKETS 16
+
+struct room_owner {
+    struct room_owner *next;
+    size_t rooms;
+    char name[HUB_OWNER_MAX + 1];
+};
+
+static struct room_owners *room_owners_of(struct hub *h)
+{
+    return &h->owners;
+}
+
+static size_t room_owner_hash(const char *name)
+{
+    uint64_t x = 14695981039346656037ULL; /* FNV-1a */
+
+    for (; *name; name++)
+        x = (x ^ (uint8_t)*name) * 1099511628211ULL;
+    return (size_t)(x ^ (x >> 32));
+}
+
+static struct room_owner **room_owner_slot(struct room_owners *o, const char *name)
+{
+    struct room_owner **pp = &o->buckets[room_owner_hash(name) & (o->nbuckets - 1)];
+
+    while (*pp && strcmp((*pp)->name, name) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* The owner's live rooms (0 for an owner without any). */
+static size_t room_owner_rooms(struct room_owners *o, const char *name)
+{
+    struct room_owner *rec = o->nbuckets ? *room_owner_slot(o, name) : NULL;
+
+    return rec ? rec->rooms : 0;
+}
+
+/* Doubles the table (or creates it). -ENOMEM leaves it as it was. */
+static int room_owners_grow(struct room_owners *o)
+{
+    size_t n = o->nbuckets ? o->nbuckets * 2 : ROOM_OWNERS_MIN_BUCKETS;
+    struct room_owner **b = calloc(n, sizeof(*b));
+
+    if (!b)
+        return -ENOMEM;
+    for (size_t i = 0; i < o->nbuckets; i++) {
+        for (struct room_owner *rec = o->buckets[i], *next; rec; rec = next) {
+            next = rec->next;
+            size_t k = room_owner_hash(rec->name) & (n - 1);
+            rec->next = b[k];
+            b[k] = rec;
+        }
+    }
+    free(o->buckets);
+    o->buckets = b;
+    o->nbuckets = n;
+    return 0;
+}
+
+/* Counts one more room for name (at most HUB_OWNER_MAX bytes). 0 or -ENOMEM. */
+static int room_owner_add(struct room_owners *o, const char *name)
+{
+    if (o->count >= o->nbuckets && room_owners_grow(o) < 0 && o->nbuckets == 0)
+        return -ENOMEM; /* a full table that cannot grow still works, with longer chains */
+    struct room_owner **pp = room_owner_slot(o, name);
+    if (!*pp) {
+        struct room_owner *rec = calloc(1, sizeof(*rec));
+        if (!rec)
+            return -ENOMEM;
+        memcpy(rec->name, name, strlen(name) + 1);
+        *pp = rec;
+        o->count++;
+    }
+    (*pp)->rooms++;
+    return 0;
+}
+
+/* Counts one room less for name, freeing its record with its last room. */
+static void room_owner_remove(struct room_owners *o, const char *name)
+{
+    struct room_owner **pp = o->nbuckets ? room_owner_slot(o, name) : NULL;
+    struct room_owner *rec = pp ? *pp : NULL;
+
+    if (!rec)
+        return;
+    if (--rec->rooms == 0) {
+        *pp = rec->next;
+        free(rec);
+        o->count--;
+    }
+}
 
 struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops *ops, void *ctx)
 {
@@ -32,6 +131,7 @@ void hub_free(struct hub *h)
     while (h->rooms)
         hub_room_destroy(h, h->rooms, "shutdown");
     sigmsg_buf_free(&h->out);
+    free(room_owners_of(h)->buckets); /* every record went with its owner's last room */
     free(h);
 }
 
@@ -135,16 +235,14 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
                     struct hub_room_info *out)
 {
     char region[HUB_REGION_MAX + 1];
-    size_t owned = 0;
+    struct room_owners *owners = room_owners_of(h);
 
     if (!owner || strlen(owner) > HUB_OWNER_MAX || opts->ttl < 1 || opts->ttl > 86400 ||
         opts->capacity < 2 || opts->capacity > 8 || room_region(h, opts, region) < 0)
         return -EINVAL;
     if (h->draining)
         return -ESHUTDOWN;
-    for (struct hub_room *r = h->rooms; r; r = r->next)
-        owned += strcmp(r->owner, owner) == 0;
-    if (owned >= h->set.max_rooms_per_owner)
+    if (room_owner_rooms(owners, owner) >= h->set.max_rooms_per_owner)
         return -EDQUOT;
     if (h->nrooms >= h->set.max_rooms)
         return -ENOSPC;
@@ -156,6 +254,10 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
         random_token_hex(r->guest_token, sizeof(r->guest_token), HUB_TOKEN_LEN / 2) < 0) {
         free(r);
         return -EIO;
+    }
+    if (room_owner_add(owners, owner) < 0) {
+        free(r);
+        return -ENOMEM;
     }
     memcpy(r->owner, owner, strlen(owner) + 1);
     r->created_ms = h->unix_ms;
@@ -257,6 +359,7 @@ void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason)
     if (*pp)
         *pp = r->next;
     h->nrooms--;
+    room_owner_remove(room_owners_of(h), r->owner);
     if (h->set.log)
         event_log_write(h->set.log, "room.ended", "{s:s,s:s,s:I}", "room", r->id, "reason", reason,
                         "duration_s", (json_int_t)((h->unix_ms - r->created_ms) / 1000));

@@ -1111,3 +1111,40 @@ out:
     hub_free(h);
     turnpool_free(pool);
 }
+
+TEST(rooms_per_owner_are_counted_across_many_owners_and_freed_rooms)
+{
+    struct world w;
+    struct hub_room_opts o = {.ttl = 60, .capacity = 2, .lobby = true};
+    struct hub_room_info info, first[40];
+    char owner[32];
+
+    world_init(&w);
+    w.set.max_rooms = 1000;
+    hub_set_settings(w.h, &w.set);
+    /* 40 owners (more than the table's first size) with 3 rooms each, interleaved. */
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 40; i++) {
+            snprintf(owner, sizeof(owner), "user:%d", i);
+            CHECK_INT(hub_room_create(w.h, owner, &o, k == 0 ? &first[i] : &info), 0);
+        }
+    }
+    for (int i = 0; i < 40; i++) {
+        snprintf(owner, sizeof(owner), "user:%d", i);
+        CHECK_INT(hub_room_create(w.h, owner, &o, &info), -EDQUOT);
+    }
+    /* Ending a room frees one place for its owner only. */
+    CHECK_INT(hub_room_end(w.h, "user:7", first[7].id), 0);
+    CHECK_INT(hub_room_create(w.h, "user:8", &o, &info), -EDQUOT);
+    CHECK_INT(hub_room_create(w.h, "user:7", &o, &info), 0);
+    CHECK_INT(hub_room_create(w.h, "user:7", &o, &info), -EDQUOT);
+    CHECK_INT(hub_room_count(w.h), 120);
+    /* Expiry frees them too: every owner starts again from zero. */
+    advance(&w, 61000);
+    CHECK_INT(hub_room_count(w.h), 0);
+    for (int k = 0; k < 3; k++)
+        CHECK_INT(hub_room_create(w.h, "user:7", &o, &info), 0);
+    CHECK_INT(hub_room_create(w.h, "user:7", &o, &info), -EDQUOT);
+    CHECK_INT(hub_room_create(w.h, "user:39", &o, &info), 0);
+    world_free(&w);
+}
