@@ -7,16 +7,7 @@
 # shellcheck source=tests/faults/common.sh
 . tests/faults/common.sh
 
-SUITE=fault_turn_kill
-WORK=$LOGS_ABS/$SUITE
-rm -rf "$WORK"
-mkdir -p "$WORK"
-
-faults_call_prereqs
-faults_call_config "$WORK"
-faults_start_turn "$WORK"
-faults_start_signal "$WORK"
-faults_call_start "$WORK" recover
+faults_call_setup fault_turn_kill recover
 
 allocs=$(metric vc_turn_allocations)
 echo "# live allocations before the kill: ${allocs:-?}"

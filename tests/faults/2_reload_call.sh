@@ -7,16 +7,7 @@
 # shellcheck source=tests/faults/common.sh
 . tests/faults/common.sh
 
-SUITE=fault_reload_call
-WORK=$LOGS_ABS/$SUITE
-rm -rf "$WORK"
-mkdir -p "$WORK"
-
-faults_call_prereqs
-faults_call_config "$WORK"
-faults_start_turn "$WORK"
-faults_start_signal "$WORK"
-faults_call_start "$WORK" steady
+faults_call_setup fault_reload_call steady
 
 # A changed limit in each file, so the reload has something to apply.
 jq '. + {"max-allocations": 5000}' "$WORK/turn.json" >"$WORK/t.json" && mv "$WORK/t.json" "$WORK/turn.json"

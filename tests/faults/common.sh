@@ -116,3 +116,17 @@ faults_call_finish() {
     grep -v '^ready' "$work/call.out"
     counts_from "$work/call.out" "${SUITE}_call_driver"
 }
+
+# faults_call_setup SUITE MODE: fresh work directory, both daemons from config files, and a
+# relay-only Chromium call in MODE (recover|steady) already flowing. Sets SUITE and WORK.
+faults_call_setup() {
+    SUITE=$1
+    WORK=$LOGS_ABS/$SUITE
+    rm -rf "$WORK"
+    mkdir -p "$WORK"
+    faults_call_prereqs
+    faults_call_config "$WORK"
+    faults_start_turn "$WORK"
+    faults_start_signal "$WORK"
+    faults_call_start "$WORK" "$2"
+}
