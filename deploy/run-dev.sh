@@ -17,6 +17,12 @@ for f in "$secret_file" "$api_key_file"; do
 done
 
 listen=(--listen 127.0.0.1:3478)
+# Browsers on this machine gather candidates on its own interface addresses, not on loopback:
+# let a relay reach those (each as a single host) so relay-only calls work locally too.
+own_peers=()
+for ip in $(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]}'); do
+    own_peers+=(--allow-peer "$ip/32")
+done
 # Also listen on IPv6 loopback when the host has it.
 if [ -r /proc/net/if_inet6 ] && grep -q '^0\{31\}1 ' /proc/net/if_inet6; then
     listen+=(--listen '[::1]:3478' --relay-ip6 ::1)
@@ -44,7 +50,7 @@ trap 'exit 143' TERM
     --relay-ip 127.0.0.1 \
     --metrics 127.0.0.1:9641 \
     --secret-file "$secret_file" \
-    --allow-peer 127.0.0.0/8 --allow-peer ::1/128 \
+    --allow-peer 127.0.0.0/8 --allow-peer ::1/128 "${own_peers[@]}" \
     --log - &
 turn_pid=$!
 
