@@ -1,5 +1,6 @@
 /* STUN message codec: parses, checks and builds messages (RFC 8489, RFC 8656 attributes). */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -105,6 +106,16 @@ static uint32_t stun_fingerprint_value(const uint8_t *msg, size_t n, uint16_t hd
     return crc ^ STUN_FINGERPRINT_XOR;
 }
 
+/* OpenSSL's HMAC implementation, fetched once for the process: a fetch costs more than the MAC
+ * of a STUN message. Set once under pthread_once and never changed or freed afterwards. */
+static EVP_MAC *stun_hmac_impl;
+static pthread_once_t stun_hmac_once = PTHREAD_ONCE_INIT;
+
+static void stun_hmac_fetch(void)
+{
+    stun_hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 /* HMAC (digest "SHA1" or "SHA256") of the first n bytes of msg, with the header length field
  * read as hdr_len. Writes the full digest to out (at least STUN_SHA256_LEN bytes). 0 or -ENOMEM. */
 static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, const uint8_t *msg,
@@ -123,7 +134,8 @@ static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, cons
         key = empty_key;
         keylen = 0;
     }
-    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    pthread_once(&stun_hmac_once, stun_hmac_fetch);
+    mac = stun_hmac_impl;
     if (!mac)
         return -ENOMEM;
     ctx = EVP_MAC_CTX_new(mac);
@@ -134,7 +146,6 @@ static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, cons
         EVP_MAC_final(ctx, out, &outl, STUN_SHA256_LEN))
         ret = 0;
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     return ret;
 }
 
