@@ -443,3 +443,29 @@ export function api(method, urlPath, body) {
         req.end();
     });
 }
+
+// Results of a runner: report(NAME, err) prints "ok NAME" or "FAIL NAME: why" (with a short
+// stack for unexpected errors) and counts; summary() prints "N passed, N failed".
+export function reporter() {
+    const r = {
+        passed: 0,
+        failed: 0,
+        report(name, err) {
+            if (!err) {
+                console.log(`ok ${name}`);
+                r.passed++;
+                return;
+            }
+            const why = err instanceof Fail ? err.message : `${err.name || 'Error'}: ${err.message}`;
+            console.log(`FAIL ${name}: ${why.split('\n')[0]}`);
+            if (!(err instanceof Fail) && err.stack) {
+                for (const l of err.stack.split('\n').slice(1, 6)) console.log(`#   ${l.trim()}`);
+            }
+            r.failed++;
+        },
+        summary() {
+            console.log(`${r.passed} passed, ${r.failed} failed`);
+        },
+    };
+    return r;
+}

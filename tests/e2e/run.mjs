@@ -1,27 +1,13 @@
 // Runs the browser tests one after another in one Chromium; prints "ok NAME" or "FAIL NAME: why"
 // for each, then "N passed, N failed". VC_ONLY=REGEX runs only the tests whose names match.
-import { launchBrowser, newParty, closeParties, Fail } from './lib.mjs';
+import { launchBrowser, newParty, closeParties, reporter, Fail } from './lib.mjs';
 import { tests as callTests } from './test_call.mjs';
 import { tests as screenTests } from './test_screens.mjs';
 
 const all = [...callTests, ...screenTests];
 const only = process.env.VC_ONLY ? new RegExp(process.env.VC_ONLY) : null;
-let passed = 0;
-let failed = 0;
-
-function report(name, err) {
-    if (!err) {
-        console.log(`ok ${name}`);
-        passed++;
-        return;
-    }
-    const why = err instanceof Fail ? err.message : `${err.name || 'Error'}: ${err.message}`;
-    console.log(`FAIL ${name}: ${why.split('\n')[0]}`);
-    if (!(err instanceof Fail) && err.stack) {
-        for (const l of err.stack.split('\n').slice(1, 6)) console.log(`#   ${l.trim()}`);
-    }
-    failed++;
-}
+const results = reporter();
+const report = results.report;
 
 // t.check(NAME, FN): a named sub-result inside a test, reported on its own line.
 // t.party(NAME, VIEWPORT): a browser context the runner closes when the test ends or times out.
@@ -77,5 +63,5 @@ if (browser) {
     }
     await browser.close().catch(() => {});
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+results.summary();
+process.exit(results.failed === 0 && results.passed > 0 ? 0 : 1);

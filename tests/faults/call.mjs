@@ -28,6 +28,7 @@ import {
     pathReads,
     selectedPair,
     localUfrag,
+    reporter,
 } from '../e2e/lib.mjs';
 
 const MODE = process.argv[2];
@@ -35,19 +36,8 @@ const RECOVER_MS = 10000;
 const STALL_MS = 1500;
 const WATCH_MS = 8000;
 const SAMPLE_MS = 250;
-let passed = 0;
-let failed = 0;
-
-function report(name, err) {
-    if (!err) {
-        console.log(`ok ${name}`);
-        passed++;
-        return;
-    }
-    const why = err instanceof Fail ? err.message : `${err.name || 'Error'}: ${err.message}`;
-    console.log(`FAIL ${name}: ${why.split('\n')[0]}`);
-    failed++;
-}
+const results = reporter();
+const report = results.report;
 
 // Lines from the shell, one promise per line; bounded by the caller.
 const lines = [];
@@ -240,5 +230,5 @@ try {
 }
 await closeParties(...parties);
 if (browser) await browser.close().catch(() => {});
-console.log(`${passed} passed, ${failed} failed`);
+results.summary();
 process.exit(0);
