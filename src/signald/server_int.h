@@ -1,0 +1,106 @@
+/* vc-signal's lws I/O layer, shared by server.c (start-up, loop), ws.c (vc.v1) and http.c. */
+#ifndef VC_SIGNALD_SERVER_INT_H
+#define VC_SIGNALD_SERVER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+
+#include "signald.h"
+
+/* Keepalive: ping a WebSocket silent for 5 s and hang up one silent for 10 s. The server does this
+ * itself from its 1 s tick rather than with lws's retry policy: lws 4.1 keeps every connection's
+ * validity timer in one sorted list and re-inserts it (a walk of the whole list) on each proof of
+ * life, which cost a third of the CPU at 5,000 connections. */
+#define SERVER_PING_MS 5000
+#define SERVER_HANGUP_MS 10000
+/* How long a closing connection may take to drain its queue before lws drops it. */
+#define SERVER_CLOSE_DRAIN_SECS 10
+/* lws hands received WebSocket data over in chunks of at most this, from a buffer of this size
+ * that it allocates for every connection; longer messages are reassembled here. */
+#define SERVER_RX_CHUNK 4096
+#define SERVER_CSP_MAX 1024
+
+/* One queued outgoing WebSocket text frame, with lws's LWS_PRE headroom before it. */
+struct server_frame {
+    struct server_frame *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE + len */
+};
+
+/* The server: one per process, reached from callbacks through lws_context_user(). */
+struct server {
+    const struct signald_settings *s;
+    struct lws_context *ctx;
+    struct ev_loop *loop; /* ours (epoll), lent to lws as a foreign loop */
+    struct hub *hub;
+    lws_sorted_usec_list_t tick;
+    struct signald_signals sig;
+    SSL_CTX *ssl_ctx; /* the vhost's, borrowed from lws: a reload puts the new cert in it */
+    bool shutting_down;
+    size_t n_ws;            /* established WebSocket connections */
+    struct hub_conn *conns; /* the established ones, for the keepalive walk */
+    uint64_t refused_origin, refused_capacity, refused_rate, too_large, out_overflow;
+    char csp[SERVER_CSP_MAX];
+    struct lws_protocol_vhost_options headers[SIGNALD_NHEADERS];
+    struct signald_iplimit iplimit;
+};
+
+/* One vc.v1 connection: lws's per-session data (zeroed by lws), opaque to the hub. */
+struct hub_conn {
+    struct lws *wsi;
+    struct hub_session *session;
+    struct hub_conn *prev, *next; /* server.conns, while established */
+    uint64_t last_rx_ms;          /* when the peer last sent anything, a pong included */
+    bool ping_due;                /* the next writable callback sends a ping */
+    bool pinged;                  /* a ping went out since last_rx_ms */
+    bool established;
+    bool dead;    /* CLOSED has begun: nothing more is queued */
+    bool closing; /* close once the queue has drained */
+    int close_code;
+    unsigned char close_reason[124];
+    size_t close_reason_len;
+    bool rx_active, rx_binary;
+    uint8_t *rx; /* reassembly buffer, capped at SIGMSG_MAX_FRAME */
+    size_t rx_len, rx_cap;
+    struct server_frame *head, *tail;
+    size_t out_bytes;
+    unsigned out_frames;
+};
+
+#define SERVER_PATH_MAX 512
+
+/* One HTTP connection's current transaction: lws's per-session data for the http protocol. */
+struct server_http {
+    char method[8];
+    char path[SERVER_PATH_MAX];
+    bool head, close_after, waiting_body, body_too_large;
+    uint8_t *body; /* SIGAPI_MAX_BODY bytes, allocated when a body arrives */
+    size_t body_len;
+    char *out; /* the response body being written */
+    size_t out_len, out_off;
+};
+
+/* server.c */
+struct server *server_of(struct lws *wsi);
+uint64_t server_mono_ms(void);
+/* Gives the hub the current time before it handles an event. */
+void server_clock(struct server *srv);
+
+/* ws.c */
+extern const struct hub_io_ops server_hub_ops;
+/* Before an upgrade is accepted (on the http protocol): the path, subprotocol and Origin, the
+ * connection cap and the per-IP rate. A refusal answers 403 and returns 1. */
+int server_confirm_upgrade(struct server *srv, struct lws *wsi);
+int server_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                 size_t len);
+void server_keepalive(struct server *srv);
+
+/* http.c */
+int server_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len);
+
+#endif
