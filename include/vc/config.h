@@ -6,12 +6,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Target field types: CFG_INT long long, CFG_BOOL bool, CFG_STR char *, CFG_LIST cfg_list. */
+/* Target field types: CFG_INT long long, CFG_BOOL bool, CFG_STR char *, CFG_LIST cfg_list,
+ * CFG_DOUBLE double. */
 enum cfg_type {
-    CFG_INT,  /* long long between min and max */
-    CFG_BOOL, /* JSON true/false; a flag without value means true ("--flag", "--flag=false") */
-    CFG_STR,  /* char *, owned by the target struct */
-    CFG_LIST, /* struct cfg_list: a repeatable flag, or a JSON array of strings */
+    CFG_INT,    /* long long between min and max */
+    CFG_BOOL,   /* JSON true/false; a flag without value means true ("--flag", "--flag=false") */
+    CFG_STR,    /* char *, owned by the target struct */
+    CFG_LIST,   /* struct cfg_list: a repeatable flag, or a JSON array of strings */
+    CFG_DOUBLE, /* double between min and max ("0.5", "2", "1e-3"); NaN while unset, so an
+                 * option without a default can tell "not given" from 0 */
 };
 
 #define CFG_LIST_MAX 32

@@ -1,6 +1,7 @@
 /* Table-driven configuration: defaults, then a JSON file (--config), then command-line flags. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -99,21 +100,40 @@ static const struct cfg_option *cfg_find(const struct cfg_ctx *c, const char *na
     return NULL;
 }
 
+/* "KEY: VALUE is below the minimum MIN" (or above the maximum); secrets without VALUE. */
+static int cfg_fail_range(const struct cfg_ctx *c, const struct cfg_option *opt, const char *shown,
+                          bool below)
+{
+    const char *side = below ? "below the minimum" : "above the maximum";
+    long long bound = below ? opt->min : opt->max;
+
+    if (cfg_is_secret(opt->key))
+        return cfg_fail(c, opt->key, "value is %s %lld", side, bound);
+    return cfg_fail(c, opt->key, "%s is %s %lld", shown, side, bound);
+}
+
 static int cfg_set_int(const struct cfg_ctx *c, const struct cfg_option *opt, long long v)
 {
-    bool secret = cfg_is_secret(opt->key);
+    char shown[32];
 
-    if (v < opt->min) {
-        if (secret)
-            return cfg_fail(c, opt->key, "value is below the minimum %lld", opt->min);
-        return cfg_fail(c, opt->key, "%lld is below the minimum %lld", v, opt->min);
-    }
-    if (v > opt->max) {
-        if (secret)
-            return cfg_fail(c, opt->key, "value is above the maximum %lld", opt->max);
-        return cfg_fail(c, opt->key, "%lld is above the maximum %lld", v, opt->max);
+    if (v < opt->min || v > opt->max) {
+        snprintf(shown, sizeof(shown), "%lld", v);
+        return cfg_fail_range(c, opt, shown, v < opt->min);
     }
     *(long long *)cfg_field(c, opt) = v;
+    return 0;
+}
+
+/* The bounds are the option's whole-number min and max. */
+static int cfg_set_double(const struct cfg_ctx *c, const struct cfg_option *opt, double v)
+{
+    char shown[32];
+
+    if (v < (double)opt->min || v > (double)opt->max) {
+        snprintf(shown, sizeof(shown), "%.15g", v);
+        return cfg_fail_range(c, opt, shown, v < (double)opt->min);
+    }
+    *(double *)cfg_field(c, opt) = v;
     return 0;
 }
 
@@ -133,6 +153,24 @@ static int cfg_parse_int(const struct cfg_ctx *c, const struct cfg_option *opt, 
     if (errno == ERANGE)
         return cfg_fail_value(c, opt, text, "is out of range");
     return cfg_set_int(c, opt, v);
+}
+
+/* Decimal only ("0.5", "-2", ".5", "1e-3"): no spaces, '+', "nan", "inf" or trailing bytes. */
+static int cfg_parse_double(const struct cfg_ctx *c, const struct cfg_option *opt, const char *text)
+{
+    const char *p = text[0] == '-' ? text + 1 : text;
+    char *end;
+    double v;
+
+    if (!isdigit((unsigned char)*p) && *p != '.')
+        return cfg_fail_value(c, opt, text, "is not a number");
+    errno = 0;
+    v = strtod(text, &end);
+    if (end == text || *end != '\0')
+        return cfg_fail_value(c, opt, text, "is not a number");
+    if (errno == ERANGE)
+        return cfg_fail_value(c, opt, text, "is out of range");
+    return cfg_set_double(c, opt, v);
 }
 
 static int cfg_parse_bool(const struct cfg_ctx *c, const struct cfg_option *opt, const char *text)
@@ -184,6 +222,24 @@ static int cfg_set_str(const struct cfg_ctx *c, const struct cfg_option *opt, co
     return 0;
 }
 
+/* Applies a value given as text (a flag, a default, a JSON string) to a single-valued option. */
+static int cfg_set_text(const struct cfg_ctx *c, const struct cfg_option *opt, const char *text)
+{
+    switch (opt->type) {
+    case CFG_INT:
+        return cfg_parse_int(c, opt, text);
+    case CFG_DOUBLE:
+        return cfg_parse_double(c, opt, text);
+    case CFG_BOOL:
+        return cfg_parse_bool(c, opt, text);
+    case CFG_STR:
+        return cfg_set_str(c, opt, text);
+    case CFG_LIST:
+        break;
+    }
+    return cfg_fail(c, opt->key, "bad option type");
+}
+
 static void cfg_list_clear(struct cfg_list *l)
 {
     for (unsigned i = 0; i < l->n; i++) {
@@ -221,26 +277,18 @@ static int cfg_apply_default(const struct cfg_ctx *c, const struct cfg_option *o
     const char *p = opt->def, *comma;
     int rc;
 
-    switch (opt->type) {
-    case CFG_INT:
-        return cfg_parse_int(c, opt, p);
-    case CFG_BOOL:
-        return cfg_parse_bool(c, opt, p);
-    case CFG_STR:
-        return cfg_set_str(c, opt, p);
-    case CFG_LIST:
-        while (*p) {
-            comma = strchr(p, ',');
-            rc = cfg_list_add(c, opt, p, comma ? (size_t)(comma - p) : strlen(p));
-            if (rc < 0)
-                return rc;
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        return 0;
+    if (opt->type != CFG_LIST)
+        return cfg_set_text(c, opt, p);
+    while (*p) {
+        comma = strchr(p, ',');
+        rc = cfg_list_add(c, opt, p, comma ? (size_t)(comma - p) : strlen(p));
+        if (rc < 0)
+            return rc;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
-    return cfg_fail(c, opt->key, "bad option type");
+    return 0;
 }
 
 static const char *cfg_json_type(const json_t *v)
@@ -277,6 +325,19 @@ static const char *cfg_json_str(const struct cfg_ctx *c, const struct cfg_option
     return s;
 }
 
+/* A JSON string applied as text (numbers may be quoted); any other JSON type is wrong. */
+static int cfg_apply_json_text(const struct cfg_ctx *c, const struct cfg_option *opt,
+                               const json_t *v, const char *want)
+{
+    const char *s;
+    int rc = 0;
+
+    if (!json_is_string(v))
+        return cfg_fail(c, opt->key, "expected %s, not %s", want, cfg_json_type(v));
+    s = cfg_json_str(c, opt, v, &rc);
+    return s ? cfg_set_text(c, opt, s) : rc;
+}
+
 static int cfg_apply_json(const struct cfg_ctx *c, const struct cfg_option *opt, const json_t *v)
 {
     const char *s;
@@ -288,20 +349,18 @@ static int cfg_apply_json(const struct cfg_ctx *c, const struct cfg_option *opt,
     case CFG_INT:
         if (json_is_integer(v))
             return cfg_set_int(c, opt, json_integer_value(v));
-        if (!json_is_string(v))
-            return cfg_fail(c, opt->key, "expected an integer, not %s", cfg_json_type(v));
-        s = cfg_json_str(c, opt, v, &rc);
-        return s ? cfg_parse_int(c, opt, s) : rc;
+        return cfg_apply_json_text(c, opt, v, "an integer");
+    case CFG_DOUBLE:
+        if (json_is_number(v))
+            return cfg_set_double(c, opt, json_number_value(v));
+        return cfg_apply_json_text(c, opt, v, "a number");
     case CFG_BOOL:
         if (!json_is_boolean(v))
             return cfg_fail(c, opt->key, "expected true or false, not %s", cfg_json_type(v));
         *(bool *)cfg_field(c, opt) = json_is_true(v);
         return 0;
     case CFG_STR:
-        if (!json_is_string(v))
-            return cfg_fail(c, opt->key, "expected a string, not %s", cfg_json_type(v));
-        s = cfg_json_str(c, opt, v, &rc);
-        return s ? cfg_set_str(c, opt, s) : rc;
+        return cfg_apply_json_text(c, opt, v, "a string");
     case CFG_LIST:
         if (!json_is_array(v))
             return cfg_fail(c, opt->key, "expected an array of strings, not %s", cfg_json_type(v));
@@ -447,22 +506,13 @@ static int cfg_apply_flags(const struct cfg_ctx *c, int argc, char **argv)
             break;
         if (!f.opt)
             continue;
-        switch (f.opt->type) {
-        case CFG_INT:
-            rc = cfg_parse_int(c, f.opt, f.value);
-            break;
-        case CFG_BOOL:
-            rc = cfg_parse_bool(c, f.opt, f.value);
-            break;
-        case CFG_STR:
-            rc = cfg_set_str(c, f.opt, f.value);
-            break;
-        case CFG_LIST:
+        if (f.opt->type == CFG_LIST) {
             if (!seen[f.opt - c->table])
                 cfg_list_clear(cfg_field(c, f.opt));
             seen[f.opt - c->table] = true;
             rc = cfg_list_add(c, f.opt, f.value, strlen(f.value));
-            break;
+        } else {
+            rc = cfg_set_text(c, f.opt, f.value);
         }
         if (rc < 0)
             break;
@@ -479,6 +529,9 @@ static void cfg_reset(const struct cfg_ctx *c)
         switch (opt->type) {
         case CFG_INT:
             *(long long *)cfg_field(c, opt) = 0;
+            break;
+        case CFG_DOUBLE:
+            *(double *)cfg_field(c, opt) = NAN;
             break;
         case CFG_BOOL:
             *(bool *)cfg_field(c, opt) = false;
@@ -551,7 +604,8 @@ void cfg_print_help(const struct cfg_option *table, size_t n, FILE *out)
         fprintf(out, "  %-28s %s\n", "--config FILE", "read options from a JSON file");
     for (size_t i = 0; i < n; i++) {
         const struct cfg_option *opt = &table[i];
-        const char *arg = opt->type == CFG_INT ? " N" : opt->type == CFG_BOOL ? "" : " VALUE";
+        bool number = opt->type == CFG_INT || opt->type == CFG_DOUBLE;
+        const char *arg = number ? " N" : opt->type == CFG_BOOL ? "" : " VALUE";
 
         snprintf(lhs, sizeof(lhs), "--%s%s", opt->key, arg);
         fprintf(out, "  %-28s %s", lhs, opt->help ? opt->help : "");

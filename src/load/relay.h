@@ -17,32 +17,31 @@
 enum relay_transport { RELAY_UDP, RELAY_TCP, RELAY_TLS };
 enum relay_profile { RELAY_AUDIO, RELAY_VIDEO, RELAY_FLOOD };
 
-/* Parsed once from argv; nothing reads argv later. Strings are borrowed from argv. */
+/* Parsed once from argv; nothing reads argv later. The strings are owned: relay_opts_free(). */
 struct relay_opts {
-    const char *server_text;
+    char *server_text;
     union vc_addr server;
-    const char *secret;
-    const char *realm;
+    char *secret;
+    char *realm;
     enum relay_transport transport;
     enum relay_profile profile;
     unsigned calls;
-    bool calls_set;
     unsigned duration_s;
-    bool duration_set;
     unsigned ramp_step;
-    double max_loss_pct;
-    const char *json_path;
-    const char *csv_path;
-    const char *plot_path;
+    double max_loss_pct; /* with --ramp only */
+    char *json_path;
+    char *csv_path;
+    char *plot_path;
     int server_pid;
     unsigned threads;
     unsigned window; /* flood: packets in flight per direction */
     unsigned size;   /* flood: ChannelData payload bytes */
 };
 
-/* Parses "relay" arguments (argv[0] is "relay"). Returns 0, 1 when --help was printed, or
- * -EINVAL with a message in err. */
+/* Parses "relay" arguments (argv[0] is "relay"). Returns 0 (free o with relay_opts_free()), 1
+ * when --help was printed, or -EINVAL with a message in err; o holds nothing then. */
 int relay_opts_parse(struct relay_opts *o, int argc, char **argv, char *err, size_t errlen);
+void relay_opts_free(struct relay_opts *o);
 void relay_opts_usage(FILE *out);
 const char *relay_profile_name(enum relay_profile p);
 const char *relay_transport_name(enum relay_transport t);

@@ -37,6 +37,7 @@ int load_relay_main(int argc, char **argv)
     int status;
 
     if (rc != 0 || res == NULL) {
+        relay_opts_free(&o);
         free(res);
         if (rc < 0) {
             fprintf(stderr, "vc-load: %s\n", err);
@@ -45,6 +46,7 @@ int load_relay_main(int argc, char **argv)
     }
     if (srtp_init() != srtp_err_status_ok) {
         fprintf(stderr, "vc-load: libsrtp2 initialisation failed\n");
+        relay_opts_free(&o);
         free(res);
         return 1;
     }
@@ -64,5 +66,6 @@ int load_relay_main(int argc, char **argv)
     srtp_shutdown();
     free(res->rows);
     free(res);
+    relay_opts_free(&o);
     return status;
 }

@@ -1,42 +1,50 @@
-/* Command line of `vc-load relay`: one table of options, parsed once, checked before any I/O. */
+/* Command line of `vc-load relay`: one cfg_load() table, parsed once, checked before any I/O. */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "vc/config.h"
 #include "relay.h"
 
-enum relay_opt_kind { OPT_STR, OPT_UINT, OPT_PCT, OPT_FLAG };
-
-struct relay_opt {
-    const char *name;
-    enum relay_opt_kind kind;
-    unsigned long min;
-    unsigned long max;
-    size_t off;
+/* What cfg_load() fills; relay_opts_parse() turns it into struct relay_opts. */
+struct relay_cfg {
+    char *server, *secret, *transport, *profile, *realm, *json, *csv, *plot;
+    long long calls, duration, ramp, server_pid, threads, window, size;
+    double max_loss; /* NaN when not given */
 };
 
-#define OFF(f) offsetof(struct relay_opts, f)
-static const struct relay_opt relay_opt_table[] = {
-    {"--server", OPT_STR, 0, 0, OFF(server_text)},
-    {"--secret", OPT_STR, 0, 0, OFF(secret)},
-    {"--transport", OPT_STR, 0, 0, 0},
-    {"--profile", OPT_STR, 0, 0, 0},
-    {"--calls", OPT_UINT, 1, RELAY_MAX_CALLS, OFF(calls)},
-    {"--duration", OPT_UINT, 1, 3600, OFF(duration_s)},
-    {"--ramp", OPT_UINT, 1, 1000, OFF(ramp_step)},
-    {"--max-loss", OPT_PCT, 0, 100, OFF(max_loss_pct)},
-    {"--json", OPT_STR, 0, 0, OFF(json_path)},
-    {"--csv", OPT_STR, 0, 0, OFF(csv_path)},
-    {"--plot", OPT_STR, 0, 0, OFF(plot_path)},
-    {"--server-pid", OPT_UINT, 1, 4194304, 0},
-    {"--realm", OPT_STR, 0, 0, OFF(realm)},
-    {"--threads", OPT_UINT, 1, 16, OFF(threads)},
-    {"--window", OPT_UINT, 1, 65536, OFF(window)},
-    {"--size", OPT_UINT, 16, 1400, OFF(size)},
+#define OPT(k, t, lo, hi, d, f)                                                                    \
+    {                                                                                              \
+        k, t, lo, hi, d, offsetof(struct relay_cfg, f), NULL, NULL                                 \
+    }
+/* The help text is relay_opts_usage(). --calls and --duration have no default here (0: not
+ * given) because theirs depend on --ramp. */
+static const struct cfg_option relay_options[] = {
+    OPT("server", CFG_STR, 0, 0, NULL, server),
+    OPT("secret", CFG_STR, 0, 0, NULL, secret),
+    OPT("transport", CFG_STR, 0, 0, "udp", transport),
+    OPT("profile", CFG_STR, 0, 0, "audio", profile),
+    OPT("calls", CFG_INT, 1, RELAY_MAX_CALLS, NULL, calls),
+    OPT("duration", CFG_INT, 1, 3600, NULL, duration),
+    OPT("ramp", CFG_INT, 1, 1000, NULL, ramp),
+    OPT("max-loss", CFG_DOUBLE, 0, 100, NULL, max_loss),
+    OPT("json", CFG_STR, 0, 0, NULL, json),
+    OPT("csv", CFG_STR, 0, 0, NULL, csv),
+    OPT("plot", CFG_STR, 0, 0, NULL, plot),
+    OPT("server-pid", CFG_INT, 1, 4194304, NULL, server_pid),
+    OPT("realm", CFG_STR, 0, 0, NULL, realm),
+    OPT("threads", CFG_INT, 1, 16, "2", threads),
+    OPT("window", CFG_INT, 1, 65536, "256", window),
+    OPT("size", CFG_INT, 16, 1400, "160", size),
 };
+#define RELAY_NOPTS (sizeof(relay_options) / sizeof(relay_options[0]))
+
+/* Indexed by enum relay_transport and enum relay_profile. */
+static const char *const relay_transports[] = {"udp", "tcp", "tls"};
+static const char *const relay_profiles[] = {"audio", "video", "flood"};
 
 void relay_opts_usage(FILE *out)
 {
@@ -71,12 +79,23 @@ void relay_opts_usage(FILE *out)
 
 const char *relay_profile_name(enum relay_profile p)
 {
-    return p == RELAY_AUDIO ? "audio" : p == RELAY_VIDEO ? "video" : "flood";
+    return relay_profiles[p];
 }
 
 const char *relay_transport_name(enum relay_transport t)
 {
-    return t == RELAY_UDP ? "udp" : t == RELAY_TCP ? "tcp" : "tls";
+    return relay_transports[t];
+}
+
+/* The index of name in names[3], or -1. */
+static int relay_lookup(const char *name, const char *const names[3])
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 /* Resolves "IP:PORT", "[IPv6]:PORT" or "name:PORT". */
@@ -112,128 +131,101 @@ static int relay_parse_server(struct relay_opts *o, char *err, size_t errlen)
     return 0;
 }
 
-static int relay_parse_value(struct relay_opts *o, const struct relay_opt *d, const char *val,
-                             char *err, size_t errlen)
+/* Moves c's values into o, which then owns its strings (but for --transport and --profile). */
+static void relay_opts_take(struct relay_opts *o, struct relay_cfg *c)
 {
-    char *end = NULL;
-
-    if (strcmp(d->name, "--transport") == 0) {
-        o->transport = strcmp(val, "udp") == 0   ? RELAY_UDP
-                       : strcmp(val, "tcp") == 0 ? RELAY_TCP
-                       : strcmp(val, "tls") == 0 ? RELAY_TLS
-                                                 : (enum relay_transport) - 1;
-        if ((int)o->transport >= 0) {
-            return 0;
-        }
-    } else if (strcmp(d->name, "--profile") == 0) {
-        o->profile = strcmp(val, "audio") == 0   ? RELAY_AUDIO
-                     : strcmp(val, "video") == 0 ? RELAY_VIDEO
-                     : strcmp(val, "flood") == 0 ? RELAY_FLOOD
-                                                 : (enum relay_profile) - 1;
-        if ((int)o->profile >= 0) {
-            return 0;
-        }
-    } else if (d->kind == OPT_STR) {
-        *(const char **)((char *)o + d->off) = val;
-        return 0;
-    } else if (d->kind == OPT_PCT) {
-        errno = 0;
-        double v = strtod(val, &end);
-        if (errno == 0 && end != val && *end == '\0' && v >= (double)d->min &&
-            v <= (double)d->max) {
-            *(double *)((char *)o + d->off) = v;
-            return 0;
-        }
-    } else {
-        errno = 0;
-        unsigned long v = strtoul(val, &end, 10);
-        if (errno == 0 && end != val && *end == '\0' && val[0] != '-' && v >= d->min &&
-            v <= d->max) {
-            if (strcmp(d->name, "--server-pid") == 0) {
-                o->server_pid = (int)v;
-            } else {
-                *(unsigned *)((char *)o + d->off) = (unsigned)v;
-            }
-            return 0;
-        }
-        snprintf(err, errlen, "%s %s: expected an integer in %lu..%lu", d->name, val, d->min,
-                 d->max);
-        return -EINVAL;
+    /* With --ramp, --calls is the ceiling and --duration the overall cap. */
+    if (c->calls == 0) {
+        c->calls = c->ramp ? RELAY_MAX_CALLS : 10;
     }
-    snprintf(err, errlen, "%s: bad value \"%s\"", d->name, val);
-    return -EINVAL;
+    if (c->duration == 0) {
+        c->duration = c->ramp ? 300 : 10;
+    }
+    *o = (struct relay_opts){
+        .server_text = c->server,
+        .secret = c->secret,
+        .realm = c->realm,
+        .calls = c->calls,
+        .duration_s = c->duration,
+        .ramp_step = c->ramp,
+        .max_loss_pct = c->max_loss,
+        .json_path = c->json,
+        .csv_path = c->csv,
+        .plot_path = c->plot,
+        .server_pid = c->server_pid,
+        .threads = c->threads,
+        .window = c->window,
+        .size = c->size,
+    };
 }
 
-/* Cross-option rules, checked after every option is read. */
-static int relay_opts_check(struct relay_opts *o, bool max_loss_set, char *err, size_t errlen)
+/* The rules beyond each option's type and range, checked after every option is read. */
+static int relay_opts_check(struct relay_opts *o, const struct relay_cfg *c, char *err,
+                            size_t errlen)
 {
+    int transport = relay_lookup(c->transport, relay_transports);
+    int profile = relay_lookup(c->profile, relay_profiles);
+    const char *why = NULL;
+
+    if (transport < 0 || profile < 0) {
+        snprintf(err, errlen, "%s: bad value \"%s\"", transport < 0 ? "--transport" : "--profile",
+                 transport < 0 ? c->transport : c->profile);
+        return -EINVAL;
+    }
+    o->transport = (enum relay_transport)transport;
+    o->profile = (enum relay_profile)profile;
     if (o->server_text == NULL || o->secret == NULL) {
-        snprintf(err, errlen, "--server and --secret are required (see vc-load relay --help)");
+        why = "--server and --secret are required (see vc-load relay --help)";
+    } else if (o->secret[0] == '\0') {
+        why = "--secret must not be empty";
+    } else if ((o->ramp_step != 0) == isnan(o->max_loss_pct)) {
+        why = "--ramp and --max-loss go together";
+    } else if (o->profile == RELAY_FLOOD && o->ramp_step != 0) {
+        why = "--ramp needs the audio or video profile";
+    } else if (o->profile == RELAY_FLOOD && o->transport != RELAY_UDP) {
+        why = "--profile flood sends raw ChannelData over UDP only";
+    }
+    if (why != NULL) {
+        snprintf(err, errlen, "%s", why);
         return -EINVAL;
-    }
-    if (o->secret[0] == '\0') {
-        snprintf(err, errlen, "--secret must not be empty");
-        return -EINVAL;
-    }
-    if ((o->ramp_step != 0) != max_loss_set) {
-        snprintf(err, errlen, "--ramp and --max-loss go together");
-        return -EINVAL;
-    }
-    if (o->profile == RELAY_FLOOD && o->ramp_step != 0) {
-        snprintf(err, errlen, "--ramp needs the audio or video profile");
-        return -EINVAL;
-    }
-    if (o->profile == RELAY_FLOOD && o->transport != RELAY_UDP) {
-        snprintf(err, errlen, "--profile flood sends raw ChannelData over UDP only");
-        return -EINVAL;
-    }
-    if (o->ramp_step != 0 && !o->duration_set) {
-        o->duration_s = 300;
-    }
-    if (o->ramp_step != 0 && !o->calls_set) {
-        o->calls = RELAY_MAX_CALLS; /* with --ramp, --calls is the ceiling */
     }
     return relay_parse_server(o, err, errlen);
 }
 
 int relay_opts_parse(struct relay_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
-    bool max_loss_set = false;
-    int i;
+    struct relay_cfg c;
+    char why[RELAY_ERR_LEN];
+    int rc;
 
     memset(o, 0, sizeof(*o));
-    o->calls = 10;
-    o->duration_s = 10;
-    o->threads = 2;
-    o->window = 256;
-    o->size = 160;
-    for (i = 1; i < argc; i++) {
-        const struct relay_opt *d = NULL;
-        size_t k;
-
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             relay_opts_usage(stdout);
             return 1;
         }
-        for (k = 0; k < sizeof(relay_opt_table) / sizeof(relay_opt_table[0]); k++) {
-            if (strcmp(argv[i], relay_opt_table[k].name) == 0) {
-                d = &relay_opt_table[k];
-            }
-        }
-        if (d == NULL) {
-            snprintf(err, errlen, "unknown option \"%s\" (see vc-load relay --help)", argv[i]);
-            return -EINVAL;
-        }
-        if (i + 1 >= argc) {
-            snprintf(err, errlen, "%s needs a value", d->name);
-            return -EINVAL;
-        }
-        if (relay_parse_value(o, d, argv[++i], err, errlen) < 0) {
-            return -EINVAL;
-        }
-        max_loss_set |= strcmp(d->name, "--max-loss") == 0;
-        o->duration_set |= strcmp(d->name, "--duration") == 0;
-        o->calls_set |= strcmp(d->name, "--calls") == 0;
     }
-    return relay_opts_check(o, max_loss_set, err, errlen);
+    if (cfg_load(relay_options, RELAY_NOPTS, &c, argc, argv, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s (see vc-load relay --help)", why);
+        return -EINVAL;
+    }
+    relay_opts_take(o, &c);
+    rc = relay_opts_check(o, &c, err, errlen);
+    free(c.transport);
+    free(c.profile);
+    if (rc < 0) {
+        relay_opts_free(o);
+    }
+    return rc;
+}
+
+void relay_opts_free(struct relay_opts *o)
+{
+    free(o->server_text);
+    free(o->secret);
+    free(o->realm);
+    free(o->json_path);
+    free(o->csv_path);
+    free(o->plot_path);
+    memset(o, 0, sizeof(*o));
 }

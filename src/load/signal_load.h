@@ -17,7 +17,7 @@
 
 enum sigload_protocol { SIGLOAD_VC, SIGLOAD_PEERJS };
 
-/* Command line, parsed once. Strings borrow argv. */
+/* Command line, parsed once. Strings borrow the config that signal_main.c loads. */
 struct sigload_opts {
     const char *url;
     const char *api_key;

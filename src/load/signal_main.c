@@ -1,44 +1,54 @@
-/* vc-load signal: the command line (one option table, checked before any I/O) and the run. */
+/* vc-load signal: the command line (one cfg_load() table, checked before any I/O) and the run. */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "vc/config.h"
 #include "load.h"
 #include "signal_load.h"
 
-enum sigload_opt_kind { OPT_STR, OPT_UINT, OPT_FLAG };
-
-struct sigload_opt {
-    const char *name;
-    enum sigload_opt_kind kind;
-    unsigned long min;
-    unsigned long max;
-    size_t off;
+/* What cfg_load() fills; struct sigload_opts borrows its strings. */
+struct sigload_cfg {
+    char *url, *api_key, *protocol, *peerjs_key, *origin, *json, *ca;
+    long long rooms, duration, rate, join_rate, max_pending, setup_timeout, server_pid;
+    bool insecure, keep_rooms;
 };
 
-#define OFF(f) offsetof(struct sigload_opts, f)
-static const struct sigload_opt sigload_opt_table[] = {
-    {"--url", OPT_STR, 0, 0, OFF(url)},
-    {"--api-key", OPT_STR, 0, 0, OFF(api_key)},
-    {"--rooms", OPT_UINT, 1, SIGLOAD_MAX_ROOMS, OFF(rooms)},
-    {"--duration", OPT_UINT, 1, 3600, OFF(duration_s)},
-    {"--rate", OPT_UINT, 1, 10000, OFF(rate)},
-    {"--join-rate", OPT_UINT, 0, 100000, OFF(join_rate)},
-    {"--max-pending", OPT_UINT, 1, 100000, OFF(max_pending)},
-    {"--setup-timeout", OPT_UINT, 1, 3600, OFF(setup_timeout_s)},
-    {"--protocol", OPT_STR, 0, 0, 0},
-    {"--peerjs-key", OPT_STR, 0, 0, OFF(peerjs_key)},
-    {"--origin", OPT_STR, 0, 0, OFF(origin)},
-    {"--json", OPT_STR, 0, 0, OFF(json_path)},
-    {"--server-pid", OPT_UINT, 1, 4194304, OFF(server_pid)},
-    {"--ca", OPT_STR, 0, 0, OFF(ca_file)},
-    {"--insecure", OPT_FLAG, 0, 0, OFF(insecure)},
-    {"--keep-rooms", OPT_FLAG, 0, 0, OFF(keep_rooms)},
+/* Strings go into HTTP headers and URLs: one non-empty line. */
+static int sigload_check_line(const char *v)
+{
+    return v[0] == '\0' || strpbrk(v, "\r\n") != NULL ? -EINVAL : 0;
+}
+
+#define OPT(k, t, lo, hi, d, f)                                                                    \
+    {                                                                                              \
+        k, t, lo, hi, d, offsetof(struct sigload_cfg, f), NULL,                                    \
+            t == CFG_STR ? sigload_check_line : NULL                                               \
+    }
+/* The help text is sigload_usage(). */
+static const struct cfg_option sigload_options[] = {
+    OPT("url", CFG_STR, 0, 0, NULL, url),
+    OPT("api-key", CFG_STR, 0, 0, NULL, api_key),
+    OPT("rooms", CFG_INT, 1, SIGLOAD_MAX_ROOMS, "10", rooms),
+    OPT("duration", CFG_INT, 1, 3600, "10", duration),
+    OPT("rate", CFG_INT, 1, 10000, "10", rate),
+    OPT("join-rate", CFG_INT, 0, 100000, "0", join_rate),
+    OPT("max-pending", CFG_INT, 1, 100000, "200", max_pending),
+    OPT("setup-timeout", CFG_INT, 1, 3600, "60", setup_timeout),
+    OPT("protocol", CFG_STR, 0, 0, "vc", protocol),
+    OPT("peerjs-key", CFG_STR, 0, 0, "peerjs", peerjs_key),
+    OPT("origin", CFG_STR, 0, 0, NULL, origin),
+    OPT("json", CFG_STR, 0, 0, NULL, json),
+    OPT("server-pid", CFG_INT, 1, 4194304, NULL, server_pid),
+    OPT("ca", CFG_STR, 0, 0, "certs/ca.crt", ca),
+    OPT("insecure", CFG_BOOL, 0, 1, NULL, insecure),
+    OPT("keep-rooms", CFG_BOOL, 0, 1, NULL, keep_rooms),
 };
+#define SIGLOAD_NOPTS (sizeof(sigload_options) / sizeof(sigload_options[0]))
 
 static void sigload_usage(FILE *out)
 {
@@ -80,74 +90,33 @@ static int sigload_bad(const char *name, const char *val, const char *why)
     return -EINVAL;
 }
 
-static int sigload_opt_set(struct sigload_opts *o, const struct sigload_opt *d, const char *val)
+/* Fills o, which borrows c's strings, and checks what cfg_load() cannot: the protocol, the
+ * options it requires, the PeerJS key's characters. */
+static int sigload_opts_from(struct sigload_opts *o, const struct sigload_cfg *c)
 {
-    char *end;
-    unsigned long v;
-
-    if (strcmp(d->name, "--protocol") == 0) {
-        if (strcmp(val, "vc") == 0) {
-            o->protocol = SIGLOAD_VC;
-        } else if (strcmp(val, "peerjs") == 0) {
-            o->protocol = SIGLOAD_PEERJS;
-        } else {
-            return sigload_bad(d->name, val, "want vc or peerjs");
-        }
-        return 0;
-    }
-    if (d->kind == OPT_STR) {
-        if (val[0] == '\0' || strpbrk(val, "\r\n") != NULL) {
-            return sigload_bad(d->name, val, "empty or contains a line break");
-        }
-        *(const char **)((char *)o + d->off) = val;
-        return 0;
-    }
-    errno = 0;
-    v = strtoul(val, &end, 10);
-    if (val[0] == '-' || end == val || *end != '\0' || errno != 0 || v < d->min || v > d->max) {
-        char why[64];
-        snprintf(why, sizeof(why), "want a whole number in %lu..%lu", d->min, d->max);
-        return sigload_bad(d->name, val, why);
-    }
-    *(unsigned *)((char *)o + d->off) = (unsigned)v;
-    return 0;
-}
-
-/* Returns 0, 1 when --help was given, or -EINVAL (already explained on stderr). */
-static int sigload_parse(int argc, char **argv, struct sigload_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->rooms = 10;
-    o->duration_s = 10;
-    o->rate = 10;
-    o->max_pending = 200;
-    o->setup_timeout_s = 60;
-    o->ca_file = "certs/ca.crt";
-    o->peerjs_key = "peerjs";
-    for (int i = 1; i < argc; i++) {
-        const struct sigload_opt *d = NULL;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            return 1;
-        }
-        for (size_t k = 0; k < sizeof(sigload_opt_table) / sizeof(sigload_opt_table[0]); k++) {
-            if (strcmp(argv[i], sigload_opt_table[k].name) == 0) {
-                d = &sigload_opt_table[k];
-                break;
-            }
-        }
-        if (d == NULL) {
-            return sigload_bad(argv[i], NULL, "unknown option");
-        }
-        if (d->kind == OPT_FLAG) {
-            *(int *)((char *)o + d->off) = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            return sigload_bad(d->name, NULL, "needs a value");
-        }
-        if (sigload_opt_set(o, d, argv[++i]) < 0) {
-            return -EINVAL;
-        }
+    *o = (struct sigload_opts){
+        .url = c->url,
+        .api_key = c->api_key,
+        .ca_file = c->ca,
+        .json_path = c->json,
+        .peerjs_key = c->peerjs_key,
+        .origin = c->origin,
+        .rooms = c->rooms,
+        .duration_s = c->duration,
+        .rate = c->rate,
+        .join_rate = c->join_rate,
+        .max_pending = c->max_pending,
+        .setup_timeout_s = c->setup_timeout,
+        .server_pid = c->server_pid,
+        .insecure = c->insecure,
+        .keep_rooms = c->keep_rooms,
+    };
+    if (strcmp(c->protocol, "vc") == 0) {
+        o->protocol = SIGLOAD_VC;
+    } else if (strcmp(c->protocol, "peerjs") == 0) {
+        o->protocol = SIGLOAD_PEERJS;
+    } else {
+        return sigload_bad("--protocol", c->protocol, "want vc or peerjs");
     }
     if (o->url == NULL) {
         return sigload_bad("--url", NULL, "is required");
@@ -157,6 +126,28 @@ static int sigload_parse(int argc, char **argv, struct sigload_opts *o)
     }
     if (strpbrk(o->peerjs_key, "&#? ") != NULL) {
         return sigload_bad("--peerjs-key", o->peerjs_key, "must not contain & # ? or spaces");
+    }
+    return 0;
+}
+
+/* Returns 0 (free c with cfg_free()), 1 when --help was given, or -EINVAL (already explained on
+ * stderr). */
+static int sigload_parse(int argc, char **argv, struct sigload_cfg *c, struct sigload_opts *o)
+{
+    char err[256];
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return 1;
+        }
+    }
+    if (cfg_load(sigload_options, SIGLOAD_NOPTS, c, argc, argv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vc-load signal: %s (see vc-load signal --help)\n", err);
+        return -EINVAL;
+    }
+    if (sigload_opts_from(o, c) < 0) {
+        cfg_free(sigload_options, SIGLOAD_NOPTS, c);
+        return -EINVAL;
     }
     return 0;
 }
@@ -183,46 +174,38 @@ static void sigload_raise_nofile(unsigned rooms)
     }
 }
 
-int load_signal_main(int argc, char **argv)
+/* Runs the load and reports; returns the exit status. */
+static int sigload_main_run(const struct sigload_opts *o)
 {
-    struct sigload_opts o;
     struct sigload_target t;
     struct sigload_result r;
     char err[512];
     int rc;
 
-    rc = sigload_parse(argc, argv, &o);
-    if (rc == 1) {
-        sigload_usage(stdout);
-        return 0;
-    }
-    if (rc < 0) {
-        return 2;
-    }
-    if (sigload_target_parse(o.url, &t, err, sizeof(err)) < 0) {
+    if (sigload_target_parse(o->url, &t, err, sizeof(err)) < 0) {
         fprintf(stderr, "vc-load signal: %s\n", err);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    sigload_raise_nofile(o.rooms);
+    sigload_raise_nofile(o->rooms);
     if (sigload_target_resolve(&t, err, sizeof(err)) < 0) {
         fprintf(stderr, "vc-load signal: %s\n", err);
         return 1;
     }
     memset(&r, 0, sizeof(r));
-    r.protocol = o.protocol == SIGLOAD_VC ? "vc" : "peerjs";
-    r.rooms = o.rooms;
+    r.protocol = o->protocol == SIGLOAD_VC ? "vc" : "peerjs";
+    r.rooms = o->rooms;
     sigload_lat_init(&r.join);
     sigload_lat_init(&r.connect);
     sigload_lat_init(&r.relay);
-    rc = sigload_run(&o, &t, &r, err, sizeof(err));
+    rc = sigload_run(o, &t, &r, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "vc-load signal: %s\n", err);
         rc = 1;
     } else {
         sigload_report_print(&r, stdout);
-        if (o.json_path != NULL && sigload_report_json(&r, o.json_path) < 0) {
-            fprintf(stderr, "vc-load signal: cannot write %s\n", o.json_path);
+        if (o->json_path != NULL && sigload_report_json(&r, o->json_path) < 0) {
+            fprintf(stderr, "vc-load signal: cannot write %s\n", o->json_path);
             rc = 1;
         }
         if (r.rooms_active == 0) {
@@ -234,5 +217,22 @@ int load_signal_main(int argc, char **argv)
     sigload_lat_free(&r.join);
     sigload_lat_free(&r.connect);
     sigload_lat_free(&r.relay);
+    return rc;
+}
+
+int load_signal_main(int argc, char **argv)
+{
+    struct sigload_cfg c;
+    struct sigload_opts o;
+    int rc = sigload_parse(argc, argv, &c, &o);
+
+    if (rc != 0) {
+        if (rc > 0) {
+            sigload_usage(stdout);
+        }
+        return rc > 0 ? 0 : 2;
+    }
+    rc = sigload_main_run(&o);
+    cfg_free(sigload_options, SIGLOAD_NOPTS, &c);
     return rc;
 }

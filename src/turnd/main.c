@@ -454,6 +454,8 @@ static bool main_same_value(const struct cfg_option *o, const struct main_config
         return *(const long long *)pa == *(const long long *)pb;
     case CFG_BOOL:
         return *(const bool *)pa == *(const bool *)pb;
+    case CFG_DOUBLE:
+        return *(const double *)pa == *(const double *)pb;
     case CFG_STR:
         return main_same_str(*(char *const *)pa, *(char *const *)pb);
     case CFG_LIST: {

@@ -62,7 +62,7 @@ check load_flood_delivers "$(jq -c '{pps, loss_pct}' "$json" 2>&1)" \
 # --- errors --------------------------------------------------------------------------------------
 run_load badarg relay --server "$server" --secret "$TURN_SECRET" --calls many
 check load_bad_argument_exits_2 "exit $LOAD_RC" test "$LOAD_RC" -eq 2
-check load_bad_argument_names_option "$(cat "$LOAD_ERR")" grep -q -- '--calls many' "$LOAD_ERR"
+check load_bad_argument_names_option "$(cat "$LOAD_ERR")" grep -q "calls: 'many' is not an integer" "$LOAD_ERR"
 
 run_load noserver relay --secret "$TURN_SECRET"
 check load_missing_server_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2

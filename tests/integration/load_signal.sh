@@ -67,7 +67,7 @@ check load_signal_deletes_its_rooms "live rooms after the run: $live" test "$liv
 # --- errors --------------------------------------------------------------------------------------
 run_load badarg --url "$url" --api-key "$KEY" --rooms many
 check load_signal_bad_argument_exits_2 "exit $LOAD_RC" test "$LOAD_RC" -eq 2
-check load_signal_bad_argument_names_option "$(cat "$LOAD_ERR")" grep -q -- '--rooms many' "$LOAD_ERR"
+check load_signal_bad_argument_names_option "$(cat "$LOAD_ERR")" grep -q "rooms: 'many' is not an integer" "$LOAD_ERR"
 
 run_load nourl --api-key "$KEY"
 check load_signal_missing_url_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2

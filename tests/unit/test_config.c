@@ -1,6 +1,7 @@
 /* Unit tests for config: defaults, JSON file, flags in order, and errors that name the key but
  * never quote a secret. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ struct conf {
     char *secret;
     char *turn_secret;
     struct cfg_list listen;
+    double max_loss;
+    double ratio;
 };
 
 static int check_realm(const char *v)
@@ -51,6 +54,8 @@ static const struct cfg_option table[] = {
      "another secret", NULL},
     {"listen", CFG_LIST, 0, 0, "0.0.0.0:3478,[::]:3478", offsetof(struct conf, listen),
      "listen address", check_addr},
+    {"max-loss", CFG_DOUBLE, 0, 100, "1.5", offsetof(struct conf, max_loss), "loss limit, %", NULL},
+    {"ratio", CFG_DOUBLE, 0, 1, NULL, offsetof(struct conf, ratio), "share of calls", NULL},
 };
 #define NOPT (sizeof(table) / sizeof(table[0]))
 
@@ -90,6 +95,8 @@ TEST(config_defaults_fill_every_type)
     CHECK(c.tls);
     CHECK_STR(c.realm, "vc");
     CHECK(c.secret == NULL);
+    CHECK(c.max_loss == 1.5);
+    CHECK(isnan(c.ratio)); /* no default: "not given" is not 0 */
     if (CHECK_INT(c.listen.n, 2)) {
         CHECK_STR(c.listen.v[0], "0.0.0.0:3478");
         CHECK_STR(c.listen.v[1], "[::]:3478");
@@ -295,6 +302,88 @@ TEST(config_file_errors_name_the_file_and_key)
     }
 }
 
+TEST(config_double_from_flags_and_file)
+{
+    char path[64];
+    struct conf c;
+
+    CHECK_INT(LOAD(&c, "--max-loss", "0.25", "--ratio=1"), 0);
+    CHECK(c.max_loss == 0.25);
+    CHECK(c.ratio == 1.0);
+    cfg_free(table, NOPT, &c);
+    CHECK_INT(LOAD(&c, "--max-loss", "100", "--ratio", ".5", "--max-loss=1e-3"), 0);
+    CHECK(c.max_loss == 0.001);
+    CHECK(c.ratio == 0.5);
+    cfg_free(table, NOPT, &c);
+
+    /* A JSON real, a JSON integer, or a quoted number; flags still win over the file. */
+    if (!CHECK(write_temp(path, sizeof(path), "{\"max-loss\": 2.5, \"ratio\": \"0.75\"}")))
+        return;
+    CHECK_INT(LOAD(&c, "--config", path), 0);
+    CHECK(c.max_loss == 2.5);
+    CHECK(c.ratio == 0.75);
+    cfg_free(table, NOPT, &c);
+    CHECK_INT(LOAD(&c, "--config", path, "--ratio", "0"), 0);
+    CHECK(c.ratio == 0.0);
+    cfg_free(table, NOPT, &c);
+    unlink(path);
+    if (!CHECK(write_temp(path, sizeof(path), "{\"max-loss\": 3}")))
+        return;
+    CHECK_INT(LOAD(&c, "--config", path), 0);
+    unlink(path);
+    CHECK(c.max_loss == 3.0);
+    cfg_free(table, NOPT, &c);
+}
+
+TEST(config_double_errors_name_the_key)
+{
+    static const struct {
+        const char *value, *want;
+    } flags[] = {
+        {"abc", "max-loss: 'abc' is not a number"},
+        {"", "max-loss: '' is not a number"},
+        {"0.5x", "max-loss: '0.5x' is not a number"},
+        {" 1", "max-loss: ' 1' is not a number"},
+        {"+1", "max-loss: '+1' is not a number"},
+        {".", "max-loss: '.' is not a number"},
+        {"nan", "max-loss: 'nan' is not a number"},
+        {"-inf", "max-loss: '-inf' is not a number"},
+        {"1e999", "max-loss: '1e999' is out of range"},
+        {"100.5", "max-loss: 100.5 is above the maximum 100"},
+        {"-0.1", "max-loss: -0.1 is below the minimum 0"},
+    };
+    static const struct {
+        const char *json, *want;
+    } files[] = {
+        {"{\"max-loss\": true}", "max-loss: expected a number, not a boolean"},
+        {"{\"max-loss\": [1]}", "max-loss: expected a number, not an array"},
+        {"{\"max-loss\": 101.25}", "max-loss: 101.25 is above the maximum 100"},
+        {"{\"ratio\": \"0,5\"}", "ratio: '0,5' is not a number"},
+    };
+    struct conf c;
+    char path[64];
+
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        err[0] = '\0';
+        if (LOAD(&c, "--max-loss", (char *)flags[i].value) == 0)
+            cfg_free(table, NOPT, &c);
+        if (strcmp(err, flags[i].want) != 0)
+            test_fail(__FILE__, __LINE__, "'%s': \"%s\", want \"%s\"", flags[i].value, err,
+                      flags[i].want);
+    }
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (!CHECK(write_temp(path, sizeof(path), files[i].json)))
+            return;
+        err[0] = '\0';
+        if (LOAD(&c, "--config", path) == 0)
+            cfg_free(table, NOPT, &c);
+        unlink(path);
+        if (!strstr(err, files[i].want))
+            test_fail(__FILE__, __LINE__, "%s: \"%s\" lacks \"%s\"", files[i].json, err,
+                      files[i].want);
+    }
+}
+
 TEST(config_list_is_capped)
 {
     char *argv[2 * CFG_LIST_MAX + 3] = {"vc-test"};
@@ -327,6 +416,7 @@ TEST(config_help_lists_options_without_secret_defaults)
     CHECK(strstr(buf, "lowest relay port (default: 49152)") != NULL);
     CHECK(strstr(buf, "--verbose ") != NULL);
     CHECK(strstr(buf, "--listen VALUE") != NULL);
+    CHECK(strstr(buf, "--max-loss N") != NULL);
     CHECK(strstr(buf, "(repeatable)") != NULL);
     CHECK(strstr(buf, "changeme") == NULL);
     free(buf);
