@@ -41,7 +41,8 @@ TEST_LINK_policy := $(LIB_COMMON) $(LIB_POLICY)
 TEST_LINK_sigmsg := $(LIB_COMMON) $(OBJ)/signal/sigmsg.o
 TEST_LINK_useragent := $(LIB_COMMON) $(OBJ)/signal/useragent.o
 TEST_LINK_accounts := $(LIB_COMMON) $(LIB_SIGNAL)
-TEST_LINK_hub := $(LIB_COMMON) $(LIB_SIGNAL)
+TEST_LINK_hub := $(OBJ)/tests/unit/hub_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
+TEST_LINK_record := $(OBJ)/tests/unit/hub_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_sigapi := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_turnpool := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_random := $(LIB_COMMON)
@@ -79,7 +80,7 @@ $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_C
 
 $(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) -lev $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) -lev -lhiredis $(LDLIBS)
 
 $(OBJ)/load/%.o: CFLAGS += $(shell pkg-config --cflags $(LOAD_PKGS) 2>/dev/null)
 $(BIN)/vc-load: $(LOAD_OBJS) $(LIB_STUN) $(LIB_COMMON)

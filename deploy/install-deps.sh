@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, if any are missing (root, apt-get).
-# Usage: deploy/install-deps.sh [run|test|lint|fuzz|bench]
+# Usage: deploy/install-deps.sh [run|test|lint|fuzz|bench|cluster]
 set -eu
 group=${1:-run}
 build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev
-    libev-dev libnice-dev libglib2.0-dev libsrtp2-dev)
+    libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev)
 case $group in
     run) pkgs=("${build[@]}") ;;
-    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate clang libclang-rt-14-dev) ;;
+    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate clang libclang-rt-14-dev
+        redis-server haproxy) ;;
+    cluster) pkgs=("${build[@]}" redis-server haproxy curl) ;;
     lint) pkgs=(clang-format git) ;;
     fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;
     bench) pkgs=("${build[@]}" coturn gnuplot-nox jq procps) ;;

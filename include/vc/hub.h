@@ -19,6 +19,10 @@ struct hub_conn;    /* the I/O layer's connection: opaque to the core */
 #define HUB_OWNER_MAX 64
 #define HUB_MAX_ICE_SERVERS 8
 #define HUB_REGION_MAX 32 /* as TURNPOOL_REGION_MAX */
+#define HUB_PEER_ID_LEN 12
+#define HUB_TURN_ID_LEN 16
+#define HUB_HASH_LEN 32 /* SHA-256 of a token (TOKEN_HASH_LEN) */
+#define HUB_MAX_CAPACITY 8
 
 /* What the core needs from the I/O layer; every call happens on the I/O thread. */
 struct hub_io_ops {
@@ -78,6 +82,41 @@ struct hub_room_info {
     char region[HUB_REGION_MAX + 1]; /* "" without a pool */
 };
 
+/* A room as the cluster registry keeps it: what another node needs to take it over. Tokens are
+ * there only as SHA-256 hashes; waiting guests are not kept (they knock again). */
+struct hub_peer_record {
+    char id[HUB_PEER_ID_LEN + 1];
+    char turn_id[HUB_TURN_ID_LEN + 1];
+    bool host;
+    bool has_resume;
+    unsigned char resume_hash[HUB_HASH_LEN];
+};
+struct hub_room_record {
+    struct hub_room_info info; /* tokens empty; participants and waiting are counts */
+    char owner[HUB_OWNER_MAX + 1];
+    unsigned char host_hash[HUB_HASH_LEN], guest_hash[HUB_HASH_LEN];
+    unsigned npeers; /* admitted peers (joined or away) */
+    struct hub_peer_record peers[HUB_MAX_CAPACITY];
+};
+
+/* A shared room registry (Redis) behind the in-process one; every call is on the I/O thread.
+ * The hub keeps the rooms it is home to and tells the registry what changes; rooms homed on
+ * other nodes are reached through it. Errors: -EAGAIN when the registry is unreachable. */
+struct hub_registry_ops {
+    /* Records a new room atomically, against cluster-wide limits: 0, -EDQUOT, -ENOSPC, -EAGAIN. */
+    int (*create)(void *ctx, const struct hub_room_record *rec, unsigned max_per_owner,
+                  unsigned max_total);
+    /* The room's peers changed (best effort: the registry catches up after an outage). */
+    void (*update)(void *ctx, const struct hub_room_record *rec);
+    /* The room ended here: the registry forgets it. */
+    void (*ended)(void *ctx, const struct hub_room_record *rec);
+    /* Rooms the hub does not hold: 0, -ENOENT, -EAGAIN. */
+    int (*get)(void *ctx, const char *owner, const char *id, struct hub_room_info *out);
+    int (*end)(void *ctx, const char *owner, const char *id);
+    /* Every live room of the owner, cluster-wide: how many were filled, or -EAGAIN. */
+    int (*list)(void *ctx, const char *owner, struct hub_room_info *out, size_t max);
+};
+
 /* Takes a copy of settings (its pointers stay borrowed). NULL on ENOMEM. */
 struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops *ops, void *ctx);
 /* Closes nothing: the I/O layer closes its connections first. */
@@ -105,16 +144,40 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
 int hub_room_get(struct hub *h, const char *owner, const char *id, struct hub_room_info *out);
 /* Ends the room for everyone (room-ended). -ENOENT as above. */
 int hub_room_end(struct hub *h, const char *owner, const char *id);
-/* Fills up to max of the owner's live rooms (tokens left empty); returns how many. */
-size_t hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, size_t max);
+/* Fills up to max of the owner's live rooms (tokens left empty); returns how many, or -EAGAIN
+ * when the shared registry is unreachable. Get, end and create may answer -EAGAIN too. */
+int hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, size_t max);
 size_t hub_room_count(const struct hub *h);
 size_t hub_session_count(const struct hub *h);
+
+/* Cluster side (record.c). ops and ctx are borrowed; NULL ops: the in-process registry only. */
+void hub_set_registry(struct hub *h, const struct hub_registry_ops *ops, void *ctx);
+/* The registry's record of a room this hub holds: 0 or -ENOENT. */
+int hub_room_export(const struct hub *h, const char *id, struct hub_room_record *out);
+/* Takes over a room from its record (its peers away since now, awaiting their resume): 0,
+ * -EEXIST when held already, -EINVAL for a bad record, -ENOMEM. */
+int hub_room_adopt(struct hub *h, const struct hub_room_record *rec);
+/* The room has a new home elsewhere: its connections here are closed with 1012 (the clients
+ * resume, reaching the new home) and the room is freed without telling anyone. 0 or -ENOENT. */
+int hub_room_forget(struct hub *h, const char *id);
+/* Ends a room this hub holds, for everyone (room-ended): 0 or -ENOENT. */
+int hub_room_end_held(struct hub *h, const char *id);
+/* True if token (borrowed) opens a room this hub holds. */
+bool hub_token_held(struct hub *h, const char *token);
+/* Fills up to max ids of the rooms this hub holds; returns how many. */
+size_t hub_room_ids(const struct hub *h, char (*ids)[HUB_ROOM_ID_LEN + 1], size_t max);
+/* A room record as JSON (record.c), for the registry: 0, or -ENOSPC when it does not fit. */
+int hub_record_encode(const struct hub_room_record *rec, char *out, size_t outlen);
+/* Parses and checks a record from the registry: 0 or -EINVAL. */
+int hub_record_decode(const char *json, size_t len, struct hub_room_record *out);
 
 /* WebSocket side. A session begins when the upgrade is accepted and ends at close. */
 struct hub_session *hub_session_open(struct hub *h, struct hub_conn *conn,
                                      const struct hub_client_info *info);
 /* One complete text frame (borrowed); at most SIGMSG_MAX_FRAME bytes. */
 void hub_session_message(struct hub *h, struct hub_session *s, const uint8_t *buf, size_t len);
+/* True once the session's join (or resume) made it a peer. */
+bool hub_session_joined(const struct hub_session *s);
 /* The connection is gone (or the I/O layer closed it): a joined peer goes away for the grace
  * period; the session is freed. conn is not used afterwards. */
 void hub_session_closed(struct hub *h, struct hub_session *s);

@@ -16,6 +16,10 @@ int random_bytes(void *buf, size_t len);
  * Returns 0, -ENOSPC if out is too small, -EINVAL if nbytes is 0 or above RANDOM_TOKEN_MAX. */
 int random_token_hex(char *out, size_t outlen, size_t nbytes);
 
+/* SHA-256 of a secret token, so that only its hash is kept (in memory and in Redis). */
+#define TOKEN_HASH_LEN 32
+void token_hash(const char *token, size_t len, unsigned char out[TOKEN_HASH_LEN]);
+
 /* Compares len bytes in time that depends only on len (for MACs, tokens, passwords). */
 bool ct_equal(const void *a, const void *b, size_t len);
 

@@ -4,6 +4,7 @@
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "vc/random.h"
 
@@ -46,6 +47,11 @@ int random_token_hex(char *out, size_t outlen, size_t nbytes)
     out[2 * nbytes] = '\0';
     OPENSSL_cleanse(raw, sizeof(raw));
     return 0;
+}
+
+void token_hash(const char *token, size_t len, unsigned char out[TOKEN_HASH_LEN])
+{
+    SHA256((const unsigned char *)token, len, out);
 }
 
 bool ct_equal(const void *a, const void *b, size_t len)

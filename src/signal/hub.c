@@ -30,6 +30,11 @@ struct hub_session *hub_session_open(struct hub *h, struct hub_conn *conn,
     return s;
 }
 
+bool hub_session_joined(const struct hub_session *s)
+{
+    return s->peer != NULL;
+}
+
 void hub_close(struct hub *h, struct hub_session *s, int code, const char *reason)
 {
     if (s->closing)
@@ -168,19 +173,24 @@ static const char *role_name(enum hub_role role)
 static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
 {
     json_t *peers = json_array();
+    char resume[HUB_TOKEN_LEN + 1];
 
-    if (random_token_hex(p->resume, sizeof(p->resume), HUB_TOKEN_LEN / 2) < 0)
-        p->resume[0] = '\0';
+    p->has_resume = random_token_hex(resume, sizeof(resume), HUB_TOKEN_LEN / 2) == 0;
+    if (p->has_resume)
+        token_hash(resume, HUB_TOKEN_LEN, p->resume_hash);
+    else
+        resume[0] = '\0';
     for (struct hub_peer *o = p->room->peers; o; o = o->next)
         if (o != p && o->state != HUB_WAITING)
             json_array_append_new(
                 peers, json_pack("{s:s,s:s}", "peer", o->id, "role", role_name(o->role)));
     if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b}", "peer", p->id, "role",
                       role_name(p->role), "polite", p->role == HUB_GUEST, "peers", peers,
-                      "ice_servers", ice_servers(h, p), "resume", p->resume, "relay_only",
+                      "ice_servers", ice_servers(h, p), "resume", resume, "relay_only",
                       p->room->relay_only) == 0)
         hub_send(h, p->sess);
     hub_peer_flush_queue(h, p);
+    hub_registry_update(h, p->room); /* a new resume token, or a new participant */
 
     uint64_t ms = h->mono_ms - asked_ms;
     static const uint64_t bounds[] = {10, 25, 50, 100, 250, 500, 1000};
@@ -242,12 +252,14 @@ static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
                        const char *resume)
 {
     struct hub_peer *p = NULL;
+    unsigned char hash[TOKEN_HASH_LEN];
 
     if (strlen(resume) != HUB_TOKEN_LEN)
         return false;
+    token_hash(resume, HUB_TOKEN_LEN, hash);
     for (struct hub_peer *o = r->peers; o; o = o->next)
-        if (o->role == role && o->state != HUB_WAITING && o->resume[0] &&
-            ct_equal(o->resume, resume, HUB_TOKEN_LEN))
+        if (o->role == role && o->state != HUB_WAITING && o->has_resume &&
+            ct_equal(o->resume_hash, hash, TOKEN_HASH_LEN))
             p = o;
     if (!p)
         return false;
@@ -318,6 +330,7 @@ static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m
     if (sigmsg_encode(&h->out, "waiting", "{s:o}", "ice_servers", ice_servers(h, p)) == 0)
         hub_send(h, s);
     knock_hosts(h, p);
+    hub_registry_update(h, r);
 }
 
 /* A waiting guest's pre-call check, finished after it knocked: the hosts see it updated. */

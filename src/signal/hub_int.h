@@ -3,10 +3,9 @@
 #define VC_HUB_INT_H
 
 #include "vc/hub.h"
+#include "vc/random.h"
 #include "vc/turnpool.h"
 
-#define HUB_PEER_ID_LEN 12
-#define HUB_TURN_ID_LEN 16
 /* call.stats is logged at most this often per peer, and whenever the path changes. */
 #define HUB_STATS_LOG_MS (30 * 1000)
 /* Lifetime of the TURN credential a guest gets in the lobby, for its pre-call check. */
@@ -29,7 +28,8 @@ struct hub_peer {
     struct hub_room *room;
     struct hub_session *sess; /* NULL while away */
     char id[HUB_PEER_ID_LEN + 1];
-    char resume[HUB_TOKEN_LEN + 1];
+    unsigned char resume_hash[TOKEN_HASH_LEN]; /* of the last resume token handed out */
+    bool has_resume;
     char turn_id[HUB_TURN_ID_LEN + 1];
     enum hub_role role;
     enum hub_peer_state state;
@@ -49,8 +49,8 @@ struct hub_peer {
 struct hub_room {
     struct hub_room *next;
     char id[HUB_ROOM_ID_LEN + 1];
-    char host_token[HUB_TOKEN_LEN + 1];
-    char guest_token[HUB_TOKEN_LEN + 1];
+    unsigned char host_hash[TOKEN_HASH_LEN]; /* tokens are kept only as SHA-256 hashes */
+    unsigned char guest_hash[TOKEN_HASH_LEN];
     char owner[HUB_OWNER_MAX + 1];
     int64_t created_ms, expires_ms; /* wall clock */
     uint64_t created_mono;
@@ -60,6 +60,7 @@ struct hub_room {
     struct hub_peer *peers;
     uint64_t knock_window_ms;
     unsigned knock_count;
+    bool closing; /* being destroyed or forgotten: no registry updates */
 };
 
 struct hub_session {
@@ -97,14 +98,26 @@ struct hub {
     struct sigmsg_buf out; /* scratch for building frames */
     bool stopping;         /* hub_free() is tearing down: nothing more is sent */
     struct room_owners owners;
-    bool draining; /* no new rooms; existing ones carry on */
+    bool draining;                      /* no new rooms; existing ones carry on */
+    const struct hub_registry_ops *reg; /* NULL: in-process only */
+    void *reg_ctx;
 };
 
 /* room.c */
 struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role);
 void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason);
+/* Counts and links a filled-in room. 0 or -ENOMEM. */
+int hub_room_link(struct hub *h, struct hub_room *r);
+void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *why);
+void hub_room_info_of(const struct hub_room *r, struct hub_room_info *out);
+struct hub_room *hub_room_by_id(struct hub *h, const char *id);
 unsigned hub_room_participants(const struct hub_room *r);
 bool hub_room_expired(const struct hub *h, const struct hub_room *r);
+
+/* record.c */
+void hub_room_record_of(const struct hub_room *r, struct hub_room_record *out);
+/* Tells the registry (if any) that r's peers changed. */
+void hub_registry_update(struct hub *h, const struct hub_room *r);
 
 /* peer.c */
 struct hub_peer *hub_peer_new(struct hub *h, struct hub_room *r, enum hub_role role);

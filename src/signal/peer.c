@@ -90,6 +90,8 @@ void hub_peer_remove(struct hub *h, struct hub_peer *p, const char *reason)
     }
     queue_clear(p);
     free(p);
+    if (!r->closing)
+        hub_registry_update(h, r);
 }
 
 /* Sends the frame in h->out to p now, or keeps it until p resumes. */

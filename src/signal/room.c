@@ -197,14 +197,10 @@ static unsigned room_waiting(const struct hub_room *r)
     return n;
 }
 
-static void room_info(const struct hub_room *r, struct hub_room_info *out, bool tokens)
+/* Fills out but its tokens, which only hub_room_create() knows. */
+void hub_room_info_of(const struct hub_room *r, struct hub_room_info *out)
 {
-    memset(out, 0, sizeof(*out));
     memcpy(out->id, r->id, sizeof(out->id));
-    if (tokens) {
-        memcpy(out->host_token, r->host_token, sizeof(out->host_token));
-        memcpy(out->guest_token, r->guest_token, sizeof(out->guest_token));
-    }
     out->created_ms = r->created_ms;
     out->expires_ms = r->expires_ms;
     out->capacity = r->capacity;
@@ -231,6 +227,27 @@ static int room_region(const struct hub *h, const struct hub_room_opts *opts,
     return 0;
 }
 
+/* Records a new room in the shared registry, if there is one, against cluster-wide limits. */
+static int room_register(struct hub *h, const struct hub_room *r)
+{
+    struct hub_room_record rec;
+
+    if (!h->reg)
+        return 0;
+    hub_room_record_of(r, &rec);
+    return h->reg->create(h->reg_ctx, &rec, h->set.max_rooms_per_owner, h->set.max_rooms);
+}
+
+int hub_room_link(struct hub *h, struct hub_room *r)
+{
+    if (room_owner_add(room_owners_of(h), r->owner) < 0)
+        return -ENOMEM;
+    r->next = h->rooms;
+    h->rooms = r;
+    h->nrooms++;
+    return 0;
+}
+
 int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts *opts,
                     struct hub_room_info *out)
 {
@@ -249,16 +266,15 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
     struct hub_room *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
+    memset(out, 0, sizeof(*out));
     if (random_token_hex(r->id, sizeof(r->id), HUB_ROOM_ID_LEN / 2) < 0 ||
-        random_token_hex(r->host_token, sizeof(r->host_token), HUB_TOKEN_LEN / 2) < 0 ||
-        random_token_hex(r->guest_token, sizeof(r->guest_token), HUB_TOKEN_LEN / 2) < 0) {
+        random_token_hex(out->host_token, sizeof(out->host_token), HUB_TOKEN_LEN / 2) < 0 ||
+        random_token_hex(out->guest_token, sizeof(out->guest_token), HUB_TOKEN_LEN / 2) < 0) {
         free(r);
         return -EIO;
     }
-    if (room_owner_add(owners, owner) < 0) {
-        free(r);
-        return -ENOMEM;
-    }
+    token_hash(out->host_token, HUB_TOKEN_LEN, r->host_hash);
+    token_hash(out->guest_token, HUB_TOKEN_LEN, r->guest_hash);
     memcpy(r->owner, owner, strlen(owner) + 1);
     r->created_ms = h->unix_ms;
     r->created_mono = h->mono_ms;
@@ -267,23 +283,34 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
     r->lobby = opts->lobby;
     r->relay_only = opts->relay_only;
     memcpy(r->region, region, sizeof(r->region));
-    r->next = h->rooms;
-    h->rooms = r;
-    h->nrooms++;
+    int rc = room_register(h, r);
+    if (rc == 0)
+        rc = hub_room_link(h, r);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
     if (h->set.log)
         event_log_write(h->set.log, "room.created", "{s:s,s:s,s:i,s:b,s:b,s:i}", "room", r->id,
                         "owner", r->owner, "capacity", (int)r->capacity, "lobby", r->lobby,
                         "relay_only", r->relay_only, "ttl_s", (int)opts->ttl);
-    room_info(r, out, true);
+    hub_room_info_of(r, out);
     return 0;
+}
+
+struct hub_room *hub_room_by_id(struct hub *h, const char *id)
+{
+    for (struct hub_room *r = h->rooms; r; r = r->next)
+        if (strcmp(r->id, id) == 0)
+            return r;
+    return NULL;
 }
 
 static struct hub_room *room_by_id(struct hub *h, const char *owner, const char *id)
 {
-    for (struct hub_room *r = h->rooms; r; r = r->next)
-        if (strcmp(r->id, id) == 0 && strcmp(r->owner, owner) == 0)
-            return r;
-    return NULL;
+    struct hub_room *r = hub_room_by_id(h, id);
+
+    return r && strcmp(r->owner, owner) == 0 ? r : NULL;
 }
 
 int hub_room_get(struct hub *h, const char *owner, const char *id, struct hub_room_info *out)
@@ -291,8 +318,9 @@ int hub_room_get(struct hub *h, const char *owner, const char *id, struct hub_ro
     struct hub_room *r = room_by_id(h, owner, id);
 
     if (!r)
-        return -ENOENT;
-    room_info(r, out, false);
+        return h->reg ? h->reg->get(h->reg_ctx, owner, id, out) : -ENOENT;
+    memset(out, 0, sizeof(*out));
+    hub_room_info_of(r, out);
     return 0;
 }
 
@@ -301,19 +329,24 @@ int hub_room_end(struct hub *h, const char *owner, const char *id)
     struct hub_room *r = room_by_id(h, owner, id);
 
     if (!r)
-        return -ENOENT;
+        return h->reg ? h->reg->end(h->reg_ctx, owner, id) : -ENOENT;
     hub_room_destroy(h, r, "ended");
     return 0;
 }
 
-size_t hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, size_t max)
+int hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, size_t max)
 {
     size_t n = 0;
 
+    if (h->reg)
+        return h->reg->list(h->reg_ctx, owner, out, max);
+
     for (struct hub_room *r = h->rooms; r && n < max; r = r->next)
-        if (strcmp(r->owner, owner) == 0)
-            room_info(r, &out[n++], false);
-    return n;
+        if (strcmp(r->owner, owner) == 0) {
+            memset(&out[n], 0, sizeof(out[n]));
+            hub_room_info_of(r, &out[n++]);
+        }
+    return (int)n;
 }
 
 /* Tokens are compared in constant time; every room is visited so the time taken does not
@@ -321,15 +354,17 @@ size_t hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out
 struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role)
 {
     struct hub_room *found = NULL;
+    unsigned char hash[TOKEN_HASH_LEN];
 
     if (strlen(token) != HUB_TOKEN_LEN)
         return NULL;
+    token_hash(token, HUB_TOKEN_LEN, hash);
     for (struct hub_room *r = h->rooms; r; r = r->next) {
-        if (ct_equal(r->host_token, token, HUB_TOKEN_LEN)) {
+        if (ct_equal(r->host_hash, hash, TOKEN_HASH_LEN)) {
             found = r;
             *role = HUB_HOST;
         }
-        if (ct_equal(r->guest_token, token, HUB_TOKEN_LEN)) {
+        if (ct_equal(r->guest_hash, hash, TOKEN_HASH_LEN)) {
             found = r;
             *role = HUB_GUEST;
         }
@@ -337,29 +372,43 @@ struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_ro
     return found;
 }
 
-/* Ends a room for everyone: room-ended, connections closed, peers and the room freed. */
-void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason)
+/* Closes every connection of the room with code, then frees its peers (logging who was in the
+ * call) and unlinks the room; the caller frees it. */
+void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *why)
 {
     struct hub_room **pp = &h->rooms;
 
-    if (sigmsg_encode(&h->out, "room-ended", "{s:s}", "reason", reason) == 0)
-        hub_broadcast(h, r, NULL, HUB_TO_JOINED | HUB_TO_WAITING);
+    r->closing = true; /* the registry hears nothing of the peers leaving one by one */
     for (struct hub_peer *p = r->peers; p; p = p->next) {
         if (p->sess) {
-            hub_close(h, p->sess, 1000, "room ended");
+            hub_close(h, p->sess, code, why);
             p->sess->peer = NULL;
             p->sess = NULL;
         }
     }
     /* Nobody is connected any more, so removing the peers only logs their departure. */
     while (r->peers)
-        hub_peer_remove(h, r->peers, "room_ended");
+        hub_peer_remove(h, r->peers, code == 1000 ? "room_ended" : "moved");
     while (*pp && *pp != r)
         pp = &(*pp)->next;
     if (*pp)
         *pp = r->next;
     h->nrooms--;
     room_owner_remove(room_owners_of(h), r->owner);
+}
+
+/* Ends a room for everyone: room-ended, connections closed, peers and the room freed. */
+void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason)
+{
+    if (sigmsg_encode(&h->out, "room-ended", "{s:s}", "reason", reason) == 0)
+        hub_broadcast(h, r, NULL, HUB_TO_JOINED | HUB_TO_WAITING);
+    hub_room_unlink(h, r, 1000, "room ended");
+    if (h->reg && !h->stopping) {
+        struct hub_room_record rec;
+
+        hub_room_record_of(r, &rec);
+        h->reg->ended(h->reg_ctx, &rec);
+    }
     if (h->set.log)
         event_log_write(h->set.log, "room.ended", "{s:s,s:s,s:I}", "room", r->id, "reason", reason,
                         "duration_s", (json_int_t)((h->unix_ms - r->created_ms) / 1000));

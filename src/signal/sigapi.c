@@ -60,6 +60,12 @@ static void sigapi_error(struct sigapi_call *c, int status, const char *code, co
     json_decref(j);
 }
 
+/* The shared room registry (Redis) cannot be reached: the caller may try again. */
+static void sigapi_unavailable(struct sigapi_call *c)
+{
+    sigapi_error(c, 503, "unavailable", "the room registry is unreachable; try again shortly");
+}
+
 /* Sends j (taken; NULL means it could not be built) with status. */
 static void sigapi_reply(struct sigapi_call *c, int status, json_t *j)
 {
@@ -429,6 +435,10 @@ static void sigapi_rooms_create(struct sigapi_call *c)
         sigapi_error(c, 503, "unavailable", "the server has no room for more rooms");
         return;
     }
+    if (rc == -EAGAIN) {
+        sigapi_unavailable(c);
+        return;
+    }
     if (rc == -ESHUTDOWN) {
         sigapi_error(c, 503, "draining",
                      "this server is draining; create the room on another node");
@@ -487,7 +497,7 @@ static void sigapi_rooms_list(struct sigapi_call *c)
 {
     struct hub_room_info *infos = calloc(SIGAPI_LIST_MAX, sizeof(*infos));
     json_t *arr = json_array();
-    size_t n;
+    int n;
 
     if (!infos || !arr) {
         free(infos);
@@ -496,7 +506,13 @@ static void sigapi_rooms_list(struct sigapi_call *c)
         return;
     }
     n = hub_room_list(c->s->hub, c->owner, infos, SIGAPI_LIST_MAX);
-    for (size_t i = 0; i < n && arr; i++) {
+    if (n < 0) {
+        free(infos);
+        json_decref(arr);
+        sigapi_unavailable(c);
+        return;
+    }
+    for (int i = 0; i < n && arr; i++) {
         if (json_array_append_new(arr, sigapi_room_json(&infos[i], true)) < 0) {
             json_decref(arr);
             arr = NULL;
@@ -509,9 +525,15 @@ static void sigapi_rooms_list(struct sigapi_call *c)
 static void sigapi_room_one(struct sigapi_call *c)
 {
     struct hub_room_info info;
+    int rc;
 
     if (sigapi_is(c, "DELETE")) {
-        if (hub_room_end(c->s->hub, c->owner, c->room_id) < 0) {
+        rc = hub_room_end(c->s->hub, c->owner, c->room_id);
+        if (rc == -EAGAIN) {
+            sigapi_unavailable(c);
+            return;
+        }
+        if (rc < 0) {
             sigapi_error(c, 404, "not_found", "no such room");
             return;
         }
@@ -519,7 +541,12 @@ static void sigapi_room_one(struct sigapi_call *c)
         c->resp->body.len = 0;
         return;
     }
-    if (hub_room_get(c->s->hub, c->owner, c->room_id, &info) < 0) {
+    rc = hub_room_get(c->s->hub, c->owner, c->room_id, &info);
+    if (rc == -EAGAIN) {
+        sigapi_unavailable(c);
+        return;
+    }
+    if (rc < 0) {
         sigapi_error(c, 404, "not_found", "no such room");
         return;
     }

@@ -10,6 +10,7 @@
 #include "vc/log.h"
 #include "vc/sigapi.h"
 #include "vc/sigmsg.h"
+#include "cluster.h"
 #include "server_int.h"
 
 /* HTTP bodies go out in writes of at most this. */
@@ -257,7 +258,9 @@ static int server_http_request(struct server *srv, struct lws *wsi, struct serve
         return server_http_text(wsi, h, 200, "ok\n");
     if (strcmp(h->path, "/readyz") == 0)
         return hub_draining(srv->hub) ? server_http_text(wsi, h, 503, "draining\n")
-                                      : server_http_text(wsi, h, 200, "ready\n");
+               : srv->cluster && !cluster_ready(srv->cluster)
+                   ? server_http_text(wsi, h, 503, "redis unreachable\n")
+                   : server_http_text(wsi, h, 200, "ready\n");
     if (strcmp(h->path, "/metrics") == 0)
         return server_http_metrics(srv, wsi, h);
     return server_http_static(srv, wsi, h);

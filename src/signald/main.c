@@ -17,6 +17,7 @@
 #include "vc/daemon.h"
 #include "vc/hub.h"
 #include "vc/log.h"
+#include "vc/random.h"
 #include "vc/secret.h"
 #include "vc/sigapi.h"
 #include "vc/turnpool.h"
@@ -45,6 +46,7 @@ struct main_config {
     long long resume_grace;
     char *data_dir;
     char *redis;
+    char *node_id;
     char *log;
     char *log_level;
     char *frame_ancestors;
@@ -76,6 +78,7 @@ struct main_state {
     struct hub_settings hub;
     struct sigapi_settings api;
     struct signald_settings server;
+    char node_id[65];        /* --node-id, or host name and a random suffix */
     struct turnpool *pool;   /* NULL without turn-node; fixed for the process's lifetime */
     struct turnprobe *probe; /* its health checker, while the server runs */
     char default_region[TURNPOOL_REGION_MAX + 1];
@@ -132,6 +135,38 @@ static int main_check_cidr(const char *v)
     return cidr_parse(v, &c);
 }
 
+static int main_check_redis(const char *v)
+{
+    return strncmp(v, "redis://", 8) == 0 && v[8] && v[8] != '/' ? 0 : -EINVAL;
+}
+
+/* A node name: 1..48 of letters, digits, '.', '_' and '-' (it names Redis keys and channels). */
+static int main_check_node(const char *v)
+{
+    size_t len = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+    return len > 0 && len <= 48 && v[len] == '\0' ? 0 : -EINVAL;
+}
+
+/* The node's name: --node-id, or the host name (cut to its allowed characters) and 6 random hex
+ * digits, so a restarted process is a new node. */
+static int main_node_id(const struct main_config *c, struct main_state *st)
+{
+    char host[64] = "node", suffix[7];
+
+    if (c->node_id) {
+        snprintf(st->node_id, sizeof(st->node_id), "%s", c->node_id);
+        return 0;
+    }
+    if (gethostname(host, sizeof(host)) < 0 || main_check_node(host) < 0)
+        snprintf(host, sizeof(host), "node");
+    host[40] = '\0';
+    if (random_token_hex(suffix, sizeof(suffix), 3) < 0)
+        return -EIO;
+    snprintf(st->node_id, sizeof(st->node_id), "%s-%s", host, suffix);
+    return 0;
+}
+
 /* A CSP source list: printable ASCII without ';' or ',' (they would start a new directive). */
 static int main_check_csp(const char *v)
 {
@@ -175,8 +210,12 @@ static const struct cfg_option main_options[] = {
         NULL),
     OPT("data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
         "directory of the accounts database (vc.db)", NULL),
-    OPT("redis", CFG_STR, 0, 0, NULL, redis, "Redis URL for a shared room registry (not yet)",
-        NULL),
+    OPT("redis", CFG_STR, 0, 0, NULL, redis,
+        "redis://[:PASSWORD@]HOST[:PORT][/DB]: rooms shared with other nodes", main_check_redis),
+    OPT("node-id", CFG_STR, 0, 0, NULL, node_id,
+        "this node's name in the cluster (letters, digits, . _ -; default: host name and a random "
+        "suffix)",
+        main_check_node),
     OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "error, warn, info or debug",
         daemon_check_level),
@@ -424,6 +463,8 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     s->public_url = st->public_url;
     s->hub_settings = h;
     s->api = a;
+    s->redis_url = c->redis;
+    s->node_id = st->node_id;
 }
 
 /* Turns the loaded options into start-up state. Returns 0, or -EINVAL with a message naming
@@ -435,8 +476,8 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
     int r;
 
     daemon_set_level(c->log_level);
-    if (c->redis)
-        return daemon_fail(err, errlen, "redis: not supported yet");
+    if (main_node_id(c, st) < 0)
+        return daemon_fail(err, errlen, "node-id: no randomness for a default name");
     if ((r = main_listen(c, st, err, errlen)) < 0 || (r = main_files(c, st, err, errlen)) < 0 ||
         (r = main_check_live(c, st, err, errlen)) < 0 || (r = main_pool(c, st, err, errlen)) < 0)
         return r;
@@ -453,8 +494,9 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
  * the pages are open, and links and origins were built from the public URL. */
 static bool main_needs_restart(const char *key)
 {
-    static const char *const keys[] = {"listen", "public-url", "data-dir",        "redis",
-                                       "log",    "web-root",   "frame-ancestors", "default-region"};
+    static const char *const keys[] = {"listen",   "public-url",      "data-dir",
+                                       "redis",    "node-id",         "log",
+                                       "web-root", "frame-ancestors", "default-region"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(key, keys[i]) == 0)

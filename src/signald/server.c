@@ -13,6 +13,7 @@
 #include "vc/hub.h"
 #include "vc/log.h"
 #include "vc/sigapi.h"
+#include "cluster.h"
 #include "server_int.h"
 
 struct server *server_of(struct lws *wsi)
@@ -45,6 +46,8 @@ static void server_tick(lws_sorted_usec_list_t *sul)
 
     server_clock(srv);
     hub_tick(srv->hub);
+    if (srv->cluster)
+        cluster_tick(srv->cluster);
     server_keepalive(srv);
     lws_sul_schedule(srv->ctx, 0, &srv->tick, server_tick, LWS_US_PER_SEC);
 }
@@ -162,6 +165,38 @@ static int server_start(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* With --redis: rooms are shared with the other nodes through Redis. */
+static int server_cluster_start(struct server *srv, char *err, size_t errlen)
+{
+    int r;
+
+    srv->cluster = calloc(1, sizeof(*srv->cluster));
+    if (!srv->cluster) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    r = cluster_start(srv->cluster, srv, srv->loop, srv->s->redis_url, srv->s->node_id,
+                      srv->s->hub_settings->turn_margin, err, errlen);
+    if (r < 0) {
+        free(srv->cluster);
+        srv->cluster = NULL;
+        return r;
+    }
+    hub_set_registry(srv->hub, &cluster_registry_ops, srv->cluster);
+    return 0;
+}
+
+static void server_cluster_stop(struct server *srv)
+{
+    if (!srv->cluster)
+        return;
+    server_clock(srv);
+    cluster_stop(srv->cluster);
+    hub_set_registry(srv->hub, NULL, NULL);
+    free(srv->cluster);
+    srv->cluster = NULL;
+}
+
 int signald_server_run(const struct signald_settings *s, char *err, size_t errlen)
 {
     struct server *srv = calloc(1, sizeof(*srv));
@@ -190,8 +225,16 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
         free(srv);
         return r;
     }
+    if (s->redis_url && (r = server_cluster_start(srv, err, errlen)) < 0) {
+        lws_context_destroy(srv->ctx);
+        ev_loop_destroy(srv->loop);
+        hub_free(srv->hub);
+        free(srv);
+        return r;
+    }
     if ((r = signald_signals_start(&srv->sig, server_wake, srv)) < 0) {
         snprintf(err, errlen, "pthread_create: %s", strerror(-r));
+        server_cluster_stop(srv);
         lws_context_destroy(srv->ctx);
         ev_loop_destroy(srv->loop);
         hub_free(srv->hub);
@@ -216,6 +259,7 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
     signald_signals_stop(&srv->sig);
     srv->shutting_down = true;
     lws_sul_cancel(&srv->tick);
+    server_cluster_stop(srv);      /* before the hub: remote sessions are closed into it */
     lws_context_destroy(srv->ctx); /* lws has stopped its watchers: the loop is ours again */
     ev_loop_destroy(srv->loop);
     hub_free(srv->hub);

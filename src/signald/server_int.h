@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 
+#include "vc/hub.h"
 #include "signald.h"
 
 /* Keepalive: ping a WebSocket silent for 5 s and hang up one silent for 10 s. The server does this
@@ -47,6 +48,7 @@ struct server {
     char csp[SERVER_CSP_MAX];
     struct lws_protocol_vhost_options headers[SIGNALD_NHEADERS];
     struct signald_iplimit iplimit;
+    struct cluster *cluster; /* NULL without --redis */
 };
 
 /* One vc.v1 connection: lws's per-session data (zeroed by lws), opaque to the hub. */
@@ -69,6 +71,14 @@ struct hub_conn {
     struct server_frame *head, *tail;
     size_t out_bytes;
     unsigned out_frames;
+    /* Cluster (cluster.c). On this node: a client proxied to its room's home (home set). On the
+     * home: a client of node remote_node (remote; not an lws connection). */
+    struct hub_client_info info; /* what the upgrade request told */
+    char *home;
+    bool remote;
+    char *remote_node;
+    uint64_t cluster_id;
+    struct hub_conn *link_next; /* the cluster's table */
 };
 
 #define SERVER_PATH_MAX 512

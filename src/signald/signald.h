@@ -52,6 +52,8 @@ struct signald_settings {
     const char *public_url;
     const struct hub_settings *hub_settings; /* borrowed: the server creates the hub with it */
     struct sigapi_settings *api;             /* borrowed; its hub is set while the server runs */
+    const char *redis_url;                   /* NULL: rooms live in this process only */
+    const char *node_id;                     /* the node's name in the cluster */
     signald_reload_cb reload;                /* NULL: SIGHUP only logs that reload is off */
     struct main_state *reload_state;         /* borrowed: the hook's argument */
 };

@@ -9,6 +9,7 @@
 #include "vc/log.h"
 #include "vc/sigmsg.h"
 #include "vc/useragent.h"
+#include "cluster.h"
 #include "server_int.h"
 
 #define SERVER_UA_MAX 512
@@ -20,6 +21,8 @@ static int server_ws_send(void *ctx, struct hub_conn *c, const char *buf, size_t
     struct server *srv = ctx;
     struct server_frame *f;
 
+    if (c->remote)
+        return cluster_remote_send(srv->cluster, c, buf, len);
     /* A connection on its way out takes no more frames; dropping them is not an error. */
     if (c->dead || c->closing || srv->shutting_down)
         return 0;
@@ -47,8 +50,10 @@ static int server_ws_send(void *ctx, struct hub_conn *c, const char *buf, size_t
 static void server_ws_close(void *ctx, struct hub_conn *c, int code, const char *reason)
 {
     size_t len = reason ? strlen(reason) : 0;
+    struct server *srv = ctx;
 
-    (void)ctx;
+    if (c->remote)
+        return cluster_remote_close(srv->cluster, c, code, reason);
     if (c->dead || c->closing)
         return;
     c->closing = true;
@@ -201,6 +206,7 @@ static int server_ws_established(struct server *srv, struct lws *wsi, struct hub
     useragent_parse(ua, (size_t)n, info.browser, sizeof(info.browser), info.browser_version,
                     sizeof(info.browser_version), info.os, sizeof(info.os));
     server_clock(srv);
+    c->info = info;
     c->session = hub_session_open(srv->hub, c, &info);
     if (!c->session) {
         log_msg(LOG_LEVEL_ERROR, "ws: %s: cannot open a session (out of memory)", info.ip);
@@ -269,7 +275,8 @@ static int server_ws_receive(struct server *srv, struct lws *wsi, struct hub_con
         server_ws_error(srv, c, "bad_request", "binary frames are not accepted");
     } else {
         server_clock(srv);
-        hub_session_message(srv->hub, c->session, msg, msg_len);
+        if (!srv->cluster || !cluster_client_frame(srv->cluster, c, msg, msg_len))
+            hub_session_message(srv->hub, c->session, msg, msg_len);
     }
     /* Keep a small buffer for the next fragmented message; give a large one back. */
     if (c->rx_cap > 4096) {
@@ -324,6 +331,8 @@ static int server_ws_writable(struct lws *wsi, struct hub_conn *c)
 static void server_ws_closed(struct server *srv, struct hub_conn *c)
 {
     c->dead = true;
+    if (srv->cluster)
+        cluster_client_closed(srv->cluster, c);
     if (c->session) {
         server_clock(srv);
         hub_session_closed(srv->hub, c->session);

@@ -1,0 +1,264 @@
+// Two vc-signal nodes sharing rooms through a real redis-server (tests/integration/cluster.sh):
+// cross-node calls, registry REST on any node, resume on the other node, kill -9 of the room's
+// home, Redis lost and back. Prints "ok NAME" / "not ok NAME: why" and "N passed, N failed".
+import fs from 'node:fs';
+import https from 'node:https';
+import { spawn, execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+
+const env = (k) => {
+    if (!process.env[k]) throw new Error(`${k} is not set (run tests/integration/cluster.sh)`);
+    return process.env[k];
+};
+const ca = fs.readFileSync(env('VC_CA'));
+const P1 = Number(env('VC_PORT1')), P2 = Number(env('VC_PORT2')), KEY = env('VC_API_KEY');
+const REDIS_PORT = env('VC_REDIS_PORT');
+let redisPid = Number(env('VC_REDIS_PID'));
+const node1Pid = Number(env('VC_NODE1_PID'));
+const redisArgs = ['--port', REDIS_PORT, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+
+let passed = 0, failed = 0;
+async function test(name, fn) {
+    try {
+        await fn();
+        passed++;
+        console.log(`ok ${name}`);
+    } catch (e) {
+        failed++;
+        console.log(`not ok ${name}: ${e.message}`);
+    }
+}
+function assert(cond, why) {
+    if (!cond) throw new Error(why);
+}
+
+function http(port, method, path, body) {
+    return new Promise((resolve, reject) => {
+        const req = https.request({
+            host: '127.0.0.1', servername: 'localhost', port, ca, method, path, agent: false,
+            headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        }, (res) => {
+            let d = '';
+            res.on('data', (c) => { d += c; });
+            res.on('end', () => {
+                let json = null;
+                try { json = JSON.parse(d); } catch { /* text */ }
+                resolve({ status: res.statusCode, text: d, json });
+            });
+        });
+        req.on('error', reject);
+        req.setTimeout(3000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+        req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+}
+const room = async (port, opts = {}) => {
+    const r = await http(port, 'POST', '/api/v1/rooms', opts);
+    assert(r.status === 201, `POST /api/v1/rooms on ${port}: ${r.status} ${r.text}`);
+    return { id: r.json.id, host: r.json.host_url.split('#')[1], guest: r.json.guest_url.split('#')[1] };
+};
+
+// A vc.v1 client: next(type) waits for the next message of that type (kept in arrival order).
+function client(port, label) {
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/ws`, 'vc.v1',
+        { ca, servername: 'localhost', origin: `https://localhost:${port}` });
+    const c = { ws, label, msgs: [], waiters: new Set(), closed: null };
+    ws.on('message', (m) => {
+        c.msgs.push(JSON.parse(m.toString()));
+        for (const w of c.waiters) w();
+    });
+    c.closedP = new Promise((r) => ws.on('close', (code) => { c.closed = code; r(code); for (const w of c.waiters) w(); }));
+    ws.on('error', () => {});
+    c.open = new Promise((res, rej) => { ws.on('open', res); ws.on('close', () => rej(new Error(`${label}: closed before open`))); });
+    c.send = (o) => ws.send(JSON.stringify(o));
+    c.next = (type, ms = 3000) => new Promise((res, rej) => {
+        const done = () => {
+            const i = c.msgs.findIndex((m) => m.type === type);
+            if (i >= 0) {
+                c.waiters.delete(done); clearTimeout(t); res(c.msgs.splice(i, 1)[0]);
+            } else if (c.closed !== null) {
+                c.waiters.delete(done); clearTimeout(t); rej(new Error(`${label}: closed (${c.closed}) while waiting for ${type}`));
+            }
+        };
+        const t = setTimeout(() => { c.waiters.delete(done); rej(new Error(`${label}: no ${type} within ${ms} ms (got ${JSON.stringify(c.msgs).slice(0, 200)})`)); }, ms);
+        c.waiters.add(done);
+        done();
+    });
+    c.close = () => ws.close();
+    return c;
+}
+async function join(port, token, label, extra = {}) {
+    const c = client(port, label);
+    await c.open;
+    c.send({ type: 'join', token, ...extra });
+    return c;
+}
+
+// A lobby call with the host on hostPort and the guest on guestPort, admitted and joined.
+async function call(hostPort, guestPort) {
+    const r = await room(hostPort);
+    const host = await join(hostPort, r.host, 'host');
+    const hj = await host.next('joined');
+    const guest = await join(guestPort, r.guest, 'guest');
+    await guest.next('waiting');
+    const knock = await host.next('knock');
+    host.send({ type: 'admit', peer: knock.peer });
+    await guest.next('admitted');
+    const gj = await guest.next('joined');
+    await host.next('peer-joined');
+    return { r, host, guest, hj, gj };
+}
+
+// n numbered signals from a to b: all arrive, in order.
+async function signalsInOrder(a, aj, b, bj, n) {
+    for (let i = 0; i < n; i++) a.send({ type: 'signal', to: bj.peer, data: { seq: i } });
+    for (let i = 0; i < n; i++) {
+        const s = await b.next('signal');
+        assert(s.from === aj.peer && s.data.seq === i, `signal ${i}: got ${JSON.stringify(s)}`);
+    }
+}
+
+async function readyz(port) {
+    try {
+        return (await http(port, 'GET', '/readyz')).status;
+    } catch {
+        return 0;
+    }
+}
+const redis = (...args) => execFileSync('redis-cli', ['-p', REDIS_PORT, ...args]).toString().trim();
+
+// ---- cross-node -----------------------------------------------------------------------------
+
+let c1;
+await test('cluster_both_nodes_ready', async () => {
+    assert(await readyz(P1) === 200 && await readyz(P2) === 200, 'a node is not ready');
+});
+await test('cluster_room_created_on_one_node_is_seen_on_the_other', async () => {
+    const r = await room(P1, { capacity: 3 });
+    const got = await http(P2, 'GET', `/api/v1/rooms/${r.id}`);
+    assert(got.status === 200 && got.json.id === r.id, `GET on node 2: ${got.status} ${got.text}`);
+    const list = await http(P2, 'GET', '/api/v1/rooms');
+    assert(list.json.rooms.some((x) => x.id === r.id && x.capacity === 3), `list on node 2: ${list.text.slice(0, 200)}`);
+    const del = await http(P2, 'DELETE', `/api/v1/rooms/${r.id}`);
+    assert(del.status === 204, `DELETE on node 2: ${del.status}`);
+    const gone = await http(P1, 'GET', `/api/v1/rooms/${r.id}`);
+    assert(gone.status === 404, `after DELETE, node 1 still has it: ${gone.status}`);
+});
+await test('cluster_tokens_are_stored_hashed', async () => {
+    const r = await room(P1);
+    const dump = redis('--no-raw', 'EVAL', "local o='' for _,k in ipairs(redis.call('KEYS','vc:*')) do o=o..k..' '..(redis.call('TYPE',k).ok=='string' and redis.call('GET',k) or '')..'\\n' end return o", '0');
+    assert(dump.includes(r.id), 'the room is not in Redis');
+    assert(!dump.includes(r.host) && !dump.includes(r.guest), 'a room token is stored in clear in Redis');
+    await http(P1, 'DELETE', `/api/v1/rooms/${r.id}`);
+});
+await test('cluster_call_across_nodes_lobby_admit_and_signals_in_order', async () => {
+    c1 = await call(P1, P2);
+    await signalsInOrder(c1.guest, c1.gj, c1.host, c1.hj, 50);
+    await signalsInOrder(c1.host, c1.hj, c1.guest, c1.gj, 50);
+});
+await test('cluster_resume_on_the_other_node', async () => {
+    c1.guest.close();
+    await c1.host.next('peer-away', 15000);
+    // The guest comes back through node 1 this time, with its resume token.
+    const g = await join(P1, c1.r.guest, 'guest-again', { resume: c1.gj.resume });
+    const j = await g.next('joined');
+    assert(j.peer === c1.gj.peer, `resumed as ${j.peer}, not ${c1.gj.peer}`);
+    await c1.host.next('peer-back');
+    c1.guest = g; c1.gj = j;
+    await signalsInOrder(c1.host, c1.hj, c1.guest, c1.gj, 5);
+});
+await test('cluster_end_from_the_other_node_reaches_everyone', async () => {
+    const del = await http(P2, 'DELETE', `/api/v1/rooms/${c1.r.id}`);
+    assert(del.status === 204, `DELETE: ${del.status}`);
+    await c1.host.next('room-ended');
+    await c1.guest.next('room-ended');
+});
+await test('cluster_unknown_token_is_invalid_on_both_nodes', async () => {
+    for (const port of [P1, P2]) {
+        const c = await join(port, 'f'.repeat(32), 'stranger');
+        const e = await c.next('error');
+        assert(e.code === 'invalid_token', `node ${port}: ${JSON.stringify(e)}`);
+        c.close();
+    }
+});
+
+// ---- kill -9 of the room's home -----------------------------------------------------------------
+
+await test('cluster_kill9_of_the_home_node_both_resume_on_the_other_within_10s', async () => {
+    const c = await call(P1, P2); // home: node 1 (the room was created there)
+    await signalsInOrder(c.guest, c.gj, c.host, c.hj, 3);
+    const t0 = Date.now();
+    process.kill(node1Pid, 'SIGKILL');
+    await c.host.closedP;
+    // The host's browser would retry at once through the load balancer: here, on node 2.
+    let host = null, hj = null;
+    while (!hj && Date.now() - t0 < 10000) {
+        host = await join(P2, c.r.host, 'host-resumed', { resume: c.hj.resume });
+        try {
+            hj = await host.next('joined', 2500);
+        } catch {
+            host.close();
+            await sleep(300);
+        }
+    }
+    assert(hj && hj.peer === c.hj.peer, 'the host did not resume on node 2 within 10 s');
+    // The guest, proxied through node 2 to the dead node, is told to reconnect (1012).
+    const code = await Promise.race([c.guest.closedP, sleep(10000 - (Date.now() - t0)).then(() => 'none')]);
+    assert(code === 1012, `the guest's connection ended with ${code}, want 1012`);
+    const guest = await join(P2, c.r.guest, 'guest-resumed', { resume: c.gj.resume });
+    const gj = await guest.next('joined', 10000 - (Date.now() - t0));
+    const took = Date.now() - t0;
+    assert(gj.peer === c.gj.peer, 'the guest came back as another peer');
+    assert(took < 10000, `took ${took} ms`);
+    console.log(`# both resumed on node 2 ${took} ms after kill -9 of node 1`);
+    await signalsInOrder(guest, gj, host, hj, 5);
+    await signalsInOrder(host, hj, guest, gj, 5);
+    globalThis.survivor = { host, guest, hj, gj, r: c.r };
+});
+
+// ---- Redis lost and back ----------------------------------------------------------------------
+
+await test('cluster_redis_lost_readyz_fails_joins_refused_calls_carry_on', async () => {
+    const s = globalThis.survivor;
+    assert(s, 'needs the previous test');
+    const fresh = await room(P2);
+    process.kill(redisPid, 'SIGKILL');
+    let status = 200;
+    for (let i = 0; i < 40 && status === 200; i++) {
+        await sleep(250);
+        status = await readyz(P2);
+    }
+    assert(status === 503, `/readyz still ${status} 10 s after Redis died`);
+    const create = await http(P2, 'POST', '/api/v1/rooms', {});
+    assert(create.status === 503 && create.json?.error?.code === 'unavailable', `POST: ${create.status} ${create.text}`);
+    const j = await join(P2, fresh.guest, 'joiner');
+    const e = await j.next('error');
+    assert(e.code === 'unavailable', `join while Redis is down: ${JSON.stringify(e)}`);
+    j.close();
+    await signalsInOrder(s.host, s.hj, s.guest, s.gj, 5); // the call held here carries on
+});
+await test('cluster_redis_back_service_recovers_by_itself', async () => {
+    const s = globalThis.survivor;
+    const child = spawn('redis-server', redisArgs, { detached: true, stdio: 'ignore' });
+    redisPid = child.pid;
+    fs.writeFileSync(env('VC_REDIS_PIDFILE'), String(child.pid));
+    child.unref();
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+        await sleep(250);
+        status = await readyz(P2);
+    }
+    assert(status === 200, `/readyz ${status} 10 s after Redis came back`);
+    const r = await room(P2);
+    const h = await join(P2, r.host, 'after');
+    await h.next('joined');
+    h.close();
+    // The room held through the outage is registered again: another node would find it.
+    assert(redis('EXISTS', `vc:room:${s.r.id}`) === '1', 'the held room was not written back');
+    s.host.send({ type: 'leave' });
+    s.guest.send({ type: 'leave' });
+    await sleep(300);
+});
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

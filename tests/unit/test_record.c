@@ -1,0 +1,198 @@
+/* Rooms in a shared registry: records to and from JSON, another hub taking a room over. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_fixture.h"
+#include "test.h"
+
+/* A registry that keeps the last record it was told of, and can refuse creation. */
+struct fake_registry {
+    struct hub_room_record last;
+    unsigned creates, updates, ends;
+    int create_rc;
+};
+
+static int fr_create(void *ctx, const struct hub_room_record *rec, unsigned mo, unsigned mt)
+{
+    struct fake_registry *r = ctx;
+
+    (void)mo;
+    (void)mt;
+    r->creates++;
+    r->last = *rec;
+    return r->create_rc;
+}
+
+static void fr_update(void *ctx, const struct hub_room_record *rec)
+{
+    struct fake_registry *r = ctx;
+
+    r->updates++;
+    r->last = *rec;
+}
+
+static void fr_ended(void *ctx, const struct hub_room_record *rec)
+{
+    ((struct fake_registry *)ctx)->ends++;
+    (void)rec;
+}
+
+static int fr_get(void *ctx, const char *owner, const char *id, struct hub_room_info *out)
+{
+    (void)ctx, (void)owner, (void)id, (void)out;
+    return -EAGAIN;
+}
+
+static int fr_end(void *ctx, const char *owner, const char *id)
+{
+    (void)ctx, (void)owner, (void)id;
+    return -ENOENT;
+}
+
+static int fr_list(void *ctx, const char *owner, struct hub_room_info *out, size_t max)
+{
+    (void)ctx, (void)owner, (void)out, (void)max;
+    return -EAGAIN;
+}
+
+static const struct hub_registry_ops fake_registry_ops = {fr_create, fr_update, fr_ended,
+                                                          fr_get,    fr_end,    fr_list};
+
+TEST(the_registry_hears_of_creation_joins_and_the_end)
+{
+    struct world w;
+    struct fake_registry reg = {0};
+    struct client host, guest;
+    struct hub_room_info out;
+
+    world_init(&w);
+    hub_set_registry(w.h, &fake_registry_ops, &reg);
+    struct hub_room_info room = start_call(&w, false, 2, &host, &guest);
+    CHECK_INT(reg.creates, 1);
+    CHECK_INT(reg.updates, 2); /* host joined, guest joined */
+    CHECK_INT(reg.last.npeers, 2);
+    CHECK_INT(reg.last.info.participants, 2);
+    CHECK(reg.last.peers[0].host && !reg.last.peers[1].host);
+    CHECK(reg.last.peers[0].has_resume);
+    /* Neither token is in the record: only their hashes. */
+    CHECK(memmem(&reg.last, sizeof(reg.last), room.host_token, HUB_TOKEN_LEN) == NULL);
+    CHECK(memmem(&reg.last, sizeof(reg.last), room.guest_token, HUB_TOKEN_LEN) == NULL);
+    /* Rooms this hub does not hold go to the registry, whose errors come through. */
+    CHECK_INT(hub_room_get(w.h, "key", "0123456789abcdef", &out), -EAGAIN);
+    CHECK_INT(hub_room_list(w.h, "key", &out, 1), -EAGAIN);
+    CHECK_INT(hub_room_end(w.h, "key", room.id), 0);
+    CHECK_INT(reg.ends, 1);
+    reg.create_rc = -EAGAIN;
+    struct hub_room_opts opts = {.ttl = 60, .capacity = 2, .lobby = false};
+    CHECK_INT(hub_room_create(w.h, "key", &opts, &out), -EAGAIN);
+    CHECK_INT(hub_room_count(w.h), 0);
+    world_free(&w);
+}
+
+TEST(a_record_survives_json_and_another_hub_takes_the_call_over)
+{
+    struct world a, b;
+    struct fake_registry reg = {0};
+    struct client host, guest, host2, guest2;
+    struct hub_room_record back;
+    char json[4096];
+
+    world_init(&a);
+    hub_set_registry(a.h, &fake_registry_ops, &reg);
+    struct hub_room_info room = start_call(&a, false, 2, &host, &guest);
+    CHECK_INT(hub_record_encode(&reg.last, json, sizeof(json)), 0);
+    CHECK_INT(hub_record_decode(json, strlen(json), &back), 0);
+    CHECK_STR(back.info.id, reg.last.info.id);
+    CHECK_STR(back.owner, reg.last.owner);
+    CHECK_INT(back.info.expires_ms, reg.last.info.expires_ms);
+    CHECK_INT(back.info.participants, 2);
+    CHECK(memcmp(back.peers, reg.last.peers, sizeof(back.peers)) == 0);
+    CHECK(memcmp(back.host_hash, reg.last.host_hash, HUB_HASH_LEN) == 0);
+    CHECK_INT(hub_record_encode(&reg.last, json, 64), -ENOSPC);
+
+    world_init(&b);
+    CHECK_INT(hub_room_adopt(b.h, &back), 0);
+    CHECK_INT(hub_room_adopt(b.h, &back), -EEXIST);
+    CHECK(hub_token_held(b.h, room.guest_token));
+    CHECK(!hub_token_held(b.h, "00000000000000000000000000000000"));
+    /* Both come back on the new hub as the same peers; signals flow between them. */
+    arrive(&b, &host2, room.host_token, host.resume);
+    CHECK_STR(host2.peer, host.peer);
+    arrive(&b, &guest2, room.guest_token, guest.resume);
+    CHECK_STR(guest2.peer, guest.peer);
+    CHECK(got(&host2, "joined peer-back"));
+    signal_to(&b, &guest2, host.peer, "\"offer\"");
+    CHECK(got(&host2, "signal"));
+    /* A fresh join cannot take a place that a peer who is away still holds. */
+    struct client third;
+    arrive(&b, &third, room.guest_token, NULL);
+    CHECK(got(&third, "error:room_full"));
+    /* The old home forgets the room: its connections are told to go (1012), quietly. */
+    CHECK_INT(hub_room_forget(a.h, room.id), 0);
+    CHECK_INT(host.conn.close_code, 1012);
+    CHECK_INT(guest.conn.close_code, 1012);
+    CHECK_INT(hub_room_count(a.h), 0);
+    CHECK_INT(hub_room_forget(a.h, room.id), -ENOENT);
+    world_free(&a);
+    world_free(&b);
+}
+
+/* Puts hash in place of each %s in pattern. */
+static void fill(char *out, size_t outlen, const char *pattern, const char *hash)
+{
+    size_t n = 0;
+
+    for (const char *p = pattern; *p && n + 65 < outlen; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            n += (size_t)snprintf(out + n, outlen - n, "%s", hash);
+            p++;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
+
+TEST(hostile_records_are_refused)
+{
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{\"id\":\"0123456789abcdef\"}",
+        "not json",
+        /* capacity 9 */
+        "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"%s\",\"guest\":\"%s\","
+        "\"created\":1,\"expires\":2,\"capacity\":9,\"lobby\":true,\"relay_only\":false,"
+        "\"region\":\"\",\"participants\":0,\"waiting\":0,\"peers\":[]}",
+        /* a short hash */
+        "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"ab\",\"guest\":\"%s\","
+        "\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
+        "\"region\":\"\",\"participants\":0,\"waiting\":0,\"peers\":[]}",
+        /* a peer id of the wrong length */
+        "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"%s\",\"guest\":\"%s\","
+        "\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
+        "\"region\":\"\",\"participants\":1,\"waiting\":0,\"peers\":[{\"id\":\"x\","
+        "\"turn\":\"0123456789abcdef\",\"host\":true,\"resume\":\"\"}]}",
+        /* more peers than places */
+        "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"%s\",\"guest\":\"%s\","
+        "\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
+        "\"region\":\"\",\"participants\":0,\"waiting\":0,\"peers\":[1,2,3]}",
+    };
+    char hash[65], json[2048];
+    struct hub_room_record rec;
+
+    memset(hash, 'a', 64);
+    hash[64] = '\0';
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fill(json, sizeof(json), bad[i], hash);
+        if (!CHECK_INT(hub_record_decode(json, strlen(json), &rec), -EINVAL))
+            fprintf(stderr, "  accepted: %s\n", json);
+    }
+    /* The same record with capacity 2 parses: the cases above fail for their one fault. */
+    fill(json, sizeof(json), bad[4], hash);
+    char *nine = strstr(json, "\"capacity\":9");
+    nine[11] = '2';
+    CHECK_INT(hub_record_decode(json, strlen(json), &rec), 0);
+}
