@@ -10,6 +10,8 @@ const OUTBOX_MAX = 300;
 /* Messages after which the server is done with us: no reconnect. */
 const FINAL_TYPES = new Set(['room-ended', 'denied']);
 const FINAL_ERRORS = new Set(['invalid_token', 'room_full']);
+/* Errors to a join that mean "not now": reconnect with backoff and join again. */
+const RETRY_ERRORS = new Set(['rate_limited', 'unavailable']);
 
 /*
  * Events: 'message' (msg) for every server message and also msg.type as its own event;
@@ -102,10 +104,11 @@ export class SignalClient extends Emitter {
             this.emit('status', 'open');
         } else if (msg.type === 'admitted') {
             this.waiting = false;
-        } else if (msg.type === 'error' && msg.code === 'rate_limited' && !this.joined && !this.waiting) {
-            // Our join itself was refused for now: try again later on a new connection.
+        } else if (msg.type === 'error' && RETRY_ERRORS.has(msg.code) && !this.joined && !this.waiting) {
+            // Our join itself was refused for now (rate limit, or the service's registry is
+            // briefly away): try again later on a new connection.
             this.emit('message', msg);
-            this.dropped('join rate limited');
+            this.dropped(`join refused for now: ${msg.code}`);
             return;
         }
         if (FINAL_TYPES.has(msg.type) || (msg.type === 'error' && FINAL_ERRORS.has(msg.code))) {
