@@ -166,9 +166,22 @@ static int server_http_api(struct server *srv, struct lws *wsi, struct server_ht
 
 static int server_http_metrics(struct server *srv, struct lws *wsi, struct server_http *h)
 {
+    const struct cluster *cl = srv->cluster;
     const struct signald_io_counts io = {
-        srv->n_ws,      srv->refused_origin, srv->refused_capacity, srv->refused_rate,
-        srv->too_large, srv->out_overflow,   hub_draining(srv->hub)};
+        srv->n_ws,
+        srv->refused_origin,
+        srv->refused_capacity,
+        srv->refused_rate,
+        srv->too_large,
+        srv->out_overflow,
+        hub_draining(srv->hub),
+        cl != NULL,
+        cl && cluster_ready(cl),
+        cl ? cl->published : 0,
+        cl ? cl->received : 0,
+        cl ? cl->proxied_joins : 0,
+        cl ? cl->takeovers : 0,
+    };
     char ip[64], *body;
 
     lws_get_peer_simple(wsi, ip, sizeof(ip));

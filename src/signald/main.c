@@ -160,10 +160,9 @@ static int main_node_id(const struct main_config *c, struct main_state *st)
     }
     if (gethostname(host, sizeof(host)) < 0 || main_check_node(host) < 0)
         snprintf(host, sizeof(host), "node");
-    host[40] = '\0';
     if (random_token_hex(suffix, sizeof(suffix), 3) < 0)
         return -EIO;
-    snprintf(st->node_id, sizeof(st->node_id), "%s-%s", host, suffix);
+    snprintf(st->node_id, sizeof(st->node_id), "%.40s-%s", host, suffix);
     return 0;
 }
 

@@ -37,6 +37,21 @@ size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
     prom_histogram(&b, &h);
     prom_put(&b, "vc_signal_join_latency_ms_sum %.3f\n", st->join_latency_sum_ms);
     prom_put(&b, "vc_signal_join_latency_ms_count %" PRIu64 "\n", st->join_latency_count);
+    if (io->clustered) {
+        const struct prom_metric c[] = {
+            {"vc_signal_redis_up", "gauge", "1 while Redis answers (else /readyz is 503).",
+             io->redis_up},
+            {"vc_signal_cluster_published_total", "counter", "Messages sent to other nodes.",
+             io->cluster_published},
+            {"vc_signal_cluster_received_total", "counter", "Messages from other nodes.",
+             io->cluster_received},
+            {"vc_signal_proxied_joins_total", "counter", "Joins passed on to the room's home node.",
+             io->proxied_joins},
+            {"vc_signal_takeovers_total", "counter", "Rooms taken over from a lost node.",
+             io->takeovers},
+        };
+        prom_metrics(&b, c, sizeof(c) / sizeof(c[0]));
+    }
     prom_put(&b,
              "# HELP vc_signal_ws_refused_total WebSocket upgrades refused, by reason.\n"
              "# TYPE vc_signal_ws_refused_total counter\n"

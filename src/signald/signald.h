@@ -116,6 +116,9 @@ struct signald_io_counts {
     size_t connections;
     uint64_t refused_origin, refused_capacity, refused_rate, too_large, out_overflow;
     bool draining;
+    bool clustered; /* --redis: the cluster's figures below are printed */
+    bool redis_up;
+    uint64_t cluster_published, cluster_received, proxied_joins, takeovers;
 };
 size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
                               const struct signald_io_counts *io, char *out, size_t outlen);

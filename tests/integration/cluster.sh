@@ -35,6 +35,9 @@ check cluster_bad_node_id_refused "exit $rc: $out" matches 'node-id' "$out"
 
 # --- two nodes -----------------------------------------------------------------------------------
 
+metric_is() { [ "$(awk -v n="$2" '$1 == n {print $2}' <<<"$1")" = "$3" ]; }
+metric_ge() { [ "$(awk -v n="$2" '$1 == n {print $2}' <<<"$1")" -ge "$3" ]; }
+
 start_node() {
     local n=$1 port=$2
     start_signal "$TEST_LOGS/cluster-node$n.log" "$port" --listen "127.0.0.1:$port" \
@@ -64,6 +67,12 @@ ca=$PWD/certs/ca.crt
     VC_REDIS_PIDFILE=$REDIS_PIDFILE timeout 150 "$NODE" cluster.mjs) | tee "$out"
 counts_from "$out" cluster_node_tests
 
+m=$(curl -fsS --cacert certs/ca.crt --resolve "localhost:$port2:127.0.0.1" \
+    "https://localhost:$port2/metrics")
+check cluster_metrics_redis_up "$(grep redis_up <<<"$m")" metric_is "$m" vc_signal_redis_up 1
+check cluster_metrics_count_takeovers "$(grep takeovers <<<"$m")" metric_ge "$m" vc_signal_takeovers_total 1
+check cluster_metrics_count_proxied_joins "$(grep proxied <<<"$m")" metric_ge "$m" vc_signal_proxied_joins_total 1
+
 # --- a clean stop -------------------------------------------------------------------------------
 
 check cluster_survivor_still_running "node 2 exited" kill -0 "$node2"
@@ -73,4 +82,8 @@ check cluster_stop_removes_the_node_key "$(redis-cli -p "$redis_port" keys 'vc:n
     [ "$(redis-cli -p "$redis_port" exists vc:node:node2)" = 0 ]
 check cluster_takeover_logged_as_resumed_peers "$(grep -c peer.joined "$WORK/meta2.log") joins" \
     [ "$(grep '"event":"peer.joined"' "$WORK/meta2.log" | grep -c '"resumed":true')" -ge 2 ]
+for n in 1 2; do
+    check "cluster_node${n}_log_has_no_sanitizer_report" "see $TEST_LOGS/cluster-node$n.log" \
+        no_sanitizer_report "$TEST_LOGS/cluster-node$n.log"
+done
 finish
