@@ -14,7 +14,9 @@
 
 /* A cluster message on a node's inbox: "K<id, 16 hex> <from node>\n<payload>". Kinds:
  * edge -> home: J join (payload "ip\tbrowser\tversion\tos\n" + frame), M frame, C closed;
- * home -> edge: S send frame, X close ("code reason"); anyone -> home: E end room (payload id). */
+ * home -> edge: S send frame, X close ("code reason"), P probe; anyone -> home: E end room
+ * (payload id). An edge answers S, X and P for a connection it no longer has with C, so a home
+ * that missed a C (Redis was away) frees its session. */
 #define MSG_HEAD_MAX (1 + 16 + 1 + CLUSTER_NODE_MAX + 1)
 #define LINK_MIN_BUCKETS 256
 
@@ -87,10 +89,12 @@ static void link_del(struct cluster *cl, struct hub_conn *c)
 
 /* ---- Redis connections ---- */
 
-void cluster_down(struct cluster *cl, const char *why)
+void cluster_down(struct cluster *cl, const char *reason)
 {
     bool was_up = cl->up;
+    char why[128];
 
+    snprintf(why, sizeof(why), "%s", reason); /* reason may live in a context freed below */
     cl->up = false;
     cl->connecting = false;
     cl->heartbeat_pending = false;
@@ -249,6 +253,15 @@ static bool sync_connect(struct cluster *cl)
     return true;
 }
 
+/* After an outage: asks each edge whether its proxied clients are still there (see 'P'). */
+static void probe_remote_links(struct cluster *cl)
+{
+    for (size_t i = 0; i < cl->link_buckets; i++)
+        for (struct hub_conn *c = cl->links[i]; c; c = c->link_next)
+            if (c->remote)
+                cluster_publish(cl, c->remote_node, 'P', c->cluster_id, "", 0);
+}
+
 /* The subscriber connected (or failed to): bring up the other two, subscribe, resync. */
 static void on_sub_connect(const redisAsyncContext *ac, int status)
 {
@@ -277,6 +290,7 @@ static void on_sub_connect(const redisAsyncContext *ac, int status)
     log_msg(LOG_LEVEL_INFO, "cluster: connected to Redis %s:%d as node %s", cl->host, cl->port,
             cl->node);
     cluster_resync(cl);
+    probe_remote_links(cl);
 }
 
 static void connect_begin(struct cluster *cl)
@@ -396,16 +410,21 @@ static void dispatch(struct cluster *cl, char kind, uint64_t id, const char *nod
             remote_free(cl, c);
         return;
     case 'S':
-        if ((c = link_find(cl, "", id)))
+    case 'P':
+        if (!(c = link_find(cl, "", id)))
+            cluster_publish(cl, node, 'C', id, "", 0);
+        else if (kind == 'S')
             server_hub_ops.send(cl->srv, c, p, len);
         return;
     case 'X':
-        if ((c = link_find(cl, "", id))) {
+        if (!(c = link_find(cl, "", id)))
+            cluster_publish(cl, node, 'C', id, "", 0);
+        else {
             if (len >= sizeof(reason))
                 len = sizeof(reason) - 1;
             memcpy(reason, p, len);
             reason[len] = '\0';
-            code = atoi(reason);
+            code = (int)strtol(reason, NULL, 10);
             const char *sp = strchr(reason, ' ');
             server_hub_ops.close(cl->srv, c, code >= 1000 && code < 5000 ? code : 1011,
                                  sp ? sp + 1 : "");

@@ -103,8 +103,13 @@ static int64_t unix_ms(void)
 
 static void hex32(const unsigned char *in, char *out)
 {
-    for (int i = 0; i < HUB_HASH_LEN; i++)
-        sprintf(out + 2 * i, "%02x", in[i]);
+    static const char digits[] = "0123456789abcdef";
+
+    for (int i = 0; i < HUB_HASH_LEN; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * HUB_HASH_LEN] = '\0';
 }
 
 redisReply *cluster_command_argv(struct cluster *cl, int argc, const char **argv,
