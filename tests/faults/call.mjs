@@ -5,6 +5,8 @@
 //            decode advancing video within RECOVER_MS of the kill, without a page reload.
 //   steady   both daemons reloaded (SIGHUP): video keeps advancing on both sides with no stall
 //            over STALL_MS, no peer-away, no WebSocket closed, no ICE restart, for WATCH_MS.
+//   signalkill  the signalling node was killed (kill -9): both sides join again (resume) through
+//            the load balancer within RECOVER_MS, and relayed video never stalls over STALL_MS.
 // Prints "ok NAME" / "FAIL NAME: why" lines and "N passed, N failed". Environment as tests/e2e.
 import readline from 'node:readline';
 import {
@@ -145,12 +147,11 @@ async function recover(sides, t0) {
     assert(ms <= RECOVER_MS, `recovery took ${ms} ms, want <= ${RECOVER_MS}`);
 }
 
-// steady: samples both sides for WATCH_MS; frames must never stall for more than STALL_MS.
-async function steady(sides, t0) {
-    const first = {};
-    const lastAdvance = {};
-    const prev = {};
-    const worst = {};
+// Samples both sides for watchMs; frames must never stall for more than STALL_MS. With rejoin
+// (the signalling node was killed), each side must have joined again and be connected, with no
+// peer shown away, within RECOVER_MS; otherwise (a reload) nothing may be closed or joined again.
+async function watch(sides, t0, { rejoin, watchMs }) {
+    const first = {}, lastAdvance = {}, prev = {}, worst = {}, back = {};
     for (const [who, page] of sides) {
         first[who] = await facts(page);
         first[who].ufrag = await localUfrag(page);
@@ -158,28 +159,38 @@ async function steady(sides, t0) {
         lastAdvance[who] = Date.now();
         worst[who] = 0;
     }
-    while (Date.now() < t0 + WATCH_MS) {
+    while (Date.now() < t0 + watchMs) {
         await sleep(SAMPLE_MS);
         for (const [who, page] of sides) {
             const f = await facts(page);
             const now = Date.now();
             if (f.frames > prev[who].frames) lastAdvance[who] = now;
             worst[who] = Math.max(worst[who], now - lastAdvance[who]);
-            assert(f.away === 0, `${who} shows peer-away ("Reconnecting…") ${now - t0} ms after the reload`);
-            assert(f.closed === first[who].closed && f.open === first[who].open,
-                `${who}: WebSocket closed after the reload (open ${first[who].open}->${f.open})`);
-            assert(f.joins === first[who].joins, `${who} sent join again after the reload`);
+            if (rejoin) {
+                if (!back[who] && f.joins > first[who].joins && f.open >= 1 && f.away === 0) back[who] = now - t0;
+            } else {
+                assert(f.away === 0, `${who} shows peer-away ("Reconnecting…") ${now - t0} ms after the reload`);
+                assert(f.closed === first[who].closed && f.open === first[who].open,
+                    `${who}: WebSocket closed after the reload (open ${first[who].open}->${f.open})`);
+                assert(f.joins === first[who].joins, `${who} sent join again after the reload`);
+            }
             prev[who] = f;
         }
     }
     console.log(`# longest_frame_gap_ms ` + sides.map(([who]) => `${who}=${worst[who]}`).join(' '));
+    if (rejoin) console.log(`# rejoined_ms ` + sides.map(([who]) => `${who}=${back[who] ?? 'never'}`).join(' '));
     for (const [who, page] of sides) {
         assert(worst[who] <= STALL_MS, `${who}: no new frame for ${worst[who]} ms, want <= ${STALL_MS}`);
         assert(prev[who].frames > first[who].frames + 50,
-            `${who}: frames ${first[who].frames}->${prev[who].frames} over ${WATCH_MS} ms`);
+            `${who}: frames ${first[who].frames}->${prev[who].frames} over ${watchMs} ms`);
         assert(prev[who].ice === 'connected' || prev[who].ice === 'completed', `${who}: ICE ${prev[who].ice}`);
-        const ufrag = await localUfrag(page);
-        assert(ufrag === first[who].ufrag, `${who}: ICE restarted (ufrag ${first[who].ufrag}->${ufrag})`);
+        if (rejoin) {
+            assert(back[who] !== undefined && back[who] <= RECOVER_MS,
+                `${who} did not resume within ${RECOVER_MS} ms (joins ${first[who].joins}->${prev[who].joins}, open ${prev[who].open})`);
+        } else {
+            const ufrag = await localUfrag(page);
+            assert(ufrag === first[who].ufrag, `${who}: ICE restarted (ufrag ${first[who].ufrag}->${ufrag})`);
+        }
     }
 }
 
@@ -201,7 +212,7 @@ const t = {
 };
 let browser;
 try {
-    assert(MODE === 'recover' || MODE === 'steady', `usage: node call.mjs recover|steady`);
+    assert(['recover', 'steady', 'signalkill'].includes(MODE), `usage: node call.mjs recover|steady|signalkill`);
     browser = await launchBrowser();
     const { sides } = await setUp(t);
     report('fault_call_relay_only_video_before_fault', null);
@@ -210,10 +221,14 @@ try {
     const m = /^go (\d+)$/.exec(line.trim());
     assert(m, `bad command "${line}"`);
     const t0 = Number(m[1]);
-    const name = MODE === 'recover' ? 'turn_kill_call_recovers_by_ice_restart_within_10s'
-        : 'reload_call_video_keeps_advancing_no_peer_away';
+    const name = {
+        recover: 'turn_kill_call_recovers_by_ice_restart_within_10s',
+        steady: 'reload_call_video_keeps_advancing_no_peer_away',
+        signalkill: 'signal_kill_both_resume_within_10s_video_never_stalls',
+    }[MODE];
     try {
-        await (MODE === 'recover' ? recover(sides, t0) : steady(sides, t0));
+        await (MODE === 'recover' ? recover(sides, t0)
+            : watch(sides, t0, { rejoin: MODE === 'signalkill', watchMs: MODE === 'signalkill' ? 14000 : WATCH_MS }));
         report(name, null);
     } catch (e) {
         report(name, e);

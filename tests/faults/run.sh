@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the fault scenarios (make test-faults), one script each, and prints "N passed, N failed".
 # Usage: tests/faults/run.sh [BUILD_DIR]
-# Not here yet: the scenarios that need Redis and multi-node signalling (kill -9 of a signalling
-# node with resume on another, Redis killed and restarted, the 30 s partition of a node); they
-# come with the Redis registry. Scenarios 1-2 drive Debian's Chromium; 5 needs root, iproute2 and
-# the kernel's sch_netem (it skips without them). Everything stays on loopback or in network
+# Scenarios 1, 2 and 7 drive Debian's Chromium; 5 needs root, iproute2 and the kernel's
+# sch_netem (it skips without them); 6 (a 30 s partition of a vc-signal node from Redis) needs
+# root and network namespaces; 7 runs deploy/local-cluster.sh (Redis, haproxy, two nodes of
+# each daemon). Redis killed and restarted is in tests/integration/cluster.sh (make test). Everything stays on loopback or in network
 # namespaces the scenarios create.
 set -u
 build=${1:-build}
