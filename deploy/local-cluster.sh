@@ -8,13 +8,16 @@
 # DIR/cluster.env holds ports, pids and file paths as shell assignments for tests to `source`.
 # Ports are offsets from the base port N (default 18440): load balancer N, vc-signal N+1 and N+2,
 # vc-turn UDP/TCP N+38 and N+48, TLS N+9 and N+19, metrics N+51 and N+52, Redis N+39; relay
-# ports N+21560 to N+23559, a thousand per vc-turn node (40000-41999 by default).
+# ports N+21560 to N+23559, a thousand per vc-turn node (40000-41999 by default). A second
+# cluster needs its own DIR and a base port at least 53 away; within 2000, relay ranges overlap,
+# which vc-turn survives (it skips relay ports in use).
 set -eu
 
 NODES=(1 2)
 CA_FILE=certs/ca.crt
 WAIT_SECONDS=15
 STOP_SECONDS=5
+REAP_SECONDS=3
 
 die() {
     echo "local-cluster: $*" >&2
@@ -119,42 +122,52 @@ launch() {
     echo $! >"$(pid_file "$name")"
 }
 
-# stop_all: TERM to every component still running (the load balancer first), up to STOP_SECONDS
-# for all of them to exit, then KILL. Harmless when nothing runs.
+# stop_all: the load balancer and the vc nodes first, then Redis (so that vc-signal leaves it
+# cleanly), then up to REAP_SECONDS until no process is left even as a zombie, so that pgrep
+# right after a stop shows none. Harmless when nothing runs.
 stop_all() {
-    local name i
-    for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-        name=${COMPONENTS[i]}
-        if running "$name"; then kill -TERM "$(read_pid "$name")" 2>/dev/null || true; fi
-    done
-    wait_gone "$STOP_SECONDS"
-    for name in $(components_where alive); do
-        echo "local-cluster: $name (pid $(read_pid "$name")) ignored TERM for ${STOP_SECONDS}s; killing it" >&2
-        kill -KILL "$(read_pid "$name")" 2>/dev/null || true
-    done
-    wait_gone 1
+    stop_stage "${COMPONENTS[@]:1}"
+    stop_stage redis
+    wait_until_none "$REAP_SECONDS" present "${COMPONENTS[@]}"
     rm -f "$DIR"/pids/*.pid "$ENV_FILE"
 }
 
-# wait_gone SECONDS: waits, at most that long, until no component's process is left, not even
-# as a zombie, so that pgrep right after a stop shows none. Reaps the ones that are this shell's
-# own children (a failed start); init reaps the others.
-wait_gone() {
-    local i name
-    for ((i = 0; i < $1 * 10; i++)); do
-        for name in $(components_where present); do
+# stop_stage NAME...: TERM to each that still runs, up to STOP_SECONDS for them to exit, then KILL.
+stop_stage() {
+    local name
+    for name in $(components_where alive "$@"); do
+        kill -TERM "$(read_pid "$name")" 2>/dev/null || true
+    done
+    wait_until_none "$STOP_SECONDS" alive "$@"
+    for name in $(components_where alive "$@"); do
+        echo "local-cluster: $name (pid $(read_pid "$name")) ignored TERM for" \
+            "${STOP_SECONDS}s; killing it" >&2
+        kill -KILL "$(read_pid "$name")" 2>/dev/null || true
+    done
+}
+
+# wait_until_none SECONDS present|alive NAME...: waits, at most that long, until none of the named
+# components passes that test. Reaps those that are this shell's own children (after a failed
+# start); init reaps the others.
+wait_until_none() {
+    local i name seconds=$1 test=$2
+    shift 2
+    for ((i = 0; i < seconds * 10; i++)); do
+        for name in $(components_where present "$@"); do
             alive "$(read_pid "$name")" "$name" || wait "$(read_pid "$name")" 2>/dev/null || true
         done
-        [ -z "$(components_where present)" ] && return 0
+        [ -z "$(components_where "$test" "$@")" ] && return 0
         sleep 0.1
     done
 }
 
-# components_where present|alive: the components whose recorded pid passes that test.
+# components_where present|alive NAME...: those of the named components whose recorded pid
+# passes that test.
 components_where() {
-    local name
-    for name in "${COMPONENTS[@]}"; do
-        if "$1" "$(read_pid "$name")" "$name"; then echo "$name"; fi
+    local name test=$1
+    shift
+    for name in "$@"; do
+        if "$test" "$(read_pid "$name")" "$name"; then echo "$name"; fi
     done
 }
 
@@ -175,7 +188,11 @@ https_answer() {
 }
 
 redis_ok() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
-turn_ok() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:$(turn_metrics_port "$1")/healthz" 2>/dev/null)" = ok ]; }
+turn_ok() {
+    local url
+    url=http://127.0.0.1:$(turn_metrics_port "$1")/healthz
+    [ "$(curl -fsS --max-time 2 "$url" 2>/dev/null)" = ok ]
+}
 signal_ok() { [ "$(https_get "$(signal_port "$1")" /healthz)" = ok ]; }
 lb_ok() { [ "$(https_get "$LB_PORT" /healthz)" = ok ]; }
 
@@ -196,7 +213,10 @@ all_tcp_ports() {
     local i
     echo "$LB_PORT" "$REDIS_PORT"
     for i in "${NODES[@]}"; do
-        echo "$(signal_port "$i")" "$(turn_port "$i")" "$(turn_tls_port "$i")" "$(turn_metrics_port "$i")"
+        signal_port "$i"
+        turn_port "$i"
+        turn_tls_port "$i"
+        turn_metrics_port "$i"
     done
 }
 
@@ -209,7 +229,7 @@ check_prerequisites() {
     done
     deploy/install-deps.sh cluster
     [ -s "$CA_FILE" ] || certs/gen-dev-certs.sh
-    up=$(components_where alive | tr '\n' ' ')
+    up=$(components_where alive "${COMPONENTS[@]}" | tr '\n' ' ')
     [ -z "$up" ] || die "a cluster is already running in $DIR (${up% }); stop it first"
     for port in $(all_tcp_ports); do
         port_taken "$port" && die "port $port on 127.0.0.1 is in use; pick another --base-port"
@@ -236,7 +256,8 @@ start_redis() {
 # browsers here gather candidates (as deploy/run-dev.sh does).
 own_peer_flags() {
     local ip
-    for ip in $(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]}'); do
+    for ip in $(ip -4 -o addr show scope global 2>/dev/null |
+        awk '{split($4, a, "/"); print a[1]}'); do
         printf '%s\n' --allow-peer "$ip/32"
     done
 }
@@ -246,18 +267,21 @@ start_turn() {
     local i=$1 next=$(($1 % ${#NODES[@]} + 1)) own
     mapfile -t own < <(own_peer_flags)
     launch "turn-$i" build/bin/vc-turn --listen "127.0.0.1:$(turn_port "$i")" \
-        --tls-listen "127.0.0.1:$(turn_tls_port "$i")" --cert certs/server.crt --key certs/server.key \
-        --relay-ip 127.0.0.1 --ports "$(relay_range "$i")" --metrics "127.0.0.1:$(turn_metrics_port "$i")" \
+        --tls-listen "127.0.0.1:$(turn_tls_port "$i")" \
+        --cert certs/server.crt --key certs/server.key \
+        --relay-ip 127.0.0.1 --ports "$(relay_range "$i")" \
+        --metrics "127.0.0.1:$(turn_metrics_port "$i")" \
         --secret-file "$TURN_SECRET_FILE" --alternate-server "127.0.0.1:$(turn_port "$next")" \
         --allow-peer 127.0.0.0/8 "${own[@]}" --threads 1 --log "$DIR/logs/turn-$i-meta.log"
 }
 
 # turn_node_spec I: vc-signal's --turn-node value for vc-turn node I, in region "local".
 turn_node_spec() {
-    local port tls
+    local port tls urls
     port=$(turn_port "$1")
     tls=$(turn_tls_port "$1")
-    echo "region=local,weight=100,stun=127.0.0.1:$port,urls=turn:127.0.0.1:$port?transport=udp|turn:127.0.0.1:$port?transport=tcp|turns:localhost:$tls?transport=tcp"
+    urls="turn:127.0.0.1:$port?transport=udp|turn:127.0.0.1:$port?transport=tcp"
+    echo "region=local,weight=100,stun=127.0.0.1:$port,urls=$urls|turns:localhost:$tls?transport=tcp"
 }
 
 start_signal() {
@@ -269,12 +293,13 @@ start_signal() {
         --cert certs/server.crt --key certs/server.key \
         --public-url "https://localhost:$LB_PORT" --allowed-origin "https://127.0.0.1:$LB_PORT" \
         --api-key-file "$API_KEY_FILE" --turn-secret-file "$TURN_SECRET_FILE" \
-        --ice-server "stun:127.0.0.1:$(turn_port "${NODES[0]}")" "${pool[@]}" --default-region local \
+        --ice-server "stun:127.0.0.1:$(turn_port "${NODES[0]}")" \
+        "${pool[@]}" --default-region local \
         --data-dir "$DIR/signal-$i" --web-root src/web --log "$DIR/logs/signal-$i-meta.log"
 }
 
-# write_haproxy_cfg: TCP mode, TLS passed through, source-address affinity over the vc-signal nodes with an
-# HTTPS GET /readyz check each second; a refused connection is retried on the other node.
+# write_haproxy_cfg: TCP mode, TLS passed through, source-address affinity over the vc-signal
+# nodes with an HTTPS GET /readyz check each second; a refused connection is retried on the other.
 write_haproxy_cfg() {
     local i
     cat >"$HAPROXY_CFG" <<EOF
@@ -287,7 +312,8 @@ defaults
     mode tcp
     log global
     option tcplog
-    option redispatch
+    # A failed connection is retried on another node at once (1: every retry, not just the last).
+    option redispatch 1
     retries 3
     timeout connect 2s
     # WebSockets stay open for a whole call.
@@ -393,13 +419,15 @@ print_summary() {
         echo "  signal-$i       https://localhost:$(signal_port "$i")  (node id signal-$i)"
     done
     for i in "${NODES[@]}"; do
-        echo "  turn-$i         turn:127.0.0.1:$(turn_port "$i") (UDP/TCP), turns:localhost:$(turn_tls_port "$i")," \
-            "metrics http://127.0.0.1:$(turn_metrics_port "$i"), relay $(relay_range "$i")"
+        echo "  turn-$i         turn:127.0.0.1:$(turn_port "$i") (UDP/TCP)," \
+            "turns:localhost:$(turn_tls_port "$i"), metrics http://127.0.0.1:$(turn_metrics_port "$i")," \
+            "relay $(relay_range "$i")"
     done
     echo "  redis          redis://127.0.0.1:$REDIS_PORT"
     echo "  ports, pids    $ENV_FILE"
     echo "  logs           $DIR/logs/"
-    echo "status: deploy/local-cluster.sh status$(cluster_flags); stop: deploy/local-cluster.sh stop$(cluster_flags)"
+    echo "status: deploy/local-cluster.sh status$(cluster_flags)"
+    echo "stop:   deploy/local-cluster.sh stop$(cluster_flags)"
 }
 
 # cluster_flags: the flags that name this cluster again in a later command, when not the defaults.
@@ -411,6 +439,7 @@ cluster_flags() {
 # on_start_exit: when start ends before everything is up (a failed check, Ctrl-C, TERM), stops
 # what it started. An EXIT trap, because bash 5.2 can fail to run an INT trap that lands while
 # it parses a $(...) and then exits without it; the EXIT trap still runs.
+# shellcheck disable=SC2317 # run by a trap
 on_start_exit() {
     if [ -z "$STARTED" ]; then
         echo "local-cluster: stopping what was started" >&2
@@ -418,6 +447,7 @@ on_start_exit() {
     fi
 }
 
+# shellcheck disable=SC2317 # run by a trap
 on_signal() { exit 130; }
 
 do_start() {
@@ -466,4 +496,7 @@ main() {
     esac
 }
 
+# Exit right here: bash reads a script as it runs it, so a run that outlived an edit of this
+# file would otherwise go on reading the new text.
 main "$@"
+exit

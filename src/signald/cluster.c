@@ -111,7 +111,7 @@ void cluster_down(struct cluster *cl, const char *reason)
             redisAsyncFree(acs[i]);
         }
     }
-    if (was_up)
+    if (was_up && !cl->stopping)
         log_msg(LOG_LEVEL_ERROR, "cluster: Redis lost (%s); not ready until it is back", why);
 }
 
@@ -735,6 +735,7 @@ void cluster_stop(struct cluster *cl)
         redisReply *r = redisCommand(cl->sync, "DEL vc:node:%s", cl->node);
         freeReplyObject(r);
     }
+    cl->stopping = true;
     cluster_down(cl, "stopping");
     while (cl->link_buckets && cl->nlinks) {
         for (size_t i = 0; i < cl->link_buckets; i++)

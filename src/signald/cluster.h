@@ -47,7 +47,8 @@ struct cluster {
     redisAsyncContext *sub;           /* SUBSCRIBE to the inbox */
     bool up;                          /* all three connected, subscribed and resynchronised */
     bool connecting;
-    bool reset; /* a failed start-up: cluster_tick() drops the connections */
+    bool reset;    /* a failed start-up: cluster_tick() drops the connections */
+    bool stopping; /* cluster_stop(): dropping the connections is no loss */
     uint64_t connect_started_ms;
     uint64_t last_ok_ms; /* the last heartbeat answer */
     bool heartbeat_pending;
