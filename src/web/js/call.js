@@ -96,12 +96,16 @@ export class Call extends Emitter {
         const listed = new Map((m.peers || []).map((p) => [p.peer, p.role]));
         this.roles = new Map(listed);
         if (m.resumed) {
-            // Same peer again: keep links, restart ICE with fresh credentials, greet peers we missed.
+            // Same peer again: keep links with the fresh credentials, greet peers we missed. Media
+            // that still flows is left alone (signalling failed, not the network); a link whose
+            // ICE is not connected restarts ICE. Two sides restarting at once (both resumed after
+            // their signalling node was lost) would collide, and Chromium's rollback of the
+            // colliding restart left the remote video frozen.
             for (const [id, link] of this.links) {
                 if (!listed.has(id)) this.removeLink(id);
                 else {
                     link.updateIceServers(this.iceServers);
-                    link.restartIce('signalling resumed');
+                    if (!link.connected()) link.restartIce('signalling resumed');
                 }
             }
             for (const [id, role] of listed) if (!this.links.has(id)) this.addLink(id, role, true).offer();

@@ -268,7 +268,13 @@ export class CallView {
             video.play().catch(() => {});
             show(sound, true);
         });
-        link.on('track', play);
+        // A new remote track (not a renegotiated one): bind the stream again so the element
+        // switches to it instead of freezing on the old track's last frame.
+        link.on('track', () => {
+            video.srcObject = null;
+            video.srcObject = link.remoteStream;
+            play();
+        });
         video.addEventListener('loadedmetadata', () => video.paused && play());
         play();
         this.tiles.set(link.id, {tile, away});

@@ -50,7 +50,9 @@ export class PeerLink extends Emitter {
             this.sendData({candidate: candidate ? candidate.toJSON() : null});
         };
         pc.ontrack = ({track}) => {
-            if (pc !== this.pc) return;
+            // A renegotiation (an ICE restart after a resume, say) fires ontrack again for the
+            // same track: removing and re-adding it would leave a <video> frozen on its last frame.
+            if (pc !== this.pc || this.remoteStream.getTracks().includes(track)) return;
             for (const old of this.remoteStream.getTracks()) {
                 if (old.kind === track.kind) this.remoteStream.removeTrack(old);
             }
@@ -166,6 +168,12 @@ export class PeerLink extends Emitter {
         this.createPc();
         this.pendingCandidates = pending;
         this.emit('recreated');
+    }
+
+    /* True while ICE has a working pair. */
+    connected() {
+        const s = this.pc.iceConnectionState;
+        return s === 'connected' || s === 'completed';
     }
 
     restartIce(why) {
