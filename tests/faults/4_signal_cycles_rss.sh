@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault: create/join/leave cycles against vc-signal (cycles.mjs: POST /api/v1/rooms, host
+# Fault: create/join/leave cycles against vc-signal, with rooms in the process and then in Redis (cycles.mjs: POST /api/v1/rooms, host
 # join over a fresh vc.v1 WebSocket, leave, DELETE; 16 at once), with VmRSS flat within 1 MB
 # after a 10,000-cycle warm-up. vc-load signal holds its rooms for a measured window and cannot
 # loop create/join/leave, hence the node client (the ws package from tests/signal/node_modules).
@@ -24,50 +24,72 @@ need_node
 need_dev_certs
 npm_ci tests/signal ws
 [ -x "$VC_BUILD/bin/vc-signal" ] || die "$VC_BUILD/bin/vc-signal is missing"
-port=$(free_port) || die "no free TCP port found after 30 tries"
-API_KEY=key-$(openssl rand -hex 20)
-start_signal "$WORK/signal.log" "$port" --listen "127.0.0.1:$port" --cert certs/server.crt \
-    --key certs/server.key --public-url "https://localhost:$port" --api-key "$API_KEY" \
-    --turn-secret "s-$RANDOM$RANDOM" --ice-server "turn:127.0.0.1:3478?transport=udp" \
-    --data-dir "$WORK/data" --log "$WORK/meta.log" --max-conns-per-ip-per-min 1000000 \
-    --resume-grace 1
+# run_cycles MODE: the cycles against one vc-signal; MODE "memory" keeps rooms in the process,
+# "redis" shares them through a redis-server started here (and checks no room key is left).
+run_cycles() {
+    local mode=$1 redis_args=() rport
+    if [ "$mode" = redis ]; then
+        rport=$(free_port) || die "no free TCP port found after 30 tries"
+        redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+            >"$WORK/redis.log" 2>&1 &
+        BG_PIDS+=("$!")
+        wait_for redis-server "$!" "$WORK/redis.log" redis-cli -p "$rport" ping
+        redis_args=(--redis "redis://127.0.0.1:$rport" --node-id cycles)
+    fi
+    port=$(free_port) || die "no free TCP port found after 30 tries"
+    API_KEY=key-$(openssl rand -hex 20)
+    start_signal "$WORK/signal-$mode.log" "$port" --listen "127.0.0.1:$port" --cert certs/server.crt \
+        --key certs/server.key --public-url "https://localhost:$port" --api-key "$API_KEY" \
+        --turn-secret "s-$RANDOM$RANDOM" --ice-server "turn:127.0.0.1:3478?transport=udp" \
+        --data-dir "$WORK/data" --log "$WORK/meta.log" --max-conns-per-ip-per-min 1000000 \
+        --resume-grace 1 "${redis_args[@]}"
 
-rss_kb() {
-    awk '/^VmRSS:/ { print $2 }' "/proc/$SIGNAL_PID/status" 2>/dev/null
+    rss_kb() {
+        awk '/^VmRSS:/ { print $2 }' "/proc/$SIGNAL_PID/status" 2>/dev/null
+    }
+
+    rm -f "$WORK/in"
+    mkfifo "$WORK/in"
+    (cd tests/faults && VC_WORKERS=${FAULT_SIGNAL_WORKERS:-16} VC_PORT=$port VC_API_KEY=$API_KEY VC_CA=$PWD/../../certs/ca.crt \
+        exec timeout 900 "$NODE" cycles.mjs "$CYCLES" "$WARMUP") <"$WORK/in" >"$WORK/cycles-$mode.out" 2>&1 &
+    CYC_PID=$!
+    BG_PIDS+=("$CYC_PID")
+    exec 7>"$WORK/in"
+    for _ in $(seq 1 1200); do # the warm-up: at most 10 minutes
+        grep -q '^mark' "$WORK/cycles-$mode.out" && break
+        kill -0 "$CYC_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    read -r _ wdone wfail wms < <(grep '^mark' "$WORK/cycles-$mode.out") ||
+        die "no warm-up mark from cycles.mjs: $(tail -n 3 "$WORK/cycles-$mode.out")"
+    sleep 1 # let the last sockets close
+    rss0=$(rss_kb)
+    echo "# $mode: warm-up: $wdone cycles ($wfail failed) in $wms ms, VmRSS $rss0 kB"
+    echo go >&7
+    exec 7>&-
+    wait "$CYC_PID"
+    forget_pid "$CYC_PID"
+    sleep 1
+    rss1=$(rss_kb)
+    read -r _ ndone nfail ms rest < <(grep '^done' "$WORK/cycles-$mode.out") ||
+        die "cycles.mjs did not finish: $(tail -n 3 "$WORK/cycles-$mode.out")"
+    echo "# $mode: $ndone cycles, $nfail failed, in $ms ms ($((ndone * 1000 / (ms > 0 ? ms : 1)))/s); VmRSS $rss0 kB -> $rss1 kB ($((rss1 - rss0)) kB) ${rest:-}"
+    check fault_signal_${mode}_cycles_complete "$ndone of $CYCLES cycles" test "$ndone" -ge "$CYCLES"
+    check fault_signal_${mode}_cycles_few_failures "$nfail of $ndone failed ${rest:-}" test "$nfail" -le $((ndone / 1000))
+    check fault_signal_${mode}_rss_flat_within_1mb "VmRSS $rss0 kB after warm-up -> $rss1 kB after $ndone cycles" \
+        test $((rss1 - rss0)) -le 1024
+    rooms=$(curl -fsS -m 2 --cacert certs/ca.crt --resolve "localhost:$port:127.0.0.1" \
+        "https://localhost:$port/metrics" 2>/dev/null | awk '$1 == "vc_signal_rooms" { print $2 }')
+    check fault_signal_${mode}_no_rooms_left "vc_signal_rooms ${rooms:-?} after every DELETE" test "${rooms:-1}" = 0
+    stop_checked "$SIGNAL_PID" "fault_signal_${mode}_cycles_server_exits_cleanly" "$WORK/signal-$mode.log"
+    if [ "$mode" = redis ]; then
+        keys=$(redis-cli -p "$rport" --scan --pattern 'vc:*' | grep -Ev '^vc:(node|ended):' | head -n 5)
+        check fault_signal_redis_no_room_keys_left "keys left: $keys" test -z "$keys"
+    fi
 }
 
-rm -f "$WORK/in"
-mkfifo "$WORK/in"
-(cd tests/faults && VC_WORKERS=${FAULT_SIGNAL_WORKERS:-16} VC_PORT=$port VC_API_KEY=$API_KEY VC_CA=$PWD/../../certs/ca.crt \
-    exec timeout 900 "$NODE" cycles.mjs "$CYCLES" "$WARMUP") <"$WORK/in" >"$WORK/cycles.out" 2>&1 &
-CYC_PID=$!
-BG_PIDS+=("$CYC_PID")
-exec 7>"$WORK/in"
-for _ in $(seq 1 1200); do # the warm-up: at most 10 minutes
-    grep -q '^mark' "$WORK/cycles.out" && break
-    kill -0 "$CYC_PID" 2>/dev/null || break
-    sleep 0.5
+for mode in memory redis; do
+    [ "$mode" = redis ] && ! command -v redis-server >/dev/null && { skip fault_signal_redis_cycles "no redis-server"; continue; }
+    run_cycles "$mode"
 done
-read -r _ wdone wfail wms < <(grep '^mark' "$WORK/cycles.out") ||
-    die "no warm-up mark from cycles.mjs: $(tail -n 3 "$WORK/cycles.out")"
-sleep 1 # let the last sockets close
-rss0=$(rss_kb)
-echo "# warm-up: $wdone cycles ($wfail failed) in $wms ms, VmRSS $rss0 kB"
-echo go >&7
-exec 7>&-
-wait "$CYC_PID"
-forget_pid "$CYC_PID"
-sleep 1
-rss1=$(rss_kb)
-read -r _ ndone nfail ms rest < <(grep '^done' "$WORK/cycles.out") ||
-    die "cycles.mjs did not finish: $(tail -n 3 "$WORK/cycles.out")"
-echo "# $ndone cycles, $nfail failed, in $ms ms ($((ndone * 1000 / (ms > 0 ? ms : 1)))/s); VmRSS $rss0 kB -> $rss1 kB ($((rss1 - rss0)) kB) ${rest:-}"
-check fault_signal_cycles_complete "$ndone of $CYCLES cycles" test "$ndone" -ge "$CYCLES"
-check fault_signal_cycles_few_failures "$nfail of $ndone failed ${rest:-}" test "$nfail" -le $((ndone / 1000))
-check fault_signal_rss_flat_within_1mb "VmRSS $rss0 kB after warm-up -> $rss1 kB after $ndone cycles" \
-    test $((rss1 - rss0)) -le 1024
-rooms=$(curl -fsS -m 2 --cacert certs/ca.crt --resolve "localhost:$port:127.0.0.1" \
-    "https://localhost:$port/metrics" 2>/dev/null | awk '$1 == "vc_signal_rooms" { print $2 }')
-check fault_signal_no_rooms_left "vc_signal_rooms ${rooms:-?} after every DELETE" test "${rooms:-1}" = 0
-stop_checked "$SIGNAL_PID" fault_signal_cycles_server_exits_cleanly "$WORK/signal.log"
 finish
