@@ -3,8 +3,9 @@
 # Usage: tests/faults/run.sh [BUILD_DIR]
 # Scenarios 1, 2 and 7 drive Debian's Chromium; 5 needs root, iproute2 and the kernel's
 # sch_netem (it skips without them); 6 (a 30 s partition of a vc-signal node from Redis) needs
-# root and network namespaces; 7 runs deploy/local-cluster.sh (Redis, haproxy, two nodes of
-# each daemon). Redis killed and restarted is in tests/integration/cluster.sh (make test). Everything stays on loopback or in network
+# root and network namespaces; 7 and 8 run deploy/local-cluster.sh (Redis, haproxy, two nodes
+# of each daemon): kill -9 of a signalling node under a Chromium call, and Redis killed and
+# restarted under vc-load. tests/integration/cluster.sh (make test) covers the fast cases. Everything stays on loopback or in network
 # namespaces the scenarios create.
 set -u
 build=${1:-build}
