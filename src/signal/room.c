@@ -12,7 +12,7 @@
 
 /* How many live rooms each owner has, so that room creation checks max_rooms_per_owner without
  * walking every room: a chained hash table of per-owner records, a record freed with its
- * owner's last room. Owners are authenticated identities ("key", "user:ID"), so the unkeyed
+ * owner's last room. Owners are authenticated identities ("key", "user:HASH"), so the unkeyed
  * hash cannot be flooded by strangers. */
 #define ROOM_OWNERS_MIN_BUCKETS 16
 

@@ -47,6 +47,12 @@ start_node() {
         --redis "redis://127.0.0.1:$redis_port" --node-id "node$n" --resume-grace 30 \
         --data-dir "$WORK/data$n" --log "$WORK/meta$n.log"
 }
+# Clinicians: on node 1, a@ is user 1; on node 2, b@ is user 1 and a@ user 2.
+password='correct horse battery'
+SUITE=cluster
+signal_user_add "$WORK/data1" a@example.org A "$password"
+signal_user_add "$WORK/data2" b@example.org B "$password"
+signal_user_add "$WORK/data2" a@example.org A "$password"
 start_node 1 "$port1"
 node1=$SIGNAL_PID
 start_node 2 "$port2"
@@ -64,7 +70,7 @@ out=$WORK/node.out
 ca=$PWD/certs/ca.crt
 (cd "$TESTS_DIR" && VC_CA=$ca VC_PORT1=$port1 VC_PORT2=$port2 VC_API_KEY=$api_key \
     VC_REDIS_PORT=$redis_port VC_REDIS_PID=$(cat "$REDIS_PIDFILE") VC_NODE1_PID=$node1 \
-    VC_REDIS_PIDFILE=$REDIS_PIDFILE timeout 150 "$NODE" cluster.mjs) | tee "$out"
+    VC_REDIS_PIDFILE=$REDIS_PIDFILE VC_PASSWORD=$password timeout 150 "$NODE" cluster.mjs) | tee "$out"
 counts_from "$out" cluster_node_tests
 
 m=$(curl -fsS --cacert certs/ca.crt --resolve "localhost:$port2:127.0.0.1" \

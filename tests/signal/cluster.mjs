@@ -33,18 +33,21 @@ function assert(cond, why) {
     if (!cond) throw new Error(why);
 }
 
-function http(port, method, path, body) {
+// One request, with the API key unless auth gives a clinician's {cookie, csrf}.
+function http(port, method, path, body, auth = null) {
+    const headers = { 'content-type': 'application/json' };
+    if (auth) Object.assign(headers, { cookie: auth.cookie, 'x-csrf-token': auth.csrf });
+    else headers.authorization = `Bearer ${KEY}`;
     return new Promise((resolve, reject) => {
         const req = https.request({
-            host: '127.0.0.1', servername: 'localhost', port, ca, method, path, agent: false,
-            headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+            host: '127.0.0.1', servername: 'localhost', port, ca, method, path, agent: false, headers,
         }, (res) => {
             let d = '';
             res.on('data', (c) => { d += c; });
             res.on('end', () => {
                 let json = null;
                 try { json = JSON.parse(d); } catch { /* text */ }
-                resolve({ status: res.statusCode, text: d, json });
+                resolve({ status: res.statusCode, text: d, json, cookie: res.headers['set-cookie'] });
             });
         });
         req.on('error', reject);
@@ -143,6 +146,25 @@ await test('cluster_room_created_on_one_node_is_seen_on_the_other', async () => 
     assert(del.status === 204, `DELETE on node 2: ${del.status}`);
     const gone = await http(P1, 'GET', `/api/v1/rooms/${r.id}`);
     assert(gone.status === 404, `after DELETE, node 1 still has it: ${gone.status}`);
+});
+// Clinicians are numbered by each node's own database; their rooms belong to their email (hashed).
+async function login(port, email) {
+    const r = await http(port, 'POST', '/api/v1/session', { email, password: env('VC_PASSWORD') });
+    assert(r.status === 200, `login of ${email} on ${port}: ${r.status} ${r.text}`);
+    return { cookie: [].concat(r.cookie)[0].split(';')[0], csrf: r.json.csrf };
+}
+await test('cluster_clinician_rooms_follow_the_clinician_across_nodes', async () => {
+    const a1 = await login(P1, 'a@example.org'), a2 = await login(P2, 'a@example.org');
+    const b2 = await login(P2, 'b@example.org');
+    const made = await http(P1, 'POST', '/api/v1/rooms', {}, a1);
+    assert(made.status === 201, `create as a@ on node 1: ${made.status} ${made.text}`);
+    const mine = await http(P2, 'GET', '/api/v1/rooms', undefined, a2);
+    assert(mine.json.rooms.some((x) => x.id === made.json.id), `a@ does not see its room on node 2: ${mine.text.slice(0, 200)}`);
+    const theirs = await http(P2, 'GET', '/api/v1/rooms', undefined, b2);
+    assert(!theirs.json.rooms.some((x) => x.id === made.json.id), 'b@ (user 1 on node 2) sees a@\'s room');
+    const del = await http(P2, 'DELETE', `/api/v1/rooms/${made.json.id}`, undefined, b2);
+    assert(del.status === 404, `b@ deleted a@'s room: ${del.status}`);
+    assert((await http(P2, 'DELETE', `/api/v1/rooms/${made.json.id}`, undefined, a2)).status === 204, 'a@ cannot end its room on node 2');
 });
 await test('cluster_tokens_are_stored_hashed', async () => {
     const r = await room(P1);
