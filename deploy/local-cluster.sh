@@ -325,8 +325,8 @@ frontend vc
     default_backend vc_signal
 
 backend vc_signal
-    # Clinician log-in sessions live in each node's own database (rooms are shared, sessions are
-    # not yet), so a client stays on one node, by source address, until that node fails.
+    # A browser's connections stay on one node (by source address) until that node fails: rooms
+    # and clinician sessions are shared through Redis, so this only keeps things together.
     balance source
     hash-type consistent
     option httpchk

@@ -42,6 +42,8 @@ int64_t accounts_session_check(struct accounts *a, const char *token, size_t tok
                                int64_t now_s, char *csrf);
 /* Ends a session. 0 or -ENOENT. */
 int accounts_session_del(struct accounts *a, const char *token, size_t token_len);
+/* A user's id by email (normalised as at login): the id (> 0), -ENOENT, or -EIO. */
+int64_t accounts_user_id(struct accounts *a, const char *email);
 /* The display name and email of a user, for the dashboard (never logged). 0 or -ENOENT. */
 int accounts_user_info(struct accounts *a, int64_t user_id, char *email, size_t email_len,
                        char *name, size_t name_len);

@@ -15,14 +15,26 @@ struct event_log;
 #define SIGAPI_MAX_BODY (16 * 1024)
 #define SIGAPI_SESSION_COOKIE "vc_session"
 
+/* Clinician sessions shared by several nodes (Redis), besides each node's own database. Keys are
+ * the hex SHA-256 of the session token; the email names the clinician on every node. */
+struct sigapi_session_store {
+    int (*put)(void *ctx, const char *key, const char *email, const char *csrf, int64_t ttl_s);
+    /* 1 found (email and csrf filled), 0 not found, -EAGAIN. */
+    int (*get)(void *ctx, const char *key, char *email, size_t email_len, char *csrf,
+               size_t csrf_len);
+    void (*del)(void *ctx, const char *key);
+};
+
 struct sigapi_settings {
     const char *public_url;
     const uint8_t *api_key; /* borrowed; NULL or empty: API-key auth disabled */
     size_t api_key_len;
-    unsigned session_ttl;      /* seconds */
-    struct hub *hub;           /* borrowed */
-    struct accounts *accounts; /* borrowed; NULL: no clinician logins */
-    struct event_log *log;     /* borrowed; may be NULL */
+    unsigned session_ttl;                        /* seconds */
+    struct hub *hub;                             /* borrowed */
+    struct accounts *accounts;                   /* borrowed; NULL: no clinician logins */
+    struct event_log *log;                       /* borrowed; may be NULL */
+    const struct sigapi_session_store *sessions; /* NULL: sessions stay on this node */
+    void *sessions_ctx;
 };
 
 /* One HTTP request as the I/O layer read it. Every field is borrowed; strings may be NULL. */

@@ -648,6 +648,21 @@ int64_t accounts_login(struct accounts *a, const char *email, const char *passwo
     return ok ? id : -EACCES;
 }
 
+int64_t accounts_user_id(struct accounts *a, const char *email)
+{
+    char norm[ACCOUNTS_EMAIL_MAX + 1], hash[ACCOUNTS_HASH_MAX];
+    int64_t id = 0;
+    int rc;
+
+    if (accounts_email_normalise(email, norm) < 0)
+        return -ENOENT;
+    pthread_mutex_lock(&a->lock);
+    rc = accounts_user_lookup(a, norm, &id, hash);
+    pthread_mutex_unlock(&a->lock);
+    OPENSSL_cleanse(hash, sizeof(hash));
+    return rc < 0 ? rc : id;
+}
+
 int accounts_user_info(struct accounts *a, int64_t user_id, char *email, size_t email_len,
                        char *name, size_t name_len)
 {

@@ -235,6 +235,36 @@ static int sigapi_user_owner(struct sigapi_call *c, int64_t id)
     return 0;
 }
 
+/* The shared store's key for a session token: hex SHA-256. */
+static void sigapi_session_key(const char *token, size_t len, char key[2 * TOKEN_HASH_LEN + 1])
+{
+    unsigned char hash[TOKEN_HASH_LEN];
+
+    token_hash(token, len, hash);
+    for (int i = 0; i < TOKEN_HASH_LEN; i++)
+        snprintf(key + 2 * i, 3, "%02x", hash[i]);
+}
+
+/* The session's user id here. With a shared store, the store decides (a session started on any
+ * node is good on every node where the clinician has an account, and a logout anywhere ends it
+ * everywhere); only while it is unreachable does this node's own record count. */
+static int64_t sigapi_session_user(struct sigapi_call *c)
+{
+    char key[2 * TOKEN_HASH_LEN + 1], email[ACCOUNTS_EMAIL_MAX + 1];
+    int rc = -EAGAIN;
+
+    if (c->s->sessions) {
+        sigapi_session_key(c->token, c->token_len, key);
+        rc = c->s->sessions->get(c->s->sessions_ctx, key, email, sizeof(email), c->csrf,
+                                 sizeof(c->csrf));
+    }
+    if (rc == 1)
+        return accounts_user_id(c->s->accounts, email);
+    if (rc == 0)
+        return -ENOENT;
+    return accounts_session_check(c->s->accounts, c->token, c->token_len, c->req->now_s, c->csrf);
+}
+
 /* Validates the session cookie, if any. 1: valid session; 0: no cookie; -1: a bad cookie (logged
  * as auth.failed). */
 static int sigapi_auth_session(struct sigapi_call *c)
@@ -245,7 +275,7 @@ static int sigapi_auth_session(struct sigapi_call *c)
         return 0;
     if (!c->s->accounts)
         return -1;
-    id = accounts_session_check(c->s->accounts, c->token, c->token_len, c->req->now_s, c->csrf);
+    id = sigapi_session_user(c);
     if (id <= 0) {
         sigapi_auth_failed(c, "session");
         return -1;
@@ -641,6 +671,12 @@ static void sigapi_login(struct sigapi_call *c)
         return;
     }
     sigapi_set_cookie(c, token, ttl);
+    if (c->s->sessions) {
+        char key[2 * TOKEN_HASH_LEN + 1], mail[ACCOUNTS_EMAIL_MAX + 1];
+        sigapi_session_key(token, strlen(token), key);
+        if (accounts_user_info(c->s->accounts, id, mail, sizeof(mail), NULL, 0) == 0)
+            c->s->sessions->put(c->s->sessions_ctx, key, mail, csrf, ttl);
+    }
     OPENSSL_cleanse(token, sizeof(token));
     sigapi_me_reply(c, id, csrf);
 }
@@ -662,6 +698,11 @@ static void sigapi_session(struct sigapi_call *c)
         return;
     }
     accounts_session_del(c->s->accounts, c->token, c->token_len);
+    if (c->s->sessions) {
+        char key[2 * TOKEN_HASH_LEN + 1];
+        sigapi_session_key(c->token, c->token_len, key);
+        c->s->sessions->del(c->s->sessions_ctx, key);
+    }
     sigapi_set_cookie(c, "", 0);
     c->resp->status = 204;
     c->resp->body.len = 0;

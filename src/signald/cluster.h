@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "vc/hub.h"
+#include "vc/sigapi.h"
 
 struct server;
 struct hub_conn;
@@ -87,6 +88,9 @@ int cluster_publish(struct cluster *cl, const char *node, char kind, uint64_t id
 int cluster_node_alive(struct cluster *cl, const char *node);
 /* Marks Redis lost: every connection dropped; the tick reconnects. */
 void cluster_down(struct cluster *cl, const char *why);
+
+/* sessions.c: clinician sessions in Redis */
+extern const struct sigapi_session_store cluster_session_ops;
 
 /* registry.c: rooms in Redis */
 extern const struct hub_registry_ops cluster_registry_ops;

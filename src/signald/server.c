@@ -183,6 +183,8 @@ static int server_cluster_start(struct server *srv, char *err, size_t errlen)
         return r;
     }
     hub_set_registry(srv->hub, &cluster_registry_ops, srv->cluster);
+    srv->s->api->sessions = &cluster_session_ops;
+    srv->s->api->sessions_ctx = srv->cluster;
     return 0;
 }
 
@@ -193,6 +195,8 @@ static void server_cluster_stop(struct server *srv)
     server_clock(srv);
     cluster_stop(srv->cluster);
     hub_set_registry(srv->hub, NULL, NULL);
+    srv->s->api->sessions = NULL;
+    srv->s->api->sessions_ctx = NULL;
     free(srv->cluster);
     srv->cluster = NULL;
 }

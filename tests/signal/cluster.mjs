@@ -166,6 +166,22 @@ await test('cluster_clinician_rooms_follow_the_clinician_across_nodes', async ()
     assert(del.status === 404, `b@ deleted a@'s room: ${del.status}`);
     assert((await http(P2, 'DELETE', `/api/v1/rooms/${made.json.id}`, undefined, a2)).status === 204, 'a@ cannot end its room on node 2');
 });
+await test('cluster_clinician_session_works_on_every_node_and_logout_ends_it_everywhere', async () => {
+    const s = await login(P1, 'a@example.org');
+    const me = await http(P2, 'GET', '/api/v1/me', undefined, s);
+    assert(me.status === 200 && me.json.email === 'a@example.org', `node 2 with node 1's cookie: ${me.status} ${me.text}`);
+    const made = await http(P2, 'POST', '/api/v1/rooms', {}, s); // the CSRF token travels too
+    assert(made.status === 201, `create on node 2 with node 1's session: ${made.status} ${made.text}`);
+    const token = s.cookie.split('=')[1];
+    assert(!redis('--scan', '--pattern', 'vc:sess:*').includes(token), 'a session token is stored in clear');
+    const out = await http(P2, 'DELETE', '/api/v1/session', undefined, s);
+    assert(out.status === 204, `logout on node 2: ${out.status}`);
+    for (const port of [P1, P2]) {
+        const after = await http(port, 'GET', '/api/v1/rooms', undefined, s);
+        assert(after.status === 401, `node ${port} still takes the cookie after logout: ${after.status}`);
+    }
+    await http(P1, 'DELETE', `/api/v1/rooms/${made.json.id}`);
+});
 await test('cluster_tokens_are_stored_hashed', async () => {
     const r = await room(P1);
     const dump = redis('--no-raw', 'EVAL', "local o='' for _,k in ipairs(redis.call('KEYS','vc:*')) do o=o..k..' '..(redis.call('TYPE',k).ok=='string' and redis.call('GET',k) or '')..'\\n' end return o", '0');
