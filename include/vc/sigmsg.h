@@ -49,6 +49,9 @@ struct sigmsg {
  * protocol error code: "bad_json" (not a JSON object), "unknown_type", "bad_request" (a field is
  * missing, of the wrong type or out of range) or "too_large". */
 int sigmsg_parse(const uint8_t *buf, size_t len, struct sigmsg *out, const char **code);
+/* The same through jansson alone: the reference sigmsg_parse()'s fast path is checked against
+ * (tests/fuzz/fuzz_sigmsg.c). */
+int sigmsg_parse_reference(const uint8_t *buf, size_t len, struct sigmsg *out, const char **code);
 
 /* A growable output buffer with a cap, for building server frames. Every encoder below replaces
  * the buffer's contents (len is 0 after an error, so no partial frame is left) and keeps a NUL

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "vc/sigmsg.h"
+#include "jsonscan.h"
 
 /* Every error below is a malformed frame; the protocol code tells the cases apart. */
 #define SIGMSG_BAD (-EBADMSG)
@@ -359,7 +360,93 @@ static int sigmsg_parse_fields(const json_t *root, const uint8_t *buf, size_t le
     return SIGMSG_BAD;
 }
 
+/* ---- the fast path ------------------------------------------------------------------------ */
+
+/* Nesting the fast path looks into; deeper frames go to jansson. */
+#define SIGMSG_FAST_DEPTH 32
+
+/* Raw spans of the top-level members the fast path reads. */
+struct sigmsg_fast {
+    const uint8_t *buf;
+    size_t type_off, type_len, to_off, to_len, data_off, data_len;
+};
+
+static void sigmsg_fast_member(void *arg, const uint8_t *key, size_t klen, size_t voff, size_t vlen)
+{
+    struct sigmsg_fast *f = arg;
+
+    if (klen == 4 && memcmp(key, "type", 4) == 0) {
+        f->type_off = voff;
+        f->type_len = vlen;
+    } else if (klen == 2 && memcmp(key, "to", 2) == 0) {
+        f->to_off = voff;
+        f->to_len = vlen;
+    } else if (klen == 4 && memcmp(key, "data", 4) == 0) {
+        f->data_off = voff;
+        f->data_len = vlen;
+    }
+}
+
+/* True when the span is the JSON string "want" written plainly. */
+static bool sigmsg_fast_is(const struct sigmsg_fast *f, size_t off, size_t len, const char *want)
+{
+    size_t n = strlen(want);
+
+    return len == n + 2 && f->buf[off] == '"' && memcmp(f->buf + off + 1, want, n) == 0;
+}
+
+/* The frames that carry the traffic (signal, and ping, leave, end), checked by jsonscan without
+ * building a tree. True with out filled; false sends the frame to jansson, which decides (so a
+ * frame is never accepted here that jansson would refuse, and every error comes from there). */
+static bool sigmsg_parse_fast(const uint8_t *buf, size_t len, struct sigmsg *out)
+{
+    struct jscan s = {buf, len, 0};
+    struct sigmsg_fast f = {.buf = buf};
+
+    jscan_ws(&s);
+    if (s.pos >= len || buf[s.pos] != '{' ||
+        jscan_object(&s, SIGMSG_FAST_DEPTH, sigmsg_fast_member, &f) != JSCAN_OK)
+        return false;
+    jscan_ws(&s);
+    if (s.pos != len || !f.type_len)
+        return false;
+    if (sigmsg_fast_is(&f, f.type_off, f.type_len, "signal")) {
+        /* An id has no escapes, so its raw text is its value. */
+        if (!f.data_len || f.to_len < 3 || buf[f.to_off] != '"' ||
+            !sigmsg_id_valid((const char *)buf + f.to_off + 1, f.to_len - 2, SIGMSG_ID_MAX))
+            return false;
+        memcpy(out->peer, buf + f.to_off + 1, f.to_len - 2);
+        out->peer[f.to_len - 2] = '\0';
+        out->data_off = f.data_off;
+        out->data_len = f.data_len;
+        out->type = SIGMSG_SIGNAL;
+        return true;
+    }
+    static const struct {
+        const char *name;
+        enum sigmsg_type type;
+    } bare[] = {{"ping", SIGMSG_PING}, {"leave", SIGMSG_LEAVE}, {"end", SIGMSG_END}};
+    for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+        if (sigmsg_fast_is(&f, f.type_off, f.type_len, bare[i].name)) {
+            out->type = bare[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
 int sigmsg_parse(const uint8_t *buf, size_t len, struct sigmsg *out, const char **code)
+{
+    if (code)
+        *code = NULL;
+    memset(out, 0, sizeof(*out));
+    if (buf && len > 0 && len <= SIGMSG_MAX_FRAME && !memchr(buf, 0, len) &&
+        sigmsg_parse_fast(buf, len, out))
+        return 0;
+    return sigmsg_parse_reference(buf, len, out, code);
+}
+
+int sigmsg_parse_reference(const uint8_t *buf, size_t len, struct sigmsg *out, const char **code)
 {
     const char *unused;
     json_error_t jerr;

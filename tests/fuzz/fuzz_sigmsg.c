@@ -1,5 +1,6 @@
-/* libFuzzer harness for the vc.v1 envelope: parse, check the data span, re-encode, reparse. */
-// fuzz-sources: src/signal/sigmsg.c
+/* libFuzzer harness for the vc.v1 envelope: parse, check the data span, re-encode, reparse, and
+ * the allocation-free fast path against the jansson reference (same verdict, same fields). */
+// fuzz-sources: src/signal/sigmsg.c src/signal/jsonscan.c
 // fuzz-libs: -ljansson
 #include <errno.h>
 #include <stdlib.h>
@@ -55,6 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sigmsg_buf b;
     const char *code = NULL;
     int rc = sigmsg_parse(data, size, &m, &code);
+    struct sigmsg ref;
+    const char *ref_code = NULL;
+    int ref_rc = sigmsg_parse_reference(data, size, &ref, &ref_code);
+
+    REQUIRE(rc == ref_rc);
+    REQUIRE((code == NULL) == (ref_code == NULL) && (!code || strcmp(code, ref_code) == 0));
+    REQUIRE(rc < 0 || memcmp(&m, &ref, sizeof(m)) == 0);
 
     if (rc < 0) {
         REQUIRE(code != NULL);

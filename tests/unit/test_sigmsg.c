@@ -1,6 +1,7 @@
 /* Unit tests for the vc.v1 envelope codec: all types, error codes, raw data spans, encoders. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -527,4 +528,56 @@ TEST(sigmsg_precheck_update_needs_a_boolean_object)
     CHECK_STR(code, "bad_request");
     CHECK(sigmsg_parse((const uint8_t *)wrong, strlen(wrong), &m, &code) < 0);
     CHECK_STR(code, "bad_request");
+}
+
+/* The allocation-free fast path (signal, ping, leave, end) gives jansson's verdict and fields on
+ * the inputs where the two could part: numbers, duplicates, escapes, nesting, trailing bytes. */
+TEST(sigmsg_fast_path_agrees_with_jansson)
+{
+    static const char *const frames[] = {
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":{\"n\":[0,-0,1.5e3,-2E-2,123456789012345678]}"
+        "}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":1e999}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":-1e999}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":99999999999999999999}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":01}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":1.}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":.5}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":{\"a\":1,\"a\":2}}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":{\"a\":1,\"\\u0061\":2}}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":\"\\u0000\"}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":\"\\ud800\"}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":\"caf\xc3\xa9\"}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":\"\xc3\"}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":\"tab\there\"}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":\"\\x\"}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]"
+        "]]]]]]]]]]]]]]]]]]]]]]]}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":tru}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":null} x",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"data\":null,}",
+        "{\"type\":\"signal\",\"to\":\"p1\",\"to\":\"p2\",\"data\":1}",
+        "{\"type\":\"signal\",\"to\":\"p\\u0031\",\"data\":1}",
+        "{\"type\":\"signal\",\"to\":\"\",\"data\":1}",
+        "{\"type\":\"signal\",\"to\":5,\"data\":1}",
+        "{\"type\":\"signal\",\"to\":\"p1\"}",
+        "{\"type\":\"sign\\u0061l\",\"to\":\"p1\",\"data\":1}",
+        " \r\n{\"data\" : { \"sdp\" : \"v=0\\r\\n\" } , \"to\":\"p_1-x\",\"type\":\"signal\"}\n",
+        "{\"type\":\"ping\",\"extra\":[1,{\"x\":null}]}",
+        "{\"type\":\"leave\"}",
+        "{\"type\":\"end\",\"end\":true}",
+        "{\"type\":\"pong\"}",
+        "[\"type\",\"ping\"]",
+    };
+
+    for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+        struct sigmsg fast, ref;
+        const char *fc = NULL, *rcode = NULL;
+        int a = sigmsg_parse((const uint8_t *)frames[i], strlen(frames[i]), &fast, &fc);
+        int b = sigmsg_parse_reference((const uint8_t *)frames[i], strlen(frames[i]), &ref, &rcode);
+        if (!CHECK_INT(a, b) || !CHECK((fc == NULL) == (rcode == NULL)) ||
+            !CHECK(!fc || strcmp(fc, rcode) == 0) ||
+            !CHECK(a < 0 || memcmp(&fast, &ref, sizeof(fast)) == 0))
+            fprintf(stderr, "  frame %zu: %s\n", i, frames[i]);
+    }
 }
