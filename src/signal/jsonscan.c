@@ -111,6 +111,28 @@ static int jscan_literal(struct jscan *s, const char *word)
     return JSCAN_OK;
 }
 
+/* Opens a container at pos: true (and pos past close) when it is empty. */
+static bool jscan_open_empty(struct jscan *s, uint8_t close)
+{
+    s->pos++;
+    jscan_ws(s);
+    if (s->pos < s->len && s->p[s->pos] == close) {
+        s->pos++;
+        return true;
+    }
+    return false;
+}
+
+/* After a member or element: 1 at close (consumed), 0 after a comma, or JSCAN_BAD. */
+static int jscan_next(struct jscan *s, uint8_t close)
+{
+    jscan_ws(s);
+    if (s->pos >= s->len)
+        return JSCAN_BAD;
+    uint8_t c = s->p[s->pos++];
+    return c == close ? 1 : c == ',' ? 0 : JSCAN_BAD;
+}
+
 /* The members of an object at pos ('{'), keys checked for duplicates by their raw bytes (a key
  * with an escape is UNSURE: two spellings of one key would look different). */
 int jscan_object(struct jscan *s, unsigned depth_left, jscan_member_fn fn, void *arg)
@@ -119,12 +141,8 @@ int jscan_object(struct jscan *s, unsigned depth_left, jscan_member_fn fn, void 
     unsigned nkeys = 0;
     int rc;
 
-    s->pos++;
-    jscan_ws(s);
-    if (s->pos < s->len && s->p[s->pos] == '}') {
-        s->pos++;
+    if (jscan_open_empty(s, '}'))
         return JSCAN_OK;
-    }
     for (;;) {
         jscan_ws(s);
         if (s->pos >= s->len || s->p[s->pos] != '"')
@@ -149,14 +167,8 @@ int jscan_object(struct jscan *s, unsigned depth_left, jscan_member_fn fn, void 
             return rc;
         if (fn)
             fn(arg, s->p + k, kl, v, s->pos - v);
-        jscan_ws(s);
-        if (s->pos >= s->len)
-            return JSCAN_BAD;
-        uint8_t c = s->p[s->pos++];
-        if (c == '}')
-            return JSCAN_OK;
-        if (c != ',')
-            return JSCAN_BAD;
+        if ((rc = jscan_next(s, '}')) != 0)
+            return rc > 0 ? JSCAN_OK : rc;
     }
 }
 
@@ -164,24 +176,14 @@ static int jscan_array(struct jscan *s, unsigned depth_left)
 {
     int rc;
 
-    s->pos++;
-    jscan_ws(s);
-    if (s->pos < s->len && s->p[s->pos] == ']') {
-        s->pos++;
+    if (jscan_open_empty(s, ']'))
         return JSCAN_OK;
-    }
     for (;;) {
         jscan_ws(s);
         if ((rc = jscan_value(s, depth_left)) != JSCAN_OK)
             return rc;
-        jscan_ws(s);
-        if (s->pos >= s->len)
-            return JSCAN_BAD;
-        uint8_t c = s->p[s->pos++];
-        if (c == ']')
-            return JSCAN_OK;
-        if (c != ',')
-            return JSCAN_BAD;
+        if ((rc = jscan_next(s, ']')) != 0)
+            return rc > 0 ? JSCAN_OK : rc;
     }
 }
 
