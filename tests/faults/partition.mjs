@@ -5,13 +5,9 @@
 // Environment (set by the shell script): VC_CA, VC_API_KEY, VC_A_ADDR, VC_A_PORT, VC_B_PORT,
 // VC_REDIS_PORT, REDISCLI_AUTH, VC_LINK (the host end of node A's Redis link), VC_PARTITION_SECONDS.
 import fs from 'node:fs';
-import https from 'node:https';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const require = createRequire(new URL('../signal/package.json', import.meta.url));
-const WebSocket = require('ws');
+import { Fail, assert, client, request, results } from '../signal/vcnode.mjs';
 
 function env(name) {
     const v = process.env[name];
@@ -27,46 +23,13 @@ const LINK = env('VC_LINK');
 const PARTITION_MS = Number(env('VC_PARTITION_SECONDS')) * 1000;
 const ORIGIN = `https://localhost:${A.port}`; // allowed by both nodes
 
-// ---- results -----------------------------------------------------------------------------------
+// ---- results, HTTPS, Redis and the partition --------------------------------------------------
 
-let passed = 0, failed = 0;
-class Fail extends Error {}
-function assert(cond, why) {
-    if (!cond) throw new Fail(why);
-}
-async function test(name, fn) {
-    try {
-        await fn();
-        passed++;
-        console.log(`ok ${name}`);
-    } catch (e) {
-        failed++;
-        console.log(`FAIL ${name} (${e instanceof Fail ? e.message : e.stack || e})`);
-    }
-}
+const { test, summary } = results();
 const note = (s) => console.log(`# ${s}`);
 
-// ---- HTTPS, Redis and the partition -------------------------------------------------------------
-
-function http(node, method, path, body) {
-    return new Promise((resolve, reject) => {
-        const req = https.request({
-            host: node.addr, servername: 'localhost', port: node.port, ca, method, path, agent: false,
-            headers: { host: `localhost:${node.port}`, authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        }, (res) => {
-            let d = '';
-            res.on('data', (c) => { d += c; });
-            res.on('end', () => {
-                let json = null;
-                try { json = JSON.parse(d); } catch { /* text */ }
-                resolve({ status: res.statusCode, text: d, json });
-            });
-        });
-        req.on('error', reject);
-        req.setTimeout(3000, () => req.destroy(new Error(`${method} ${path} on node ${node.name} timed out`)));
-        req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
-}
+const http = (node, method, path, body) =>
+    request({ addr: node.addr, port: node.port, ca, method, path, body, headers: { authorization: `Bearer ${KEY}` } });
 async function readyz(node) {
     try {
         const r = await http(node, 'GET', '/readyz');
@@ -97,47 +60,10 @@ const link = (state) => execFileSync('ip', ['link', 'set', LINK, state]);
 
 const clients = new Set();
 
-// One WebSocket to node; next(type) takes the first queued message of that type.
+// One WebSocket to node, kept in `clients` while it is open.
 function connect(node, label) {
-    const ws = new WebSocket(`wss://${node.addr}:${node.port}/ws`, 'vc.v1',
-        { ca, servername: 'localhost', origin: ORIGIN, handshakeTimeout: 5000, perMessageDeflate: false });
-    const c = { ws, label, node, msgs: [], waiters: new Set(), closed: null };
-    clients.add(c);
-    ws.on('message', (m) => {
-        c.msgs.push(JSON.parse(m.toString()));
-        for (const w of c.waiters) w();
-    });
-    c.closedP = new Promise((resolve) => ws.on('close', (code) => {
-        c.closed = code;
-        clients.delete(c);
-        for (const w of c.waiters) w();
-        resolve(code);
-    }));
-    ws.on('error', () => {});
-    c.open = new Promise((resolve, reject) => {
-        ws.on('open', resolve);
-        ws.on('close', () => reject(new Fail(`${label}: closed before open`)));
-    });
-    c.send = (o) => ws.send(JSON.stringify(o));
-    c.next = (type, ms = 5000) => new Promise((resolve, reject) => {
-        const done = () => {
-            const i = c.msgs.findIndex((m) => m.type === type);
-            if (i >= 0 || c.closed !== null) {
-                c.waiters.delete(done);
-                clearTimeout(t);
-                if (i >= 0) resolve(c.msgs.splice(i, 1)[0]);
-                else reject(new Fail(`${label}: closed (${c.closed}) while waiting for ${type}`));
-            }
-        };
-        const t = setTimeout(() => {
-            c.waiters.delete(done);
-            reject(new Fail(`${label}: no ${type} within ${ms} ms (got ${JSON.stringify(c.msgs).slice(0, 200)})`));
-        }, ms);
-        c.waiters.add(done);
-        done();
-    });
-    // Resolves the close code, or 'open' when still open after ms.
-    c.closedWithin = (ms) => Promise.race([c.closedP, sleep(ms).then(() => 'open')]);
+    const c = client({ addr: node.addr, port: node.port, ca, origin: ORIGIN, label, live: clients });
+    c.node = node;
     return c;
 }
 async function join(node, token, label, resume) {
@@ -370,5 +296,4 @@ await test('end_every_client_closes_within_5s', async () => {
     for (const c of stuck) c.ws.terminate();
     assert(stuck.length === 0, `still open: ${stuck.map((c) => c.label).join(', ')}`);
 });
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(summary() ? 1 : 0);

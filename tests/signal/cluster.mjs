@@ -1,11 +1,10 @@
 // Two vc-signal nodes sharing rooms through a real redis-server (tests/integration/cluster.sh):
 // cross-node calls, registry REST on any node, resume on the other node, kill -9 of the room's
-// home, Redis lost and back. Prints "ok NAME" / "not ok NAME: why" and "N passed, N failed".
+// home, Redis lost and back. Prints "ok NAME" / "FAIL NAME (why)" and "N passed, N failed".
 import fs from 'node:fs';
-import https from 'node:https';
 import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import WebSocket from 'ws';
+import { assert, client as vcClient, request, results } from './vcnode.mjs';
 
 const env = (k) => {
     if (!process.env[k]) throw new Error(`${k} is not set (run tests/integration/cluster.sh)`);
@@ -17,43 +16,12 @@ const REDIS_PORT = env('VC_REDIS_PORT');
 let redisPid = Number(env('VC_REDIS_PID'));
 const node1Pid = Number(env('VC_NODE1_PID'));
 const redisArgs = ['--port', REDIS_PORT, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-
-let passed = 0, failed = 0;
-async function test(name, fn) {
-    try {
-        await fn();
-        passed++;
-        console.log(`ok ${name}`);
-    } catch (e) {
-        failed++;
-        console.log(`not ok ${name}: ${e.message}`);
-    }
-}
-function assert(cond, why) {
-    if (!cond) throw new Error(why);
-}
+const { test, summary } = results();
 
 // One request, with the API key unless auth gives a clinician's {cookie, csrf}.
 function http(port, method, path, body, auth = null) {
-    const headers = { 'content-type': 'application/json' };
-    if (auth) Object.assign(headers, { cookie: auth.cookie, 'x-csrf-token': auth.csrf });
-    else headers.authorization = `Bearer ${KEY}`;
-    return new Promise((resolve, reject) => {
-        const req = https.request({
-            host: '127.0.0.1', servername: 'localhost', port, ca, method, path, agent: false, headers,
-        }, (res) => {
-            let d = '';
-            res.on('data', (c) => { d += c; });
-            res.on('end', () => {
-                let json = null;
-                try { json = JSON.parse(d); } catch { /* text */ }
-                resolve({ status: res.statusCode, text: d, json, cookie: res.headers['set-cookie'] });
-            });
-        });
-        req.on('error', reject);
-        req.setTimeout(3000, () => req.destroy(new Error(`${method} ${path} timed out`)));
-        req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
+    const headers = auth ? { cookie: auth.cookie, 'x-csrf-token': auth.csrf } : { authorization: `Bearer ${KEY}` };
+    return request({ port, ca, method, path, body, headers });
 }
 const room = async (port, opts = {}) => {
     const r = await http(port, 'POST', '/api/v1/rooms', opts);
@@ -61,35 +29,7 @@ const room = async (port, opts = {}) => {
     return { id: r.json.id, host: r.json.host_url.split('#')[1], guest: r.json.guest_url.split('#')[1] };
 };
 
-// A vc.v1 client: next(type) waits for the next message of that type (kept in arrival order).
-function client(port, label) {
-    const ws = new WebSocket(`wss://127.0.0.1:${port}/ws`, 'vc.v1',
-        { ca, servername: 'localhost', origin: `https://localhost:${port}` });
-    const c = { ws, label, msgs: [], waiters: new Set(), closed: null };
-    ws.on('message', (m) => {
-        c.msgs.push(JSON.parse(m.toString()));
-        for (const w of c.waiters) w();
-    });
-    c.closedP = new Promise((r) => ws.on('close', (code) => { c.closed = code; r(code); for (const w of c.waiters) w(); }));
-    ws.on('error', () => {});
-    c.open = new Promise((res, rej) => { ws.on('open', res); ws.on('close', () => rej(new Error(`${label}: closed before open`))); });
-    c.send = (o) => ws.send(JSON.stringify(o));
-    c.next = (type, ms = 3000) => new Promise((res, rej) => {
-        const done = () => {
-            const i = c.msgs.findIndex((m) => m.type === type);
-            if (i >= 0) {
-                c.waiters.delete(done); clearTimeout(t); res(c.msgs.splice(i, 1)[0]);
-            } else if (c.closed !== null) {
-                c.waiters.delete(done); clearTimeout(t); rej(new Error(`${label}: closed (${c.closed}) while waiting for ${type}`));
-            }
-        };
-        const t = setTimeout(() => { c.waiters.delete(done); rej(new Error(`${label}: no ${type} within ${ms} ms (got ${JSON.stringify(c.msgs).slice(0, 200)})`)); }, ms);
-        c.waiters.add(done);
-        done();
-    });
-    c.close = () => ws.close();
-    return c;
-}
+const client = (port, label) => vcClient({ port, ca, origin: `https://localhost:${port}`, label });
 async function join(port, token, label, extra = {}) {
     const c = client(port, label);
     await c.open;
@@ -298,5 +238,4 @@ await test('cluster_redis_back_service_recovers_by_itself', async () => {
     await sleep(300);
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(summary() ? 1 : 0);
