@@ -16,6 +16,9 @@ int random_bytes(void *buf, size_t len);
  * Returns 0, -ENOSPC if out is too small, -EINVAL if nbytes is 0 or above RANDOM_TOKEN_MAX. */
 int random_token_hex(char *out, size_t outlen, size_t nbytes);
 
+/* Writes 2 * len lowercase hex digits of in and a NUL into out (borrowed). */
+void hex_encode(const void *in, size_t len, char *out);
+
 /* SHA-256 of a secret token, so that only its hash is kept (in memory and in Redis). */
 #define TOKEN_HASH_LEN 32
 void token_hash(const char *token, size_t len, unsigned char out[TOKEN_HASH_LEN]);

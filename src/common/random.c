@@ -27,9 +27,20 @@ int random_bytes(void *buf, size_t len)
     return 0;
 }
 
-int random_token_hex(char *out, size_t outlen, size_t nbytes)
+void hex_encode(const void *in, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";
+    const uint8_t *b = in;
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+}
+
+int random_token_hex(char *out, size_t outlen, size_t nbytes)
+{
     uint8_t raw[RANDOM_TOKEN_MAX];
     int rc;
 
@@ -40,11 +51,7 @@ int random_token_hex(char *out, size_t outlen, size_t nbytes)
     rc = random_bytes(raw, nbytes);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 0x0f];
-    }
-    out[2 * nbytes] = '\0';
+    hex_encode(raw, nbytes, out);
     OPENSSL_cleanse(raw, sizeof(raw));
     return 0;
 }

@@ -149,17 +149,6 @@ size_t hub_room_ids(const struct hub *h, char (*ids)[HUB_ROOM_ID_LEN + 1], size_
 
 /* ---- JSON ---- */
 
-static void hex_of(const unsigned char *in, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 static bool hex_to(const char *in, unsigned char *out, size_t len)
 {
     if (!in || strlen(in) != 2 * len)
@@ -193,12 +182,12 @@ int hub_record_encode(const struct hub_room_record *rec, char *out, size_t outle
 
     for (unsigned k = 0; k < rec->npeers; k++) {
         const struct hub_peer_record *p = &rec->peers[k];
-        hex_of(p->resume_hash, HUB_HASH_LEN, rh);
+        hex_encode(p->resume_hash, HUB_HASH_LEN, rh);
         json_array_append_new(peers, json_pack("{s:s,s:s,s:b,s:s}", "id", p->id, "turn", p->turn_id,
                                                "host", p->host, "resume", p->has_resume ? rh : ""));
     }
-    hex_of(rec->host_hash, HUB_HASH_LEN, hh);
-    hex_of(rec->guest_hash, HUB_HASH_LEN, gh);
+    hex_encode(rec->host_hash, HUB_HASH_LEN, hh);
+    hex_encode(rec->guest_hash, HUB_HASH_LEN, gh);
     j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:b,s:b,s:s,s:i,s:i,s:o}", "id", i->id, "owner",
                   rec->owner, "host", hh, "guest", gh, "created", (json_int_t)i->created_ms,
                   "expires", (json_int_t)i->expires_ms, "capacity", (int)i->capacity, "lobby",

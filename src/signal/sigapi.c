@@ -224,14 +224,12 @@ static int sigapi_user_owner(struct sigapi_call *c, int64_t id)
 {
     char email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
     unsigned char hash[TOKEN_HASH_LEN];
-    int n;
 
     if (accounts_user_info(c->s->accounts, id, email, sizeof(email), name, sizeof(name)) < 0)
         return -ENOENT;
     token_hash(email, strlen(email), hash);
-    n = snprintf(c->owner, sizeof(c->owner), "user:");
-    for (int i = 0; i < 8; i++)
-        n += snprintf(c->owner + n, sizeof(c->owner) - (size_t)n, "%02x", hash[i]);
+    memcpy(c->owner, "user:", 5);
+    hex_encode(hash, 8, c->owner + 5);
     return 0;
 }
 
@@ -241,8 +239,7 @@ static void sigapi_session_key(const char *token, size_t len, char key[2 * TOKEN
     unsigned char hash[TOKEN_HASH_LEN];
 
     token_hash(token, len, hash);
-    for (int i = 0; i < TOKEN_HASH_LEN; i++)
-        snprintf(key + 2 * i, 3, "%02x", hash[i]);
+    hex_encode(hash, TOKEN_HASH_LEN, key);
 }
 
 /* The session's user id here. With a shared store, the store decides (a session started on any
@@ -574,34 +571,29 @@ static void sigapi_rooms_list(struct sigapi_call *c)
     sigapi_reply(c, 200, arr ? json_pack("{s:o}", "rooms", arr) : NULL);
 }
 
+/* Answers a failed lookup of one room (503 while the registry is away, else 404); false for 0. */
+static bool sigapi_room_failed(struct sigapi_call *c, int rc)
+{
+    if (rc == -EAGAIN)
+        sigapi_unavailable(c);
+    else if (rc < 0)
+        sigapi_error(c, 404, "not_found", "no such room");
+    return rc < 0;
+}
+
 static void sigapi_room_one(struct sigapi_call *c)
 {
     struct hub_room_info info;
-    int rc;
 
     if (sigapi_is(c, "DELETE")) {
-        rc = hub_room_end(c->s->hub, c->owner, c->room_id);
-        if (rc == -EAGAIN) {
-            sigapi_unavailable(c);
+        if (sigapi_room_failed(c, hub_room_end(c->s->hub, c->owner, c->room_id)))
             return;
-        }
-        if (rc < 0) {
-            sigapi_error(c, 404, "not_found", "no such room");
-            return;
-        }
         c->resp->status = 204;
         c->resp->body.len = 0;
         return;
     }
-    rc = hub_room_get(c->s->hub, c->owner, c->room_id, &info);
-    if (rc == -EAGAIN) {
-        sigapi_unavailable(c);
+    if (sigapi_room_failed(c, hub_room_get(c->s->hub, c->owner, c->room_id, &info)))
         return;
-    }
-    if (rc < 0) {
-        sigapi_error(c, 404, "not_found", "no such room");
-        return;
-    }
     sigapi_reply(c, 200, sigapi_room_json(&info, false));
 }
 

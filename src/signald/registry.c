@@ -101,17 +101,6 @@ static int64_t unix_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void hex32(const unsigned char *in, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (int i = 0; i < HUB_HASH_LEN; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * HUB_HASH_LEN] = '\0';
-}
-
 redisReply *cluster_command_argv(struct cluster *cl, int argc, const char **argv,
                                  const size_t *lens)
 {
@@ -174,8 +163,8 @@ static int write_call_of(struct cluster *cl, const struct hub_room_record *rec,
 
     if (hub_record_encode(rec, w->json, sizeof(w->json)) < 0)
         return -ENOMEM;
-    hex32(rec->host_hash, hh);
-    hex32(rec->guest_hash, gh);
+    hex_encode(rec->host_hash, HUB_HASH_LEN, hh);
+    hex_encode(rec->guest_hash, HUB_HASH_LEN, gh);
     room_keys(rec->info.id, w->k[0], w->k[1]);
     snprintf(w->k[2], KEY_MAX, "vc:tok:%s", hh);
     snprintf(w->k[3], KEY_MAX, "vc:tok:%s", gh);
@@ -358,7 +347,7 @@ int cluster_lookup_token(struct cluster *cl, const char *token, char *home, size
     int rc;
 
     token_hash(token, strlen(token), hash);
-    hex32(hash, hex);
+    hex_encode(hash, HUB_HASH_LEN, hex);
     snprintf(key, sizeof(key), "vc:tok:%s", hex);
     if (!(r = cluster_command_argv(cl, 2, get, NULL)))
         return -EAGAIN;
