@@ -85,7 +85,7 @@ $(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_STUN) $(LIB_COMMON)
 $(OBJ)/load/%.o: CFLAGS += $(shell pkg-config --cflags $(LOAD_PKGS) 2>/dev/null)
 $(BIN)/vc-load: $(LOAD_OBJS) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(LOAD_PKGS) 2>/dev/null) $(LWS_LIBS) $(LDLIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(LOAD_PKGS) 2>/dev/null) $(LWS_LIBS) -lev $(LDLIBS) -lm
 
 .SECONDARY:
 .SECONDEXPANSION:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 
 #include "signal_load.h"
@@ -36,7 +37,8 @@ struct sigload_ws_conn {
 struct sigload_ws {
     struct lws_context *ctx;
     struct sigload_ws_config cfg;
-    lws_sorted_usec_list_t sul;
+    struct ev_loop *loop; /* epoll: lws's own poll() loop scans every descriptor each turn */
+    ev_timer tick;
     struct sigload_ws_conn *live;
     struct sigload_ws_conn *dead; /* freed at the safe point after lws_service */
 };
@@ -196,13 +198,13 @@ static const struct lws_protocols sigload_ws_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static void sigload_ws_tick(lws_sorted_usec_list_t *sul)
+static void sigload_ws_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct sigload_ws *ws = lws_container_of(sul, struct sigload_ws, sul);
+    struct sigload_ws *ws = lws_container_of(w, struct sigload_ws, tick);
 
+    (void)loop;
+    (void)revents;
     ws->cfg.ops->tick_cb(ws->cfg.loop_user);
-    lws_sul_schedule(ws->ctx, 0, &ws->sul, sigload_ws_tick,
-                     (lws_usec_t)ws->cfg.tick_ms * LWS_US_PER_MS);
 }
 
 int sigload_ws_new(const struct sigload_ws_config *cfg, struct sigload_ws **out)
@@ -214,13 +216,19 @@ int sigload_ws_new(const struct sigload_ws_config *cfg, struct sigload_ws **out)
         return -ENOMEM;
     }
     ws->cfg = *cfg;
+    if (!(ws->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV))) {
+        free(ws);
+        return -ENOMEM;
+    }
     lws_set_log_level(LLL_ERR, NULL);
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = sigload_ws_protocols;
     info.gid = -1;
     info.uid = -1;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN |
+                   LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = (void *[]){ws->loop};
     if (!cfg->insecure) {
         info.client_ssl_ca_filepath = cfg->ca_file;
     }
@@ -228,11 +236,12 @@ int sigload_ws_new(const struct sigload_ws_config *cfg, struct sigload_ws **out)
     info.timeout_secs = 20; /* connect and handshake bound */
     ws->ctx = lws_create_context(&info);
     if (ws->ctx == NULL) {
+        ev_loop_destroy(ws->loop);
         free(ws);
         return -EIO;
     }
-    lws_sul_schedule(ws->ctx, 0, &ws->sul, sigload_ws_tick,
-                     (lws_usec_t)cfg->tick_ms * LWS_US_PER_MS);
+    ev_timer_init(&ws->tick, sigload_ws_tick, cfg->tick_ms / 1000.0, cfg->tick_ms / 1000.0);
+    ev_timer_start(ws->loop, &ws->tick);
     *out = ws;
     return 0;
 }
@@ -251,13 +260,14 @@ void sigload_ws_free(struct sigload_ws *ws)
     if (ws == NULL) {
         return;
     }
-    lws_sul_cancel(&ws->sul);
+    ev_timer_stop(ws->loop, &ws->tick);
     lws_context_destroy(ws->ctx); /* CLOSED for every open connection */
     while (ws->live != NULL) {    /* any lws did not report: tell the owner anyway */
         struct sigload_ws_conn *c = ws->live;
         sigload_ws_finish(c, !c->open, "shut down");
     }
     sigload_ws_reap(ws);
+    ev_loop_destroy(ws->loop); /* lws has stopped its watchers */
     free(ws);
 }
 
@@ -352,8 +362,8 @@ void sigload_ws_close(struct sigload_ws_conn *c)
 
 int sigload_ws_service(struct sigload_ws *ws)
 {
-    int rc = lws_service(ws->ctx, 0);
-
+    /* One turn: whatever is ready, or the tick, whichever comes first. */
+    ev_run(ws->loop, EVRUN_ONCE);
     sigload_ws_reap(ws);
-    return rc < 0 ? -EIO : 0;
+    return 0;
 }
