@@ -29,6 +29,7 @@ struct relay_opts {
     unsigned duration_s;
     unsigned ramp_step;
     double max_loss_pct; /* with --ramp only */
+    double max_p99_ms;   /* with --ramp only; NaN: no delay limit */
     char *json_path;
     char *csv_path;
     char *plot_path;

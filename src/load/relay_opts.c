@@ -13,7 +13,7 @@
 struct relay_cfg {
     char *server, *secret, *transport, *profile, *realm, *json, *csv, *plot;
     long long calls, duration, ramp, server_pid, threads, window, size;
-    double max_loss; /* NaN when not given */
+    double max_loss, max_p99; /* NaN when not given */
 };
 
 #define OPT(k, t, lo, hi, d, f)                                                                    \
@@ -31,6 +31,7 @@ static const struct cfg_option relay_options[] = {
     OPT("duration", CFG_INT, 1, 3600, NULL, duration),
     OPT("ramp", CFG_INT, 1, 1000, NULL, ramp),
     OPT("max-loss", CFG_DOUBLE, 0, 100, NULL, max_loss),
+    OPT("max-p99-ms", CFG_DOUBLE, 1, 60000, NULL, max_p99),
     OPT("json", CFG_STR, 0, 0, NULL, json),
     OPT("csv", CFG_STR, 0, 0, NULL, csv),
     OPT("plot", CFG_STR, 0, 0, NULL, plot),
@@ -65,6 +66,8 @@ void relay_opts_usage(FILE *out)
           "                          fast as the relay carries it (no libnice, no SRTP; udp only)\n"
           "  --ramp STEP             add STEP calls every 5 s until loss passes --max-loss\n"
           "  --max-loss PCT          loss limit for --ramp (required with it)\n"
+          "  --max-p99-ms MS         with --ramp, a step also fails when its one-way p99 delay\n"
+          "                          passes MS (queued media: the calls are no longer usable)\n"
           "  --json F, --csv F       results (CSV: one row per second, or per ramp step)\n"
           "  --plot F.png            gnuplot chart of loss, latency and server CPU\n"
           "  --server-pid PID        sample the server's CPU time and RSS from /proc\n"
@@ -149,6 +152,7 @@ static void relay_opts_take(struct relay_opts *o, struct relay_cfg *c)
         .duration_s = c->duration,
         .ramp_step = c->ramp,
         .max_loss_pct = c->max_loss,
+        .max_p99_ms = c->max_p99,
         .json_path = c->json,
         .csv_path = c->csv,
         .plot_path = c->plot,
@@ -180,6 +184,8 @@ static int relay_opts_check(struct relay_opts *o, const struct relay_cfg *c, cha
         why = "--secret must not be empty";
     } else if ((o->ramp_step != 0) == isnan(o->max_loss_pct)) {
         why = "--ramp and --max-loss go together";
+    } else if (!isnan(o->max_p99_ms) && o->ramp_step == 0) {
+        why = "--max-p99-ms needs --ramp";
     } else if (o->profile == RELAY_FLOOD && o->ramp_step != 0) {
         why = "--ramp needs the audio or video profile";
     } else if (o->profile == RELAY_FLOOD && o->transport != RELAY_UDP) {

@@ -1,5 +1,6 @@
 /* Results of a relay run: the stdout summary, JSON, CSV and a gnuplot chart. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,12 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
             o->server_text, relay_profile_name(o->profile), relay_transport_name(o->transport),
             r->calls, r->calls_failed, r->duration_s);
     if (o->ramp_step) {
-        fprintf(out, "  capacity: %u concurrent calls at <= %.2f %% loss (step %u)\n",
-                r->capacity_calls, o->max_loss_pct, o->ramp_step);
+        fprintf(out, "  capacity: %u concurrent calls at <= %.2f %% loss", r->capacity_calls,
+                o->max_loss_pct);
+        if (!isnan(o->max_p99_ms)) {
+            fprintf(out, " and one-way p99 <= %.1f ms", o->max_p99_ms);
+        }
+        fprintf(out, " (step %u)\n", o->ramp_step);
     }
     fprintf(out, "  packets: sent %llu, received %llu, %.0f pps delivered, loss %.3f %%\n",
             (unsigned long long)t->sent, (unsigned long long)t->received, relay_pps(r),
@@ -115,9 +120,11 @@ int relay_report_json(const struct relay_result *r, const char *path, char *err,
             json_array_append_new(steps, relay_row_json(&r->rows[i]));
         }
         json_object_set_new(j, "ramp",
-                            json_pack("{s:i,s:f,s:i,s:o}", "step", (int)o->ramp_step,
-                                      "max_loss_pct", o->max_loss_pct, "capacity_calls",
-                                      (int)r->capacity_calls, "steps", steps));
+                            json_pack("{s:i,s:f,s:o,s:i,s:o}", "step", (int)o->ramp_step,
+                                      "max_loss_pct", o->max_loss_pct, "max_p99_ms",
+                                      isnan(o->max_p99_ms) ? json_null()
+                                                           : json_real(o->max_p99_ms),
+                                      "capacity_calls", (int)r->capacity_calls, "steps", steps));
     }
     if (t->last_error[0] != '\0') {
         json_object_set_new(j, "last_error", json_string(t->last_error));

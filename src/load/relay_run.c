@@ -159,8 +159,8 @@ static int relay_run_fixed(struct relay_ctx *c, struct relay_stats *start, char 
     return 0;
 }
 
-/* Adds --ramp calls every step until loss passes --max-loss, a call fails to set up, the
- * ceiling (--calls) or the time cap (--duration) is reached. */
+/* Adds --ramp calls every step until loss passes --max-loss, one-way p99 passes --max-p99-ms, a
+ * call fails to set up, the ceiling (--calls) or the time cap (--duration) is reached. */
 static int relay_run_ramp(struct relay_ctx *c, struct relay_stats *start, char *err, size_t errlen)
 {
     struct relay_result *res = c->res;
@@ -185,7 +185,8 @@ static int relay_run_ramp(struct relay_ctx *c, struct relay_stats *start, char *
         row.t_s = (double)(relay_now_ns() - c->t_start) / 1e9;
         row.calls = (unsigned)c->cur->calls_up;
         (void)relay_add_row(c, &row);
-        if (c->cur->calls_failed > 0 || row.loss_pct > o->max_loss_pct) {
+        if (c->cur->calls_failed > 0 || row.loss_pct > o->max_loss_pct ||
+            row.p99_us > o->max_p99_ms * 1000) { /* false when NaN */
             break;
         }
         res->capacity_calls = target;

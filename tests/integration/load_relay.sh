@@ -59,10 +59,28 @@ check load_flood_exits_0 "exit $LOAD_RC: $(head -c 300 "$LOAD_ERR")" test "$LOAD
 check load_flood_delivers "$(jq -c '{pps, loss_pct}' "$json" 2>&1)" \
     jq_true "$json" '.profile == "flood" and .pps > 1000 and has("loss_pct")'
 
+# --- ramp: 2 more calls per 5 s step up to the ceiling of 4 ------------------------------------
+json=$TEST_LOGS/load-ramp.json
+rm -f "$json"
+run_load ramp relay --server "$server" --secret "$TURN_SECRET" --calls 4 --ramp 2 \
+    --max-loss 0.5 --max-p99-ms 10000 --duration 40 --json "$json"
+check load_ramp_exits_0 "exit $LOAD_RC: $(head -c 300 "$LOAD_ERR")" test "$LOAD_RC" -eq 0
+check load_ramp_reaches_ceiling "$(jq -c '.ramp | del(.steps)' "$json" 2>&1)" \
+    jq_true "$json" '.ramp.capacity_calls == 4 and .ramp.step == 2 and .ramp.max_p99_ms == 10000'
+check load_ramp_step_rows "$(jq -c '[.ramp.steps[] | {calls, loss_pct}]' "$json" 2>&1)" \
+    jq_true "$json" '[.ramp.steps[].calls] == [2, 4] and all(.ramp.steps[]; .loss_pct <= 0.5)'
+check load_ramp_summary_names_limits "$(grep capacity "$LOAD_OUT")" \
+    grep -q 'capacity: 4 concurrent calls at <= 0.50 % loss and one-way p99 <= 10000.0 ms' \
+    "$LOAD_OUT"
+
 # --- errors --------------------------------------------------------------------------------------
 run_load badarg relay --server "$server" --secret "$TURN_SECRET" --calls many
 check load_bad_argument_exits_2 "exit $LOAD_RC" test "$LOAD_RC" -eq 2
 check load_bad_argument_names_option "$(cat "$LOAD_ERR")" grep -q "calls: 'many' is not an integer" "$LOAD_ERR"
+
+run_load p99noramp relay --server "$server" --secret "$TURN_SECRET" --max-p99-ms 100
+check load_p99_without_ramp_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" \
+    grep -q -- '--max-p99-ms needs --ramp' "$LOAD_ERR"
 
 run_load noserver relay --secret "$TURN_SECRET"
 check load_missing_server_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2
