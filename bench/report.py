@@ -86,6 +86,15 @@ def machine():
     return model, commit + ("+dirty" if dirty else "")
 
 
+def capacity_p99(d):
+    """One-way p99 (ms) of the last ramp step within the limits, or None."""
+    cap = d.get("ramp", {}).get("capacity_calls")
+    for step in d.get("ramp", {}).get("steps", []):
+        if step.get("calls") == cap:
+            return (step.get("latency_us") or {}).get("p99", 0) / 1000
+    return None
+
+
 def first_line(path):
     try:
         with open(path) as f:
@@ -253,6 +262,22 @@ def main():
     else:
         rows.append(("Concurrent audio calls at < 0.5% loss", "n/a", "n/a", "", "",
                      ">= 2x coturn", "not run (needs vc-load)"))
+
+    # 6b. The same calls with each server held to the same CPU share (cgroup): the loader cannot
+    # saturate coturn on 2 shared cores, but it can saturate a capped one.
+    bv, bc = load(a.raw, "budget", "vc"), load(a.raw, "budget", "coturn")
+    if bv or bc:
+        pct = first_line(os.path.join(a.raw, "budget-cpu-pct.txt"))
+        pv = [d.get("ramp", {}).get("capacity_calls") for d in bv]
+        pc = [d.get("ramp", {}).get("capacity_calls") for d in bc]
+        mv, mc = med(pv), med(pc)
+        ok = None if mv is None or mc is None else mv >= 2 * mc
+        rows.append((f"Concurrent audio calls at < 0.5% loss (p99 <= 400 ms), each server held "
+                     f"to {pct}% of one core", fmt(mv), fmt(mc), "", ratio(mv, mc),
+                     ">= 2x coturn", verdict(ok)))
+        rows.append(("  one-way p99 at that many calls (ms)", fmt(med(map(capacity_p99, bv)), "", 1),
+                     fmt(med(map(capacity_p99, bc)), "", 1), "", "", "", ""))
+        details.append((f"calls at {pct}% of a core", spread(pv), spread(pc), ""))
 
     # 7. Signalling over TLS: vc-signal against PeerJS (rows use the coturn column for PeerJS).
     srows = signal_rows(a.raw)

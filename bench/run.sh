@@ -12,8 +12,10 @@
 #   BENCH_LOADER    auto (default: vc-load if it has --profile flood, else the stand-in),
 #                   vc-load, or flood (bench/tools/flood.c)
 #   BENCH_CALLS_CAP seconds one vc-load call ramp may take (default 90)
-#   BENCH_ONLY      space-separated subset of: flood rate latency alloc memory calls signal
-#                   conns joins
+#   BENCH_ONLY      space-separated subset of: flood rate latency alloc memory calls budget
+#                   signal conns joins
+#   BENCH_CALLS_CPU the `budget` workload's CPU share for each server, in % of one core
+#                   (default 10)
 #   BENCH_SIGNAL_CONNS  WebSocket clients held per round of `conns` (default 5000)
 #   BENCH_SIGNAL_BIG    clients for the one large `conns` run (default 20000; 0 skips it)
 set -euo pipefail
@@ -22,7 +24,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DURATION:-5}
 CALLS_CAP=${BENCH_CALLS_CAP:-90}
-ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls signal conns joins}
+ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls budget signal conns joins}
+CALLS_CPU=${BENCH_CALLS_CPU:-10}
 SIG_CONNS=${BENCH_SIGNAL_CONNS:-5000}
 SIG_BIG=${BENCH_SIGNAL_BIG:-20000}
 RESULTS=bench/results
@@ -63,6 +66,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     PIDS=()
+    cage_drop
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -307,6 +311,40 @@ load_calls() {
         --server-pid "$3" --json "$1" --plot "$4" >>"$RAW/loader.log" 2>&1
 }
 
+# load_budget OUT ADDR PID: the same calls, 10 more every 5 s, until loss passes 0.5% or one-way
+# p99 passes 400 ms (ITU-T G.114's limit for planning; under a CPU cap a relay queues media before
+# it drops any, and the cap's 10 ms periods alone put tens of ms into the tail).
+load_budget() {
+    timeout 150 "$VC_LOAD" relay --server "$2" --secret "$SECRET" --transport udp \
+        --profile audio --calls 3000 --ramp 10 --max-loss 0.5 --max-p99-ms 400 \
+        --duration "$CALLS_CAP" --server-pid "$3" --json "$1" >>"$RAW/loader.log" 2>&1
+}
+
+# CPU_CAGE: a cpu cgroup that holds a server to CALLS_CPU % of one core in 10 ms periods (cgroup
+# v2 cpu.max, or v1 cfs quota); cage_make creates it (false when neither is writable), cage_put
+# PID moves a process (all its threads) in, cage_drop removes it.
+CPU_CAGE=
+cage_make() {
+    local quota=$((CALLS_CPU * 100))
+    if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        CPU_CAGE=/sys/fs/cgroup/vc-bench-$$
+        mkdir -p "$CPU_CAGE" 2>/dev/null && echo "$quota 10000" >"$CPU_CAGE/cpu.max" 2>/dev/null &&
+            return 0
+    elif [ -w /sys/fs/cgroup/cpu ]; then
+        CPU_CAGE=/sys/fs/cgroup/cpu/vc-bench-$$
+        mkdir -p "$CPU_CAGE" 2>/dev/null && echo 10000 >"$CPU_CAGE/cpu.cfs_period_us" &&
+            echo "$quota" >"$CPU_CAGE/cpu.cfs_quota_us" 2>/dev/null && return 0
+    fi
+    [ -n "$CPU_CAGE" ] && rmdir "$CPU_CAGE" 2>/dev/null
+    CPU_CAGE=
+    return 1
+}
+cage_put() {
+    echo "$1" >"$CPU_CAGE/cgroup.procs"
+    taskset -a -p -c 0 "$1" >/dev/null # one CPU: threads cannot spend the quota in parallel
+}
+cage_drop() { [ -n "$CPU_CAGE" ] && rmdir "$CPU_CAGE" 2>/dev/null; CPU_CAGE=; }
+
 # cpu_ticks PID: the process's utime+stime in clock ticks.
 cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
@@ -430,6 +468,28 @@ main() {
         load_calls "$RAW/calls-coturn-1.json" "$HOST:$CO_PORT" "$CO_PID" \
             "$RESULTS/calls-coturn.png" || log "calls coturn failed"
         stop_servers
+    fi
+
+    if wants budget && [ -x "$VC_LOAD" ]; then
+        if cage_make; then
+            log "calls with each server held to $CALLS_CPU% of one core ($CPU_CAGE), $ROUNDS rounds"
+            echo "$CALLS_CPU" >"$RAW/budget-cpu-pct.txt"
+            for r in $(seq 1 "$ROUNDS"); do
+                start_vc ""
+                cage_put "$VC_PID"
+                load_budget "$RAW/budget-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" ||
+                    log "budget vc failed in round $r"
+                stop_pid "$VC_PID"
+                start_coturn ""
+                cage_put "$CO_PID"
+                load_budget "$RAW/budget-coturn-$r.json" "$HOST:$CO_PORT" "$CO_PID" ||
+                    log "budget coturn failed in round $r"
+                stop_pid "$CO_PID"
+            done
+            cage_drop
+        else
+            log "budget: skipped (no writable cpu cgroup: needs root and cgroup v2 or v1 cpu)"
+        fi
     fi
 
     if { wants signal || wants conns || wants joins; } && [ -x build/bin/vc-signal ] &&
