@@ -43,6 +43,7 @@ TEST_LINK_useragent := $(LIB_COMMON) $(OBJ)/signal/useragent.o
 TEST_LINK_accounts := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_hub := $(OBJ)/tests/unit/hub_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_record := $(OBJ)/tests/unit/hub_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
+TEST_LINK_roomindex := $(OBJ)/tests/unit/hub_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_sigapi := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_turnpool := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_random := $(LIB_COMMON)

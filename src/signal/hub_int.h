@@ -46,8 +46,17 @@ struct hub_peer {
     struct turnpool_pick turn_pick; /* pool nodes counted for this peer (h->set.pool) */
 };
 
+/* One of a room's two tokens in the token index (roomindex.c). */
+struct room_token_key {
+    struct room_token_key *next;
+    struct hub_room *room;
+    enum hub_role role;
+};
+
 struct hub_room {
-    struct hub_room *next;
+    struct hub_room *next, *prev;
+    struct hub_room *next_by_id;       /* roomindex.c's chains */
+    struct room_token_key keys[2];     /* host, guest */
     char id[HUB_ROOM_ID_LEN + 1];
     unsigned char host_hash[TOKEN_HASH_LEN]; /* tokens are kept only as SHA-256 hashes */
     unsigned char guest_hash[TOKEN_HASH_LEN];
@@ -61,6 +70,7 @@ struct hub_room {
     uint64_t knock_window_ms;
     unsigned knock_count;
     bool closing; /* being destroyed or forgotten: no registry updates */
+    bool linked;  /* in h->rooms and the index */
 };
 
 struct hub_session {
@@ -84,6 +94,14 @@ struct room_owners {
     size_t count;    /* records, for growing the table */
 };
 
+/* Rooms by id and by token hash (roomindex.c). */
+struct room_index {
+    struct hub_room **by_id;
+    struct room_token_key **by_token;
+    size_t nbuckets; /* of each table: a power of two, or 0 before the first room */
+    size_t count;    /* rooms */
+};
+
 struct hub {
     struct hub_settings set;
     const struct hub_io_ops *ops;
@@ -98,6 +116,7 @@ struct hub {
     struct sigmsg_buf out; /* scratch for building frames */
     bool stopping;         /* hub_free() is tearing down: nothing more is sent */
     struct room_owners owners;
+    struct room_index index;
     bool draining;                      /* no new rooms; existing ones carry on */
     const struct hub_registry_ops *reg; /* NULL: in-process only */
     void *reg_ctx;
@@ -113,6 +132,15 @@ void hub_room_info_of(const struct hub_room *r, struct hub_room_info *out);
 struct hub_room *hub_room_by_id(struct hub *h, const char *id);
 unsigned hub_room_participants(const struct hub_room *r);
 bool hub_room_expired(const struct hub *h, const struct hub_room *r);
+
+/* roomindex.c */
+/* 0, or -ENOMEM when the room could not be indexed. */
+int room_index_add(struct room_index *ix, struct hub_room *r);
+void room_index_remove(struct room_index *ix, struct hub_room *r);
+struct hub_room *room_index_by_id(const struct room_index *ix, const char *id);
+struct hub_room *room_index_by_token(const struct room_index *ix, const unsigned char *hash,
+                                     enum hub_role *role);
+void room_index_free(struct room_index *ix);
 
 /* record.c */
 void hub_room_record_of(const struct hub_room *r, struct hub_room_record *out);

@@ -132,6 +132,7 @@ void hub_free(struct hub *h)
         hub_room_destroy(h, h->rooms, "shutdown");
     sigmsg_buf_free(&h->out);
     free(room_owners_of(h)->buckets); /* every record went with its owner's last room */
+    room_index_free(&h->index);
     free(h);
 }
 
@@ -240,11 +241,19 @@ static int room_register(struct hub *h, const struct hub_room *r)
 
 int hub_room_link(struct hub *h, struct hub_room *r)
 {
-    if (room_owner_add(room_owners_of(h), r->owner) < 0)
+    if (room_index_add(&h->index, r) < 0)
         return -ENOMEM;
+    if (room_owner_add(room_owners_of(h), r->owner) < 0) {
+        room_index_remove(&h->index, r);
+        return -ENOMEM;
+    }
+    r->prev = NULL;
     r->next = h->rooms;
+    if (h->rooms)
+        h->rooms->prev = r;
     h->rooms = r;
     h->nrooms++;
+    r->linked = true;
     return 0;
 }
 
@@ -300,10 +309,7 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
 
 struct hub_room *hub_room_by_id(struct hub *h, const char *id)
 {
-    for (struct hub_room *r = h->rooms; r; r = r->next)
-        if (strcmp(r->id, id) == 0)
-            return r;
-    return NULL;
+    return room_index_by_id(&h->index, id);
 }
 
 static struct hub_room *room_by_id(struct hub *h, const char *owner, const char *id)
@@ -349,35 +355,21 @@ int hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, s
     return (int)n;
 }
 
-/* Tokens are compared in constant time; every room is visited so the time taken does not
- * depend on where (or whether) the token matched. */
+/* Looked up by the token's SHA-256 hash (see roomindex.c for why that is safe from timing). */
 struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role)
 {
-    struct hub_room *found = NULL;
     unsigned char hash[TOKEN_HASH_LEN];
 
     if (strlen(token) != HUB_TOKEN_LEN)
         return NULL;
     token_hash(token, HUB_TOKEN_LEN, hash);
-    for (struct hub_room *r = h->rooms; r; r = r->next) {
-        if (ct_equal(r->host_hash, hash, TOKEN_HASH_LEN)) {
-            found = r;
-            *role = HUB_HOST;
-        }
-        if (ct_equal(r->guest_hash, hash, TOKEN_HASH_LEN)) {
-            found = r;
-            *role = HUB_GUEST;
-        }
-    }
-    return found;
+    return room_index_by_token(&h->index, hash, role);
 }
 
 /* Closes every connection of the room with code, then frees its peers (logging who was in the
  * call) and unlinks the room; the caller frees it. */
 void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *why)
 {
-    struct hub_room **pp = &h->rooms;
-
     r->closing = true; /* the registry hears nothing of the peers leaving one by one */
     for (struct hub_peer *p = r->peers; p; p = p->next) {
         if (p->sess) {
@@ -389,11 +381,17 @@ void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *wh
     /* Nobody is connected any more, so removing the peers only logs their departure. */
     while (r->peers)
         hub_peer_remove(h, r->peers, code == 1000 ? "room_ended" : "moved");
-    while (*pp && *pp != r)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = r->next;
+    if (!r->linked)
+        return;
+    r->linked = false;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        h->rooms = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
     h->nrooms--;
+    room_index_remove(&h->index, r);
     room_owner_remove(room_owners_of(h), r->owner);
 }
 
