@@ -203,6 +203,7 @@ int sigload_report_json(struct sigload_result *r, const char *path)
         json_decref(errs);
         return -ENOMEM;
     }
+    json_object_set_new(j, "loader_setup_cpu_s", json_real(r->loader_setup_cpu_s));
     json_object_set_new(j, "join_latency_ms", sigload_pct_json(&r->join));
     json_object_set_new(j, "connect_latency_ms", sigload_pct_json(&r->connect));
     json_object_set_new(j, "relay_latency_ms", sigload_pct_json(&r->relay));

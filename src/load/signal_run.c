@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -62,6 +63,7 @@ struct sigload_runner {
     unsigned live; /* WebSocket connections not yet closed */
     enum sigload_phase phase;
     uint64_t t_setup;
+    double cpu_setup; /* our own CPU seconds when set-up began */
     uint64_t t_run;
     uint64_t t_end;
     uint64_t t_phase_end;
@@ -517,6 +519,18 @@ static unsigned sigload_count_ready(const struct sigload_runner *run)
     return n;
 }
 
+/* vc-load's own user+system CPU seconds so far. */
+static double sigload_self_cpu_s(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) < 0) {
+        return 0;
+    }
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void sigload_begin_run(struct sigload_runner *run, uint64_t now)
 {
     struct sigload_result *r = run->r;
@@ -525,6 +539,7 @@ static void sigload_begin_run(struct sigload_runner *run, uint64_t now)
     r->setup_s = (double)(now - run->t_setup) / 1e6;
     r->connections = sigload_count_ready(run);
     r->new_conns_per_s = r->setup_s > 0 ? r->connections / r->setup_s : 0;
+    r->loader_setup_cpu_s = sigload_self_cpu_s() - run->cpu_setup;
     if (run->o->server_pid) {
         sigload_proc_sample(run->o->server_pid, &r->proc_setup);
     }
@@ -732,6 +747,7 @@ static int sigload_run_loop(struct sigload_runner *run, char *err, size_t errlen
     }
     run->phase = PH_SETUP;
     run->t_setup = sigload_now_us();
+    run->cpu_setup = sigload_self_cpu_s();
     run->t_phase_end = run->t_setup + (uint64_t)o->setup_timeout_s * 1000000;
     hard_end = run->t_phase_end + ((uint64_t)o->duration_s + 10) * 1000000;
     while (!run->done && sigload_now_us() < hard_end) {

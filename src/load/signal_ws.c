@@ -192,6 +192,14 @@ static int sigload_ws_callback(struct lws *wsi, enum lws_callback_reasons reason
     }
 }
 
+/* No lws validity timers (a zero hangup turns them off): each proof of life re-inserted the
+ * connection's timer into lws 4.1's one sorted list, a walk over every connection (28% of the
+ * loader's CPU at 18,000 connections). Servers ping; lws answers those pongs itself. */
+static const lws_retry_bo_t sigload_ws_retry = {
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
+};
+
 static const struct lws_protocols sigload_ws_protocols[] = {
     {"sigload", sigload_ws_callback, 0, SIGLOAD_WS_MSG_MAX, 0, NULL, 0},
     {"vc.v1", sigload_ws_callback, 0, SIGLOAD_WS_MSG_MAX, 0, NULL, 0},
@@ -232,7 +240,10 @@ int sigload_ws_new(const struct sigload_ws_config *cfg, struct sigload_ws **out)
     if (!cfg->insecure) {
         info.client_ssl_ca_filepath = cfg->ca_file;
     }
-    info.fd_limit_per_thread = cfg->max_conns + 256;
+    /* No fd_limit_per_thread: with it lws 4.1 finds a socket's connection by scanning every
+     * slot (wsi_from_fd, 37% of the loader's CPU at 18,000 connections); without it, its table
+     * is sized by the descriptor limit (raised in signal_main.c) and indexed by fd. */
+    info.retry_and_idle_policy = &sigload_ws_retry;
     info.timeout_secs = 20; /* connect and handshake bound */
     ws->ctx = lws_create_context(&info);
     if (ws->ctx == NULL) {
@@ -300,6 +311,7 @@ int sigload_ws_connect(struct sigload_ws *ws, const char *path, const char *subp
     ci.alpn = "http/1.1";
     ci.userdata = c;
     ci.pwsi = &c->wsi;
+    ci.retry_and_idle_policy = &sigload_ws_retry;
     c->sync_connect = 1;
     wsi = lws_client_connect_via_info(&ci);
     c->sync_connect = 0;
