@@ -103,6 +103,14 @@ def first_line(path):
         return "n/a"
 
 
+def loader_load(d, cpu_key="loader_setup_cpu_s", secs_key="setup_s"):
+    """The loader's CPU-s per second (of set-up, by default): near 1.00 its one core was the
+    limit, not the server."""
+    if not d.get(secs_key) or cpu_key not in d:
+        return None
+    return d[cpu_key] / d[secs_key]
+
+
 def signal_rows(raw):
     """Rows (metric, vc, peerjs, ratio, target, met) for the signal, conns and joins workloads."""
     rows = []
@@ -113,6 +121,12 @@ def signal_rows(raw):
         ok = None if mv is None or mp is None else mv >= 3 * mp
         rows.append(("Relayed msgs per server CPU-s (100 rooms x 100/s)", fmt(mv), fmt(mp),
                      ratio(mv, mp), ">= 3x PeerJS", verdict(ok)))
+        sc = load(raw, "signal", "tlsrelay")
+        mc = med([d.get("messages_per_cpu_s") for d in sc])
+        if mc:
+            rows.append(("  the same through a bare TLS relay, the ceiling (tools/tlsrelay.c)",
+                         fmt(mc), "", f"vc-signal {100 * mv / mc:.0f}% of it; 3x PeerJS is "
+                         f"{100 * 3 * mp / mc:.0f}% of it" if mv and mp else "", "", ""))
         tv = med([d.get("messages_per_s") for d in sv])
         tp = med([d.get("messages_per_s") for d in sp])
         rows.append(("Relayed msgs/s (the loader's ceiling)", fmt(tv), fmt(tp), ratio(tv, tp),
@@ -139,6 +153,10 @@ def signal_rows(raw):
         pp = med([per_cpu_conn(d) for d in cp])
         rows.append((f"New connections per server CPU-s, {n:,.0f} {label} (vc includes "
                      "room creation)", fmt(pv), fmt(pp), ratio(pv, pp), "", ""))
+        lv, lp = med(map(loader_load, cv)), med(map(loader_load, cp))
+        if lv is not None or lp is not None:
+            rows.append(("  loader CPU-s per second of set-up (1.00: its one core is full)",
+                         fmt(lv, "", 2), fmt(lp, "", 2), "", "", ""))
         rv = med([d.get("rss_per_connection_kb") for d in cv])
         rp = med([d.get("rss_per_connection_kb") for d in cp])
         ok = None if rv is None else rv <= 24
@@ -155,6 +173,10 @@ def signal_rows(raw):
         ok = None if pv is None else pv <= 150
         rows.append(("Join-to-joined p95 at 500 joins/s (ms; PeerJS: connect to OPEN)",
                      fmt(pv, "", 1), fmt(pp, "", 1), ratio(pv, pp), "<= 150 ms", verdict(ok)))
+        lv, lp = med(map(loader_load, jv)), med(map(loader_load, jp))
+        if lv is not None or lp is not None:
+            rows.append(("  loader CPU-s per second of set-up (1.00: its one core is full)",
+                         fmt(lv, "", 2), fmt(lp, "", 2), "", "", ""))
     return rows
 
 
@@ -234,6 +256,11 @@ def main():
         cc = med([d["allocations"] / d["server_cpu_s"] for d in ac if d.get("server_cpu_s")])
         rows.append(("Allocate+delete per server CPU-s", fmt(cv), fmt(cc), "", ratio(cv, cc), "",
                      ""))
+        lv = med([loader_load(d, "loader_cpu_s", "seconds") for d in av])
+        lc_ = med([loader_load(d, "loader_cpu_s", "seconds") for d in ac])
+        if lv is not None or lc_ is not None:
+            rows.append(("  loader CPU-s per second during it (1.00: its one core is full)",
+                         fmt(lv, "", 2), fmt(lc_, "", 2), "", "", "", ""))
         details.append(("alloc/s", spread(pv), spread(pc), ""))
 
     # 5. User-space memory per allocation.

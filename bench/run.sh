@@ -46,6 +46,7 @@ SECRET=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 # Signalling: vc-signal and PeerJS over TLS with the development certificate.
 SIG_PORT=34443
 PJ_PORT=44443
+TLSR_PORT=33443 # the bare TLS relay (bench/tools/tlsrelay.c), the signalling ceiling
 API_KEY=bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 PEERJS_DIR=$TOOLS/peerjs
 PEERJS_BIN=$PEERJS_DIR/node_modules/peer/dist/bin/peerjs.js
@@ -80,6 +81,7 @@ build_tools() {
     cc "${cflags[@]}" -o "$TOOLS/flood" bench/tools/flood.c src/stun/stun.c \
         src/common/rest_cred.c src/common/addr.c -lcrypto
     cc "${cflags[@]}" -o "$TOOLS/udpfwd" bench/tools/udpfwd.c src/common/addr.c
+    cc "${cflags[@]}" -o "$TOOLS/tlsrelay" bench/tools/tlsrelay.c src/common/addr.c -lssl -lcrypto
 }
 
 check_prereqs() {
@@ -205,6 +207,15 @@ start_sig() {
     SIG_PID=$!
     PIDS+=("$SIG_PID")
     wait_tcp "$SIG_PORT" "$SIG_PID" || die "vc-signal did not start (see $RAW/vc-signal.log)"
+}
+
+# start_tlsrelay: the signalling ceiling on $TLSR_PORT with the same certificate; sets TLSR_PID.
+start_tlsrelay() {
+    "$TOOLS/tlsrelay" "$HOST:$TLSR_PORT" certs/server.crt certs/server.key \
+        >>"$RAW/tlsrelay.log" 2>&1 &
+    TLSR_PID=$!
+    PIDS+=("$TLSR_PID")
+    wait_tcp "$TLSR_PORT" "$TLSR_PID" || die "tlsrelay did not start (see $RAW/tlsrelay.log)"
 }
 
 # start_peerjs: a fresh PeerJS server on $PJ_PORT over TLS, its concurrent limit raised; sets
@@ -357,11 +368,11 @@ load_sig() {
     local out=$1 kind=$2 pid=$3 c0 c1 r=0
     shift 3
     local argv=("$VC_LOAD" signal --server-pid "$pid" --json "$out" --setup-timeout 240)
-    if [ "$kind" = vc ]; then
-        argv+=(--url "https://$HOST:$SIG_PORT" --api-key "$API_KEY")
-    else
-        argv+=(--protocol peerjs --url "https://$HOST:$PJ_PORT")
-    fi
+    case $kind in
+    vc) argv+=(--url "https://$HOST:$SIG_PORT" --api-key "$API_KEY") ;;
+    peerjs) argv+=(--protocol peerjs --url "https://$HOST:$PJ_PORT") ;;
+    tlsrelay) argv+=(--protocol peerjs --url "https://$HOST:$TLSR_PORT") ;;
+    esac
     c0=$(cpu_ticks "$pid")
     timeout 400 "${argv[@]}" "$@" >>"$RAW/loader.log" 2>&1 || r=$?
     c1=$(cpu_ticks "$pid")
@@ -505,14 +516,17 @@ main() {
     fi
 
     if wants signal; then
-        log "signalling: 100 rooms x 100 signals/s over WSS, vc-signal against PeerJS"
+        log "signalling: 100 rooms x 100 signals/s over WSS, vc-signal against PeerJS and the bare TLS relay"
         start_sig
         start_peerjs
+        start_tlsrelay
         for r in $(seq 1 "$ROUNDS"); do
             load_sig "$RAW/signal-vc-$r.json" vc "$SIG_PID" --rooms 100 --rate 100 \
                 --duration "$DUR" || log "signal vc failed in round $r"
             load_sig "$RAW/signal-peerjs-$r.json" peerjs "$PJ_PID" --rooms 100 --rate 100 \
                 --duration "$DUR" || log "signal peerjs failed in round $r"
+            load_sig "$RAW/signal-tlsrelay-$r.json" tlsrelay "$TLSR_PID" --rooms 100 --rate 100 \
+                --duration "$DUR" || log "signal tlsrelay failed in round $r"
         done
         stop_servers
     fi

@@ -96,6 +96,17 @@ static int64_t flood_now(void)
 }
 
 /* Server CPU (utime + stime, seconds) from /proc/PID/stat; -1 if unreadable. */
+/* This process's own user+system CPU seconds so far. */
+static double flood_self_cpu(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static double flood_proc_cpu(int pid)
 {
     char path[64], buf[2048];
@@ -693,7 +704,7 @@ static int flood_mode_alloc(const struct flood_opts *o, bool hold)
     struct flood_client *cl = calloc(n, sizeof(*cl));
     struct pollfd *pfd = calloc(n, sizeof(*pfd));
     int64_t start, end, now;
-    double cpu0, cpu1, secs;
+    double cpu0, cpu1, secs, self0;
     long rss0, rss1;
     uint8_t buf[1500];
     struct rlimit rl;
@@ -715,6 +726,7 @@ static int flood_mode_alloc(const struct flood_opts *o, bool hold)
         cl[i].fd = -1;
     rss0 = flood_proc_rss(o->server_pid);
     cpu0 = flood_proc_cpu(o->server_pid);
+    self0 = flood_self_cpu();
     start = now = flood_now();
     end = start + (int64_t)(o->duration * FLOOD_NS);
     while (now < end && (!hold || done < n)) {
@@ -781,9 +793,10 @@ static int flood_mode_alloc(const struct flood_opts *o, bool hold)
     fprintf(f,
             "{\"mode\":\"%s\",\"parallel\":%u,\"seconds\":%.3f,\"allocations\":%u,"
             "\"alloc_per_s\":%.1f,\"failed\":%u,\"timeouts\":%u,\"server_cpu_s\":%.3f,"
-            "\"server_rss_kb_before\":%ld,\"server_rss_kb\":%ld,\"rss_per_alloc_bytes\":%.0f}\n",
+            "\"loader_cpu_s\":%.3f,\"server_rss_kb_before\":%ld,\"server_rss_kb\":%ld,"
+            "\"rss_per_alloc_bytes\":%.0f}\n",
             hold ? "hold" : "alloc", par, secs, done, done / secs, failed, timeouts,
-            cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0, rss0, rss1,
+            cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0, flood_self_cpu() - self0, rss0, rss1,
             done && rss0 >= 0 && rss1 >= 0 ? (double)(rss1 - rss0) * 1024.0 / done : -1.0);
     flood_close_out(f);
     /* Release held allocations politely (no wait for answers). */
