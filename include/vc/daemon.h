@@ -51,8 +51,9 @@ int daemon_check_level(const char *v);
  * NULL) leave it alone. */
 void daemon_set_level(const char *name);
 
-/* A server keeps a descriptor per connection: lifts the soft RLIMIT_NOFILE to the hard one. */
-void daemon_raise_nofile(void);
+/* A server keeps a descriptor per connection: lifts the soft RLIMIT_NOFILE to the hard one.
+ * Returns the soft limit now in force, or 0 when unlimited or unknown. */
+unsigned long daemon_raise_nofile(void);
 
 /* Blocks SIGINT and SIGTERM in the calling thread (call before starting any thread, which
  * inherits the mask) and ignores SIGPIPE. set receives the two signals, for sigwait(). */

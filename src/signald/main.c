@@ -424,6 +424,24 @@ static int main_pool(const struct main_config *c, struct main_state *st, char *e
     return 0;
 }
 
+/* WebSockets past the descriptor limit would wait unaccepted in the listen backlog until their
+ * clients give up; held to the limit less a reserve (listeners, logs, databases, Redis, REST
+ * clients), they are refused at once instead. */
+#define MAIN_FD_RESERVE 256
+static unsigned main_max_connections(unsigned wanted)
+{
+    unsigned long nofile = daemon_raise_nofile();
+
+    if (nofile == 0 || wanted + (unsigned long)MAIN_FD_RESERVE <= nofile)
+        return wanted;
+    unsigned held = nofile > 2 * MAIN_FD_RESERVE ? (unsigned)(nofile - MAIN_FD_RESERVE) : 1;
+    log_msg(LOG_LEVEL_WARN,
+            "max-connections %u is more than %lu open files allow; holding at most %u "
+            "(raise the service's LimitNOFILE)",
+            wanted, nofile, held);
+    return held;
+}
+
 static void main_settings(const struct main_config *c, struct main_state *st)
 {
     struct hub_settings *h = &st->hub;
@@ -457,7 +475,7 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     s->key = c->key;
     s->web_root = st->web_root;
     s->frame_ancestors = c->frame_ancestors;
-    s->max_connections = (unsigned)c->max_connections;
+    s->max_connections = main_max_connections((unsigned)c->max_connections);
     s->max_conns_per_ip_per_min = (unsigned)c->max_conns_per_ip_per_min;
     s->public_url = st->public_url;
     s->hub_settings = h;

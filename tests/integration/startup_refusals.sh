@@ -42,6 +42,17 @@ refused signal_bad_ice_server ice-server "$signal" "${s[@]}" --ice-server http:/
 refused signal_turn_ttl_zero turn-ttl "$signal" "${s[@]}" --turn-ttl 0
 refused signal_short_api_key api-key "$signal" "${s[@]}" --api-key short
 
+# More WebSockets allowed than descriptors: held to the limit with a warning, so that clients
+# past it are refused at once instead of waiting unaccepted in the listen backlog.
+pick_ports
+out=$( (
+    ulimit -n 600
+    timeout 3 "$signal" "${s[@]/127.0.0.1:1/127.0.0.1:$TURN_PORT}" --public-url "https://127.0.0.1:$TURN_PORT" \
+        --max-connections 1000
+) 2>&1)
+check signal_max_connections_held_to_the_descriptor_limit "stderr: $(head -c 400 <<<"$out")" \
+    grep -q 'max-connections 1000 is more than 600 open files allow; holding at most 344' <<<"$out"
+
 # A secret never appears in a refusal message.
 out=$(timeout 5 "$turn" "${t[@]}" --secret s3cret-not-to-print --threads 0 2>&1)
 check turn_refusal_does_not_echo_the_secret "secret printed: $out" not_grep -q s3cret-not-to-print <<<"$out"
