@@ -134,6 +134,9 @@ unsigned hub_room_participants(const struct hub_room *r);
 bool hub_room_expired(const struct hub *h, const struct hub_room *r);
 
 /* roomindex.c */
+/* FNV-1a of a NUL-terminated name (room ids, owners: ours or authenticated, not attacker-chosen
+ * in bulk). */
+size_t hub_name_hash(const char *name);
 /* 0, or -ENOMEM when the room could not be indexed. */
 int room_index_add(struct room_index *ix, struct hub_room *r);
 void room_index_remove(struct room_index *ix, struct hub_room *r);

@@ -27,18 +27,9 @@ static struct room_owners *room_owners_of(struct hub *h)
     return &h->owners;
 }
 
-static size_t room_owner_hash(const char *name)
-{
-    uint64_t x = 14695981039346656037ULL; /* FNV-1a */
-
-    for (; *name; name++)
-        x = (x ^ (uint8_t)*name) * 1099511628211ULL;
-    return (size_t)(x ^ (x >> 32));
-}
-
 static struct room_owner **room_owner_slot(struct room_owners *o, const char *name)
 {
-    struct room_owner **pp = &o->buckets[room_owner_hash(name) & (o->nbuckets - 1)];
+    struct room_owner **pp = &o->buckets[hub_name_hash(name) & (o->nbuckets - 1)];
 
     while (*pp && strcmp((*pp)->name, name) != 0)
         pp = &(*pp)->next;
@@ -64,7 +55,7 @@ static int room_owners_grow(struct room_owners *o)
     for (size_t i = 0; i < o->nbuckets; i++) {
         for (struct room_owner *rec = o->buckets[i], *next; rec; rec = next) {
             next = rec->next;
-            size_t k = room_owner_hash(rec->name) & (n - 1);
+            size_t k = hub_name_hash(rec->name) & (n - 1);
             rec->next = b[k];
             b[k] = rec;
         }

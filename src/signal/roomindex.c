@@ -13,12 +13,12 @@
 
 #define ROOM_INDEX_MIN_BUCKETS 64
 
-static size_t room_index_id_hash(const char *id)
+size_t hub_name_hash(const char *name)
 {
-    uint64_t x = 14695981039346656037ULL; /* FNV-1a: room ids are ours, from the CSPRNG */
+    uint64_t x = 14695981039346656037ULL; /* FNV-1a */
 
-    for (; *id; id++)
-        x = (x ^ (uint8_t)*id) * 1099511628211ULL;
+    for (; *name; name++)
+        x = (x ^ (uint8_t)*name) * 1099511628211ULL;
     return (size_t)(x ^ (x >> 32));
 }
 
@@ -38,7 +38,7 @@ static const unsigned char *room_key_hash(const struct room_token_key *k)
 static void room_index_put(struct room_index *ix, struct hub_room *r)
 {
     size_t mask = ix->nbuckets - 1;
-    struct hub_room **idb = &ix->by_id[room_index_id_hash(r->id) & mask];
+    struct hub_room **idb = &ix->by_id[hub_name_hash(r->id) & mask];
 
     r->next_by_id = *idb;
     *idb = r;
@@ -96,7 +96,7 @@ void room_index_remove(struct room_index *ix, struct hub_room *r)
 
     if (!ix->nbuckets)
         return;
-    for (pp = &ix->by_id[room_index_id_hash(r->id) & mask]; *pp; pp = &(*pp)->next_by_id) {
+    for (pp = &ix->by_id[hub_name_hash(r->id) & mask]; *pp; pp = &(*pp)->next_by_id) {
         if (*pp == r) {
             *pp = r->next_by_id;
             ix->count--;
@@ -118,7 +118,7 @@ struct hub_room *room_index_by_id(const struct room_index *ix, const char *id)
 {
     if (!ix->nbuckets)
         return NULL;
-    for (struct hub_room *r = ix->by_id[room_index_id_hash(id) & (ix->nbuckets - 1)]; r;
+    for (struct hub_room *r = ix->by_id[hub_name_hash(id) & (ix->nbuckets - 1)]; r;
          r = r->next_by_id)
         if (strcmp(r->id, id) == 0)
             return r;
