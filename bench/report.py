@@ -153,6 +153,10 @@ def signal_rows(raw):
         pp = med([per_cpu_conn(d) for d in cp])
         rows.append((f"New connections per server CPU-s, {n:,.0f} {label} (vc includes "
                      "room creation)", fmt(pv), fmt(pp), ratio(pv, pp), "", ""))
+        pc = med([per_cpu_conn(d) for d in load(raw, wl, "tlsrelay")])
+        if pc and pp:
+            rows.append(("  the same through the bare TLS relay, the ceiling", fmt(pc), "",
+                         f"3x PeerJS is {100 * 3 * pp / pc:.0f}% of it", "", ""))
         lv, lp = med(map(loader_load, cv)), med(map(loader_load, cp))
         if lv is not None or lp is not None:
             rows.append(("  loader CPU-s per second of set-up (1.00: its one core is full)",

@@ -382,16 +382,19 @@ d["server_cpu_total_s"]=int(sys.argv[2])/int(sys.argv[3]); json.dump(d,open(p,"w
     return "$r"
 }
 
-# sig_round WORKLOAD ROUND CONNS: one fresh server of each kind in turn, CONNS clients held
-# (two per room), 2 s of one signal per room per second; the figures are the set-up rate and
-# RSS growth per connection.
+# sig_conns_round WORKLOAD ROUND CONNS: one fresh server of each kind in turn (for `conns`, the
+# bare TLS relay too), CONNS clients held (two per room), 2 s of one signal per room per second;
+# the figures are the set-up rate and RSS growth per connection.
 sig_conns_round() {
-    local wl=$1 r=$2 conns=$3 kind
-    for kind in vc peerjs; do
-        if [ "$kind" = vc ]; then start_sig; else start_peerjs; fi
+    local wl=$1 r=$2 conns=$3 kinds=(vc peerjs) kind pid
+    [ "$wl" = conns ] && kinds+=(tlsrelay) # the ceiling: its handshakes and nothing else
+    for kind in "${kinds[@]}"; do
+        case $kind in
+        vc) start_sig && pid=$SIG_PID ;;
+        peerjs) start_peerjs && pid=$PJ_PID ;;
+        tlsrelay) start_tlsrelay && pid=$TLSR_PID ;;
+        esac
         sleep 0.5
-        local pid=$SIG_PID
-        [ "$kind" = peerjs ] && pid=$PJ_PID
         load_sig "$RAW/$wl-$kind-$r.json" "$kind" "$pid" --rooms $((conns / 2)) --duration 2 \
             --rate 1 || log "$wl against $kind failed in round $r (see $RAW/loader.log)"
         stop_pid "$pid"
@@ -507,7 +510,7 @@ main() {
         [ -x "$VC_LOAD" ]; then
         install_peerjs
         # vc-load raises its own descriptor limit; the servers inherit this one.
-        ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+        ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     elif wants signal || wants conns || wants joins; then
         log "signalling skipped: needs build/bin/vc-signal and $VC_LOAD"
         ONLY=${ONLY//signal/}
@@ -536,6 +539,14 @@ main() {
         for r in $(seq 1 "$ROUNDS"); do
             sig_conns_round conns "$r" "$SIG_CONNS"
         done
+        # Each side needs a descriptor per client plus its own; where the hard limit cannot be
+        # raised (containers), hold what fits rather than let the last clients hang unaccepted.
+        local nofile
+        nofile=$(ulimit -n)
+        if [ "$nofile" != unlimited ] && [ "$SIG_BIG" -gt $((nofile - 300)) ]; then
+            log "signalling: $nofile open files at most here, so $(((nofile - 300) / 2 * 2)) clients, not $SIG_BIG"
+            SIG_BIG=$(((nofile - 300) / 2 * 2))
+        fi
         if [ "$SIG_BIG" -gt 0 ]; then
             log "signalling: $SIG_BIG connections held, one round"
             sig_conns_round conns_big 1 "$SIG_BIG"
