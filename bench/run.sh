@@ -326,7 +326,7 @@ load_calls() {
 # p99 passes 400 ms (ITU-T G.114's limit for planning; under a CPU cap a relay queues media before
 # it drops any, and the cap's 10 ms periods alone put tens of ms into the tail).
 load_budget() {
-    timeout 150 "$VC_LOAD" relay --server "$2" --secret "$SECRET" --transport udp \
+    timeout 150 taskset -c 0 "$VC_LOAD" relay --server "$2" --secret "$SECRET" --transport udp \
         --profile audio --calls 3000 --ramp 10 --max-loss 0.5 --max-p99-ms 400 \
         --duration "$CALLS_CAP" --server-pid "$3" --json "$1" >>"$RAW/loader.log" 2>&1
 }
@@ -352,7 +352,9 @@ cage_make() {
 }
 cage_put() {
     echo "$1" >"$CPU_CAGE/cgroup.procs"
-    taskset -a -p -c 0 "$1" >/dev/null # one CPU: threads cannot spend the quota in parallel
+    # CPU 1 alone (vc-load keeps to CPU 0): its threads cannot spend the quota in parallel, and
+    # no loader thread competes with it for the share it is allowed.
+    taskset -a -p -c 1 "$1" >/dev/null
 }
 cage_drop() { [ -n "$CPU_CAGE" ] && rmdir "$CPU_CAGE" 2>/dev/null; CPU_CAGE=; }
 
