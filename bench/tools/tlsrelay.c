@@ -105,8 +105,8 @@ static void tlsrelay_reap(void)
 
 /* One unmasked server frame (FIN, opcode op) with payload a then b; 0, or -1 if the write did
  * not complete at once. */
-static int tlsrelay_send(struct tlsrelay_conn *c, int op, const void *a, size_t alen,
-                         const void *b, size_t blen)
+static int tlsrelay_send(struct tlsrelay_conn *c, int op, const void *a, size_t alen, const void *b,
+                         size_t blen)
 {
     uint8_t frame[TLSRELAY_IN + 16];
     size_t len = alen + blen, h = 0;

@@ -122,8 +122,7 @@ int relay_report_json(const struct relay_result *r, const char *path, char *err,
         json_object_set_new(j, "ramp",
                             json_pack("{s:i,s:f,s:o,s:i,s:o}", "step", (int)o->ramp_step,
                                       "max_loss_pct", o->max_loss_pct, "max_p99_ms",
-                                      isnan(o->max_p99_ms) ? json_null()
-                                                           : json_real(o->max_p99_ms),
+                                      isnan(o->max_p99_ms) ? json_null() : json_real(o->max_p99_ms),
                                       "capacity_calls", (int)r->capacity_calls, "steps", steps));
     }
     if (t->last_error[0] != '\0') {

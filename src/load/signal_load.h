@@ -128,7 +128,7 @@ struct sigload_result {
     double duration_s;
     double new_conns_per_s;
     double loader_setup_cpu_s; /* vc-load's own CPU during set-up: near setup_s, it was the limit */
-    struct sigload_lat join;    /* vc: guest join sent -> joined; peerjs: connect -> OPEN */
+    struct sigload_lat join;   /* vc: guest join sent -> joined; peerjs: connect -> OPEN */
     struct sigload_lat connect; /* connect started -> upgrade complete */
     struct sigload_lat relay;   /* signal sent -> received by the other side */
     uint64_t sent;

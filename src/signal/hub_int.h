@@ -55,8 +55,8 @@ struct room_token_key {
 
 struct hub_room {
     struct hub_room *next, *prev;
-    struct hub_room *next_by_id;       /* roomindex.c's chains */
-    struct room_token_key keys[2];     /* host, guest */
+    struct hub_room *next_by_id;   /* roomindex.c's chains */
+    struct room_token_key keys[2]; /* host, guest */
     char id[HUB_ROOM_ID_LEN + 1];
     unsigned char host_hash[TOKEN_HASH_LEN]; /* tokens are kept only as SHA-256 hashes */
     unsigned char guest_hash[TOKEN_HASH_LEN];
