@@ -87,7 +87,6 @@ struct sigload_ws_config {
     const char *ca_file;
     int insecure;
     unsigned tick_ms;
-    unsigned max_conns;
     const struct sigload_ws_ops *ops;
     void *loop_user;
 };

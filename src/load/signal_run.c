@@ -737,7 +737,6 @@ static int sigload_run_loop(struct sigload_runner *run, char *err, size_t errlen
     wc.ca_file = o->ca_file;
     wc.insecure = o->insecure;
     wc.tick_ms = SIGLOAD_TICK_MS;
-    wc.max_conns = o->rooms * 2;
     wc.ops = &sigload_ops;
     wc.loop_user = run;
     rc = sigload_ws_new(&wc, &run->ws);
