@@ -354,7 +354,7 @@ cage_put() {
     echo "$1" >"$CPU_CAGE/cgroup.procs"
     # CPU 1 alone (vc-load keeps to CPU 0): its threads cannot spend the quota in parallel, and
     # no loader thread competes with it for the share it is allowed.
-    taskset -a -p -c 1 "$1" >/dev/null
+    if [ "$(nproc)" -ge 2 ]; then taskset -a -p -c 1 "$1" >/dev/null; fi
 }
 cage_drop() { [ -n "$CPU_CAGE" ] && rmdir "$CPU_CAGE" 2>/dev/null; CPU_CAGE=; }
 
