@@ -68,6 +68,7 @@ struct main_config {
 struct main_state {
     struct main_config *cfg; /* borrowed: main()'s, replaced in place by a reload */
     int argc;                /* the command line, read again on SIGHUP (flags override the file) */
+    unsigned long nofile;    /* the descriptor limit, raised once at start (0: unlimited) */
     char **argv;
     struct secret api_key;
     struct secret turn_secret;
@@ -428,10 +429,8 @@ static int main_pool(const struct main_config *c, struct main_state *st, char *e
  * clients give up; held to the limit less a reserve (listeners, logs, databases, Redis, REST
  * clients), they are refused at once instead. */
 #define MAIN_FD_RESERVE 256
-static unsigned main_max_connections(unsigned wanted)
+static unsigned main_max_connections(unsigned wanted, unsigned long nofile)
 {
-    unsigned long nofile = daemon_raise_nofile();
-
     if (nofile == 0 || wanted + (unsigned long)MAIN_FD_RESERVE <= nofile)
         return wanted;
     unsigned held = nofile > 2 * MAIN_FD_RESERVE ? (unsigned)(nofile - MAIN_FD_RESERVE) : 1;
@@ -475,7 +474,7 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     s->key = c->key;
     s->web_root = st->web_root;
     s->frame_ancestors = c->frame_ancestors;
-    s->max_connections = main_max_connections((unsigned)c->max_connections);
+    s->max_connections = main_max_connections((unsigned)c->max_connections, st->nofile);
     s->max_conns_per_ip_per_min = (unsigned)c->max_conns_per_ip_per_min;
     s->public_url = st->public_url;
     s->hub_settings = h;
@@ -732,6 +731,7 @@ int main(int argc, char **argv)
     st->cfg = &cfg;
     st->argc = argc;
     st->argv = argv;
+    st->nofile = daemon_raise_nofile();
     if (main_resolve(&cfg, st, err, sizeof(err)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         main_free(st);
@@ -739,7 +739,6 @@ int main(int argc, char **argv)
         cfg_free(main_options, MAIN_NOPTS, &cfg);
         return DAEMON_EXIT_CONFIG;
     }
-    daemon_raise_nofile();
     /* Blocked before any thread starts, so only the server's sigwait() thread sees them. */
     daemon_block_signals(&set);
     signald_block_signals();
