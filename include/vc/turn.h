@@ -59,7 +59,8 @@ struct turn_stats {
     uint64_t stale_nonces;
     uint64_t bad_messages;
     uint64_t requests;
-    uint64_t drain_refused; /* Allocates answered 300 or 508 while draining */
+    uint64_t drain_refused;     /* Allocates answered 300 or 508 while draining */
+    uint64_t allocations_moved; /* taken over from another worker (turn_worker_attach) */
     uint64_t batch_hist[TURN_BATCH_BUCKETS];
 };
 
@@ -149,6 +150,21 @@ void turn_worker_peer_input(struct turn_worker *w, struct turn_alloc *alloc,
 
 /* A TCP/TLS connection closed: frees the allocation it owned, if any. */
 void turn_worker_stream_closed(struct turn_worker *w, const struct turn_client *c);
+
+/* Moving an allocation between workers of one server, for the I/O layer (which carries the
+ * relay socket over and keeps it open). turn_worker_detach() takes a out of w, its relay socket
+ * and quota untouched, and returns a copy (NULL on ENOMEM, and a stays); turn_worker_attach()
+ * links that copy into w, answering its client through client_fd from now on, and frees it.
+ * Returns the allocation in w, or NULL if w's pool is full (the server-wide cap prevents it):
+ * then the allocation has ended and the caller closes its relay socket. Each on its worker's
+ * thread. */
+struct turn_alloc *turn_worker_detach(struct turn_worker *w, struct turn_alloc *a);
+struct turn_alloc *turn_worker_attach(struct turn_worker *w, struct turn_alloc *moved,
+                                      int client_fd);
+const struct turn_client *turn_alloc_client(const struct turn_alloc *a);
+/* True if w holds an allocation for c's 5-tuple. */
+bool turn_worker_serves(struct turn_worker *w, const struct turn_client *c);
+uint16_t turn_alloc_relay_port(const struct turn_alloc *a);
 
 /* Expires allocations, permissions and channels. Call about once a second. */
 void turn_worker_tick(struct turn_worker *w);

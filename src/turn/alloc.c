@@ -143,9 +143,8 @@ struct turn_alloc *turn_alloc_new(struct turn_worker *w, const struct turn_clien
     return a;
 }
 
-/* Unlinks and returns a to the pool, closing its relay socket, giving back its quota, and
- * logging turn.free if it had been announced by turn.alloc (relay_fd >= 0). */
-void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *why)
+/* Takes a out of the table and the live list. */
+static void alloc_unlink(struct turn_worker *w, struct turn_alloc *a)
 {
     struct turn_alloc **pp = &w->buckets[tuple_bucket(w, &a->client)];
 
@@ -159,7 +158,13 @@ void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *wh
         w->live = a->next;
     if (a->next)
         a->next->prev = a->prev;
+}
 
+/* Unlinks and returns a to the pool, closing its relay socket, giving back its quota, and
+ * logging turn.free if it had been announced by turn.alloc (relay_fd >= 0). */
+void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *why)
+{
+    alloc_unlink(w, a);
     if (a->relay_fd >= 0) {
         w->ops->relay_close(w, a->relay_fd);
         turn_quota_release(w->srv, turn_user_quota_key(a->user_digest));
@@ -180,6 +185,67 @@ void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *wh
     a->prev = NULL;
     a->next = w->free_list;
     w->free_list = a;
+}
+
+bool turn_worker_serves(struct turn_worker *w, const struct turn_client *c)
+{
+    return turn_alloc_find(w, c) != NULL;
+}
+
+const struct turn_client *turn_alloc_client(const struct turn_alloc *a)
+{
+    return &a->client;
+}
+
+uint16_t turn_alloc_relay_port(const struct turn_alloc *a)
+{
+    return addr_port(&a->relay);
+}
+
+struct turn_alloc *turn_worker_detach(struct turn_worker *w, struct turn_alloc *a)
+{
+    struct turn_alloc *copy = malloc(sizeof(*copy));
+
+    if (!copy)
+        return NULL;
+    alloc_unlink(w, a);
+    *copy = *a;
+    TURN_STAT_ADD(w, allocations, -1);
+    a->relay_fd = -1;
+    a->prev = NULL;
+    a->next = w->free_list;
+    w->free_list = a;
+    return copy;
+}
+
+struct turn_alloc *turn_worker_attach(struct turn_worker *w, struct turn_alloc *moved,
+                                      int client_fd)
+{
+    struct turn_alloc *a = w->free_list;
+
+    /* Every pool holds the whole server's cap, so a live allocation always finds a slot; if
+     * not, it ends here, and the caller closes its relay socket. */
+    if (!a) {
+        turn_quota_release(w->srv, turn_user_quota_key(moved->user_digest));
+        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
+        free(moved);
+        return NULL;
+    }
+    w->free_list = a->next;
+    *a = *moved;
+    free(moved);
+    a->client.fd = client_fd;
+    size_t bucket = tuple_bucket(w, &a->client);
+    a->hash_next = w->buckets[bucket];
+    w->buckets[bucket] = a;
+    a->prev = NULL;
+    a->next = w->live;
+    if (w->live)
+        w->live->prev = a;
+    w->live = a;
+    TURN_STAT_ADD(w, allocations, 1);
+    TURN_STAT_ADD(w, allocations_moved, 1);
+    return a;
 }
 
 struct turn_perm *turn_perm_find(struct turn_alloc *a, const union vc_addr *ip, uint64_t now)

@@ -16,100 +16,21 @@
 
 #include "vc/log.h"
 #include "vc/random.h"
-#include "turnd.h"
+#include "engine_int.h"
 
-/* Datagrams per recvmmsg/sendmmsg call, and the size of one receive slot: room for the largest
- * datagram plus the headroom and tailroom the core writes headers into. */
-#define ENGINE_BATCH 64
+/* The size of one receive slot: room for the largest datagram plus the headroom and tailroom
+ * the core writes headers into. */
 #define ENGINE_SLOT (TURN_HEADROOM + TURN_MAX_PAYLOAD + TURN_TAILROOM + 12)
 /* Bytes of outgoing client datagrams copied per loop iteration before a forced flush. */
 #define ENGINE_ARENA (512 * 1024)
-#define ENGINE_CMSG 64
 #define ENGINE_EVENTS 256
 /* Reads per readiness event on one stream before yielding to the others. */
 #define ENGINE_ACCEPTS 64
 /* Socket buffer sizes asked for (the kernel caps them at net.core.{r,w}mem_max). */
 #define ENGINE_LISTEN_BUF (4 * 1024 * 1024)
-/* Relay sockets are told apart from pointers by this bit in epoll_data.u64 (user-space
- * pointers never have it set); the low 32 bits then hold the descriptor. */
-#define ENGINE_RELAY_TAG (1ULL << 63)
 #define ENGINE_FD_TABLE_MAX (1u << 20)
 /* How long turnd_engine_sync() waits for every worker to pass a quiescent point. */
 #define ENGINE_SYNC_MS 5000
-
-struct engine_udp {
-    enum turnd_src_kind kind; /* TURND_SRC_UDP; first */
-    int fd;
-    bool wildcard; /* bound to 0.0.0.0 or ::, so the source IP is chosen per packet */
-    union vc_addr local;
-    unsigned out_n;
-    struct mmsghdr out_msg[ENGINE_BATCH];
-    struct iovec out_iov[ENGINE_BATCH];
-    union vc_addr out_dst[ENGINE_BATCH];
-    uint8_t out_ctl[ENGINE_BATCH][ENGINE_CMSG] __attribute__((aligned(8)));
-};
-
-struct engine_listener {
-    enum turnd_src_kind kind; /* TURND_SRC_TCP_LISTEN or TURND_SRC_TLS_LISTEN; first */
-    int fd;
-    union vc_addr local;
-};
-
-struct engine_relay {
-    struct turn_alloc *alloc;  /* NULL: slot unused */
-    struct turn_stream *owner; /* the connection that allocated it, for the idle timeout */
-    union vc_addr bound;       /* the socket's own address, kept for reuse as a spare */
-    bool spare;                /* bound and watched, waiting in the worker's spares */
-};
-
-struct engine_wake {
-    enum turnd_src_kind kind; /* TURND_SRC_WAKE; first */
-    int fd;
-};
-
-struct turnd_worker {
-    struct turnd_engine *eng;
-    unsigned index;
-    int epfd;
-    struct engine_wake wake;
-    struct turn_worker *core;
-    struct turn_stats *stats;
-    pthread_t thread;
-    bool started;
-    atomic_ulong iter; /* loop iterations: a change is a quiescent point (turnd_engine_sync) */
-    struct engine_udp *udp[TURND_LISTEN_MAX];
-    unsigned n_udp;
-    struct engine_listener lis[2 * TURND_LISTEN_MAX];
-    unsigned n_lis;
-    struct engine_relay *relays; /* indexed by descriptor */
-    unsigned relays_cap;
-    struct turnd_spares spares;
-    uint8_t *rx; /* ENGINE_BATCH slots of ENGINE_SLOT bytes */
-    struct mmsghdr rx_msg[ENGINE_BATCH];
-    struct iovec rx_iov[ENGINE_BATCH];
-    union vc_addr rx_src[ENGINE_BATCH];
-    uint8_t rx_ctl[ENGINE_BATCH][ENGINE_CMSG] __attribute__((aligned(8)));
-    uint8_t *arena;
-    size_t arena_used;
-    struct turnd_peerout peerout;   /* points into rx or a stream's input: flushed before reuse */
-    struct turn_stream *cur_stream; /* the connection whose input the core is handling */
-    struct turn_stream *live;       /* doubly linked */
-    struct turn_stream *dead;       /* singly linked through next, freed at the loop's end */
-    struct turn_stream *rerun;      /* through rerun_next */
-    uint64_t now_ms, next_tick_ms;
-    uint64_t send_drops; /* written by this thread only, read relaxed by metrics */
-    uint64_t batch_sum;
-    uint64_t rng;
-};
-
-struct turnd_engine {
-    struct turnd_engine_config cfg;
-    struct turnd_worker **workers;
-    unsigned n;
-    atomic_bool stop;
-    atomic_ulong conns;
-    _Atomic(SSL_CTX *) tls; /* what new TLS connections use; replaced on reload */
-};
 
 static void engine_bump(uint64_t *counter, uint64_t by)
 {
@@ -117,7 +38,7 @@ static void engine_bump(uint64_t *counter, uint64_t by)
     __atomic_store_n(counter, *counter + by, __ATOMIC_RELAXED);
 }
 
-static void engine_peer_flush(struct turnd_worker *w)
+void turnd_worker_peer_flush(struct turnd_worker *w)
 {
     if (w->peerout.n)
         engine_bump(&w->send_drops, turnd_peerout_flush(&w->peerout));
@@ -163,7 +84,7 @@ void turnd_worker_client_input(struct turnd_worker *w, struct turn_stream *s, co
     w->cur_stream = s;
     turn_worker_client_input(w->core, &s->client, buf, len);
     w->cur_stream = NULL;
-    engine_peer_flush(w); /* the stream's input buffer may move before the next message */
+    turnd_worker_peer_flush(w); /* the stream's input buffer may move before the next message */
 }
 
 int turnd_worker_watch_out(struct turnd_worker *w, struct turn_stream *s, bool want)
@@ -278,6 +199,7 @@ static void engine_udp_input(struct turnd_worker *w, struct engine_udp *u)
     engine_batch_record(w, (unsigned)n);
     for (int i = 0; i < n; i++) {
         struct msghdr *h = &w->rx_msg[i].msg_hdr;
+        uint8_t *buf = w->rx_iov[i].iov_base;
 
         if (h->msg_flags & MSG_TRUNC)
             continue;
@@ -286,9 +208,11 @@ static void engine_udp_input(struct turnd_worker *w, struct engine_udp *u)
         c.local = u->local;
         if (u->wildcard)
             engine_pktinfo_local(h, &c.local);
-        turn_worker_client_input(w->core, &c, w->rx_iov[i].iov_base, w->rx_msg[i].msg_len);
+        if (w->pair && turnd_pair_stray(w, u->index, &c, buf, w->rx_msg[i].msg_len))
+            continue;
+        turn_worker_client_input(w->core, &c, buf, w->rx_msg[i].msg_len);
     }
-    engine_peer_flush(w); /* before the receive slots are reused */
+    turnd_worker_peer_flush(w); /* before the receive slots are reused */
 }
 
 static void engine_udp_flush(struct turnd_worker *w, struct engine_udp *u)
@@ -380,7 +304,7 @@ static int engine_udp_queue(struct turnd_worker *w, struct engine_udp *u,
 static void engine_relay_input(struct turnd_worker *w, int fd)
 {
     struct turn_alloc *alloc;
-    union vc_addr peer;
+    union vc_addr peer = {.sa.sa_family = AF_UNSPEC};
     int n;
 
     if (fd < 0 || (unsigned)fd >= w->relays_cap)
@@ -405,13 +329,14 @@ static void engine_relay_input(struct turnd_worker *w, int fd)
             continue;
         turn_worker_peer_input(w->core, alloc, &peer, w->rx_iov[i].iov_base, w->rx_msg[i].msg_len);
     }
+    if (w->pair && w->relays[fd].alloc == alloc && peer.sa.sa_family != AF_UNSPEC)
+        turnd_pair_note(w, fd, &peer);
 }
 
 /* A new relay socket, bound and watched; its descriptor or -errno. */
 static int engine_relay_new(struct turnd_worker *w, const union vc_addr *ip, union vc_addr *bound)
 {
     const struct turn_settings *st = turn_server_settings(w->eng->cfg.server);
-    struct epoll_event ev = {.events = EPOLLIN};
     int fd, err;
 
     fd = turnd_relay_socket(ip, st->port_min, st->port_max, engine_rand(w), bound);
@@ -421,13 +346,25 @@ static int engine_relay_new(struct turnd_worker *w, const union vc_addr *ip, uni
         close(fd);
         return -EMFILE;
     }
-    ev.data.u64 = ENGINE_RELAY_TAG | (uint32_t)fd;
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        err = errno;
+    if ((err = turnd_worker_relay_watch(w, fd)) < 0) {
         close(fd);
-        return -err;
+        return err;
     }
     return fd;
+}
+
+int turnd_worker_relay_watch(struct turnd_worker *w, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ENGINE_RELAY_TAG | (uint32_t)fd};
+
+    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void turnd_worker_relay_unwatch(struct turnd_worker *w, int fd)
+{
+    if (w->peerout.n && w->peerout.fd == fd)
+        turnd_worker_peer_flush(w);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 /* Closing a descriptor also removes it from the epoll set (relay sockets are never dup'ed). */
@@ -476,6 +413,8 @@ static int engine_relay_open(struct turn_worker *tw, struct turn_alloc *alloc,
     w->relays[fd].owner = w->cur_stream;
     if (w->cur_stream)
         w->cur_stream->relays++;
+    if (w->pair)
+        turnd_pair_opened(w, fd);
     return fd;
 }
 
@@ -484,13 +423,16 @@ static void engine_relay_close(struct turn_worker *tw, int relay)
     struct turnd_worker *w = turn_worker_ctx(tw);
 
     if (w->peerout.n && w->peerout.fd == relay)
-        engine_peer_flush(w);
+        turnd_worker_peer_flush(w);
     if (relay < 0 || (unsigned)relay >= w->relays_cap)
         return;
     if (w->relays[relay].owner && w->relays[relay].owner->relays > 0)
         w->relays[relay].owner->relays--;
+    if (w->pair && w->relays[relay].alloc)
+        turnd_pair_closed(w, relay);
     w->relays[relay].alloc = NULL;
     w->relays[relay].owner = NULL;
+    w->relays[relay].settled = w->relays[relay].steered = false;
     /* Kept bound and watched for the next allocation; turnd_spares_take() drains it first. */
     if (turnd_spares_put(&w->spares, relay, &w->relays[relay].bound)) {
         w->relays[relay].spare = true;
@@ -504,6 +446,8 @@ static int engine_send_peer(struct turn_worker *tw, int relay, const union vc_ad
 {
     struct turnd_worker *w = turn_worker_ctx(tw);
 
+    if (w->pair)
+        turnd_pair_note(w, relay, peer);
     engine_bump(&w->send_drops, turnd_peerout_queue(&w->peerout, relay, peer, buf, len));
     return 0;
 }
@@ -670,6 +614,8 @@ static void *engine_run(void *arg)
          * once turnd_engine_sync() sees it, nothing older is in use. */
         atomic_fetch_add(&w->iter, 1);
         engine_clock(w);
+        if (w->pair)
+            turnd_pair_drain(w);
         if (w->rerun) {
             struct turn_stream *list = w->rerun;
 
@@ -684,6 +630,8 @@ static void *engine_run(void *arg)
         }
         for (int i = 0; i < n; i++)
             engine_dispatch(w, &ev[i]);
+        if (w->pair)
+            turnd_pair_settle(w);
         engine_flush_all(w);
         engine_reap(w);
         if (n == 0)
@@ -717,6 +665,7 @@ static int engine_add_udp(struct turnd_worker *w, const union vc_addr *a, char *
     }
     u->kind = TURND_SRC_UDP;
     u->fd = fd;
+    u->index = w->n_udp;
     u->local = *a;
     u->wildcard = addr_is_any(a);
     w->udp[w->n_udp++] = u;
@@ -878,6 +827,17 @@ int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engin
             goto fail;
         }
     }
+    if (e->n > 1 && cfg->colocate_pairs) {
+        char why[256] = "";
+
+        if (turnd_pair_start(e, why, sizeof(why)) < 0)
+            log_msg(LOG_LEVEL_INFO, "relayed pairs stay on separate threads: %s", why);
+        else
+            log_msg(LOG_LEVEL_INFO,
+                    "relayed pairs share a thread (eBPF steering on %u UDP "
+                    "address%s)",
+                    cfg->n_listen, cfg->n_listen == 1 ? "" : "es");
+    }
     for (unsigned i = 0; i < e->n; i++) {
         r = -pthread_create(&e->workers[i]->thread, NULL, engine_run, e->workers[i]);
         if (r < 0) {
@@ -896,15 +856,20 @@ fail:
     return r;
 }
 
-void turnd_engine_stop(struct turnd_engine *e)
+void turnd_worker_wake(struct turnd_worker *w)
 {
     uint64_t one = 1;
 
+    if (w->wake.fd >= 0 && write(w->wake.fd, &one, sizeof(one)) < 0)
+        log_msg(LOG_LEVEL_WARN, "worker %u: wake: %s", w->index, strerror(errno));
+}
+
+void turnd_engine_stop(struct turnd_engine *e)
+{
     atomic_store(&e->stop, true);
     for (unsigned i = 0; i < e->n; i++)
-        if (e->workers[i] && e->workers[i]->wake.fd >= 0 &&
-            write(e->workers[i]->wake.fd, &one, sizeof(one)) < 0)
-            log_msg(LOG_LEVEL_WARN, "worker %u: wake: %s", i, strerror(errno));
+        if (e->workers[i])
+            turnd_worker_wake(e->workers[i]);
     for (unsigned i = 0; i < e->n; i++) {
         if (e->workers[i] && e->workers[i]->started) {
             pthread_join(e->workers[i]->thread, NULL);
@@ -917,6 +882,11 @@ void turnd_engine_free(struct turnd_engine *e)
 {
     if (!e)
         return;
+    /* Allocations still on their way between workers land first, so they end like the rest. */
+    for (unsigned pass = 0; pass < 2 && e->pairing; pass++)
+        for (unsigned i = 0; i < e->n; i++)
+            turnd_pair_drain(e->workers[i]);
+    turnd_pair_free(e);
     for (unsigned i = 0; i < e->n; i++)
         engine_worker_free(e->workers[i]);
     free(e->workers);
@@ -955,13 +925,11 @@ SSL_CTX *turnd_engine_swap_tls(struct turnd_engine *e, SSL_CTX *tls)
 int turnd_engine_sync(struct turnd_engine *e)
 {
     unsigned long seen[e->n];
-    uint64_t one = 1;
 
     for (unsigned i = 0; i < e->n; i++) {
         seen[i] = atomic_load(&e->workers[i]->iter);
         /* Cut a worker's wait in epoll short; at worst it would take a tick (1 s). */
-        if (write(e->workers[i]->wake.fd, &one, sizeof(one)) < 0)
-            log_msg(LOG_LEVEL_WARN, "worker %u: wake: %s", i, strerror(errno));
+        turnd_worker_wake(e->workers[i]);
     }
     for (unsigned i = 0; i < e->n; i++) {
         for (unsigned ms = 0; atomic_load(&e->workers[i]->iter) == seen[i]; ms++) {

@@ -40,6 +40,7 @@ struct main_config {
     long long user_quota;
     long long bps;
     long long threads;
+    bool colocate_pairs;
     char *metrics;
     char *log;
     char *log_level;
@@ -110,6 +111,8 @@ static const struct cfg_option main_options[] = {
         "bits per second per allocation (0 = unlimited)", NULL),
     OPT("threads", CFG_INT, 1, 256, NULL, threads, "worker threads (default: number of CPUs)",
         NULL),
+    OPT("colocate-pairs", CFG_BOOL, 0, 1, "true", colocate_pairs,
+        "move one of two allocations relaying to each other to the other's thread (eBPF)", NULL),
     OPT("metrics", CFG_STR, 0, 0, NULL, metrics, "Prometheus endpoint ADDR:PORT (default: none)",
         daemon_check_addr),
     OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL),
@@ -434,8 +437,10 @@ static void main_free(struct main_state *st)
 /* Keys bound to sockets, threads or pools made at start-up: a reload that changes one says it
  * needs a restart and keeps the running value. Every other key applies live. */
 static const char *const main_restart_keys[] = {
-    "listen",  "tls-listen", "relay-ip",       "relay-ip6",       "external-ip",  "ports", "realm",
-    "threads", "metrics",    "nonce-lifetime", "max-connections", "idle-timeout", "log",
+    "listen",         "tls-listen", "relay-ip",       "relay-ip6",
+    "external-ip",    "ports",      "realm",          "threads",
+    "colocate-pairs", "metrics",    "nonce-lifetime", "max-connections",
+    "idle-timeout",   "log",
 };
 
 static bool main_same_str(const char *a, const char *b)
@@ -630,6 +635,7 @@ static int main_serve(struct main_state *st, const struct main_config *c, int ar
         .tls = st->tls,
         .max_connections = (unsigned)c->max_connections,
         .idle_timeout_s = (unsigned)c->idle_timeout,
+        .colocate_pairs = c->colocate_pairs,
     };
     char err[512] = "";
     sigset_t set;

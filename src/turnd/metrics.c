@@ -36,6 +36,8 @@ size_t turnd_metrics_format(const struct turnd_totals *t, char *out, size_t outl
     const struct prom_metric m[] = {
         {"vc_turn_allocations", "gauge", "Live TURN allocations.", s->allocations},
         {"vc_turn_allocations_total", "counter", "Allocations created.", s->allocations_total},
+        {"vc_turn_allocations_moved_total", "counter",
+         "Allocations moved to the thread of the allocation they relay to.", s->allocations_moved},
         {"vc_turn_relayed_packets_total", "counter", "Packets relayed.", s->relayed_packets},
         {"vc_turn_relayed_bytes_total", "counter", "Payload bytes relayed.", s->relayed_bytes},
         {"vc_turn_auth_failures_total", "counter", "Requests failing authentication.",

@@ -78,6 +78,18 @@ int turnd_spares_take(struct turnd_spares *p, const union vc_addr *ip, union vc_
 /* Removes and returns the oldest spare (for shutdown), or -1. */
 int turnd_spares_pop(struct turnd_spares *p);
 
+/* steer.c: a SO_REUSEPORT group of UDP sockets (fds[i] is worker i's) whose clients can be sent
+ * to a chosen worker by an eBPF program; unlisted clients are spread by the kernel's hash as
+ * before. Returns 0, or -errno with the reason in err (no privilege, an old kernel). */
+struct turnd_steer;
+int turnd_steer_new(const int *fds, unsigned n, unsigned max_clients, struct turnd_steer **out,
+                    char *err, size_t errlen);
+/* From now on client's datagrams go to worker's socket: 0 or -errno (the map is full). */
+int turnd_steer_set(struct turnd_steer *s, const union vc_addr *client, unsigned worker);
+/* client goes back to the hash. */
+void turnd_steer_clear(struct turnd_steer *s, const union vc_addr *client);
+void turnd_steer_free(struct turnd_steer *s);
+
 struct turnd_engine;
 
 /* One TCP or TLS connection (the core sees it as the opaque struct turn_stream). Owned by its
@@ -122,6 +134,7 @@ struct turnd_engine_config {
     SSL_CTX *tls; /* borrowed; NULL when there are no TLS listeners; see turnd_engine_swap_tls */
     unsigned max_connections;
     unsigned idle_timeout_s; /* a connection without an allocation closes after this */
+    bool colocate_pairs;     /* move one half of a relayed pair to the other's worker */
 };
 
 /* engine.c: creates the workers and binds every listening socket (so a bind error stops start-up,

@@ -297,6 +297,7 @@ server_cmd() {
         printf '%s\n' --ports "$RELAY_MIN-$RELAY_MAX" --realm vc --secret "$TURN_SECRET"
         [ "$policy" = allow ] && printf '%s\n' --allow-peer 127.0.0.0/8 --allow-peer ::1/128
         printf '%s\n' --metrics "127.0.0.1:$METRICS_PORT" --log "$META_LOG" --threads 2
+        [ -z "${VC_TURN_ARGS+x}" ] || printf '%s\n' "${VC_TURN_ARGS[@]}"
     else
         printf '%s\n' turnserver -n --no-cli --log-file=stdout --simple-log --no-dtls \
             --fingerprint -L 127.0.0.1
@@ -316,7 +317,7 @@ server_listening() {
     timeout 2 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 2>/dev/null | grep -q 'reflexive addr'
 }
 
-# start_server NAME [allow|noallow]: starts the server and waits (at most 10 s) until UDP, TCP,
+# start_server NAME [allow|noallow]: starts the server (vc-turn with the VC_TURN_ARGS array, if set) and waits (at most 10 s) until UDP, TCP,
 # TLS (and, for vc, /healthz) answer. Logs go to $TEST_LOGS/NAME-server.log (and -meta.log).
 start_server() {
     local name=$1 policy=${2:-allow} argv

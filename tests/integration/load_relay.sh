@@ -114,5 +114,44 @@ check load_silent_server_bounded "took ${took}s" test "$took" -le 8
 run_load signal signal
 check load_signal_mode_stub_exits_2 "exit $LOAD_RC" test "$LOAD_RC" -eq 2
 
+# --- relayed pairs: 16 calls over two worker threads ------------------------------------------
+# Each call relays between two of the server's own allocations. vc-turn moves one half of every
+# pair whose halves landed on different threads (8 of 16 on average; none only with odds of
+# 2^-16), and steers its client's datagrams after it: the calls must not notice.
+# run_pairs NAME: 16 audio calls for 3 s; sets json and the vc_turn_allocations_moved_total delta.
+run_pairs() {
+    local before
+    json=$TEST_LOGS/load-$1.json
+    rm -f "$json"
+    before=$(metric vc_turn_allocations_moved_total)
+    run_load "$1" relay --server "$server" --secret "$TURN_SECRET" --calls 16 --duration 3 \
+        --json "$json"
+    moved=$(($(metric vc_turn_allocations_moved_total) - before))
+    check "load_$1_calls_carried" "exit $LOAD_RC: $(jq -c '{calls, calls_failed, loss_pct,
+        auth_failures}' "$json" 2>&1)" jq_true "$json" \
+        '.calls == 16 and .calls_failed == 0 and .auth_failures == 0 and .loss_pct < 1'
+}
+run_pairs pairs
+if is_vc; then
+    if grep -q 'relayed pairs stay on separate threads' "$SERVER_LOG"; then
+        skip load_pairs_moved_to_one_thread "$(grep -o 'relayed pairs stay.*' "$SERVER_LOG")"
+    else
+        check load_pairs_moved_to_one_thread "moved $moved" test "$moved" -ge 1
+        # Every allocation, moved or not, was deleted by its client (Refresh 0) on exit.
+        check load_pairs_all_deleted "$(metric vc_turn_allocations) left" \
+            test "$(metric vc_turn_allocations)" -eq 0
+        check load_pairs_deletes_logged "$(grep -c turn.alloc "$META_LOG") allocated" \
+            test "$(grep -c '"reason":"deleted"' "$META_LOG")" -eq "$(grep -c turn.alloc "$META_LOG")"
+    fi
+    stop_server
+    VC_TURN_ARGS=(--colocate-pairs=false)
+    start_server load-apart allow
+    run_pairs apart
+    check load_apart_nothing_moved "moved $moved" test "$moved" -eq 0
+    check load_apart_logs_nothing_shared "$(grep 'relayed pairs' "$SERVER_LOG")" \
+        not_grep 'relayed pairs share a thread' "$SERVER_LOG"
+    unset VC_TURN_ARGS
+fi
+
 stop_server
 finish

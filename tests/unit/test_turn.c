@@ -949,3 +949,51 @@ TEST(cached_key_does_not_vouch_for_a_forged_request_with_the_same_username)
     CHECK_INT(refresh(&f), 0);
     fix_free(&f);
 }
+
+TEST(a_moved_allocation_keeps_its_state_and_answers_from_its_new_worker)
+{
+    struct fixture f;
+    struct turn_alloc *a = NULL, *copy, *moved;
+    struct turn_worker *first, *second;
+
+    started(&f);
+    CHECK_INT(fix_allocate(&f), 0);
+    CHECK_INT(fix_bind(&f, 0x4000, GLOBAL_PEER), 0);
+    for (int fd = 0; fd < 256 && !a; fd++)
+        a = fix_relay(&f, fd);
+    if (!CHECK(a != NULL)) {
+        fix_free(&f);
+        return;
+    }
+    first = f.w;
+    second = fix_worker_new(&f, 1);
+    copy = turn_worker_detach(first, a);
+    CHECK(copy != NULL);
+    CHECK(!turn_worker_serves(first, &f.client));
+    CHECK_INT(turn_worker_stats(first)->allocations, 0);
+    CHECK_INT(f.open_relays, 1); /* the relay socket goes along, open */
+    moved = turn_worker_attach(second, copy, 99);
+    if (!CHECK(moved != NULL)) {
+        turn_worker_free(second);
+        fix_free(&f);
+        return;
+    }
+    f.client.fd = 99;
+    CHECK(turn_worker_serves(second, &f.client));
+    CHECK_INT(turn_alloc_client(moved)->fd, 99);
+    CHECK_INT(turn_worker_stats(second)->allocations, 1);
+    CHECK_INT(turn_worker_stats(second)->allocations_moved, 1);
+    /* Its channel came along, and the old worker no longer knows the client. */
+    f.w = second;
+    send_channel_data(&f, 0x4000, "hello");
+    if (CHECK_INT(f.nsent, 1))
+        CHECK(f.sent[0].to_peer);
+    f.nsent = 0;
+    CHECK_INT(refresh(&f), 0);
+    f.w = first;
+    CHECK_INT(refresh(&f), 437);
+    turn_worker_free(first);
+    f.w = second;
+    fix_free(&f); /* ends the allocation on its new worker, closing the relay */
+    CHECK_INT(f.open_relays, 0);
+}

@@ -70,6 +70,14 @@ static const struct turn_io_ops fake_ops = {
     .send_client = fake_send_client,
 };
 
+struct turn_worker *fix_worker_new(struct fixture *f, unsigned index)
+{
+    struct turn_worker *w = turn_worker_new(f->srv, index, &fake_ops, f);
+
+    turn_worker_set_clock(w, f->mono_ms, f->unix_s);
+    return w;
+}
+
 void fix_init(struct fixture *f)
 {
     memset(f, 0, sizeof(*f));

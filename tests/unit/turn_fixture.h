@@ -48,6 +48,8 @@ struct fixture {
 void fix_init(struct fixture *f);
 void fix_start(struct fixture *f);
 void fix_free(struct fixture *f);
+/* Another worker of the same server, on the same fake sockets and clock (the caller frees it). */
+struct turn_worker *fix_worker_new(struct fixture *f, unsigned index);
 void fix_advance(struct fixture *f, uint64_t ms);
 
 /* Username "EXPIRY:id" valid for ttl seconds (negative: already expired); derives the key. */
