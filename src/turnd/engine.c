@@ -833,11 +833,12 @@ int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engin
         if (turnd_pair_start(e, why, sizeof(why)) < 0)
             log_msg(LOG_LEVEL_INFO, "relayed pairs stay on separate threads: %s", why);
         else
-            log_msg(LOG_LEVEL_INFO,
-                    "relayed pairs share a thread (eBPF steering on %u UDP "
-                    "address%s)",
-                    cfg->n_listen, cfg->n_listen == 1 ? "" : "es");
+            log_msg(LOG_LEVEL_INFO, "relayed pairs share a thread (eBPF steering on %u UDP %s)",
+                    cfg->n_listen, cfg->n_listen == 1 ? "address" : "addresses");
     }
+    /* Before any thread starts: none of them ever loads a program. */
+    if ((r = turnd_steer_drop_capability()) < 0)
+        log_msg(LOG_LEVEL_WARN, "cannot give up CAP_BPF: %s", strerror(-r));
     for (unsigned i = 0; i < e->n; i++) {
         r = -pthread_create(&e->workers[i]->thread, NULL, engine_run, e->workers[i]);
         if (r < 0) {

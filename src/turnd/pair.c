@@ -53,7 +53,8 @@ struct pair_worker {
 struct turnd_pairing {
     struct turnd_steer *steer[TURND_LISTEN_MAX];
     unsigned n_steer;
-    union vc_addr relay_ip[2]; /* IPv4, IPv6 */
+    union vc_addr relay_ip[2];    /* IPv4, IPv6 */
+    union vc_addr external_ip[2]; /* behind 1:1 NAT the relay-to-relay hop uses these */
     uint16_t port_min;
     unsigned span;
     _Atomic uint16_t *owner[2]; /* per family, by port - port_min: worker + 1 | PAIR_SETTLED */
@@ -70,7 +71,9 @@ static _Atomic uint16_t *pair_owner_slot(const struct turnd_pairing *p, const un
     int f = pair_family(a);
     unsigned port = addr_port(a);
 
-    if (port < p->port_min || port - p->port_min >= p->span || !addr_equal_ip(a, &p->relay_ip[f]))
+    if (port < p->port_min || port - p->port_min >= p->span)
+        return NULL;
+    if (!addr_equal_ip(a, &p->relay_ip[f]) && !addr_equal_ip(a, &p->external_ip[f]))
         return NULL;
     return &p->owner[f][port - p->port_min];
 }
@@ -371,6 +374,8 @@ int turnd_pair_start(struct turnd_engine *e, char *err, size_t errlen)
     e->pairing = p;
     p->relay_ip[0] = st->relay_ip4;
     p->relay_ip[1] = st->relay_ip6;
+    p->external_ip[0] = st->external_ip4;
+    p->external_ip[1] = st->external_ip6;
     p->port_min = st->port_min;
     p->span = (unsigned)st->port_max - st->port_min + 1;
     for (int f = 0; f < 2; f++)

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <linux/bpf.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -13,6 +15,9 @@
 
 #ifndef SO_ATTACH_REUSEPORT_EBPF
 #define SO_ATTACH_REUSEPORT_EBPF 52
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
 #endif
 
 /* The map key: the client's source address as it appears in the packet (network order). */
@@ -294,4 +299,22 @@ void turnd_steer_free(struct turnd_steer *s)
     if (s->sockets >= 0)
         close(s->sockets);
     free(s);
+}
+
+int turnd_steer_drop_capability(void)
+{
+    struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    unsigned word = CAP_BPF / 32;
+    uint32_t bit = 1u << (CAP_BPF % 32);
+
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_BPF, 0, 0); /* EINVAL on old kernels */
+    if (syscall(SYS_capget, &head, data) < 0)
+        return -errno;
+    if (!((data[word].effective | data[word].permitted | data[word].inheritable) & bit))
+        return 0;
+    data[word].effective &= ~bit;
+    data[word].permitted &= ~bit;
+    data[word].inheritable &= ~bit;
+    return syscall(SYS_capset, &head, data) < 0 ? -errno : 0;
 }

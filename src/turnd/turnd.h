@@ -89,6 +89,9 @@ int turnd_steer_set(struct turnd_steer *s, const union vc_addr *client, unsigned
 /* client goes back to the hash. */
 void turnd_steer_clear(struct turnd_steer *s, const union vc_addr *client);
 void turnd_steer_free(struct turnd_steer *s);
+/* Gives up CAP_BPF (which only turnd_steer_new() needs) for this thread and the threads it
+ * starts afterwards: 0, or -errno. */
+int turnd_steer_drop_capability(void);
 
 struct turnd_engine;
 
