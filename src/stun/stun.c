@@ -1,6 +1,7 @@
 /* STUN message codec: parses, checks and builds messages (RFC 8489, RFC 8656 attributes). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -110,10 +111,62 @@ static uint32_t stun_fingerprint_value(const uint8_t *msg, size_t n, uint16_t hd
  * of a STUN message. Set once under pthread_once and never changed or freed afterwards. */
 static EVP_MAC *stun_hmac_impl;
 static pthread_once_t stun_hmac_once = PTHREAD_ONCE_INIT;
+/* Each thread's HMAC contexts, one per digest (SHA1, SHA256), created with their digest set:
+ * setting it by name fetches the digest, a lock and a search per message otherwise. Freed when
+ * the thread ends. */
+static pthread_key_t stun_hmac_key;
+static bool stun_hmac_key_ok;
+
+struct stun_hmac_ctxs {
+    EVP_MAC_CTX *ctx[2];
+};
+
+static void stun_hmac_ctxs_free(void *p)
+{
+    struct stun_hmac_ctxs *c = p;
+
+    EVP_MAC_CTX_free(c->ctx[0]);
+    EVP_MAC_CTX_free(c->ctx[1]);
+    free(c);
+}
 
 static void stun_hmac_fetch(void)
 {
     stun_hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    stun_hmac_key_ok = pthread_key_create(&stun_hmac_key, stun_hmac_ctxs_free) == 0;
+}
+
+/* This thread's context for digest ("SHA1" or "SHA256"), or NULL on ENOMEM. */
+static EVP_MAC_CTX *stun_hmac_ctx(const char *digest)
+{
+    unsigned i = strcmp(digest, "SHA1") == 0 ? 0 : 1;
+    struct stun_hmac_ctxs *c;
+    OSSL_PARAM params[2];
+
+    pthread_once(&stun_hmac_once, stun_hmac_fetch);
+    if (!stun_hmac_impl || !stun_hmac_key_ok)
+        return NULL;
+    c = pthread_getspecific(stun_hmac_key);
+    if (!c) {
+        if (!(c = calloc(1, sizeof(*c))))
+            return NULL;
+        if (pthread_setspecific(stun_hmac_key, c) != 0) {
+            free(c);
+            return NULL;
+        }
+    }
+    if (!c->ctx[i]) {
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(stun_hmac_impl);
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (!ctx || !EVP_MAC_CTX_set_params(ctx, params)) {
+            EVP_MAC_CTX_free(ctx);
+            return NULL;
+        }
+        c->ctx[i] = ctx;
+    }
+    return c->ctx[i];
 }
 
 /* HMAC (digest "SHA1" or "SHA256") of the first n bytes of msg, with the header length field
@@ -122,31 +175,20 @@ static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, cons
                      size_t n, uint16_t hdr_len, uint8_t *out)
 {
     uint8_t lenb[2] = {(uint8_t)(hdr_len >> 8), (uint8_t)hdr_len};
-    OSSL_PARAM params[2];
-    EVP_MAC *mac;
-    EVP_MAC_CTX *ctx = NULL;
+    EVP_MAC_CTX *ctx = stun_hmac_ctx(digest);
     size_t outl = 0;
-    int ret = -ENOMEM;
     static const uint8_t empty_key[1];
 
-    /* EVP_MAC_init reads a NULL key as "no key given" and fails: pass a real empty one. */
+    /* EVP_MAC_init reads a NULL key as "keep the last one": pass a real empty one. */
     if (!key || keylen == 0) {
         key = empty_key;
         keylen = 0;
     }
-    pthread_once(&stun_hmac_once, stun_hmac_fetch);
-    mac = stun_hmac_impl;
-    if (!mac)
-        return -ENOMEM;
-    ctx = EVP_MAC_CTX_new(mac);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (ctx && EVP_MAC_init(ctx, key, keylen, params) && EVP_MAC_update(ctx, msg, 2) &&
+    if (ctx && EVP_MAC_init(ctx, key, keylen, NULL) && EVP_MAC_update(ctx, msg, 2) &&
         EVP_MAC_update(ctx, lenb, 2) && EVP_MAC_update(ctx, msg + 4, n - 4) &&
         EVP_MAC_final(ctx, out, &outl, STUN_SHA256_LEN))
-        ret = 0;
-    EVP_MAC_CTX_free(ctx);
-    return ret;
+        return 0;
+    return -ENOMEM;
 }
 
 static uint16_t rd16(const uint8_t *p)
