@@ -143,6 +143,26 @@ if is_vc; then
         check load_pairs_deletes_logged "$(grep -c turn.alloc "$META_LOG") allocated" \
             test "$(grep -c '"reason":"deleted"' "$META_LOG")" -eq "$(grep -c turn.alloc "$META_LOG")"
     fi
+    # An independent client: coturn's uclient, 8 clients relaying to each other's relay
+    # addresses (-y), 300 messages each at 1 ms, so datagrams are in flight while an allocation
+    # moves. uclient gives all 8 one username, hence the raised user-quota. Each run must lose
+    # nothing; up to 3 runs until one moved something.
+    if command -v turnutils_uclient >/dev/null &&
+        ! grep -q 'relayed pairs stay on separate threads' "$SERVER_LOG"; then
+        stop_server
+        VC_TURN_ARGS=(--user-quota 100)
+        start_server load-uclient allow
+        moved=0
+        for run in 1 2 3; do
+            before=$(metric vc_turn_allocations_moved_total)
+            relay_check "load_pairs_uclient_run_${run}_loses_nothing" \
+                "$TEST_LOGS/load-pairs-uclient-$run.log" 2400 -y -m 8 -n 300 -l 170 -z 1 \
+                -p "$TURN_PORT" -u "pairs-$run" -W "$TURN_SECRET" 127.0.0.1
+            moved=$(($(metric vc_turn_allocations_moved_total) - before))
+            [ "$moved" -gt 0 ] && break
+        done
+        check load_pairs_uclient_moved "moved $moved in run $run" test "$moved" -gt 0
+    fi
     stop_server
     VC_TURN_ARGS=(--colocate-pairs=false)
     start_server load-apart allow
