@@ -58,7 +58,7 @@ INTEROP_BINS := $(patsubst tests/interop/%.c,$(TBIN)/%,$(wildcard tests/interop/
 
 BINS := $(BIN)/vc-turn $(BIN)/vc-signal $(BIN)/vc-load
 
-.PHONY: all deps certs run test test-faults unit asan lint fuzz bench clean tests-build
+.PHONY: all deps certs run test test-faults unit asan tsan lint fuzz bench clean tests-build
 all: $(BINS)
 
 deps:
@@ -135,6 +135,21 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run.sh build/asan
+
+# vc-turn's worker threads under ThreadSanitizer (they hand allocations to each other), driven
+# by the uninstrumented clients of the TURN suites; any report fails the suite's server checks.
+TSAN_SUITES := load_relay turn_interop turn_nice
+tsan:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=test
+	@$(MAKE) --no-print-directory certs
+	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory build/tsan/bin/vc-turn BUILD=build/tsan OPT="-O1 -g" \
+		SAN="-fsanitize=thread"
+	@fail=0; for t in $(TSAN_SUITES); do \
+		echo "== tsan: $$t"; \
+		VC_TURN_BIN=build/tsan/bin/vc-turn TSAN_OPTIONS=halt_on_error=0 \
+			timeout 300 tests/integration/$$t.sh || fail=1; \
+	done; exit $$fail
 
 FUZZ_SECONDS ?= 60
 fuzz:

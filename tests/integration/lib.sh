@@ -3,6 +3,8 @@
 # Source it from a suite; it cds to the repository root. Environment:
 #   VC_BUILD     build directory (default build)
 #   TURN_SERVER  vc (default: $VC_BUILD/bin/vc-turn) | coturn (Debian's turnserver), same tests
+#   VC_TURN_BIN  the vc-turn that start_server runs (default $VC_BUILD/bin/vc-turn; make tsan
+#                points it at a ThreadSanitizer build while the clients stay uninstrumented)
 # Everything listens and sends on loopback only (127.0.0.1, ::1).
 # shellcheck shell=bash
 
@@ -10,6 +12,7 @@ set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 VC_BUILD=${VC_BUILD:-build}
 TURN_SERVER=${TURN_SERVER:-vc}
+VC_TURN_BIN=${VC_TURN_BIN:-$VC_BUILD/bin/vc-turn}
 TEST_LOGS=$VC_BUILD/test-logs
 mkdir -p "$TEST_LOGS"
 SUITE=$(basename "$0" .sh)
@@ -280,7 +283,7 @@ stop_checked() {
 
 # no_sanitizer_report LOG...: true when no LOG holds an ASan, LSan or UBSan report.
 no_sanitizer_report() {
-    not_grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$@"
+    not_grep -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$@"
 }
 
 # --- the server ----------------------------------------------------------------------------------
@@ -289,7 +292,7 @@ no_sanitizer_report() {
 server_cmd() {
     local name=$1 policy=${2:-allow}
     if is_vc; then
-        printf '%s\n' "$VC_BUILD/bin/vc-turn" --listen "127.0.0.1:$TURN_PORT"
+        printf '%s\n' "$VC_TURN_BIN" --listen "127.0.0.1:$TURN_PORT"
         have_ipv6_loopback && printf '%s\n' --listen "[::1]:$TURN_PORT"
         printf '%s\n' --tls-listen "127.0.0.1:$TURN_TLS_PORT" --cert certs/server.crt \
             --key certs/server.key --relay-ip 127.0.0.1
@@ -324,8 +327,8 @@ start_server() {
     SERVER_LOG=$TEST_LOGS/$name-server.log
     META_LOG=$TEST_LOGS/$name-meta.log
     : >"$META_LOG"
-    if is_vc && [ ! -x "$VC_BUILD/bin/vc-turn" ]; then
-        die "$VC_BUILD/bin/vc-turn is missing (build it first)"
+    if is_vc && [ ! -x "$VC_TURN_BIN" ]; then
+        die "$VC_TURN_BIN is missing (build it first)"
     fi
     [ -s certs/server.crt ] || certs/gen-dev-certs.sh >/dev/null || die "cannot create dev certs"
     mapfile -t argv < <(server_cmd "$name" "$policy")
