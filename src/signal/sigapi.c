@@ -106,50 +106,72 @@ static void sigapi_auth_failed(struct sigapi_call *c, const char *kind)
 
 /* ---- routing ---- */
 
-static bool sigapi_room_id_ok(const char *id)
+static bool sigapi_room_id_ok(const char *id, size_t n)
 {
-    size_t n = strnlen(id, HUB_ROOM_ID_LEN + 1);
-
-    return n > 0 && n <= HUB_ROOM_ID_LEN && strspn(id, "0123456789abcdef") == n;
+    return n > 0 && n <= HUB_ROOM_ID_LEN && strspn(id, "0123456789abcdef") >= n;
 }
 
-static enum sigapi_route sigapi_route(const char *path, char *room_id)
-{
-    static const char rooms[] = "/api/v1/rooms";
+/* Every API route: its path pattern and the methods it answers. docs/api.md documents each one,
+ * and tests/docs/drift.py checks that the two agree. A "{id}" segment is a room id. */
+static const struct {
+    const char *pattern;
+    const char *methods; /* space-separated */
+    enum sigapi_route route;
+} sigapi_routes[] = {
+    {"/api/v1/rooms", "GET POST", SIGAPI_ROUTE_ROOMS},
+    {"/api/v1/rooms/{id}", "GET DELETE", SIGAPI_ROUTE_ROOM},
+    {"/api/v1/session", "POST DELETE", SIGAPI_ROUTE_SESSION},
+    {"/api/v1/me", "GET", SIGAPI_ROUTE_ME},
+};
 
+/* True when path matches pattern segment by segment; a "{id}" segment's value goes to room_id. */
+static bool sigapi_match(const char *pattern, const char *path, char *room_id)
+{
+    while (*pattern && *path) {
+        size_t plen = strcspn(pattern, "/"), len = strcspn(path, "/");
+
+        if (plen == 4 && memcmp(pattern, "{id}", 4) == 0) {
+            if (!sigapi_room_id_ok(path, len))
+                return false;
+            memcpy(room_id, path, len);
+            room_id[len] = '\0';
+        } else if (plen != len || memcmp(pattern, path, len) != 0) {
+            return false;
+        }
+        pattern += plen;
+        path += len;
+        if (*pattern != *path)
+            return false;
+        if (*pattern == '/') {
+            pattern++;
+            path++;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+/* The route for path, and in *methods the methods it answers. */
+static enum sigapi_route sigapi_route(const char *path, char *room_id, const char **methods)
+{
     if (!path)
         return SIGAPI_ROUTE_NONE;
-    if (strcmp(path, rooms) == 0)
-        return SIGAPI_ROUTE_ROOMS;
-    if (strcmp(path, "/api/v1/session") == 0)
-        return SIGAPI_ROUTE_SESSION;
-    if (strcmp(path, "/api/v1/me") == 0)
-        return SIGAPI_ROUTE_ME;
-    if (strncmp(path, rooms, sizeof(rooms) - 1) == 0 && path[sizeof(rooms) - 1] == '/' &&
-        sigapi_room_id_ok(path + sizeof(rooms))) {
-        memcpy(room_id, path + sizeof(rooms), strlen(path + sizeof(rooms)) + 1);
-        return SIGAPI_ROUTE_ROOM;
+    for (size_t i = 0; i < sizeof(sigapi_routes) / sizeof(sigapi_routes[0]); i++) {
+        if (sigapi_match(sigapi_routes[i].pattern, path, room_id)) {
+            *methods = sigapi_routes[i].methods;
+            return sigapi_routes[i].route;
+        }
     }
     return SIGAPI_ROUTE_NONE;
 }
 
-static bool sigapi_method_allowed(enum sigapi_route route, const char *m)
+/* True when m is one of the space-separated words of methods. */
+static bool sigapi_method_allowed(const char *methods, const char *m)
 {
-    bool get = m && strcmp(m, "GET") == 0, post = m && strcmp(m, "POST") == 0;
-    bool del = m && strcmp(m, "DELETE") == 0;
+    size_t n = m ? strlen(m) : 0;
 
-    switch (route) {
-    case SIGAPI_ROUTE_ROOMS:
-        return get || post;
-    case SIGAPI_ROUTE_ROOM:
-        return get || del;
-    case SIGAPI_ROUTE_SESSION:
-        return post || del;
-    case SIGAPI_ROUTE_ME:
-        return get;
-    case SIGAPI_ROUTE_NONE:
-        break;
-    }
+    for (const char *p = methods; n > 0 && *p; p += strcspn(p, " "), p += strspn(p, " "))
+        if (strcspn(p, " ") == n && memcmp(p, m, n) == 0)
+            return true;
     return false;
 }
 
@@ -708,12 +730,14 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
     resp->status = 500;
     resp->set_cookie[0] = '\0';
     resp->body.len = 0;
-    c.route = sigapi_route(req->path, c.room_id);
+    const char *methods = "";
+
+    c.route = sigapi_route(req->path, c.room_id, &methods);
     if (c.route == SIGAPI_ROUTE_NONE) {
         sigapi_error(&c, 404, "not_found", "no such API path");
         return;
     }
-    if (!sigapi_method_allowed(c.route, req->method)) {
+    if (!sigapi_method_allowed(methods, req->method)) {
         sigapi_error(&c, 405, "method_not_allowed", "method not allowed on this path");
         return;
     }
