@@ -48,4 +48,10 @@ int64_t accounts_user_id(struct accounts *a, const char *email);
 int accounts_user_info(struct accounts *a, int64_t user_id, char *email, size_t email_len,
                        char *name, size_t name_len);
 
+/* The database handle, for modules that keep their tables beside the accounts (teams.c). Calls
+ * on it must hold the accounts lock. */
+struct sqlite3 *accounts_db(struct accounts *a);
+void accounts_lock(struct accounts *a);
+void accounts_unlock(struct accounts *a);
+
 #endif

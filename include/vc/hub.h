@@ -23,6 +23,12 @@ struct hub_conn;    /* the I/O layer's connection: opaque to the core */
 #define HUB_TURN_ID_LEN 16
 #define HUB_HASH_LEN 32 /* SHA-256 of a token (TOKEN_HASH_LEN) */
 #define HUB_MAX_CAPACITY 8
+/* A room's label: at most this many characters (it may hold personal data: see watch.c). */
+#define HUB_LABEL_MAX_CHARS 80
+#define HUB_LABEL_MAX_BYTES (HUB_LABEL_MAX_CHARS * 4)
+#define HUB_TEAM_MAX 64  /* bytes of a team name */
+#define HUB_TEAMS_MAX 16 /* teams a clinician belongs to, at most */
+#define HUB_NAME_MAX 128 /* bytes of a clinician's display name (ACCOUNTS_NAME_MAX) */
 
 /* What the core needs from the I/O layer; every call happens on the I/O thread. */
 struct hub_io_ops {
@@ -46,8 +52,9 @@ struct hub_settings {
     unsigned max_msg_rate; /* messages per second per connection; burst is twice this */
     unsigned max_rooms;    /* live rooms in total */
     unsigned max_rooms_per_owner;
-    unsigned max_knocks_per_min; /* knocks per room per minute */
-    unsigned queue_max_msgs;     /* signals buffered for a peer who is away */
+    unsigned max_knocks_per_min;     /* knocks per room per minute */
+    unsigned max_lobby_msgs_per_min; /* messages to a room's waiting guests per minute */
+    unsigned queue_max_msgs;         /* signals buffered for a peer who is away */
     size_t queue_max_bytes;
     struct event_log *log; /* borrowed; may be NULL */
     /* The vc-turn pool (borrowed; NULL: none). With a pool, TURN URLs come from the room's
@@ -64,12 +71,24 @@ struct hub_client_info {
     char os[16]; /* "android", "ios", "windows", "macos", "linux", "chromeos", "other" */
 };
 
+/* A signed-in clinician, as the I/O layer learnt it from the session cookie. Names are shown to
+ * the clinician's team mates and never logged. */
+struct hub_clinician {
+    char id[HUB_OWNER_MAX + 1];  /* "user:HASH": the owner of their rooms */
+    char name[HUB_NAME_MAX + 1]; /* display name ("" if none) */
+    unsigned nteams;
+    char teams[HUB_TEAMS_MAX][HUB_TEAM_MAX + 1];
+};
+
 struct hub_room_opts {
     unsigned ttl;      /* seconds, 1..86400 */
     unsigned capacity; /* 2..8 */
     bool lobby;
     bool relay_only;
-    const char *region; /* borrowed; NULL or "": default_region. Must be a pool region */
+    const char *region;     /* borrowed; NULL or "": default_region. Must be a pool region */
+    const char *label;      /* borrowed; NULL or at most HUB_LABEL_MAX_CHARS characters */
+    const char *team;       /* borrowed; NULL or the team whose waiting area shows the room */
+    const char *owner_name; /* borrowed; the creating clinician's display name, or NULL */
 };
 
 struct hub_room_info {
@@ -79,7 +98,9 @@ struct hub_room_info {
     int64_t created_ms, expires_ms;      /* unix milliseconds */
     unsigned capacity, participants, waiting;
     bool lobby, relay_only;
-    char region[HUB_REGION_MAX + 1]; /* "" without a pool */
+    char region[HUB_REGION_MAX + 1];     /* "" without a pool */
+    char label[HUB_LABEL_MAX_BYTES + 1]; /* "" without one */
+    char team[HUB_TEAM_MAX + 1];         /* "" without one */
 };
 
 /* A room as the cluster registry keeps it: what another node needs to take it over. Tokens are
@@ -135,6 +156,18 @@ void hub_set_clock(struct hub *h, uint64_t mono_ms, int64_t unix_ms);
 /* Grace periods, room expiry and rate windows. Call about once a second. */
 void hub_tick(struct hub *h);
 
+/* What the hub asks the I/O layer about other clinicians (handing a consultation over). */
+struct hub_directory_ops {
+    /* The clinician with that id, their name and teams: 0, or -ENOENT. */
+    int (*clinician)(void *ctx, const char *id, struct hub_clinician *out);
+};
+/* ops and ctx are borrowed; NULL: nobody can be handed a consultation. */
+void hub_set_directory(struct hub *h, const struct hub_directory_ops *ops, void *ctx);
+
+/* True when clinician c may see and act on rooms of owner in team ("" for none): their own
+ * rooms, and their teams' rooms. */
+bool hub_clinician_sees(const struct hub_clinician *c, const char *owner, const char *team);
+
 /* REST side. owner is "key" for the API key or "user:ID" for a clinician. */
 /* Returns 0, -EINVAL for bad options (a region the pool does not have included), -EDQUOT past the
  * owner's limit, -ENOSPC past the total, -ESHUTDOWN while draining. */
@@ -147,8 +180,20 @@ int hub_room_end(struct hub *h, const char *owner, const char *id);
 /* Fills up to max of the owner's live rooms (tokens left empty); returns how many, or -EAGAIN
  * when the shared registry is unreachable. Get, end and create may answer -EAGAIN too. */
 int hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, size_t max);
+/* The calls below act on a room that owner owns, or (who: a clinician, else NULL) that who
+ * may see; -ENOENT for any other room alike. */
+/* Replaces the room's label ("" clears it): 0, -ENOENT, -EMSGSIZE (over HUB_LABEL_MAX_CHARS),
+ * -EINVAL (control characters). out gets the room. */
+int hub_room_set_label(struct hub *h, const char *owner, const struct hub_clinician *who,
+                       const char *id, const char *label, struct hub_room_info *out);
+/* Sends text (1..SIGMSG_TEXT_MAX_CHARS characters) to the waiting guest peer, or to every
+ * waiting guest when peer is NULL or "". Returns how many got it, or -ENOENT, -ESRCH (nobody
+ * by that id is waiting), -EMSGSIZE, -EINVAL (empty text), -EBUSY (over the room's rate). */
+int hub_lobby_send(struct hub *h, const char *owner, const struct hub_clinician *who,
+                   const char *id, const char *peer, const char *text);
 size_t hub_room_count(const struct hub *h);
 size_t hub_session_count(const struct hub *h);
+size_t hub_watcher_count(const struct hub *h);
 
 /* Cluster side (record.c). ops and ctx are borrowed; NULL ops: the in-process registry only. */
 void hub_set_registry(struct hub *h, const struct hub_registry_ops *ops, void *ctx);
@@ -174,6 +219,9 @@ int hub_record_decode(const char *json, size_t len, struct hub_room_record *out)
 /* WebSocket side. A session begins when the upgrade is accepted and ends at close. */
 struct hub_session *hub_session_open(struct hub *h, struct hub_conn *conn,
                                      const struct hub_client_info *info);
+/* The session is a signed-in clinician's (c is copied): it may watch its waiting area, join its
+ * rooms by id as a host, and admit, turn away and message waiting guests. 0 or -ENOMEM. */
+int hub_session_set_clinician(struct hub *h, struct hub_session *s, const struct hub_clinician *c);
 /* One complete text frame (borrowed); at most SIGMSG_MAX_FRAME bytes. */
 void hub_session_message(struct hub *h, struct hub_session *s, const uint8_t *buf, size_t len);
 /* True once the session's join (or resume) made it a peer. */
@@ -186,6 +234,8 @@ void hub_session_closed(struct hub *h, struct hub_session *s);
 struct hub_stats {
     uint64_t messages_relayed; /* signal messages forwarded */
     uint64_t joins, resumes, knocks, denied, errors, rate_limited;
+    uint64_t lobby_messages; /* texts delivered to waiting guests */
+    uint64_t watch_updates;  /* room and room-gone frames sent to dashboards */
     /* Join latency: from join to joined, in ms buckets 10, 25, 50, 100, 250, 500, 1000, +Inf */
     uint64_t join_latency_buckets[8];
     double join_latency_sum_ms;

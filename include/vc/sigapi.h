@@ -35,11 +35,13 @@ struct sigapi_settings {
     struct event_log *log;                       /* borrowed; may be NULL */
     const struct sigapi_session_store *sessions; /* NULL: sessions stay on this node */
     void *sessions_ctx;
+    const char *const *canned; /* borrowed: ready-made messages to waiting patients */
+    unsigned n_canned;
 };
 
 /* One HTTP request as the I/O layer read it. Every field is borrowed; strings may be NULL. */
 struct sigapi_request {
-    const char *method;        /* "GET", "POST", "DELETE" */
+    const char *method;        /* "GET", "POST", "PATCH", "DELETE" */
     const char *path;          /* without the query string */
     const char *authorization; /* the Authorization header */
     const char *cookie;        /* the Cookie header */
@@ -57,6 +59,13 @@ struct sigapi_response {
     struct sigmsg_buf body;
     char set_cookie[256];
 };
+
+/* The signed-in clinician a Cookie header (borrowed, may be NULL) names, for a WebSocket that
+ * carries it (from ip, for the log of a bad cookie): 0 with out filled, or -ENOENT (no valid
+ * session). */
+struct hub_clinician;
+int sigapi_clinician_of_cookie(const struct sigapi_settings *s, const char *cookie, const char *ip,
+                               int64_t now_s, struct hub_clinician *out);
 
 /* True if path belongs to the API (starts with /api/). */
 bool sigapi_handles(const char *path);

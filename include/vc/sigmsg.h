@@ -8,8 +8,12 @@
 
 /* A text frame larger than this is refused with too_large and close 1009. */
 #define SIGMSG_MAX_FRAME (64 * 1024)
-#define SIGMSG_ID_MAX 32    /* peer ids */
-#define SIGMSG_TOKEN_MAX 64 /* room tokens and resume tokens */
+#define SIGMSG_ID_MAX 32        /* peer ids */
+#define SIGMSG_TOKEN_MAX 64     /* room tokens and resume tokens */
+#define SIGMSG_CLINICIAN_MAX 32 /* clinician ids: "user:" and 16 hex digits */
+/* A message to waiting patients: at most this many characters (Unicode code points). */
+#define SIGMSG_TEXT_MAX_CHARS 280
+#define SIGMSG_TEXT_MAX_BYTES (SIGMSG_TEXT_MAX_CHARS * 4)
 
 enum sigmsg_type {
     SIGMSG_JOIN,
@@ -20,7 +24,10 @@ enum sigmsg_type {
     SIGMSG_LEAVE,
     SIGMSG_END,
     SIGMSG_PING,
-    SIGMSG_PRECHECK, /* a waiting guest's updated pre-call check (an extension of vc.v1) */
+    SIGMSG_PRECHECK,      /* a waiting guest's updated pre-call check (an extension of vc.v1) */
+    SIGMSG_WATCH,         /* a clinician's dashboard asks for its live waiting area */
+    SIGMSG_LOBBY_MESSAGE, /* a short text to one or every waiting guest of a room */
+    SIGMSG_HANDOVER,      /* a consultation handed to another clinician of its team */
 };
 
 enum sigmsg_path { SIGMSG_PATH_UNKNOWN = 0, SIGMSG_PATH_P2P, SIGMSG_PATH_RELAY };
@@ -33,10 +40,13 @@ struct sigmsg_precheck {
 
 struct sigmsg {
     enum sigmsg_type type;
-    char token[SIGMSG_TOKEN_MAX + 1];  /* join */
+    char token[SIGMSG_TOKEN_MAX + 1];  /* join; "" when it names a room instead */
     char resume[SIGMSG_TOKEN_MAX + 1]; /* join; "" when absent */
     struct sigmsg_precheck precheck;   /* join, precheck */
-    char peer[SIGMSG_ID_MAX + 1];      /* signal.to, admit.peer, deny.peer */
+    char peer[SIGMSG_ID_MAX + 1];      /* signal.to, admit.peer, deny.peer, lobby-message.peer */
+    char room[SIGMSG_ID_MAX + 1];      /* join, admit, deny, lobby-message, handover; "" absent */
+    char to[SIGMSG_CLINICIAN_MAX + 1]; /* handover: the clinician's id */
+    char text[SIGMSG_TEXT_MAX_BYTES + 1]; /* lobby-message: UTF-8, no NUL */
     /* signal.data: where its raw JSON text lies in the frame, so it is forwarded byte for byte
      * without being inspected or copied anywhere else. */
     size_t data_off, data_len;
@@ -44,14 +54,19 @@ struct sigmsg {
     double rtt_ms, loss_pct, bitrate_kbps;
 };
 
-/* Parses one client text frame (borrowed). Returns 0, or -EMSGSIZE (too_large) or -EBADMSG (any
- * other refusal) with *code set to the
+/* Parses one client text frame (borrowed). Returns 0, or -EMSGSIZE (too_large: the frame, or a
+ * text field over its cap) or -EBADMSG (any other refusal) with *code set to the
  * protocol error code: "bad_json" (not a JSON object), "unknown_type", "bad_request" (a field is
  * missing, of the wrong type or out of range) or "too_large". */
 int sigmsg_parse(const uint8_t *buf, size_t len, struct sigmsg *out, const char **code);
 /* The same through jansson alone: the reference sigmsg_parse()'s fast path is checked against
  * (tests/fuzz/fuzz_sigmsg.c). */
 int sigmsg_parse_reference(const uint8_t *buf, size_t len, struct sigmsg *out, const char **code);
+
+/* The number of Unicode code points in the UTF-8 text s[0..n) (jansson has checked it). */
+size_t sigmsg_utf8_chars(const char *s, size_t n);
+/* True for "user:" and 16 lower-case hex digits: a clinician's id. */
+bool sigmsg_clinician_id_valid(const char *s);
 
 /* A growable output buffer with a cap, for building server frames. Every encoder below replaces
  * the buffer's contents (len is 0 after an error, so no partial frame is left) and keeps a NUL

@@ -15,9 +15,10 @@
 #include <sqlite3.h>
 
 #include "vc/accounts.h"
+#include "vc/teams.h"
 #include "vc/random.h"
 
-#define ACCOUNTS_SCHEMA_VERSION 1
+#define ACCOUNTS_SCHEMA_VERSION 2
 #define ACCOUNTS_DB_NAME "vc.db"
 #define ACCOUNTS_BUSY_MS 2000
 
@@ -396,10 +397,16 @@ static int accounts_exec(struct accounts *a, const char *sql, char *err, size_t 
     return 0;
 }
 
+/* The schema, version by version: accounts_migrate() runs every step past the file's version. */
+static const char *const accounts_schema[ACCOUNTS_SCHEMA_VERSION] = {
+    accounts_schema_v1,
+    teams_schema_v2,
+};
+
 static int accounts_migrate(struct accounts *a, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
-    int version = -1, rc;
+    int version = -1, rc = 0;
 
     if (sqlite3_prepare_v2(a->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(a->db));
@@ -410,7 +417,7 @@ static int accounts_migrate(struct accounts *a, char *err, size_t errlen)
     sqlite3_finalize(st);
     if (version == ACCOUNTS_SCHEMA_VERSION)
         return 0;
-    if (version != 0) {
+    if (version < 0 || version > ACCOUNTS_SCHEMA_VERSION) {
         snprintf(err, errlen, "database schema version %d is not supported (want %d)", version,
                  ACCOUNTS_SCHEMA_VERSION);
         return -EPROTO;
@@ -418,7 +425,8 @@ static int accounts_migrate(struct accounts *a, char *err, size_t errlen)
     rc = accounts_exec(a, "BEGIN IMMEDIATE", err, errlen);
     if (rc < 0)
         return rc;
-    rc = accounts_exec(a, accounts_schema_v1, err, errlen);
+    for (int v = version; v < ACCOUNTS_SCHEMA_VERSION && rc == 0; v++)
+        rc = accounts_exec(a, accounts_schema[v], err, errlen);
     if (rc < 0) {
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
@@ -528,6 +536,21 @@ void accounts_close(struct accounts *a)
     pthread_mutex_destroy(&a->lock);
     OPENSSL_cleanse(a->hash_key, sizeof(a->hash_key));
     free(a);
+}
+
+struct sqlite3 *accounts_db(struct accounts *a)
+{
+    return a->db;
+}
+
+void accounts_lock(struct accounts *a)
+{
+    pthread_mutex_lock(&a->lock);
+}
+
+void accounts_unlock(struct accounts *a)
+{
+    pthread_mutex_unlock(&a->lock);
 }
 
 /* ---- users ---- */

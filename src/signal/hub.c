@@ -80,14 +80,14 @@ void hub_broadcast(struct hub *h, struct hub_room *r, const struct hub_peer *ski
     }
 }
 
-static void send_error(struct hub *h, struct hub_session *s, const char *code, const char *msg)
+void hub_send_error(struct hub *h, struct hub_session *s, const char *code, const char *msg)
 {
     h->stats.errors++;
     if (sigmsg_encode_error(&h->out, code, msg) == 0)
         hub_send(h, s);
 }
 
-static void send_simple(struct hub *h, struct hub_session *s, const char *type)
+void hub_send_simple(struct hub *h, struct hub_session *s, const char *type)
 {
     if (sigmsg_encode(&h->out, type, NULL) == 0)
         hub_send(h, s);
@@ -169,17 +169,37 @@ static const char *role_name(enum hub_role role)
     return role == HUB_HOST ? "host" : "guest";
 }
 
+/* Hands p a fresh resume token (resume: HUB_TOKEN_LEN + 1 bytes, "" on failure); only its hash
+ * is kept. */
+static void new_resume(struct hub_peer *p, char *resume)
+{
+    p->has_resume = random_token_hex(resume, HUB_TOKEN_LEN + 1, HUB_TOKEN_LEN / 2) == 0;
+    if (p->has_resume)
+        token_hash(resume, HUB_TOKEN_LEN, p->resume_hash);
+    else
+        resume[0] = '\0';
+}
+
+static void count_join_latency(struct hub *h, uint64_t asked_ms)
+{
+    static const uint64_t bounds[] = {10, 25, 50, 100, 250, 500, 1000};
+    uint64_t ms = h->mono_ms - asked_ms;
+    unsigned b = 0;
+
+    while (b < 7 && ms > bounds[b])
+        b++;
+    h->stats.join_latency_buckets[b]++;
+    h->stats.join_latency_sum_ms += (double)ms;
+    h->stats.join_latency_count++;
+}
+
 /* Sends joined to p (with a fresh resume token), then any signals kept while it was away. */
 static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
 {
     json_t *peers = json_array();
     char resume[HUB_TOKEN_LEN + 1];
 
-    p->has_resume = random_token_hex(resume, sizeof(resume), HUB_TOKEN_LEN / 2) == 0;
-    if (p->has_resume)
-        token_hash(resume, HUB_TOKEN_LEN, p->resume_hash);
-    else
-        resume[0] = '\0';
+    new_resume(p, resume);
     for (struct hub_peer *o = p->room->peers; o; o = o->next)
         if (o != p && o->state != HUB_WAITING)
             json_array_append_new(
@@ -190,30 +210,28 @@ static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
                       p->room->relay_only) == 0)
         hub_send(h, p->sess);
     hub_peer_flush_queue(h, p);
-    hub_registry_update(h, p->room); /* a new resume token, or a new participant */
+    hub_room_changed(h, p->room); /* a new resume token, or a new participant */
+    count_join_latency(h, asked_ms);
+}
 
-    uint64_t ms = h->mono_ms - asked_ms;
-    static const uint64_t bounds[] = {10, 25, 50, 100, 250, 500, 1000};
-    unsigned b = 0;
-    while (b < 7 && ms > bounds[b])
-        b++;
-    h->stats.join_latency_buckets[b]++;
-    h->stats.join_latency_sum_ms += (double)ms;
-    h->stats.join_latency_count++;
+/* Sends waiting to a guest in the lobby: a short-lived TURN credential for its pre-call check, a
+ * resume token that keeps its place if its connection drops, and when it knocked. */
+static void send_waiting(struct hub *h, struct hub_peer *g)
+{
+    char resume[HUB_TOKEN_LEN + 1], since[32];
+
+    new_resume(g, resume);
+    hub_rfc3339_ms(since, g->knock_unix_ms);
+    if (sigmsg_encode(&h->out, "waiting", "{s:o,s:s,s:s}", "ice_servers", ice_servers(h, g),
+                      "resume", resume, "since", since) == 0)
+        hub_send(h, g->sess);
 }
 
 static void send_knock(struct hub *h, struct hub_session *host, const struct hub_peer *g)
 {
-    const struct sigmsg_precheck *pc = &g->precheck;
-    json_t *precheck = pc->present
-                           ? json_pack("{s:b,s:b,s:b,s:b,s:b}", "camera", pc->camera, "microphone",
-                                       pc->microphone, "turn_udp", pc->turn_udp, "turn_tcp",
-                                       pc->turn_tcp, "turn_tls", pc->turn_tls)
-                           : json_null();
-
     if (sigmsg_encode(&h->out, "knock", "{s:s,s:s,s:s,s:s,s:o}", "peer", g->id, "browser",
                       g->info.browser, "browser_version", g->info.browser_version, "os", g->info.os,
-                      "precheck", precheck) == 0)
+                      "precheck", hub_precheck_json(&g->precheck)) == 0)
         hub_send(h, host);
 }
 
@@ -227,17 +245,23 @@ static void send_pending_knocks(struct hub *h, struct hub_peer *p)
             send_knock(h, p->sess, g);
 }
 
-/* p becomes a participant: joined to it, peer-joined to the others, knocks to a new host. */
-static void make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
+void hub_make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
 {
-    p->state = HUB_JOINED;
     p->joined_ms = h->mono_ms;
     h->stats.joins++;
-    send_joined(h, p, asked_ms);
+    if (p->sess) {
+        p->state = HUB_JOINED;
+        send_joined(h, p, asked_ms);
+    } else { /* admitted while its connection was down: joined reaches it when it resumes */
+        p->state = HUB_AWAY;
+        p->away_ms = h->mono_ms;
+        hub_room_changed(h, p->room);
+    }
     if (sigmsg_encode(&h->out, "peer-joined", "{s:s,s:s}", "peer", p->id, "role",
                       role_name(p->role)) == 0)
         hub_broadcast(h, p->room, p, HUB_TO_JOINED);
-    send_pending_knocks(h, p);
+    if (p->sess)
+        send_pending_knocks(h, p);
     hub_peer_log_joined(h, p, false);
 }
 
@@ -245,6 +269,19 @@ static void attach(struct hub_session *s, struct hub_peer *p)
 {
     s->peer = p;
     p->sess = s;
+}
+
+/* A waiting guest back on a new connection: its place in the queue is kept. */
+static void resume_waiting(struct hub *h, struct hub_session *s, struct hub_peer *g)
+{
+    attach(s, g);
+    g->info = s->info;
+    g->queue_pos = 0; /* send its place again */
+    h->stats.resumes++;
+    send_waiting(h, g);
+    hub_peer_flush_queue(h, g); /* messages sent while it was away */
+    hub_knock_hosts(h, g);
+    hub_room_changed(h, g->room);
 }
 
 /* A resume: the same peer on a new connection, without a second lobby wait. */
@@ -258,8 +295,7 @@ static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
         return false;
     token_hash(resume, HUB_TOKEN_LEN, hash);
     for (struct hub_peer *o = r->peers; o; o = o->next)
-        if (o->role == role && o->state != HUB_WAITING && o->has_resume &&
-            ct_equal(o->resume_hash, hash, TOKEN_HASH_LEN))
+        if (o->role == role && o->has_resume && ct_equal(o->resume_hash, hash, TOKEN_HASH_LEN))
             p = o;
     if (!p)
         return false;
@@ -267,6 +303,11 @@ static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
     if (p->sess) { /* the old connection is not dead yet: this one replaces it */
         hub_close(h, p->sess, 4000, "replaced by a resumed connection");
         p->sess->peer = NULL;
+        p->sess = NULL;
+    }
+    if (p->state == HUB_WAITING) {
+        resume_waiting(h, s, p);
+        return true;
     }
     attach(s, p);
     p->state = HUB_JOINED;
@@ -289,48 +330,69 @@ static bool knock_allowed(struct hub *h, struct hub_room *r)
     return ++r->knock_count <= h->set.max_knocks_per_min;
 }
 
-/* Tells every connected host about a waiting guest (again, when its pre-check changes). */
-static void knock_hosts(struct hub *h, struct hub_peer *g)
+void hub_knock_hosts(struct hub *h, struct hub_peer *g)
 {
     for (struct hub_peer *o = g->room->peers; o; o = o->next)
-        if (o->role == HUB_HOST && o->state == HUB_JOINED && o->sess)
+        if (o->role == HUB_HOST && o->state == HUB_JOINED && o->sess) {
             send_knock(h, o->sess, g);
+            g->notified = true;
+        }
+}
+
+/* The room a join names: by token (a link), or by id for a signed-in clinician, who then joins
+ * as a host. NULL when there is none to join, after answering for a room by id. */
+static struct hub_room *join_room(struct hub *h, struct hub_session *s, const struct sigmsg *m,
+                                  enum hub_role *role)
+{
+    if (m->room[0]) {
+        *role = HUB_HOST;
+        return hub_lobby_join_room(h, s, m->room);
+    }
+    return hub_room_by_token(h, m->token, role);
 }
 
 static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m)
 {
     enum hub_role role = HUB_GUEST;
-    struct hub_room *r = hub_room_by_token(h, m->token, &role);
 
     if (s->peer)
-        return send_error(h, s, "bad_request", "already joined");
+        return hub_send_error(h, s, "bad_request", "already joined");
+    if (m->room[0] && !s->clinician)
+        return hub_send_error(h, s, "forbidden", "Sign in to join a consultation by its id.");
+    struct hub_room *r = join_room(h, s, m, &role);
+    if (!r && m->room[0])
+        return; /* join_room answered */
     if (r && m->resume[0] && try_resume(h, s, r, role, m->resume))
         return;
     if (!r || hub_room_expired(h, r))
-        return send_error(h, s, "invalid_token", "This link is not valid or has expired.");
+        return hub_send_error(h, s, "invalid_token", "This link is not valid or has expired.");
     bool full = hub_room_participants(r) >= r->capacity;
     /* Hosts are never locked out; guests wait in the lobby or need a free place. */
     if (role == HUB_GUEST && !r->lobby && full)
-        return send_error(h, s, "room_full", "This consultation is full.");
+        return hub_send_error(h, s, "room_full", "This consultation is full.");
     if (role == HUB_GUEST && r->lobby && !knock_allowed(h, r)) {
         h->stats.rate_limited++;
-        return send_error(h, s, "rate_limited", "Too many requests to join; try again soon.");
+        return hub_send_error(h, s, "rate_limited", "Too many requests to join; try again soon.");
     }
     struct hub_peer *p = hub_peer_new(h, r, role);
     if (!p)
-        return send_error(h, s, "bad_request", "out of memory");
+        return hub_send_error(h, s, "bad_request", "out of memory");
     attach(s, p);
     p->info = s->info;
     p->precheck = m->precheck;
+    p->knock_unix_ms = h->unix_ms;
+    p->knock_seq = ++h->knock_seq;
+    if (m->room[0] && s->clinician) { /* a clinician taking the call from their dashboard */
+        memcpy(r->clinician.id, s->clinician->id, sizeof(r->clinician.id));
+        memcpy(r->clinician.name, s->clinician->name, sizeof(r->clinician.name));
+    }
     if (role == HUB_HOST || !r->lobby)
-        return make_participant(h, p, h->mono_ms);
+        return hub_make_participant(h, p, h->mono_ms);
     p->state = HUB_WAITING;
     h->stats.knocks++;
-    /* Short-lived credentials let the guest check that the relay is reachable while it waits. */
-    if (sigmsg_encode(&h->out, "waiting", "{s:o}", "ice_servers", ice_servers(h, p)) == 0)
-        hub_send(h, s);
-    knock_hosts(h, p);
-    hub_registry_update(h, r);
+    send_waiting(h, p);
+    hub_knock_hosts(h, p);
+    hub_room_changed(h, r);
 }
 
 /* A waiting guest's pre-call check, finished after it knocked: the hosts see it updated. */
@@ -339,52 +401,8 @@ static void on_precheck(struct hub *h, struct hub_session *s, const struct sigms
     if (s->peer->state != HUB_WAITING)
         return; /* already in the call: nothing to update */
     s->peer->precheck = m->precheck;
-    knock_hosts(h, s->peer);
-}
-
-/* The waiting guest a host's admit or deny names, or NULL after answering with an error. */
-static struct hub_peer *lobby_target(struct hub *h, struct hub_session *s, const struct sigmsg *m)
-{
-    if (s->peer->role != HUB_HOST)
-        return send_error(h, s, "forbidden", "Only the clinician can do that."), NULL;
-    struct hub_peer *g = hub_peer_find(s->peer->room, m->peer);
-    if (!g || g->state != HUB_WAITING)
-        return send_error(h, s, "unknown_peer", "Nobody by that id is waiting."), NULL;
-    return g;
-}
-
-static void on_admit(struct hub *h, struct hub_session *s, const struct sigmsg *m)
-{
-    struct hub_peer *g = lobby_target(h, s, m);
-
-    if (!g)
-        return;
-    struct hub_room *r = g->room;
-    if (hub_room_participants(r) >= r->capacity) {
-        send_error(h, s, "room_full", "The consultation is full.");
-        if (g->sess)
-            send_error(h, g->sess, "room_full", "The consultation is full.");
-        return;
-    }
-    if (sigmsg_encode(&h->out, "knock-cancelled", "{s:s}", "peer", g->id) == 0)
-        hub_broadcast(h, r, s->peer, HUB_TO_JOINED | HUB_TO_HOSTS);
-    if (g->sess)
-        send_simple(h, g->sess, "admitted");
-    make_participant(h, g, g->arrived_ms);
-}
-
-static void on_deny(struct hub *h, struct hub_session *s, const struct sigmsg *m)
-{
-    struct hub_peer *g = lobby_target(h, s, m);
-
-    if (!g)
-        return;
-    h->stats.denied++;
-    if (g->sess) {
-        send_simple(h, g->sess, "denied");
-        hub_close(h, g->sess, 1000, "denied");
-    }
-    hub_peer_remove(h, g, "denied");
+    hub_knock_hosts(h, s->peer);
+    hub_room_changed(h, s->peer->room);
 }
 
 static void on_signal(struct hub *h, struct hub_session *s, const struct sigmsg *m,
@@ -393,11 +411,11 @@ static void on_signal(struct hub *h, struct hub_session *s, const struct sigmsg 
     struct hub_peer *to = hub_peer_find(s->peer->room, m->peer);
 
     if (!to || to == s->peer || to->state == HUB_WAITING)
-        return send_error(h, s, "unknown_peer", "No such peer in this consultation.");
+        return hub_send_error(h, s, "unknown_peer", "No such peer in this consultation.");
     if (sigmsg_encode_signal(&h->out, s->peer->id, frame + m->data_off, m->data_len) < 0)
-        return send_error(h, s, "too_large", "Message too large.");
+        return hub_send_error(h, s, "too_large", "Message too large.");
     if (hub_peer_deliver(h, to) < 0)
-        return send_error(h, s, "rate_limited", "The peer's queue is full.");
+        return hub_send_error(h, s, "rate_limited", "The peer's queue is full.");
     h->stats.messages_relayed++;
 }
 
@@ -433,9 +451,36 @@ static bool rate_ok(struct hub *h, struct hub_session *s)
     /* One error a second is enough to tell a well-meaning client to slow down. */
     if (h->mono_ms - s->last_refusal_note_ms >= 1000) {
         s->last_refusal_note_ms = h->mono_ms;
-        send_error(h, s, "rate_limited", "Too many messages; slow down.");
+        hub_send_error(h, s, "rate_limited", "Too many messages; slow down.");
     }
     return false;
+}
+
+/* Messages of a joined peer. */
+static void on_peer_message(struct hub *h, struct hub_session *s, const struct sigmsg *m,
+                            const uint8_t *buf)
+{
+    if (m->type == SIGMSG_LEAVE)
+        return on_leave(h, s);
+    if (m->type == SIGMSG_PRECHECK)
+        return on_precheck(h, s, m);
+    if (s->peer->state != HUB_JOINED)
+        return hub_send_error(h, s, "forbidden", "Wait to be let in.");
+    if (hub_lobby_action(h, s, m))
+        return;
+    switch (m->type) {
+    case SIGMSG_SIGNAL:
+        return on_signal(h, s, m, buf);
+    case SIGMSG_STATS:
+        return hub_peer_log_stats(h, s->peer, m);
+    case SIGMSG_END:
+        if (s->peer->role != HUB_HOST)
+            return hub_send_error(h, s, "forbidden",
+                                  "Only the clinician can end the consultation.");
+        return hub_room_destroy(h, s->peer->room, "ended_by_host");
+    default:
+        return hub_send_error(h, s, "unknown_type", "Unknown message type.");
+    }
 }
 
 void hub_session_message(struct hub *h, struct hub_session *s, const uint8_t *buf, size_t len)
@@ -446,35 +491,30 @@ void hub_session_message(struct hub *h, struct hub_session *s, const uint8_t *bu
     if (s->closing || !rate_ok(h, s))
         return;
     if (sigmsg_parse(buf, len, &m, &code) < 0)
-        return send_error(h, s, code ? code : "bad_request", "The message was not understood.");
+        return hub_send_error(h, s, code ? code : "bad_request",
+                              code && strcmp(code, "too_large") == 0
+                                  ? "A field is longer than allowed."
+                                  : "The message was not understood.");
     if (m.type == SIGMSG_PING)
-        return send_simple(h, s, "pong");
+        return hub_send_simple(h, s, "pong");
     if (m.type == SIGMSG_JOIN)
         return on_join(h, s, &m);
-    if (!s->peer)
-        return send_error(h, s, "not_joined", "Send join first.");
-    if (m.type == SIGMSG_LEAVE)
-        return on_leave(h, s);
-    if (m.type == SIGMSG_PRECHECK)
-        return on_precheck(h, s, &m);
-    if (s->peer->state != HUB_JOINED)
-        return send_error(h, s, "forbidden", "Wait to be let in.");
-    switch (m.type) {
-    case SIGMSG_SIGNAL:
-        return on_signal(h, s, &m, buf);
-    case SIGMSG_ADMIT:
-        return on_admit(h, s, &m);
-    case SIGMSG_DENY:
-        return on_deny(h, s, &m);
-    case SIGMSG_STATS:
-        return hub_peer_log_stats(h, s->peer, &m);
-    case SIGMSG_END:
-        if (s->peer->role != HUB_HOST)
-            return send_error(h, s, "forbidden", "Only the clinician can end the consultation.");
-        return hub_room_destroy(h, s->peer->room, "ended_by_host");
-    default:
-        return send_error(h, s, "unknown_type", "Unknown message type.");
-    }
+    if (m.type == SIGMSG_WATCH)
+        return hub_watch_start(h, s);
+    if (s->peer)
+        return on_peer_message(h, s, &m, buf);
+    /* A clinician's dashboard acts on its waiting area without joining a room. */
+    if (!s->clinician || !hub_lobby_action(h, s, &m))
+        hub_send_error(h, s, "not_joined", "Send join first.");
+}
+
+int hub_session_set_clinician(struct hub *h, struct hub_session *s, const struct hub_clinician *c)
+{
+    (void)h;
+    if (!s->clinician && !(s->clinician = malloc(sizeof(*s->clinician))))
+        return -ENOMEM;
+    *s->clinician = *c;
+    return 0;
 }
 
 void hub_session_closed(struct hub *h, struct hub_session *s)
@@ -483,15 +523,20 @@ void hub_session_closed(struct hub *h, struct hub_session *s)
 
     if (p) {
         p->sess = NULL;
-        if (p->state == HUB_WAITING) {
+        if (p->state == HUB_WAITING && (!p->has_resume || h->set.resume_grace == 0)) {
             hub_peer_remove(h, p, "left");
+        } else if (p->state == HUB_WAITING) { /* keeps its place for the resume grace */
+            p->away_ms = h->mono_ms;
+            hub_room_changed(h, p->room);
         } else {
             p->state = HUB_AWAY;
             p->away_ms = h->mono_ms;
             if (sigmsg_encode(&h->out, "peer-away", "{s:s}", "peer", p->id) == 0)
                 hub_broadcast(h, p->room, p, HUB_TO_JOINED);
+            hub_room_changed(h, p->room);
         }
     }
+    hub_watch_session_closed(h, s);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -499,5 +544,6 @@ void hub_session_closed(struct hub *h, struct hub_session *s)
     if (s->next)
         s->next->prev = s->prev;
     h->nsessions--;
+    free(s->clinician);
     free(s);
 }

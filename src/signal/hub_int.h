@@ -12,6 +12,14 @@
 #define HUB_PRECHECK_TTL_S 300
 /* Refused messages are counted over this window; past rate x window, the session is closed. */
 #define HUB_ABUSE_WINDOW_MS 10000
+/* Rooms in one dashboard's rooms answer, at most. */
+#define HUB_WATCH_MAX_ROOMS 1000
+
+/* A clinician named on a room: its owner, whoever it was handed to, who took the last patient. */
+struct hub_who {
+    char id[HUB_OWNER_MAX + 1]; /* "" for nobody */
+    char name[HUB_NAME_MAX + 1];
+};
 
 enum hub_role { HUB_HOST, HUB_GUEST };
 enum hub_peer_state { HUB_WAITING, HUB_JOINED, HUB_AWAY };
@@ -33,10 +41,16 @@ struct hub_peer {
     char turn_id[HUB_TURN_ID_LEN + 1];
     enum hub_role role;
     enum hub_peer_state state;
-    uint64_t arrived_ms;   /* monotonic: when it first sent join */
-    uint64_t joined_ms;    /* monotonic: when it became a participant */
-    uint64_t away_ms;      /* monotonic: when its connection dropped */
-    uint64_t stats_log_ms; /* monotonic: last call.stats line */
+    uint64_t arrived_ms;        /* monotonic: when it first sent join */
+    uint64_t joined_ms;         /* monotonic: when it became a participant */
+    uint64_t away_ms;           /* monotonic: when its connection dropped */
+    uint64_t stats_log_ms;      /* monotonic: last call.stats line */
+    int64_t knock_unix_ms;      /* wall clock: when it first knocked (kept across a resume) */
+    uint64_t knock_seq;         /* orders knocks within one millisecond */
+    unsigned queue_pos;         /* the place last sent in queue (0: none sent yet) */
+    bool notified;              /* its knock reached a host or a watching clinician */
+    bool queue_notified;        /* notified as last sent in queue */
+    struct hub_who admitted_by; /* the clinician who admitted it from a dashboard */
     struct hub_client_info info;
     struct sigmsg_precheck precheck;
     enum sigmsg_path path;
@@ -69,8 +83,16 @@ struct hub_room {
     struct hub_peer *peers;
     uint64_t knock_window_ms;
     unsigned knock_count;
-    bool closing; /* being destroyed or forgotten: no registry updates */
-    bool linked;  /* in h->rooms and the index */
+    uint64_t msg_window_ms; /* messages to its waiting guests: the rate window */
+    unsigned msg_count;
+    char label[HUB_LABEL_MAX_BYTES + 1]; /* personal data: memory and the registry only */
+    char team[HUB_TEAM_MAX + 1];         /* whose waiting area shows it; "" none */
+    struct hub_who owner_who;            /* the creating clinician (id "" for the API key) */
+    struct hub_who assignee;             /* handed over to; "" none */
+    struct hub_who clinician;            /* who last took a patient in, from a dashboard */
+    bool had_waiting;                    /* a guest waited at the last change (watch.c) */
+    bool closing;                        /* being destroyed or forgotten: no registry updates */
+    bool linked;                         /* in h->rooms and the index */
 };
 
 struct hub_session {
@@ -84,6 +106,9 @@ struct hub_session {
     uint64_t refused_count;
     uint64_t last_refusal_note_ms;
     bool closing;
+    struct hub_clinician *clinician; /* owned; NULL: not a signed-in clinician */
+    bool watching;                   /* in h->watchers */
+    struct hub_session *watch_next, *watch_prev;
 };
 
 /* Live rooms per owner (room.c), so the per-owner limit costs no walk over every room. */
@@ -120,6 +145,11 @@ struct hub {
     bool draining;                      /* no new rooms; existing ones carry on */
     const struct hub_registry_ops *reg; /* NULL: in-process only */
     void *reg_ctx;
+    const struct hub_directory_ops *dir; /* NULL: no hand-over */
+    void *dir_ctx;
+    struct hub_session *watchers; /* sessions that sent watch */
+    uint64_t knock_seq;           /* the last knock's number */
+    size_t nwatchers;
 };
 
 /* room.c */
@@ -147,8 +177,32 @@ void room_index_free(struct room_index *ix);
 
 /* record.c */
 void hub_room_record_of(const struct hub_room *r, struct hub_room_record *out);
-/* Tells the registry (if any) that r's peers changed. */
+/* Tells the registry (if any) that r changed. */
 void hub_registry_update(struct hub *h, const struct hub_room *r);
+/* r changed (its peers, label, hand-over): the registry and the dashboards hear of it. */
+void hub_room_changed(struct hub *h, struct hub_room *r);
+
+/* watch.c: the dashboards' live waiting area */
+/* Answers watch: the rooms the session's clinician sees, then their changes as they happen. */
+void hub_watch_start(struct hub *h, struct hub_session *s);
+/* r changed: the dashboards that see it get its entry; its waiting guests their place. */
+void hub_watch_room(struct hub *h, struct hub_room *r);
+/* r is going away: the dashboards that saw it get room-gone. */
+void hub_watch_gone(struct hub *h, struct hub_room *r);
+/* After r was unlinked: the guests who waited behind its guests move up. */
+void hub_watch_requeue_after(struct hub *h, const struct hub_room *gone);
+void hub_watch_session_closed(struct hub *h, struct hub_session *s);
+bool hub_room_visible(const struct hub_clinician *c, const struct hub_room *r);
+/* "2026-12-07T18:30:00.123Z" from unix milliseconds. */
+void hub_rfc3339_ms(char out[32], int64_t ms);
+/* The pre-call check as JSON (a new reference), or null without one. */
+struct json_t *hub_precheck_json(const struct sigmsg_precheck *pc);
+
+/* lobby.c: what hosts and clinicians' dashboards do with waiting guests */
+/* Handles admit, deny, lobby-message and handover; false for any other message. */
+bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg *m);
+/* The room a clinician's join names by id, if they may see it; else NULL after an error. */
+struct hub_room *hub_lobby_join_room(struct hub *h, struct hub_session *s, const char *id);
 
 /* peer.c */
 struct hub_peer *hub_peer_new(struct hub *h, struct hub_room *r, enum hub_role role);
@@ -164,6 +218,12 @@ void hub_peer_log_stats(struct hub *h, struct hub_peer *p, const struct sigmsg *
 /* hub.c */
 /* Sends the frame in h->out on a session; a full queue closes it (1008). */
 void hub_send(struct hub *h, struct hub_session *s);
+void hub_send_error(struct hub *h, struct hub_session *s, const char *code, const char *msg);
+void hub_send_simple(struct hub *h, struct hub_session *s, const char *type);
+/* p becomes a participant: joined to it, peer-joined to the others, knocks to a new host. */
+void hub_make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms);
+/* Tells every connected host about a waiting guest (again, when its pre-check changes). */
+void hub_knock_hosts(struct hub *h, struct hub_peer *g);
 void hub_close(struct hub *h, struct hub_session *s, int code, const char *reason);
 /* Who hub_broadcast() reaches: connected peers in the given states, optionally hosts only. */
 #define HUB_TO_WAITING 1u

@@ -91,7 +91,7 @@ void hub_peer_remove(struct hub *h, struct hub_peer *p, const char *reason)
     queue_clear(p);
     free(p);
     if (!r->closing)
-        hub_registry_update(h, r);
+        hub_room_changed(h, r);
 }
 
 /* Sends the frame in h->out to p now, or keeps it until p resumes. */

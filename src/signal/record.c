@@ -43,6 +43,12 @@ void hub_registry_update(struct hub *h, const struct hub_room *r)
     h->reg->update(h->reg_ctx, &rec);
 }
 
+void hub_room_changed(struct hub *h, struct hub_room *r)
+{
+    hub_registry_update(h, r);
+    hub_watch_room(h, r);
+}
+
 int hub_room_export(const struct hub *h, const char *id, struct hub_room_record *out)
 {
     struct hub_room *r = hub_room_by_id((struct hub *)h, id);

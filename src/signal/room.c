@@ -201,6 +201,8 @@ void hub_room_info_of(const struct hub_room *r, struct hub_room_info *out)
     out->lobby = r->lobby;
     out->relay_only = r->relay_only;
     memcpy(out->region, r->region, sizeof(out->region));
+    memcpy(out->label, r->label, sizeof(out->label));
+    memcpy(out->team, r->team, sizeof(out->team));
 }
 
 /* The room's region: the one asked for, else the default; "" without a pool. -EINVAL for a
@@ -217,6 +219,21 @@ static int room_region(const struct hub *h, const struct hub_room_opts *opts,
         return -EINVAL;
     memcpy(out, want, strlen(want) + 1);
     return 0;
+}
+
+/* The label, team and owner a new room starts with; the owner is its first assignee. */
+static void room_set_people(struct hub_room *r, const char *owner, const struct hub_room_opts *o)
+{
+    if (o->label)
+        memcpy(r->label, o->label, strlen(o->label) + 1);
+    if (o->team)
+        memcpy(r->team, o->team, strlen(o->team) + 1);
+    if (strncmp(owner, "user:", 5) == 0) {
+        memcpy(r->owner_who.id, owner, strlen(owner) + 1);
+        snprintf(r->owner_who.name, sizeof(r->owner_who.name), "%s",
+                 o->owner_name ? o->owner_name : "");
+        r->assignee = r->owner_who;
+    }
 }
 
 /* Records a new room in the shared registry, if there is one, against cluster-wide limits. */
@@ -255,7 +272,10 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
     struct room_owners *owners = room_owners_of(h);
 
     if (!owner || strlen(owner) > HUB_OWNER_MAX || opts->ttl < 1 || opts->ttl > 86400 ||
-        opts->capacity < 2 || opts->capacity > 8 || room_region(h, opts, region) < 0)
+        opts->capacity < 2 || opts->capacity > 8 || room_region(h, opts, region) < 0 ||
+        (opts->label && strlen(opts->label) > HUB_LABEL_MAX_BYTES) ||
+        (opts->team && strlen(opts->team) > HUB_TEAM_MAX) ||
+        (opts->owner_name && strlen(opts->owner_name) > HUB_NAME_MAX))
         return -EINVAL;
     if (h->draining)
         return -ESHUTDOWN;
@@ -283,6 +303,7 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
     r->lobby = opts->lobby;
     r->relay_only = opts->relay_only;
     memcpy(r->region, region, sizeof(r->region));
+    room_set_people(r, owner, opts);
     int rc = room_register(h, r);
     if (rc == 0)
         rc = hub_room_link(h, r);
@@ -290,6 +311,7 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
         free(r);
         return rc;
     }
+    hub_watch_room(h, r);
     if (h->set.log)
         event_log_write(h->set.log, "room.created", "{s:s,s:s,s:i,s:b,s:b,s:i}", "room", r->id,
                         "owner", r->owner, "capacity", (int)r->capacity, "lobby", r->lobby,
@@ -361,7 +383,9 @@ struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_ro
  * call) and unlinks the room; the caller frees it. */
 void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *why)
 {
-    r->closing = true; /* the registry hears nothing of the peers leaving one by one */
+    if (r->linked && code == 1000)
+        hub_watch_gone(h, r); /* a room that moved to another node lives on there */
+    r->closing = true;        /* the registry hears nothing of the peers leaving one by one */
     for (struct hub_peer *p = r->peers; p; p = p->next) {
         if (p->sess) {
             hub_close(h, p->sess, code, why);
@@ -384,6 +408,7 @@ void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *wh
     h->nrooms--;
     room_index_remove(&h->index, r);
     room_owner_remove(room_owners_of(h), r->owner);
+    hub_watch_requeue_after(h, r);
 }
 
 /* Ends a room for everyone: room-ended, connections closed, peers and the room freed. */
@@ -412,8 +437,8 @@ void hub_tick(struct hub *h)
         next_room = r->next;
         for (struct hub_peer *p = r->peers, *next; p; p = next) {
             next = p->next;
-            if (p->state == HUB_AWAY &&
-                h->mono_ms - p->away_ms >= (uint64_t)h->set.resume_grace * 1000)
+            bool away = p->state == HUB_AWAY || (p->state == HUB_WAITING && !p->sess);
+            if (away && h->mono_ms - p->away_ms >= (uint64_t)h->set.resume_grace * 1000)
                 hub_peer_remove(h, p, "timeout");
         }
         /* An expired room takes no new joins; it ends once nobody is in it, and for good

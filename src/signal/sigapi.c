@@ -16,32 +16,12 @@
 #include "vc/log.h"
 #include "vc/random.h"
 #include "vc/sigapi.h"
+#include "vc/teams.h"
+#include "sigapi_int.h"
 
 #define SIGAPI_LIST_MAX 256                    /* rooms listed per owner */
 #define SIGAPI_SESSION_TTL_DEFAULT (12 * 3600) /* when settings leave it 0 */
 #define SIGAPI_URL_MAX 512
-
-enum sigapi_route {
-    SIGAPI_ROUTE_NONE,
-    SIGAPI_ROUTE_ROOMS,   /* /api/v1/rooms */
-    SIGAPI_ROUTE_ROOM,    /* /api/v1/rooms/{id} */
-    SIGAPI_ROUTE_SESSION, /* /api/v1/session */
-    SIGAPI_ROUTE_ME,      /* /api/v1/me */
-};
-
-/* One request in flight: what routing and authentication learnt about it. */
-struct sigapi_call {
-    const struct sigapi_settings *s;
-    const struct sigapi_request *req;
-    struct sigapi_response *resp;
-    enum sigapi_route route;
-    char room_id[HUB_ROOM_ID_LEN + 1];
-    char owner[HUB_OWNER_MAX + 1];
-    int64_t user_id;   /* > 0 when authenticated by session */
-    const char *token; /* the session cookie's value (borrowed from the Cookie header) */
-    size_t token_len;
-    char csrf[ACCOUNTS_TOKEN_LEN + 1];
-};
 
 bool sigapi_handles(const char *path)
 {
@@ -50,7 +30,7 @@ bool sigapi_handles(const char *path)
 
 /* ---- responses ---- */
 
-static void sigapi_error(struct sigapi_call *c, int status, const char *code, const char *message)
+void sigapi_error(struct sigapi_call *c, int status, const char *code, const char *message)
 {
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
 
@@ -68,7 +48,7 @@ static void sigapi_unavailable(struct sigapi_call *c)
 }
 
 /* Sends j (taken; NULL means it could not be built) with status. */
-static void sigapi_reply(struct sigapi_call *c, int status, json_t *j)
+void sigapi_reply(struct sigapi_call *c, int status, json_t *j)
 {
     int rc = j ? sigmsg_buf_set_json(&c->resp->body, j) : -ENOMEM;
 
@@ -119,9 +99,11 @@ static const struct {
     enum sigapi_route route;
 } sigapi_routes[] = {
     {"/api/v1/rooms", "GET POST", SIGAPI_ROUTE_ROOMS},
-    {"/api/v1/rooms/{id}", "GET DELETE", SIGAPI_ROUTE_ROOM},
+    {"/api/v1/rooms/{id}", "GET PATCH DELETE", SIGAPI_ROUTE_ROOM},
+    {"/api/v1/rooms/{id}/messages", "POST", SIGAPI_ROUTE_MESSAGES},
     {"/api/v1/session", "POST DELETE", SIGAPI_ROUTE_SESSION},
     {"/api/v1/me", "GET", SIGAPI_ROUTE_ME},
+    {"/api/v1/teams", "GET", SIGAPI_ROUTE_TEAMS},
 };
 
 /* True when path matches pattern segment by segment; a "{id}" segment's value goes to room_id. */
@@ -175,7 +157,7 @@ static bool sigapi_method_allowed(const char *methods, const char *m)
     return false;
 }
 
-static bool sigapi_is(const struct sigapi_call *c, const char *method)
+bool sigapi_is(const struct sigapi_call *c, const char *method)
 {
     return strcmp(c->req->method, method) == 0;
 }
@@ -239,20 +221,20 @@ static bool sigapi_auth_bearer(struct sigapi_call *c)
     return true;
 }
 
-/* The owner of a clinician's rooms: "user:" and 16 hex digits of the SHA-256 of their email. The
- * same on every node (each node numbers its accounts itself), and no personal data in the
- * metadata log. -ENOENT if the account is gone. */
+/* The session's clinician: their id, the owner of their rooms ("user:" and 16 hex digits of the
+ * SHA-256 of their email: the same on every node, and no personal data in the metadata log),
+ * name and teams. -ENOENT if the account is gone. */
 static int sigapi_user_owner(struct sigapi_call *c, int64_t id)
 {
-    char email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
-    unsigned char hash[TOKEN_HASH_LEN];
-
-    if (accounts_user_info(c->s->accounts, id, email, sizeof(email), name, sizeof(name)) < 0)
+    if (teams_clinician_of_user(c->s->accounts, id, &c->clin) < 0)
         return -ENOENT;
-    token_hash(email, strlen(email), hash);
-    memcpy(c->owner, "user:", 5);
-    hex_encode(hash, 8, c->owner + 5);
+    memcpy(c->owner, c->clin.id, sizeof(c->owner));
     return 0;
+}
+
+const struct hub_clinician *sigapi_who(const struct sigapi_call *c)
+{
+    return c->user_id > 0 ? &c->clin : NULL;
 }
 
 /* The shared store's key for a session token: hex SHA-256. */
@@ -307,6 +289,20 @@ static int sigapi_auth_session(struct sigapi_call *c)
     return 1;
 }
 
+int sigapi_clinician_of_cookie(const struct sigapi_settings *s, const char *cookie, const char *ip,
+                               int64_t now_s, struct hub_clinician *out)
+{
+    struct sigapi_request req = {.cookie = cookie, .ip = ip, .now_s = now_s};
+    struct sigapi_call c = {.s = s, .req = &req};
+    int rc = sigapi_auth_session(&c);
+
+    OPENSSL_cleanse(c.csrf, sizeof(c.csrf));
+    if (rc <= 0)
+        return -ENOENT;
+    *out = c.clin;
+    return 0;
+}
+
 /* A state-changing request with a session must carry the session's CSRF token. */
 static bool sigapi_csrf_ok(const struct sigapi_call *c)
 {
@@ -358,7 +354,7 @@ static bool sigapi_is_json(const char *ct)
 
 /* Parses a POST body as a JSON object (an empty body counts as {}). NULL with the error
  * response set on failure; otherwise owned by the caller. */
-static json_t *sigapi_body(struct sigapi_call *c)
+json_t *sigapi_body(struct sigapi_call *c)
 {
     const struct sigapi_request *r = c->req;
     json_error_t jerr;
@@ -428,9 +424,16 @@ static bool sigapi_opt_region(struct sigapi_call *c, json_t *v, char out[HUB_REG
     return true;
 }
 
-/* Fills o from the body; a region is copied into region (borrowed by o). */
+/* What a new room's options borrow: copies of strings from the body, which is freed first. */
+struct sigapi_room_text {
+    char region[HUB_REGION_MAX + 1];
+    char label[HUB_LABEL_MAX_BYTES + 1];
+    char team[HUB_TEAM_MAX + 1];
+};
+
+/* Fills o from the body; its strings are copied into t (borrowed by o). */
 static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_room_opts *o,
-                             char region[HUB_REGION_MAX + 1])
+                             struct sigapi_room_text *t)
 {
     const char *key;
     json_t *v;
@@ -450,8 +453,14 @@ static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_roo
         else if (strcmp(key, "relay_only") == 0)
             ok = sigapi_opt_bool(c, key, v, &o->relay_only);
         else if (strcmp(key, "region") == 0) {
-            ok = sigapi_opt_region(c, v, region);
-            o->region = region;
+            ok = sigapi_opt_region(c, v, t->region);
+            o->region = t->region;
+        } else if (strcmp(key, "label") == 0) {
+            ok = sigapi_opt_text(c, key, v, HUB_LABEL_MAX_CHARS, t->label, sizeof(t->label));
+            o->label = t->label;
+        } else if (strcmp(key, "team") == 0) {
+            ok = sigapi_opt_text(c, key, v, HUB_TEAM_MAX, t->team, sizeof(t->team));
+            o->team = t->team;
         } else {
             /* Name the field only when it is short plain ASCII, so the message stays valid. */
             size_t n = strlen(key);
@@ -470,6 +479,16 @@ static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_roo
     return true;
 }
 
+/* Adds key: value to j (taken) unless value is empty; NULL (j freed) when that fails. */
+static json_t *sigapi_set_str(json_t *j, const char *key, const char *value)
+{
+    if (j && value[0] && json_object_set_new(j, key, json_string(value)) < 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
 static bool sigapi_link(const struct sigapi_settings *s, const char *token, char *out)
 {
     const char *base = s->public_url ? s->public_url : "";
@@ -486,17 +505,22 @@ static void sigapi_rooms_create(struct sigapi_call *c)
 {
     struct hub_room_opts opts;
     struct hub_room_info info;
-    char host[SIGAPI_URL_MAX], guest[SIGAPI_URL_MAX], expires[32], region[HUB_REGION_MAX + 1];
+    struct sigapi_room_text text = {0};
+    char host[SIGAPI_URL_MAX], guest[SIGAPI_URL_MAX], expires[32], team[HUB_TEAM_MAX + 1];
     json_t *body = sigapi_body(c), *out;
     int rc;
 
     if (!body)
         return;
-    if (!sigapi_room_opts(c, body, &opts, region)) {
+    if (!sigapi_room_opts(c, body, &opts, &text)) {
         json_decref(body);
         return;
     }
     json_decref(body);
+    if (!sigapi_room_team(c, opts.team, team))
+        return;
+    opts.team = team;
+    opts.owner_name = c->user_id > 0 ? c->clin.name : NULL;
     rc = hub_room_create(c->s->hub, c->owner, &opts, &info);
     if (rc == -EDQUOT) {
         sigapi_error(c, 429, "quota_exceeded", "too many live rooms for this owner");
@@ -529,18 +553,18 @@ static void sigapi_rooms_create(struct sigapi_call *c)
     sigapi_rfc3339(expires, info.expires_ms);
     out = json_pack("{s:s,s:s,s:s,s:s}", "id", info.id, "host_url", host, "guest_url", guest,
                     "expires_at", expires);
-    if (out && info.region[0] && json_object_set_new(out, "region", json_string(info.region)) < 0) {
-        json_decref(out);
-        out = NULL;
-    }
+    out = sigapi_set_str(out, "region", info.region);
+    out = sigapi_set_str(out, "label", info.label);
+    out = sigapi_set_str(out, "team", info.team);
     sigapi_reply(c, 201, out);
     OPENSSL_cleanse(&info, sizeof(info));
+    OPENSSL_cleanse(&text, sizeof(text));
     OPENSSL_cleanse(host, sizeof(host));
     OPENSSL_cleanse(guest, sizeof(guest));
 }
 
 /* The room fields every answer shares; the list adds its options. */
-static json_t *sigapi_room_json(const struct hub_room_info *r, bool with_opts)
+json_t *sigapi_room_json(const struct hub_room_info *r, bool with_opts)
 {
     char created[32], expires[32];
     json_t *j;
@@ -557,11 +581,9 @@ static json_t *sigapi_room_json(const struct hub_room_info *r, bool with_opts)
         json_decref(j);
         j = NULL;
     }
-    if (j && r->region[0] && json_object_set_new(j, "region", json_string(r->region)) < 0) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
+    j = sigapi_set_str(j, "region", r->region);
+    j = sigapi_set_str(j, "label", r->label);
+    return sigapi_set_str(j, "team", r->team);
 }
 
 static void sigapi_rooms_list(struct sigapi_call *c)
@@ -594,7 +616,7 @@ static void sigapi_rooms_list(struct sigapi_call *c)
 }
 
 /* Answers a failed lookup of one room (503 while the registry is away, else 404); false for 0. */
-static bool sigapi_room_failed(struct sigapi_call *c, int rc)
+bool sigapi_room_failed(struct sigapi_call *c, int rc)
 {
     if (rc == -EAGAIN)
         sigapi_unavailable(c);
@@ -621,15 +643,27 @@ static void sigapi_room_one(struct sigapi_call *c)
 
 /* ---- clinician sessions ---- */
 
+/* {email, name, csrf, id, teams, canned_messages}: who is signed in, for the dashboard. */
 static void sigapi_me_reply(struct sigapi_call *c, int64_t id, const char *csrf)
 {
     char email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
+    struct hub_clinician who;
+    json_t *teams = json_array(), *canned = json_array();
 
-    if (accounts_user_info(c->s->accounts, id, email, sizeof(email), name, sizeof(name)) < 0) {
+    if (accounts_user_info(c->s->accounts, id, email, sizeof(email), name, sizeof(name)) < 0 ||
+        teams_clinician_of_user(c->s->accounts, id, &who) < 0) {
+        json_decref(teams);
+        json_decref(canned);
         sigapi_error(c, 401, "unauthorized", "authentication required");
         return;
     }
-    sigapi_reply(c, 200, json_pack("{s:s,s:s,s:s}", "email", email, "name", name, "csrf", csrf));
+    for (unsigned i = 0; teams && i < who.nteams; i++)
+        json_array_append_new(teams, json_string(who.teams[i]));
+    for (unsigned i = 0; canned && i < c->s->n_canned; i++)
+        json_array_append_new(canned, json_string(c->s->canned[i]));
+    sigapi_reply(c, 200,
+                 json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "email", email, "name", name, "csrf", csrf,
+                           "id", who.id, "teams", teams, "canned_messages", canned));
 }
 
 /* Reads {"email","password"}: both strings without NUL bytes, nothing else. */
@@ -744,8 +778,14 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
     if (c.route == SIGAPI_ROUTE_SESSION || c.route == SIGAPI_ROUTE_ME) {
         sigapi_session(&c);
     } else if (sigapi_authenticate(&c, true)) {
-        if (c.route == SIGAPI_ROUTE_ROOM)
+        if (c.route == SIGAPI_ROUTE_ROOM && sigapi_is(&c, "PATCH"))
+            sigapi_room_patch(&c);
+        else if (c.route == SIGAPI_ROUTE_ROOM)
             sigapi_room_one(&c);
+        else if (c.route == SIGAPI_ROUTE_MESSAGES)
+            sigapi_room_message(&c);
+        else if (c.route == SIGAPI_ROUTE_TEAMS)
+            sigapi_teams(&c);
         else if (sigapi_is(&c, "POST"))
             sigapi_rooms_create(&c);
         else

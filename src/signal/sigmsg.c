@@ -260,12 +260,42 @@ static int sigmsg_parse_precheck(const json_t *pc, struct sigmsg_precheck *out)
     return 0;
 }
 
+size_t sigmsg_utf8_chars(const char *s, size_t n)
+{
+    size_t chars = 0;
+
+    for (size_t i = 0; i < n; i++)
+        chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return chars;
+}
+
+bool sigmsg_clinician_id_valid(const char *s)
+{
+    size_t n = strnlen(s, SIGMSG_CLINICIAN_MAX + 1);
+
+    return n == 21 && memcmp(s, "user:", 5) == 0 && strspn(s + 5, "0123456789abcdef") == 16;
+}
+
+/* An optional room id ("" when absent): 0 or SIGMSG_BAD. */
+static int sigmsg_take_room(const json_t *root, struct sigmsg *out, bool required)
+{
+    const json_t *v = json_object_get(root, "room");
+
+    if (!v)
+        return required ? SIGMSG_BAD : 0;
+    return sigmsg_take_id(v, out->room, SIGMSG_ID_MAX) ? 0 : SIGMSG_BAD;
+}
+
+/* join names its room by a token (a link) or, for a clinician's session, by the room's id. */
 static int sigmsg_parse_join(const json_t *root, struct sigmsg *out)
 {
     const json_t *resume = json_object_get(root, "resume");
     const json_t *pc = json_object_get(root, "precheck");
+    const json_t *token = json_object_get(root, "token");
 
-    if (!sigmsg_take_id(json_object_get(root, "token"), out->token, SIGMSG_TOKEN_MAX))
+    if (token
+            ? !sigmsg_take_id(token, out->token, SIGMSG_TOKEN_MAX) || json_object_get(root, "room")
+            : sigmsg_take_room(root, out, true) < 0)
         return SIGMSG_BAD;
     if (resume && !json_is_null(resume) && !sigmsg_take_id(resume, out->resume, SIGMSG_TOKEN_MAX))
         return SIGMSG_BAD;
@@ -324,13 +354,55 @@ static int sigmsg_parse_stats(const json_t *root, struct sigmsg *out)
     return 0;
 }
 
+/* lobby-message: text of 1..SIGMSG_TEXT_MAX_CHARS characters (too_large past that), an optional
+ * peer (every waiting guest without one) and the room (a host's own room without one). */
+static int sigmsg_parse_lobby_message(const json_t *root, struct sigmsg *out)
+{
+    const json_t *text = json_object_get(root, "text");
+    const json_t *peer = json_object_get(root, "peer");
+    size_t n;
+
+    if (!json_is_string(text) || sigmsg_take_room(root, out, false) < 0 ||
+        (peer && !sigmsg_take_id(peer, out->peer, SIGMSG_ID_MAX)))
+        return SIGMSG_BAD;
+    n = json_string_length(text);
+    if (n == 0 || strlen(json_string_value(text)) != n)
+        return SIGMSG_BAD;
+    if (n > SIGMSG_TEXT_MAX_BYTES ||
+        sigmsg_utf8_chars(json_string_value(text), n) > SIGMSG_TEXT_MAX_CHARS)
+        return -EMSGSIZE;
+    memcpy(out->text, json_string_value(text), n + 1);
+    return 0;
+}
+
+static int sigmsg_parse_handover(const json_t *root, struct sigmsg *out)
+{
+    const json_t *to = json_object_get(root, "to");
+
+    if (sigmsg_take_room(root, out, true) < 0 || !json_is_string(to) ||
+        json_string_length(to) > SIGMSG_CLINICIAN_MAX ||
+        !sigmsg_clinician_id_valid(json_string_value(to)))
+        return SIGMSG_BAD;
+    memcpy(out->to, json_string_value(to), json_string_length(to) + 1);
+    return 0;
+}
+
 static const struct {
     const char *name;
     enum sigmsg_type type;
 } sigmsg_types[] = {
-    {"join", SIGMSG_JOIN}, {"signal", SIGMSG_SIGNAL}, {"admit", SIGMSG_ADMIT},
-    {"deny", SIGMSG_DENY}, {"stats", SIGMSG_STATS},   {"leave", SIGMSG_LEAVE},
-    {"end", SIGMSG_END},   {"ping", SIGMSG_PING},     {"precheck", SIGMSG_PRECHECK},
+    {"join", SIGMSG_JOIN},
+    {"signal", SIGMSG_SIGNAL},
+    {"admit", SIGMSG_ADMIT},
+    {"deny", SIGMSG_DENY},
+    {"stats", SIGMSG_STATS},
+    {"leave", SIGMSG_LEAVE},
+    {"end", SIGMSG_END},
+    {"ping", SIGMSG_PING},
+    {"precheck", SIGMSG_PRECHECK},
+    {"watch", SIGMSG_WATCH},
+    {"lobby-message", SIGMSG_LOBBY_MESSAGE},
+    {"handover", SIGMSG_HANDOVER},
 };
 
 /* Validates the fields of a frame whose type is known. Returns 0, or -EBADMSG (bad_request). */
@@ -344,8 +416,13 @@ static int sigmsg_parse_fields(const json_t *root, const uint8_t *buf, size_t le
         return sigmsg_parse_signal(root, buf, len, out);
     case SIGMSG_ADMIT:
     case SIGMSG_DENY:
-        return sigmsg_take_id(json_object_get(root, "peer"), out->peer, SIGMSG_ID_MAX) ? 0
-                                                                                       : SIGMSG_BAD;
+        return sigmsg_take_id(json_object_get(root, "peer"), out->peer, SIGMSG_ID_MAX)
+                   ? sigmsg_take_room(root, out, false)
+                   : SIGMSG_BAD;
+    case SIGMSG_LOBBY_MESSAGE:
+        return sigmsg_parse_lobby_message(root, out);
+    case SIGMSG_HANDOVER:
+        return sigmsg_parse_handover(root, out);
     case SIGMSG_STATS:
         return sigmsg_parse_stats(root, out);
     case SIGMSG_PRECHECK: {
@@ -355,6 +432,7 @@ static int sigmsg_parse_fields(const json_t *root, const uint8_t *buf, size_t le
     case SIGMSG_LEAVE:
     case SIGMSG_END:
     case SIGMSG_PING:
+    case SIGMSG_WATCH:
         return 0;
     }
     return SIGMSG_BAD;
@@ -493,7 +571,7 @@ int sigmsg_parse_reference(const uint8_t *buf, size_t len, struct sigmsg *out, c
     rc = sigmsg_parse_fields(root, buf, len, out);
     json_decref(root);
     if (rc < 0)
-        *code = "bad_request";
+        *code = rc == -EMSGSIZE ? "too_large" : "bad_request";
     return rc;
 }
 

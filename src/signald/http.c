@@ -169,6 +169,7 @@ static int server_http_metrics(struct server *srv, struct lws *wsi, struct serve
     const struct cluster *cl = srv->cluster;
     const struct signald_io_counts io = {
         srv->n_ws,
+        hub_watcher_count(srv->hub),
         srv->refused_origin,
         srv->refused_capacity,
         srv->refused_rate,

@@ -20,6 +20,7 @@
 #include "vc/random.h"
 #include "vc/secret.h"
 #include "vc/sigapi.h"
+#include "vc/sigmsg.h"
 #include "vc/turnpool.h"
 #include "signald.h"
 #include "turnprobe.h"
@@ -53,6 +54,8 @@ struct main_config {
     long long max_rooms;
     long long max_rooms_per_owner;
     long long max_knocks_per_min;
+    long long max_lobby_messages_per_min;
+    struct cfg_list canned_message;
     long long away_queue_max;
     long long away_queue_bytes;
     long long max_conns_per_ip_per_min;
@@ -108,6 +111,27 @@ static bool main_host_ok(const char *host, size_t len)
 }
 
 /* "https://host[:port]" or "http://host[:port]", exactly as a browser sends Origin. */
+/* The ready-made messages clinicians see when none are configured. */
+static const char *const main_canned[] = {
+    "The clinician is running about 10 minutes late. Please stay on this page.",
+    "The clinician will be with you in a moment.",
+    "Please check that your camera and microphone are switched on.",
+};
+#define MAIN_NCANNED (sizeof(main_canned) / sizeof(main_canned[0]))
+
+/* A ready-made message: 1 to 280 characters, no control characters but newlines. */
+static int main_check_canned(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > SIGMSG_TEXT_MAX_BYTES || sigmsg_utf8_chars(v, n) > SIGMSG_TEXT_MAX_CHARS)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)v[i] < 0x20 && v[i] != '\n') || v[i] == 0x7f)
+            return -EINVAL;
+    return 0;
+}
+
 static int main_check_origin(const char *v)
 {
     const char *host = strncmp(v, "https://", 8) == 0  ? v + 8
@@ -226,6 +250,12 @@ static const struct cfg_option main_options[] = {
         "live rooms per API key or clinician", NULL),
     OPT("max-knocks-per-min", CFG_INT, 1, 10000, "10", max_knocks_per_min,
         "lobby knocks per room per minute", NULL),
+    OPT("max-lobby-messages-per-min", CFG_INT, 1, 1000, "10", max_lobby_messages_per_min,
+        "messages to one room's waiting patients per minute", NULL),
+    OPT("canned-message", CFG_LIST, 0, 0, NULL, canned_message,
+        "a ready-made message clinicians can send waiting patients (at most 280 characters; "
+        "default: three about waiting)",
+        main_check_canned),
     OPT("away-queue-max", CFG_INT, 0, 100000, "256", away_queue_max,
         "signals buffered for a peer who is away", NULL),
     OPT("away-queue-bytes", CFG_INT, 0, 64 * 1024 * 1024, "262144", away_queue_bytes,
@@ -252,6 +282,7 @@ static const struct cfg_option main_options[] = {
 struct main_user_config {
     char *name;
     char *data_dir;
+    struct cfg_list team;
 };
 
 static const struct cfg_option main_user_options[] = {
@@ -259,6 +290,8 @@ static const struct cfg_option main_user_options[] = {
      "display name (user add)", NULL},
     {"data-dir", CFG_STR, 0, 0, "./build/data", offsetof(struct main_user_config, data_dir),
      "directory of the accounts database (vc.db)", NULL},
+    {"team", CFG_LIST, 0, 0, NULL, offsetof(struct main_user_config, team),
+     "a team the clinician belongs to (user add; see vc-signal team)", NULL},
 };
 #define MAIN_USER_NOPTS (sizeof(main_user_options) / sizeof(main_user_options[0]))
 
@@ -268,6 +301,7 @@ static const struct daemon_info main_info = {
     "usage: vc-signal [--config FILE] [--OPTION VALUE]...\n"
     "       vc-signal user add EMAIL [--name NAME] [--data-dir DIR]  (password on stdin)\n"
     "       vc-signal user del EMAIL [--data-dir DIR]\n"
+    "       vc-signal team add|del|list [NAME] [--data-dir DIR]\n"
     "Signalling server for video consultations: HTTPS and WSS on one port.\n\n",
     main_options,
     MAIN_NOPTS,
@@ -459,6 +493,7 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     h->max_rooms = (unsigned)c->max_rooms;
     h->max_rooms_per_owner = (unsigned)c->max_rooms_per_owner;
     h->max_knocks_per_min = (unsigned)c->max_knocks_per_min;
+    h->max_lobby_msgs_per_min = (unsigned)c->max_lobby_messages_per_min;
     h->queue_max_msgs = (unsigned)c->away_queue_max;
     h->queue_max_bytes = (size_t)c->away_queue_bytes;
     h->log = st->log;
@@ -470,6 +505,8 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     a->session_ttl = (unsigned)c->session_ttl;
     a->accounts = st->accounts;
     a->log = st->log;
+    a->canned = c->canned_message.n ? (const char *const *)c->canned_message.v : main_canned;
+    a->n_canned = c->canned_message.n ? c->canned_message.n : MAIN_NCANNED;
     s->cert = c->cert;
     s->key = c->key;
     s->web_root = st->web_root;
@@ -695,7 +732,11 @@ static int main_user(int argc, char **argv)
         return 1;
     }
     if (strcmp(verb, "add") == 0) {
-        status = main_user_add(a, email, uc.name ? uc.name : "");
+        status = signald_user_teams(a, NULL, (const char *const *)uc.team.v, uc.team.n);
+        if (status == 0)
+            status = main_user_add(a, email, uc.name ? uc.name : "");
+        if (status == 0)
+            status = signald_user_teams(a, email, (const char *const *)uc.team.v, uc.team.n);
     } else if ((r = accounts_user_del(a, email)) < 0) {
         log_msg(LOG_LEVEL_ERROR, "user del: %s", r == -ENOENT ? "no such user" : strerror(-r));
     } else {
@@ -717,6 +758,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "user") == 0)
         return main_user(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "team") == 0)
+        return signald_team_main(argc, argv);
     if (daemon_info_flag(&main_info, argc, argv))
         return 0;
     memset(&cfg, 0, sizeof(cfg));

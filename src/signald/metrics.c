@@ -27,6 +27,12 @@ size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
          io->out_overflow},
         {"vc_signal_draining", "gauge", "1 while draining (no new rooms, /readyz 503).",
          io->draining},
+        {"vc_signal_watchers", "gauge", "Clinicians' dashboards watching their waiting area.",
+         io->watchers},
+        {"vc_signal_watch_updates_total", "counter", "Room changes pushed to dashboards.",
+         st->watch_updates},
+        {"vc_signal_lobby_messages_total", "counter", "Messages delivered to waiting patients.",
+         st->lobby_messages},
     };
     const struct prom_histogram h = {"vc_signal_join_latency_ms", "Time from join to joined.", le,
                                      st->join_latency_buckets, 8};

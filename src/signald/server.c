@@ -223,6 +223,7 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
         return -ENOMEM;
     }
     s->api->hub = srv->hub;
+    hub_set_directory(srv->hub, &signald_directory_ops, s->api->accounts);
     lws_set_log_level(log_enabled(LOG_LEVEL_DEBUG) ? LLL_ERR | LLL_WARN : LLL_ERR, server_lws_log);
     if ((r = server_start(srv, err, errlen)) < 0) {
         hub_free(srv->hub);

@@ -114,6 +114,7 @@ const char *signald_static_mime(const char *name);
 /* What the I/O layer counts itself, for /metrics. */
 struct signald_io_counts {
     size_t connections;
+    size_t watchers;
     uint64_t refused_origin, refused_capacity, refused_rate, too_large, out_overflow;
     bool draining;
     bool clustered; /* --redis: the cluster's figures below are printed */
@@ -138,5 +139,16 @@ struct signald_iplimit {
 int signald_iplimit_init(struct signald_iplimit *l, unsigned per_min);
 /* Takes one token for ip (len bytes) at now_ms; false when the bucket is empty. */
 bool signald_iplimit_take(struct signald_iplimit *l, const char *ip, size_t len, uint64_t now_ms);
+
+/* The team commands and teams of new clinicians (admin.c). */
+struct accounts;
+/* `vc-signal team add|del NAME` and `vc-signal team list`, with --data-dir. The exit status. */
+int signald_team_main(int argc, char **argv);
+/* Puts the clinician email in each team; with email NULL, only checks that each team exists.
+ * Returns the exit status (0, or 1 after saying why). */
+int signald_user_teams(struct accounts *a, const char *email, const char *const *teams, unsigned n);
+/* The hub's directory of clinicians, over the accounts database (the ctx). */
+struct hub_directory_ops;
+extern const struct hub_directory_ops signald_directory_ops;
 
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "vc/hub.h"
+#include "vc/sigapi.h"
 #include "vc/log.h"
 #include "vc/sigmsg.h"
 #include "vc/useragent.h"
@@ -184,6 +185,25 @@ static int server_ws_filter(struct server *srv, struct lws *wsi)
     return server_upgrade_ok(srv, wsi) ? 0 : -1;
 }
 
+/* A dashboard's socket carries the clinician's session cookie (same origin, checked above): the
+ * session then belongs to that clinician. Without a valid one it stays anonymous. */
+static int server_ws_clinician(struct server *srv, struct lws *wsi, struct hub_conn *c)
+{
+    char cookie[4096];
+    struct hub_clinician who;
+    struct timespec now;
+    int rc = 0;
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) <= 0 ||
+        lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) < 0)
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (sigapi_clinician_of_cookie(srv->s->api, cookie, c->info.ip, now.tv_sec, &who) == 0)
+        rc = hub_session_set_clinician(srv->hub, c->session, &who) < 0 ? -1 : 0;
+    explicit_bzero(cookie, sizeof(cookie));
+    return rc;
+}
+
 static int server_ws_established(struct server *srv, struct lws *wsi, struct hub_conn *c)
 {
     struct hub_client_info info;
@@ -212,7 +232,7 @@ static int server_ws_established(struct server *srv, struct lws *wsi, struct hub
         log_msg(LOG_LEVEL_ERROR, "ws: %s: cannot open a session (out of memory)", info.ip);
         return -1;
     }
-    return 0;
+    return server_ws_clinician(srv, wsi, c);
 }
 
 /* Starts the 1009 close for a message over SIGMSG_MAX_FRAME: error first, then the close. */

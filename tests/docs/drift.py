@@ -170,7 +170,8 @@ def protocol():
           heading_names(docs.get('Client to server', '')), 'client message types')
 
     server = set()
-    for func, pos in (('sigmsg_encode', 1), ('send_simple', 2)):
+    simple = sorted(set(re.findall(r'\b(\w*send_simple)\s*\(', text)))
+    for func, pos in [('sigmsg_encode', 1)] + [(f, 2) for f in simple]:
         for args in calls(text, func):
             if is_definition(args):
                 continue
@@ -187,7 +188,8 @@ def protocol():
           heading_names(docs.get('Server to client', '')), 'server message types')
 
     codes = set(re.findall(r'\*code\s*=\s*"([a-z_]+)"', read('src/signal/sigmsg.c')))
-    for func in ('send_error', 'server_ws_error', 'client_error', 'sigmsg_encode_error'):
+    senders = re.findall(r'\b(\w*(?:send_error|ws_error|client_error|encode_error))\s*\(', text)
+    for func in sorted(set(senders)):
         for args in calls(text, func):
             if is_definition(args):
                 continue

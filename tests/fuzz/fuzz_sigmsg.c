@@ -79,8 +79,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_signal(data, size, &m);
         break;
     case SIGMSG_JOIN:
-        REQUIRE(m.token[0] && strlen(m.token) <= SIGMSG_TOKEN_MAX);
+        REQUIRE((m.token[0] != '\0') != (m.room[0] != '\0')); /* a link or a room id */
+        REQUIRE(strlen(m.token) <= SIGMSG_TOKEN_MAX && strlen(m.room) <= SIGMSG_ID_MAX);
         REQUIRE(strlen(m.resume) <= SIGMSG_TOKEN_MAX);
+        break;
+    case SIGMSG_LOBBY_MESSAGE:
+        REQUIRE(m.text[0] && sigmsg_utf8_chars(m.text, strlen(m.text)) <= SIGMSG_TEXT_MAX_CHARS);
+        sigmsg_buf_init(&b, 4096);
+        REQUIRE(sigmsg_encode(&b, "message", "{s:s}", "text", m.text) == 0);
+        sigmsg_buf_free(&b);
+        break;
+    case SIGMSG_HANDOVER:
+        REQUIRE(m.room[0] && sigmsg_clinician_id_valid(m.to));
         break;
     case SIGMSG_ADMIT:
     case SIGMSG_DENY:

@@ -263,15 +263,27 @@ start_signal() {
         --resolve "localhost:$port:127.0.0.1" "https://localhost:$port/healthz"
 }
 
-# signal_user_add DATA_DIR EMAIL NAME PASSWORD: adds a vc-signal account to DATA_DIR; dies when that
-# fails. Output goes to $TEST_LOGS/$SUITE-useradd.log, emptied by the suite's first call.
+# signal_user_add DATA_DIR EMAIL NAME PASSWORD [OPTION...]: adds a vc-signal account to DATA_DIR
+# (with OPTIONs such as --team NAME); dies when that fails. Output goes to
+# $TEST_LOGS/$SUITE-useradd.log, emptied by the suite's first call.
 USERADD_LOGGED=
 signal_user_add() {
-    local log=$TEST_LOGS/$SUITE-useradd.log
+    local log=$TEST_LOGS/$SUITE-useradd.log dir=$1 email=$2 name=$3 pw=$4
+    shift 4
     [ -n "$USERADD_LOGGED" ] || : >"$log"
     USERADD_LOGGED=1
-    printf '%s\n' "$4" | "$VC_BUILD/bin/vc-signal" user add "$2" --name "$3" --data-dir "$1" \
-        >>"$log" 2>&1 || die "vc-signal user add $2 failed (see $log)"
+    printf '%s\n' "$pw" | "$VC_BUILD/bin/vc-signal" user add "$email" --name "$name" \
+        --data-dir "$dir" "$@" >>"$log" 2>&1 || die "vc-signal user add $email failed (see $log)"
+}
+
+# signal_team_add DATA_DIR NAME...: adds teams to DATA_DIR's accounts; dies when that fails.
+signal_team_add() {
+    local dir=$1 t
+    shift
+    for t in "$@"; do
+        "$VC_BUILD/bin/vc-signal" team add "$t" --data-dir "$dir" >>"$TEST_LOGS/$SUITE-useradd.log" 2>&1 ||
+            die "vc-signal team add $t failed"
+    done
 }
 
 # stop_checked PID NAME LOG: stops PID and checks, as test NAME, that it exited 0 on SIGTERM.

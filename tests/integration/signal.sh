@@ -39,7 +39,15 @@ CANARY_EMAIL=canary-$canary@example.test
 CANARY_PASSWORD=CANARY-ACCOUNT-PW-$(openssl rand -hex 12)
 CANARY_NAME="Dr Canary CANARY-DISPLAYNAME-$canary"
 
-signal_user_add "$DATA_DIR" "$ALICE_EMAIL" "Alice Example" "$ALICE_PASSWORD"
+BOB_EMAIL=bob-$canary@example.test
+BOB_PASSWORD=bob-pw-$(openssl rand -hex 12)
+CAROL_EMAIL=carol-$canary@example.test
+CAROL_PASSWORD=carol-pw-$(openssl rand -hex 12)
+
+signal_team_add "$DATA_DIR" Cardiology Renal
+signal_user_add "$DATA_DIR" "$ALICE_EMAIL" "Alice Example" "$ALICE_PASSWORD" --team Cardiology
+signal_user_add "$DATA_DIR" "$BOB_EMAIL" "Dr Bob" "$BOB_PASSWORD" --team Cardiology
+signal_user_add "$DATA_DIR" "$CAROL_EMAIL" "Dr Carol" "$CAROL_PASSWORD" --team Renal
 signal_user_add "$DATA_DIR" "$CANARY_EMAIL" "$CANARY_NAME" "$CANARY_PASSWORD"
 
 # --max-conns-per-ip-per-min: every test client comes from 127.0.0.1; the default 60 would
@@ -62,6 +70,8 @@ out=$WORK/node.out
             VC_META_LOG=$META_LOG VC_SERVER_LOG=$SERVER_LOG VC_DATA_DIR=$DATA_DIR \
             VC_CANARY_FILE=$WORK/canaries.json VC_RESUME_GRACE=$RESUME_GRACE \
             VC_ALICE_EMAIL=$ALICE_EMAIL VC_ALICE_PASSWORD=$ALICE_PASSWORD \
+            VC_BOB_EMAIL=$BOB_EMAIL VC_BOB_PASSWORD=$BOB_PASSWORD \
+            VC_CAROL_EMAIL=$CAROL_EMAIL VC_CAROL_PASSWORD=$CAROL_PASSWORD \
             VC_CANARY_EMAIL=$CANARY_EMAIL VC_CANARY_PASSWORD=$CANARY_PASSWORD VC_CANARY_NAME=$CANARY_NAME \
             timeout 150 "$NODE" run.mjs
 ) 2>&1 | tee "$out"

@@ -26,7 +26,9 @@ export const cfg = {
     canaryFile: need('VC_CANARY_FILE'),
     resumeGrace: Number(process.env.VC_RESUME_GRACE || 5),
     clinicians: {
-        alice: { email: need('VC_ALICE_EMAIL'), password: need('VC_ALICE_PASSWORD') },
+        alice: { email: need('VC_ALICE_EMAIL'), password: need('VC_ALICE_PASSWORD'), name: 'Alice Example' },
+        bob: { email: need('VC_BOB_EMAIL'), password: need('VC_BOB_PASSWORD'), name: 'Dr Bob' },
+        carol: { email: need('VC_CAROL_EMAIL'), password: need('VC_CAROL_PASSWORD'), name: 'Dr Carol' },
         canary: {
             email: need('VC_CANARY_EMAIL'),
             password: need('VC_CANARY_PASSWORD'),
@@ -168,6 +170,7 @@ export async function login(who) {
 // --- the vc.v1 client ---------------------------------------------------------------------------
 
 let clientSeq = 0;
+const SIDE_TYPES = new Set(['queue']);
 
 // One WebSocket connection with a queue of received frames. Every wait has a timeout.
 export class Client {
@@ -175,6 +178,7 @@ export class Client {
         this.ws = ws;
         this.name = name;
         this.queue = []; // {raw, msg}
+        this.side = []; // frames of SIDE_TYPES
         this.seen = []; // every frame, for failure messages
         this.waiters = [];
         this.closeInfo = null;
@@ -194,7 +198,9 @@ export class Client {
                 this.joined = msg;
             }
             this.seen.push(item);
-            this.queue.push(item);
+            // A waiting guest's place (queue) may change at any time: such frames wait apart,
+            // for waitFor('queue'), so they never break the strict order next() checks.
+            (SIDE_TYPES.has(msg.type) ? this.side : this.queue).push(item);
             this.wake();
         });
         ws.on('close', (code, reason) => {
@@ -208,14 +214,18 @@ export class Client {
     }
 
     // opts: origin (default the public one; null for none), protocols (default ['vc.v1']),
-    // ua, autoPong, timeout. Resolves a Client once open; rejects with the HTTP status otherwise.
+    // ua, cookie (a clinician's session), autoPong, timeout. Resolves a Client once open; rejects with the HTTP status otherwise.
     static open(opts = {}) {
         const name = opts.name || `c${++clientSeq}`;
         const protocols = opts.protocols === undefined ? ['vc.v1'] : opts.protocols;
         const wsOpts = {
             ca: cfg.ca,
             servername: 'localhost',
-            headers: { Host: `localhost:${cfg.port}`, 'User-Agent': opts.ua || FIREFOX_LINUX_UA },
+            headers: {
+                Host: `localhost:${cfg.port}`,
+                'User-Agent': opts.ua || FIREFOX_LINUX_UA,
+                ...(opts.cookie ? { Cookie: opts.cookie } : {}),
+            },
             handshakeTimeout: opts.timeout || 5000,
             autoPong: opts.autoPong !== false,
             maxPayload: 1 << 20,
@@ -285,10 +295,11 @@ export class Client {
     // Skips frames until one of type `type` (and matching pred) arrives.
     async waitFor(type, ms = 3000, pred = () => true) {
         const deadline = Date.now() + ms;
+        const list = SIDE_TYPES.has(type) ? this.side : this.queue;
         for (;;) {
-            const i = this.queue.findIndex((f) => f.msg.type === type && pred(f.msg));
+            const i = list.findIndex((f) => f.msg.type === type && pred(f.msg));
             if (i >= 0) {
-                const item = this.queue.splice(0, i + 1).pop();
+                const item = list.splice(0, i + 1).pop();
                 this.lastRaw = item.raw;
                 return item.msg;
             }

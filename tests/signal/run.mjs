@@ -4,7 +4,8 @@ import { tests as rest } from './test_rest.mjs';
 import { tests as ws } from './test_ws.mjs';
 import { tests as limits } from './test_limits.mjs';
 import { tests as canary } from './test_canary.mjs';
+import { tests as clinic } from './test_clinic.mjs';
 
 // Concurrent tests (long waits: keepalive, grace period, expiry) start first and run alongside.
-const ok = await run([...limits.filter((t) => t.concurrent), ...rest, ...ws, ...limits.filter((t) => !t.concurrent), ...canary]);
+const ok = await run([...limits.filter((t) => t.concurrent), ...rest, ...ws, ...clinic, ...limits.filter((t) => !t.concurrent), ...canary]);
 process.exit(ok ? 0 : 1);

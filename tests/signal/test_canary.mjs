@@ -19,6 +19,10 @@ const C = {
     nameField: `CANARY-PEERNAME-${tag}`,
     badKey: `CANARY-APIKEY-${tag}`,
     badPassword: `CANARY-PASSWORD-${tag}`,
+    label: `CANARY-LABEL-${tag} 10:30 Mrs K`,
+    relabel: `CANARY-RELABEL-${tag}`,
+    lobbyText: `CANARY-LOBBY-WS-${tag} running late`,
+    lobbyRest: `CANARY-LOBBY-REST-${tag} two minutes`,
 };
 
 // What the canary call leaves behind for the metadata test.
@@ -58,7 +62,9 @@ async function canaryCall() {
 
     const s = await login(who);
     eq(s.res.json.name, who.name, 'the login answer carries the display name');
-    const room = await createRoom({ capacity: 2 }, { cookie: s.cookie, csrf: s.csrf });
+    const room = await createRoom({ capacity: 2, label: C.label }, { cookie: s.cookie, csrf: s.csrf });
+    const relabel = await request({ method: 'PATCH', path: `/api/v1/rooms/${room.id}`, body: { label: C.relabel }, cookie: s.cookie, csrf: s.csrf });
+    eq(relabel.status, 200, 'PATCH label');
     state.roomId = room.id;
     const resumes = [];
 
@@ -68,6 +74,12 @@ async function canaryCall() {
     const guest = await connect({ name: 'guest', ua: FIREFOX_LINUX_UA });
     eq((await guest.join(room.guestToken, { precheck: PRECHECK })).type, 'waiting', 'guest answer');
     const k = await host.next('knock');
+    // Messages to the waiting patient, over the socket and over REST: delivered, never kept.
+    host.send({ type: 'lobby-message', text: C.lobbyText });
+    eq((await guest.waitFor('message')).text, C.lobbyText, 'lobby message over the socket');
+    const sent = await request({ method: 'POST', path: `/api/v1/rooms/${room.id}/messages`, body: { text: C.lobbyRest }, cookie: s.cookie, csrf: s.csrf });
+    eq(sent.status, 202, 'POST messages');
+    eq((await guest.waitFor('message')).text, C.lobbyRest, 'lobby message over REST');
     host.send({ type: 'admit', peer: k.peer });
     await guest.next('admitted');
     const gj = await guest.next('joined');
@@ -121,6 +133,10 @@ async function canaryCall() {
             'wrong API key': C.badKey,
             'wrong password': C.badPassword,
             password: who.password,
+            'room label': C.label,
+            'changed room label': C.relabel,
+            'lobby message (socket)': C.lobbyText,
+            'lobby message (REST)': C.lobbyRest,
         }),
         // Account data and secrets: never in a log (the display name may live in the database).
         notInLogs: needles({
@@ -164,7 +180,7 @@ async function metadataLog() {
     }
     const ofRoom = events.filter((e) => Object.values(e).includes(state.roomId));
     const names = ofRoom.map((e) => e.event);
-    for (const ev of ['room.created', 'peer.joined', 'call.stats', 'peer.left', 'room.ended']) {
+    for (const ev of ['room.created', 'lobby.message', 'peer.joined', 'call.stats', 'peer.left', 'room.ended']) {
         assert(names.includes(ev), `no ${ev} line for room ${state.roomId}; its lines: ${names.join(' ')}`);
     }
     const joined = ofRoom.filter((e) => e.event === 'peer.joined');
@@ -172,6 +188,9 @@ async function metadataLog() {
     const hostJ = joined.find((e) => e.browser === 'chrome'), guestJ = joined.find((e) => e.browser === 'firefox');
     assert(hostJ && hostJ.os === 'windows', `no peer.joined with browser chrome, os windows: ${show(joined)}`);
     assert(guestJ && guestJ.os === 'linux', `no peer.joined with browser firefox, os linux: ${show(joined)}`);
+    const msgs = ofRoom.filter((e) => e.event === 'lobby.message');
+    eq(msgs.map((e) => e.length).sort(), [C.lobbyRest.length, C.lobbyText.length].sort(), 'lobby.message lengths');
+    for (const m of msgs) eq(Object.keys(m).sort(), ['event', 'length', 'room', 'ts'], 'lobby.message fields');
     const stats = ofRoom.filter((e) => e.event === 'call.stats');
     assert(stats.some((e) => e.path === 'relay'), `call.stats without path relay: ${show(stats)}`);
     assert(events.some((e) => e.event === 'auth.failed'), 'no auth.failed line after a wrong API key and a wrong password');

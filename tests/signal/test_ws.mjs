@@ -374,18 +374,24 @@ async function lobbyDeny() {
     eq(await roomCounts(room.id), [1, 0], 'participants, waiting after deny');
 }
 
+// A waiting guest who leaves is gone at once; one whose connection drops keeps its place for the
+// resume grace, then is gone too.
 async function knockCancelled() {
     const room = await createRoom({});
     const host = await connect();
     await host.joinAs(room.hostToken);
-    for (const how of ['close', 'terminate', 'leave']) {
+    for (const how of ['leave', 'close', 'terminate']) {
         const guest = await connect();
         await guest.join(room.guestToken);
         const k = await host.next('knock');
+        const t0 = Date.now();
         if (how === 'leave') guest.send({ type: 'leave' });
         else guest[how]();
-        const kc = await host.next('knock-cancelled');
+        const kc = await host.next('knock-cancelled', (cfg.resumeGrace + 3) * 1000);
         eq(kc.peer, k.peer, `knock-cancelled.peer after ${how}`);
+        const waited = Date.now() - t0;
+        if (how === 'leave') assert(waited < 1000, `a leave took ${waited} ms to cancel the knock`);
+        else assert(waited >= cfg.resumeGrace * 1000 - 500, `a ${how} cancelled the knock after ${waited} ms, within the grace`);
         host.send({ type: 'admit', peer: k.peer });
         await host.error('unknown_peer');
     }
@@ -739,7 +745,7 @@ export const tests = [
     { name: 'ws_two_hosts_share_the_lobby', fn: twoHosts },
     { name: 'ws_host_leaves_room_lives_on_host_returns', fn: hostLeavesAndReturns },
     { name: 'ws_host_resume_then_sees_knock', fn: hostResumeSeesKnock },
-    { name: 'ws_knock_cancelled_when_waiting_guest_disconnects', fn: knockCancelled },
+    { name: 'ws_knock_cancelled_when_waiting_guest_leaves_or_grace_ends', fn: knockCancelled, timeout: 30000 },
     { name: 'ws_knocks_limited_per_room', fn: knocksLimited },
     { name: 'ws_signal_relayed_byte_for_byte_both_ways', fn: signalRelay },
     { name: 'ws_unknown_peer', fn: unknownPeer },

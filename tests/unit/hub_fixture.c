@@ -50,6 +50,7 @@ void world_init(struct world *w)
     w->set.max_rooms = 100;
     w->set.max_rooms_per_owner = 3;
     w->set.max_knocks_per_min = 5;
+    w->set.max_lobby_msgs_per_min = 10;
     w->set.queue_max_msgs = 4;
     w->set.queue_max_bytes = 4096;
     w->set.log = w->log;

@@ -58,7 +58,7 @@ TEST(guest_waits_in_the_lobby_and_is_admitted)
     join(&w, &host, room.host_token, NULL);
     got(&host, "joined");
     join(&w, &guest, room.guest_token, NULL);
-    CHECK(got(&guest, "waiting"));
+    CHECK(got(&guest, "waiting queue"));
     json_t *k = frame(&host, 0);
     CHECK_STR(json_string_value(json_object_get(k, "type")), "knock");
     CHECK_STR(json_string_value(json_object_get(k, "browser")), "firefox");
@@ -91,12 +91,12 @@ TEST(a_waiting_guest_gets_short_lived_relay_credentials_and_can_update_its_prech
 
     world_init(&w);
     start_call(&w, true, 2, &host, &guest);
-    json_t *j = frame(&guest, 0);
+    json_t *j = frame(&guest, 1);
     json_t *turn = json_array_get(json_object_get(j, "ice_servers"), 1);
     const char *user = json_string_value(json_object_get(turn, "username"));
     CHECK(user && strtoll(user, NULL, 10) == w.unix_ms / 1000 + 300);
     json_decref(j);
-    got(&guest, "waiting");
+    got(&guest, "waiting queue");
     got(&host, "joined knock");
     say(&w, &guest, "{\"type\":\"precheck\",\"precheck\":{\"camera\":true,\"turn_tls\":true}}");
     json_t *k = frame(&host, 0);
@@ -124,7 +124,7 @@ TEST(a_host_arriving_later_sees_the_waiting_guest)
     client_open(&w, &guest);
     client_open(&w, &host);
     join(&w, &guest, room.guest_token, NULL);
-    CHECK(got(&guest, "waiting"));
+    CHECK(got(&guest, "waiting queue"));
     join(&w, &host, room.host_token, NULL);
     CHECK(got(&host, "joined knock"));
     world_free(&w);
@@ -141,7 +141,7 @@ TEST(denied_guest_is_told_and_disconnected)
     knocker(&host, id, sizeof(id));
     got(&host, "joined knock");
     admit(&w, &host, "deny", id);
-    CHECK(got(&guest, "waiting denied"));
+    CHECK(got(&guest, "waiting queue denied"));
     CHECK_INT(guest.conn.close_code, 1000);
     CHECK(got(&host, "knock-cancelled"));
     admit(&w, &host, "admit", id);
@@ -243,7 +243,7 @@ TEST(capacity_is_enforced_for_direct_joins_and_admits)
     got(&h2, "joined knock peer-joined knock");
     admit(&w, &h2, "admit", id);
     CHECK(got(&h2, "error:room_full"));
-    CHECK(got(&b, "waiting error:room_full"));
+    CHECK(got(&b, "waiting queue error:room_full"));
     /* A host is never locked out of a full room. */
     struct client h3;
     arrive(&w, &h3, lobby.host_token, NULL);
@@ -292,7 +292,7 @@ TEST(a_resumed_host_hears_of_guests_who_knocked_while_it_was_away)
     join(&w, &host, room.host_token, NULL);
     client_drop(&w, &host);
     join(&w, &guest, room.guest_token, NULL);
-    CHECK(got(&guest, "waiting"));
+    CHECK(got(&guest, "waiting queue"));
     arrive(&w, &back, room.host_token, host.resume);
     CHECK(got(&back, "joined knock"));
     world_free(&w);
@@ -400,12 +400,12 @@ TEST(knocks_are_limited_per_room)
     for (int i = 0; i < 7; i++) {
         arrive(&w, &g[i], room.guest_token, NULL);
     }
-    CHECK(got(&g[4], "waiting"));
+    CHECK(got(&g[4], "waiting queue"));
     CHECK(got(&g[5], "error:rate_limited"));
     advance(&w, 60000);
     struct client later;
     arrive(&w, &later, room.guest_token, NULL);
-    CHECK(got(&later, "waiting"));
+    CHECK(got(&later, "waiting queue"));
     world_free(&w);
 }
 
@@ -524,7 +524,7 @@ TEST(draining_refuses_new_rooms_but_joins_resumes_and_signals_go_on)
     CHECK_INT(hub_room_create(w.h, "key", &o, &info), -ESHUTDOWN);
     CHECK_INT(hub_room_count(w.h), 1);
     join_pair(&w, &room, &host, &guest);
-    CHECK(got(&guest, "waiting"));
+    CHECK(got(&guest, "waiting queue"));
     char peer[64];
     knocker(&host, peer, sizeof(peer));
     got(&host, "joined knock");
