@@ -103,6 +103,12 @@ struct hub_room_info {
     char team[HUB_TEAM_MAX + 1];         /* "" without one */
 };
 
+/* A clinician named on a room: its creator, whom it is handed to, who took the last patient in. */
+struct hub_who {
+    char id[HUB_OWNER_MAX + 1]; /* "" for nobody */
+    char name[HUB_NAME_MAX + 1];
+};
+
 /* A room as the cluster registry keeps it: what another node needs to take it over. Tokens are
  * there only as SHA-256 hashes; waiting guests are not kept (they knock again). */
 struct hub_peer_record {
@@ -118,6 +124,7 @@ struct hub_room_record {
     unsigned char host_hash[HUB_HASH_LEN], guest_hash[HUB_HASH_LEN];
     unsigned npeers; /* admitted peers (joined or away) */
     struct hub_peer_record peers[HUB_MAX_CAPACITY];
+    struct hub_who owner_who, assignee, clinician;
 };
 
 /* A shared room registry (Redis) behind the in-process one; every call is on the I/O thread.
@@ -136,7 +143,46 @@ struct hub_registry_ops {
     int (*end)(void *ctx, const char *owner, const char *id);
     /* Every live room of the owner, cluster-wide: how many were filled, or -EAGAIN. */
     int (*list)(void *ctx, const char *owner, struct hub_room_info *out, size_t max);
+
+    /* The dashboards' waiting areas across nodes (watch.c, feed.c). Any of these may be NULL. */
+    /* A held room's entry changed (frame: its "room" frame, borrowed) or it ended (frame NULL).
+     * area is its waiting area (hub_area_of). */
+    void (*entry)(void *ctx, const char *area, const char *id, const char *frame, size_t len,
+                  int64_t expires_ms);
+    /* This node now needs (delta 1) or no longer needs (-1) the entries of area's rooms that
+     * other nodes hold; they arrive through hub_feed_put() and hub_feed_drop(). */
+    void (*interest)(void *ctx, const char *area, int delta);
+    /* Passes an action frame (borrowed) for room, which this node does not hold, to its home,
+     * on behalf of who; the answers come back to conn (NULL: nobody waits for them). 0, -ENOENT
+     * (no such room, or who may not see it), -EAGAIN. */
+    int (*act)(void *ctx, struct hub_conn *conn, const struct hub_clinician *who, const char *room,
+               const uint8_t *frame, size_t len);
+    /* A dashboard here saw the waiting guests of room, which home holds. */
+    void (*seen)(void *ctx, const char *home, const char *room);
 };
+
+/* A waiting area's name: "t:TEAM" for a team's rooms, "o:OWNER" for an owner's other rooms. */
+#define HUB_AREA_MAX (2 + HUB_TEAM_MAX + 1) /* HUB_OWNER_MAX is no longer */
+void hub_area_of(const char *owner, const char *team, char out[HUB_AREA_MAX]);
+
+/* Entries of rooms other nodes hold, for the dashboards here (feed.c). */
+/* home (borrowed) sent a room's "room" frame (borrowed): the dashboards here that see it get
+ * it, and guests here waiting in its area their place. 0, or -EINVAL for a bad frame. */
+int hub_feed_put(struct hub *h, const char *home, const char *frame, size_t len);
+/* The room ended on its home: room-gone to the dashboards that saw it. */
+void hub_feed_drop(struct hub *h, const char *id);
+/* Forgets every entry of area: nobody here needs it any more. */
+void hub_feed_forget_area(struct hub *h, const char *area);
+/* An action a clinician (who) took on another node for a room held here; conn carries the
+ * answers back (see hub_registry_ops.act). */
+void hub_relayed_action(struct hub *h, struct hub_conn *conn, const struct hub_clinician *who,
+                        const uint8_t *frame, size_t len);
+/* A dashboard on another node saw the room's waiting guests. */
+void hub_room_seen(struct hub *h, const char *id);
+/* Every held room's entry again (to the registry and the dashboards): after Redis came back. */
+void hub_watch_republish(struct hub *h);
+/* True when this hub holds the room. */
+bool hub_room_held(struct hub *h, const char *id);
 
 /* Takes a copy of settings (its pointers stay borrowed). NULL on ENOMEM. */
 struct hub *hub_new(const struct hub_settings *settings, const struct hub_io_ops *ops, void *ctx);
@@ -183,12 +229,14 @@ int hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, s
 /* The calls below act on a room that owner owns, or (who: a clinician, else NULL) that who
  * may see; -ENOENT for any other room alike. */
 /* Replaces the room's label ("" clears it): 0, -ENOENT, -EMSGSIZE (over HUB_LABEL_MAX_CHARS),
- * -EINVAL (control characters). out gets the room. */
+ * -EINVAL (control characters), or -EINPROGRESS when another node holds the room and the change
+ * went to it (out is then not filled), -EAGAIN. out gets the room. */
 int hub_room_set_label(struct hub *h, const char *owner, const struct hub_clinician *who,
                        const char *id, const char *label, struct hub_room_info *out);
 /* Sends text (1..SIGMSG_TEXT_MAX_CHARS characters) to the waiting guest peer, or to every
  * waiting guest when peer is NULL or "". Returns how many got it, or -ENOENT, -ESRCH (nobody
- * by that id is waiting), -EMSGSIZE, -EINVAL (empty text), -EBUSY (over the room's rate). */
+ * by that id is waiting), -EMSGSIZE, -EINVAL (empty text), -EBUSY (over the room's rate),
+ * -EINPROGRESS (another node holds the room: the text went to it), -EAGAIN. */
 int hub_lobby_send(struct hub *h, const char *owner, const struct hub_clinician *who,
                    const char *id, const char *peer, const char *text);
 size_t hub_room_count(const struct hub *h);

@@ -14,6 +14,8 @@
 /* A message to waiting patients: at most this many characters (Unicode code points). */
 #define SIGMSG_TEXT_MAX_CHARS 280
 #define SIGMSG_TEXT_MAX_BYTES (SIGMSG_TEXT_MAX_CHARS * 4)
+/* A room's label: at most this many characters (HUB_LABEL_MAX_CHARS). */
+#define SIGMSG_LABEL_MAX_CHARS 80
 
 enum sigmsg_type {
     SIGMSG_JOIN,
@@ -28,6 +30,7 @@ enum sigmsg_type {
     SIGMSG_WATCH,         /* a clinician's dashboard asks for its live waiting area */
     SIGMSG_LOBBY_MESSAGE, /* a short text to one or every waiting guest of a room */
     SIGMSG_HANDOVER,      /* a consultation handed to another clinician of its team */
+    SIGMSG_LABEL,         /* a consultation's label changed */
 };
 
 enum sigmsg_path { SIGMSG_PATH_UNKNOWN = 0, SIGMSG_PATH_P2P, SIGMSG_PATH_RELAY };
@@ -46,7 +49,7 @@ struct sigmsg {
     char peer[SIGMSG_ID_MAX + 1];      /* signal.to, admit.peer, deny.peer, lobby-message.peer */
     char room[SIGMSG_ID_MAX + 1];      /* join, admit, deny, lobby-message, handover; "" absent */
     char to[SIGMSG_CLINICIAN_MAX + 1]; /* handover: the clinician's id */
-    char text[SIGMSG_TEXT_MAX_BYTES + 1]; /* lobby-message: UTF-8, no NUL */
+    char text[SIGMSG_TEXT_MAX_BYTES + 1]; /* lobby-message.text, label.label: UTF-8, no NUL */
     /* signal.data: where its raw JSON text lies in the frame, so it is forwarded byte for byte
      * without being inspected or copied anywhere else. */
     size_t data_off, data_len;

@@ -458,7 +458,7 @@ static bool rate_ok(struct hub *h, struct hub_session *s)
 
 /* Messages of a joined peer. */
 static void on_peer_message(struct hub *h, struct hub_session *s, const struct sigmsg *m,
-                            const uint8_t *buf)
+                            const uint8_t *buf, size_t len)
 {
     if (m->type == SIGMSG_LEAVE)
         return on_leave(h, s);
@@ -466,7 +466,7 @@ static void on_peer_message(struct hub *h, struct hub_session *s, const struct s
         return on_precheck(h, s, m);
     if (s->peer->state != HUB_JOINED)
         return hub_send_error(h, s, "forbidden", "Wait to be let in.");
-    if (hub_lobby_action(h, s, m))
+    if (hub_lobby_action(h, s, m, buf, len))
         return;
     switch (m->type) {
     case SIGMSG_SIGNAL:
@@ -502,9 +502,9 @@ void hub_session_message(struct hub *h, struct hub_session *s, const uint8_t *bu
     if (m.type == SIGMSG_WATCH)
         return hub_watch_start(h, s);
     if (s->peer)
-        return on_peer_message(h, s, &m, buf);
+        return on_peer_message(h, s, &m, buf, len);
     /* A clinician's dashboard acts on its waiting area without joining a room. */
-    if (!s->clinician || !hub_lobby_action(h, s, &m))
+    if (!s->clinician || !hub_lobby_action(h, s, &m, buf, len))
         hub_send_error(h, s, "not_joined", "Send join first.");
 }
 
@@ -515,6 +515,21 @@ int hub_session_set_clinician(struct hub *h, struct hub_session *s, const struct
         return -ENOMEM;
     *s->clinician = *c;
     return 0;
+}
+
+void hub_relayed_action(struct hub *h, struct hub_conn *conn, const struct hub_clinician *who,
+                        const uint8_t *frame, size_t len)
+{
+    static const struct hub_client_info none = {"", "", "", ""};
+    struct hub_session *s = hub_session_open(h, conn, &none);
+
+    if (!s)
+        return;
+    if (hub_session_set_clinician(h, s, who) == 0) {
+        s->relayed = true;
+        hub_session_message(h, s, frame, len);
+    }
+    hub_session_closed(h, s);
 }
 
 void hub_session_closed(struct hub *h, struct hub_session *s)

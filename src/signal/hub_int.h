@@ -15,12 +15,6 @@
 /* Rooms in one dashboard's rooms answer, at most. */
 #define HUB_WATCH_MAX_ROOMS 1000
 
-/* A clinician named on a room: its owner, whoever it was handed to, who took the last patient. */
-struct hub_who {
-    char id[HUB_OWNER_MAX + 1]; /* "" for nobody */
-    char name[HUB_NAME_MAX + 1];
-};
-
 enum hub_role { HUB_HOST, HUB_GUEST };
 enum hub_peer_state { HUB_WAITING, HUB_JOINED, HUB_AWAY };
 
@@ -108,6 +102,7 @@ struct hub_session {
     bool closing;
     struct hub_clinician *clinician; /* owned; NULL: not a signed-in clinician */
     bool watching;                   /* in h->watchers */
+    bool relayed; /* acts for a clinician on another node: never passed on again */
     struct hub_session *watch_next, *watch_prev;
 };
 
@@ -125,6 +120,25 @@ struct room_index {
     struct room_token_key **by_token;
     size_t nbuckets; /* of each table: a power of two, or 0 before the first room */
     size_t count;    /* rooms */
+};
+
+/* A room another node holds, as its home last published it (feed.c). */
+struct feed_entry {
+    struct feed_entry *next; /* hash chain */
+    char id[HUB_ROOM_ID_LEN + 1];
+    char home[HUB_OWNER_MAX + 1]; /* the node that holds it */
+    char owner[HUB_OWNER_MAX + 1];
+    char team[HUB_TEAM_MAX + 1];
+    int64_t expires_ms;
+    char *frame; /* its "room" frame, as published */
+    size_t len;
+    struct json_t *entry; /* the same, parsed */
+};
+
+struct hub_feed {
+    struct feed_entry **buckets;
+    size_t nbuckets; /* a power of two, or 0 before the first entry */
+    size_t count;
 };
 
 struct hub {
@@ -148,6 +162,7 @@ struct hub {
     const struct hub_directory_ops *dir; /* NULL: no hand-over */
     void *dir_ctx;
     struct hub_session *watchers; /* sessions that sent watch */
+    struct hub_feed feed;         /* rooms other nodes hold (feed.c) */
     uint64_t knock_seq;           /* the last knock's number */
     size_t nwatchers;
 };
@@ -198,9 +213,28 @@ void hub_rfc3339_ms(char out[32], int64_t ms);
 /* The pre-call check as JSON (a new reference), or null without one. */
 struct json_t *hub_precheck_json(const struct sigmsg_precheck *pc);
 
+/* Sends frame to every dashboard that sees rooms of owner in team; true if one did. */
+bool hub_watch_push_raw(struct hub *h, const char *owner, const char *team, const char *frame,
+                        size_t len);
+/* Tells the guests waiting in the area of (owner, team) their places, where they changed. */
+void hub_watch_requeue_area(struct hub *h, const char *owner, const char *team);
+/* A clinician saw r's waiting guests: they are told so. */
+void hub_watch_mark_seen(struct hub *h, struct hub_room *r);
+
+/* feed.c */
+void hub_feed_free(struct hub_feed *f);
+/* Drops the entries of rooms past their lifetime, or held here now. */
+void hub_feed_expire(struct hub *h);
+/* Calls cb for every entry of a room not held here. */
+void hub_feed_each(struct hub *h, void (*cb)(void *arg, const struct feed_entry *e), void *arg);
+/* The milliseconds of an RFC 3339 time as hub_rfc3339_ms() writes it, or -1. */
+int64_t hub_rfc3339_parse_ms(const char *s);
+
 /* lobby.c: what hosts and clinicians' dashboards do with waiting guests */
-/* Handles admit, deny, lobby-message and handover; false for any other message. */
-bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg *m);
+/* Handles admit, deny, lobby-message, handover and label (frame: the message as received, passed
+ * on to the room's home when another node holds it); false for any other message. */
+bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg *m,
+                      const uint8_t *frame, size_t len);
 /* The room a clinician's join names by id, if they may see it; else NULL after an error. */
 struct hub_room *hub_lobby_join_room(struct hub *h, struct hub_session *s, const char *id);
 

@@ -2,6 +2,7 @@
  * label a consultation and hand it over to a team mate. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -50,6 +51,27 @@ static struct hub_room *api_room(struct hub *h, const char *owner, const struct 
     return r;
 }
 
+/* A REST call for a room another node holds goes to that node as the matching vc.v1 frame
+ * (taken), on behalf of the caller (the API key's owner, or the clinician). -EINPROGRESS once
+ * passed on, -ENOENT for no room the caller may see, -EAGAIN. */
+static int api_relay(struct hub *h, const char *owner, const struct hub_clinician *who,
+                     const char *id, json_t *frame)
+{
+    struct hub_clinician key = {.nteams = 0};
+    char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
+    int rc = -ENOENT;
+
+    json_decref(frame);
+    if (!who) { /* the API key acts as its own owner */
+        snprintf(key.id, sizeof(key.id), "%s", owner);
+        who = &key;
+    }
+    if (text && h->reg && h->reg->act)
+        rc = h->reg->act(h->reg_ctx, NULL, who, id, (const uint8_t *)text, strlen(text));
+    free(text);
+    return rc == 0 ? -EINPROGRESS : rc == -EAGAIN ? -EAGAIN : -ENOENT;
+}
+
 struct hub_room *hub_lobby_join_room(struct hub *h, struct hub_session *s, const char *id)
 {
     struct hub_room *r = hub_room_by_id(h, id);
@@ -62,8 +84,10 @@ struct hub_room *hub_lobby_join_room(struct hub *h, struct hub_session *s, const
 }
 
 /* The room an action acts on: a host's own room, or (a clinician's dashboard, or a clinician in
- * another of their calls) the room named, if they may see it. NULL after answering. */
-static struct hub_room *action_room(struct hub *h, struct hub_session *s, const struct sigmsg *m)
+ * another of their calls) the room named, if they may see it; one that another node holds gets
+ * the frame passed on to it. NULL when the action is answered or passed on. */
+static struct hub_room *action_room(struct hub *h, struct hub_session *s, const struct sigmsg *m,
+                                    const uint8_t *frame, size_t len)
 {
     struct hub_peer *p = s->peer;
 
@@ -73,6 +97,15 @@ static struct hub_room *action_room(struct hub *h, struct hub_session *s, const 
         return p->room;
     if (!m->room[0])
         return hub_send_error(h, s, "bad_request", "Say which consultation (room)."), NULL;
+    if (!hub_room_held(h, m->room) && s->clinician && !s->relayed && h->reg && h->reg->act) {
+        int rc = h->reg->act(h->reg_ctx, s->conn, s->clinician, m->room, frame, len);
+        if (rc == 0)
+            return NULL; /* its home answers */
+        if (rc == -EAGAIN) {
+            hub_send_error(h, s, "unavailable", "The service is briefly unavailable; try again.");
+            return NULL;
+        }
+    }
     return hub_lobby_join_room(h, s, m->room);
 }
 
@@ -207,14 +240,24 @@ static void on_handover(struct hub *h, struct hub_session *s, struct hub_room *r
     hub_room_changed(h, r);
 }
 
-bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg *m)
+static void on_label(struct hub *h, struct hub_session *s, struct hub_room *r,
+                     const struct sigmsg *m)
+{
+    if (text_check(m->text, HUB_LABEL_MAX_CHARS, true, false) < 0)
+        return hub_send_error(h, s, "bad_request", "A label has no control characters.");
+    memcpy(r->label, m->text, strlen(m->text) + 1);
+    hub_room_changed(h, r);
+}
+
+bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg *m,
+                      const uint8_t *frame, size_t len)
 {
     struct hub_room *r;
 
     if (m->type != SIGMSG_ADMIT && m->type != SIGMSG_DENY && m->type != SIGMSG_LOBBY_MESSAGE &&
-        m->type != SIGMSG_HANDOVER)
+        m->type != SIGMSG_HANDOVER && m->type != SIGMSG_LABEL)
         return false;
-    if (!(r = action_room(h, s, m)))
+    if (!(r = action_room(h, s, m, frame, len)))
         return true;
     if (m->type == SIGMSG_ADMIT)
         on_admit(h, s, r, m);
@@ -222,6 +265,8 @@ bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg 
         on_deny(h, s, r, m);
     else if (m->type == SIGMSG_LOBBY_MESSAGE)
         on_lobby_message(h, s, r, m);
+    else if (m->type == SIGMSG_LABEL)
+        on_label(h, s, r, m);
     else if (!s->clinician)
         hub_send_error(h, s, "forbidden", "Sign in to hand a consultation over.");
     else
@@ -237,10 +282,13 @@ int hub_room_set_label(struct hub *h, const char *owner, const struct hub_clinic
     struct hub_room *r = api_room(h, owner, who, id);
     int rc = text_check(label, HUB_LABEL_MAX_CHARS, true, false);
 
-    if (!r)
-        return -ENOENT;
     if (rc < 0)
         return rc;
+    if (!r)
+        return hub_room_held(h, id) ? -ENOENT
+                                    : api_relay(h, owner, who, id,
+                                                json_pack("{s:s,s:s,s:s}", "type", "label", "room",
+                                                          id, "label", label));
     memcpy(r->label, label, strlen(label) + 1);
     hub_room_changed(h, r);
     memset(out, 0, sizeof(*out));
@@ -252,8 +300,19 @@ int hub_lobby_send(struct hub *h, const char *owner, const struct hub_clinician 
                    const char *id, const char *peer, const char *text)
 {
     struct hub_room *r = api_room(h, owner, who, id);
+    json_t *frame;
 
-    if (!r)
+    if (r)
+        return lobby_deliver(h, r, peer ? peer : "", text);
+    if (hub_room_held(h, id))
         return -ENOENT;
-    return lobby_deliver(h, r, peer ? peer : "", text);
+    int rc = text_check(text, SIGMSG_TEXT_MAX_CHARS, false, true);
+    if (rc < 0)
+        return rc;
+    frame = json_pack("{s:s,s:s,s:s}", "type", "lobby-message", "room", id, "text", text);
+    if (frame && peer && peer[0] && json_object_set_new(frame, "peer", json_string(peer)) < 0) {
+        json_decref(frame);
+        frame = NULL;
+    }
+    return api_relay(h, owner, who, id, frame);
 }

@@ -31,6 +31,9 @@ void hub_room_record_of(const struct hub_room *r, struct hub_room_record *out)
         pr->has_resume = p->has_resume;
         memcpy(pr->resume_hash, p->resume_hash, HUB_HASH_LEN);
     }
+    out->owner_who = r->owner_who;
+    out->assignee = r->assignee;
+    out->clinician = r->clinician;
 }
 
 void hub_registry_update(struct hub *h, const struct hub_room *r)
@@ -96,6 +99,11 @@ int hub_room_adopt(struct hub *h, const struct hub_room_record *rec)
     r->lobby = i->lobby;
     r->relay_only = i->relay_only;
     memcpy(r->region, i->region, sizeof(r->region));
+    memcpy(r->label, i->label, sizeof(r->label));
+    memcpy(r->team, i->team, sizeof(r->team));
+    r->owner_who = rec->owner_who;
+    r->assignee = rec->assignee;
+    r->clinician = rec->clinician;
     if (hub_room_link(h, r) < 0) {
         free(r);
         return -ENOMEM;
@@ -180,6 +188,24 @@ static bool str_to(const json_t *v, char *out, size_t max)
     return true;
 }
 
+static json_t *who_to(const struct hub_who *w)
+{
+    return json_pack("{s:s,s:s}", "id", w->id, "name", w->name);
+}
+
+/* An optional {id, name} (absent in records of older nodes). */
+static bool who_from(const json_t *v, struct hub_who *w)
+{
+    return !v || (str_to(json_object_get(v, "id"), w->id, HUB_OWNER_MAX) &&
+                  str_to(json_object_get(v, "name"), w->name, HUB_NAME_MAX));
+}
+
+/* An optional string of at most max bytes. */
+static bool opt_str_to(const json_t *v, char *out, size_t max)
+{
+    return !v || str_to(v, out, max);
+}
+
 int hub_record_encode(const struct hub_room_record *rec, char *out, size_t outlen)
 {
     const struct hub_room_info *i = &rec->info;
@@ -199,6 +225,13 @@ int hub_record_encode(const struct hub_room_record *rec, char *out, size_t outle
                   "expires", (json_int_t)i->expires_ms, "capacity", (int)i->capacity, "lobby",
                   i->lobby, "relay_only", i->relay_only, "region", i->region, "participants",
                   (int)i->participants, "waiting", (int)i->waiting, "peers", peers);
+    if (j && json_object_update_new(j, json_pack("{s:s,s:s,s:o,s:o,s:o}", "label", i->label, "team",
+                                                 i->team, "owner_who", who_to(&rec->owner_who),
+                                                 "assignee", who_to(&rec->assignee), "clinician",
+                                                 who_to(&rec->clinician))) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
     if (!j)
         return -ENOMEM;
     size_t n = json_dumpb(j, out, outlen - 1, JSON_COMPACT);
@@ -241,7 +274,12 @@ int hub_record_decode(const char *text, size_t len, struct hub_room_record *out)
          str_to(json_object_get(j, "region"), i->region, HUB_REGION_MAX) &&
          hex_to(json_string_value(json_object_get(j, "host")), out->host_hash, HUB_HASH_LEN) &&
          hex_to(json_string_value(json_object_get(j, "guest")), out->guest_hash, HUB_HASH_LEN) &&
-         json_is_array(peers) && json_array_size(peers) <= HUB_MAX_CAPACITY && capacity >= 2 &&
+         opt_str_to(json_object_get(j, "label"), i->label, HUB_LABEL_MAX_BYTES) &&
+         opt_str_to(json_object_get(j, "team"), i->team, HUB_TEAM_MAX) &&
+         who_from(json_object_get(j, "owner_who"), &out->owner_who) &&
+         who_from(json_object_get(j, "assignee"), &out->assignee) &&
+         who_from(json_object_get(j, "clinician"), &out->clinician) && json_is_array(peers) &&
+         json_array_size(peers) <= HUB_MAX_CAPACITY && capacity >= 2 &&
          capacity <= HUB_MAX_CAPACITY && participants >= 0 && participants <= capacity &&
          waiting >= 0 && waiting <= 1000000;
     for (size_t k = 0; ok && k < json_array_size(peers); k++)

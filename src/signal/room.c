@@ -122,6 +122,7 @@ void hub_free(struct hub *h)
     while (h->rooms)
         hub_room_destroy(h, h->rooms, "shutdown");
     sigmsg_buf_free(&h->out);
+    hub_feed_free(&h->feed);
     free(room_owners_of(h)->buckets); /* every record went with its owner's last room */
     room_index_free(&h->index);
     free(h);
@@ -325,6 +326,11 @@ struct hub_room *hub_room_by_id(struct hub *h, const char *id)
     return room_index_by_id(&h->index, id);
 }
 
+bool hub_room_held(struct hub *h, const char *id)
+{
+    return hub_room_by_id(h, id) != NULL;
+}
+
 static struct hub_room *room_by_id(struct hub *h, const char *owner, const char *id)
 {
     struct hub_room *r = hub_room_by_id(h, id);
@@ -433,6 +439,7 @@ void hub_tick(struct hub *h)
 {
     struct hub_room *r = h->rooms, *next_room;
 
+    hub_feed_expire(h);
     for (; r; r = next_room) {
         next_room = r->next;
         for (struct hub_peer *p = r->peers, *next; p; p = next) {

@@ -96,7 +96,10 @@ void sigapi_room_patch(struct sigapi_call *c)
     if (!ok)
         return;
     rc = hub_room_set_label(c->s->hub, c->owner, sigapi_who(c), c->room_id, label, &info);
-    if (rc == -EINVAL)
+    if (rc == -EINPROGRESS) /* another node holds the room: the change went there */
+        sigapi_reply(c, 202,
+                     json_pack("{s:s,s:s,s:b}", "id", c->room_id, "label", label, "forwarded", 1));
+    else if (rc == -EINVAL)
         sigapi_error(c, 400, "bad_request", "label must not hold control characters");
     else if (rc == -EMSGSIZE)
         sigapi_error(c, 413, "too_large", "label is longer than 80 characters");
@@ -124,7 +127,9 @@ void sigapi_room_message(struct sigapi_call *c)
     memset(text, 0, sizeof(text));
     if (!ok)
         return;
-    if (rc == -ESRCH)
+    if (rc == -EINPROGRESS) /* another node holds the room: the text went there */
+        sigapi_reply(c, 202, json_pack("{s:b}", "forwarded", 1));
+    else if (rc == -ESRCH)
         sigapi_error(c, 404, "unknown_peer", "nobody by that id is waiting");
     else if (rc == -EBUSY)
         sigapi_error(c, 429, "rate_limited", "too many messages to this room; wait a minute");

@@ -354,25 +354,30 @@ static int sigmsg_parse_stats(const json_t *root, struct sigmsg *out)
     return 0;
 }
 
-/* lobby-message: text of 1..SIGMSG_TEXT_MAX_CHARS characters (too_large past that), an optional
- * peer (every waiting guest without one) and the room (a host's own room without one). */
+/* A string field of at most max_chars characters into out->text (too_large past that); empty
+ * only when empty_ok. */
+static int sigmsg_take_text(const json_t *v, struct sigmsg *out, size_t max_chars, bool empty_ok)
+{
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+
+    if (!json_is_string(v) || (n == 0 && !empty_ok) || strlen(json_string_value(v)) != n)
+        return SIGMSG_BAD;
+    if (n > SIGMSG_TEXT_MAX_BYTES || sigmsg_utf8_chars(json_string_value(v), n) > max_chars)
+        return -EMSGSIZE;
+    memcpy(out->text, json_string_value(v), n + 1);
+    return 0;
+}
+
+/* lobby-message: text of 1..SIGMSG_TEXT_MAX_CHARS characters, an optional peer (every waiting
+ * guest without one) and the room (a host's own room without one). */
 static int sigmsg_parse_lobby_message(const json_t *root, struct sigmsg *out)
 {
-    const json_t *text = json_object_get(root, "text");
     const json_t *peer = json_object_get(root, "peer");
-    size_t n;
 
-    if (!json_is_string(text) || sigmsg_take_room(root, out, false) < 0 ||
+    if (sigmsg_take_room(root, out, false) < 0 ||
         (peer && !sigmsg_take_id(peer, out->peer, SIGMSG_ID_MAX)))
         return SIGMSG_BAD;
-    n = json_string_length(text);
-    if (n == 0 || strlen(json_string_value(text)) != n)
-        return SIGMSG_BAD;
-    if (n > SIGMSG_TEXT_MAX_BYTES ||
-        sigmsg_utf8_chars(json_string_value(text), n) > SIGMSG_TEXT_MAX_CHARS)
-        return -EMSGSIZE;
-    memcpy(out->text, json_string_value(text), n + 1);
-    return 0;
+    return sigmsg_take_text(json_object_get(root, "text"), out, SIGMSG_TEXT_MAX_CHARS, false);
 }
 
 static int sigmsg_parse_handover(const json_t *root, struct sigmsg *out)
@@ -403,6 +408,7 @@ static const struct {
     {"watch", SIGMSG_WATCH},
     {"lobby-message", SIGMSG_LOBBY_MESSAGE},
     {"handover", SIGMSG_HANDOVER},
+    {"label", SIGMSG_LABEL},
 };
 
 /* Validates the fields of a frame whose type is known. Returns 0, or -EBADMSG (bad_request). */
@@ -423,6 +429,11 @@ static int sigmsg_parse_fields(const json_t *root, const uint8_t *buf, size_t le
         return sigmsg_parse_lobby_message(root, out);
     case SIGMSG_HANDOVER:
         return sigmsg_parse_handover(root, out);
+    case SIGMSG_LABEL:
+        return sigmsg_take_room(root, out, false) < 0
+                   ? SIGMSG_BAD
+                   : sigmsg_take_text(json_object_get(root, "label"), out, SIGMSG_LABEL_MAX_CHARS,
+                                      true);
     case SIGMSG_STATS:
         return sigmsg_parse_stats(root, out);
     case SIGMSG_PRECHECK: {

@@ -13,10 +13,13 @@
 #include "server_int.h"
 
 /* A cluster message on a node's inbox: "K<id, 16 hex> <from node>\n<payload>". Kinds:
- * edge -> home: J join (payload "ip\tbrowser\tversion\tos\n" + frame), M frame, C closed;
- * home -> edge: S send frame, X close ("code reason"), P probe; anyone -> home: E end room
- * (payload id). An edge answers S, X and P for a connection it no longer has with C, so a home
- * that missed a C (Redis was away) frees its session. */
+ * edge -> home: J join (payload "ip\tbrowser\tversion\tos\tWHO\n" + frame, WHO the signed-in
+ * clinician as JSON or "-"), M frame, C closed;
+ * home -> edge: S send frame, X close ("code reason"), P probe;
+ * anyone -> home: E end room (payload id), A a clinician's action (payload "WHO\n" + frame; the
+ * answers come back as S), N a dashboard saw the room's waiting guests (payload id).
+ * An edge answers S, X and P for a connection it no longer has with C, so a home that missed a C
+ * (Redis was away) frees its session. Waiting areas have channels of their own (watchbus.c). */
 #define MSG_HEAD_MAX (1 + 16 + 1 + CLUSTER_NODE_MAX + 1)
 #define LINK_MIN_BUCKETS 256
 
@@ -142,10 +145,10 @@ static void on_published(redisAsyncContext *ac, void *reply, void *arg)
     cl->pending_bytes -= len < cl->pending_bytes ? len : cl->pending_bytes;
 }
 
-int cluster_publish(struct cluster *cl, const char *node, char kind, uint64_t id,
-                    const char *payload, size_t len)
+int cluster_publish_to(struct cluster *cl, const char *channel, char kind, uint64_t id,
+                       const char *payload, size_t len)
 {
-    char channel[CLUSTER_NODE_MAX + 8], head[MSG_HEAD_MAX + 1];
+    char head[MSG_HEAD_MAX + 1];
 
     if (!cl->up || !cl->pub)
         return -EAGAIN;
@@ -157,9 +160,8 @@ int cluster_publish(struct cluster *cl, const char *node, char kind, uint64_t id
         return -ENOBUFS;
     memcpy(msg, head, (size_t)hl);
     memcpy(msg + hl, payload, len);
-    snprintf(channel, sizeof(channel), "vc:n:%s", node);
-    int rc = redisAsyncCommand(cl->pub, on_published, (void *)(uintptr_t)len, "PUBLISH %s %b",
-                               channel, msg, (size_t)hl + len);
+    int rc = redisAsyncCommand(cl->pub, on_published, (void *)(uintptr_t)len, "PUBLISH %b %b",
+                               channel, strlen(channel), msg, (size_t)hl + len);
     free(msg);
     if (rc != REDIS_OK)
         return -EAGAIN;
@@ -167,6 +169,15 @@ int cluster_publish(struct cluster *cl, const char *node, char kind, uint64_t id
     cl->pending_bytes += len;
     cl->published++;
     return 0;
+}
+
+int cluster_publish(struct cluster *cl, const char *node, char kind, uint64_t id,
+                    const char *payload, size_t len)
+{
+    char channel[CLUSTER_NODE_MAX + 8];
+
+    snprintf(channel, sizeof(channel), "vc:n:%s", node);
+    return cluster_publish_to(cl, channel, kind, id, payload, len);
 }
 
 int cluster_node_alive(struct cluster *cl, const char *node)
@@ -290,6 +301,7 @@ static void on_sub_connect(const redisAsyncContext *ac, int status)
     log_msg(LOG_LEVEL_INFO, "cluster: connected to Redis %s:%d as node %s", cl->host, cl->port,
             cl->node);
     cluster_resync(cl);
+    watchbus_resync(cl);
     probe_remote_links(cl);
 }
 
@@ -314,9 +326,8 @@ static void connect_begin(struct cluster *cl)
 
 /* ---- messages from other nodes ---- */
 
-/* Parses "K<16 hex> NODE\n" at the start of msg. */
-static bool msg_head(const char *msg, size_t len, char *kind, uint64_t *id, char *node,
-                     const char **payload, size_t *plen)
+bool cluster_msg_head(const char *msg, size_t len, char *kind, uint64_t *id, char *node,
+                      const char **payload, size_t *plen)
 {
     const char *nl = memchr(msg, '\n', len < MSG_HEAD_MAX ? len : MSG_HEAD_MAX);
     char hex[17];
@@ -339,14 +350,20 @@ static void home_join(struct cluster *cl, const char *node, uint64_t id, const c
 {
     struct hub *h = cl->srv->hub;
     struct hub_client_info info;
-    const char *nl = memchr(p, '\n', len);
+    struct hub_clinician who;
+    const char *nl = memchr(p, '\n', len), *tab = p;
     struct sigmsg m;
     const char *code;
 
     memset(&info, 0, sizeof(info));
-    if (!nl || sscanf(p, "%63[^\t]\t%15[^\t]\t%15[^\t]\t%15[^\n]", info.ip, info.browser,
-                      info.browser_version, info.os) != 4)
+    for (int tabs = 0; nl && tab < nl && tabs < 4; tab++)
+        tabs += *tab == '\t';
+    /* tab is just past the fourth tab: the clinician's JSON, or "-", runs to the newline. */
+    if (!nl || tab >= nl ||
+        sscanf(p, "%63[^\t]\t%15[^\t]\t%15[^\t]\t%15[^\t\n]", info.ip, info.browser,
+               info.browser_version, info.os) != 4)
         return;
+    bool signed_in = nl - tab > 1 && watchbus_who_decode(tab, (size_t)(nl - tab), &who) == 0;
     char *fields[4] = {info.ip, info.browser, info.browser_version, info.os};
     for (int i = 0; i < 4; i++)
         if (strcmp(fields[i], "-") == 0)
@@ -354,7 +371,8 @@ static void home_join(struct cluster *cl, const char *node, uint64_t id, const c
     size_t flen = len - (size_t)(nl + 1 - p);
     const uint8_t *frame = (const uint8_t *)nl + 1;
     if (sigmsg_parse(frame, flen, &m, &code) < 0 || m.type != SIGMSG_JOIN ||
-        !hub_token_held(h, m.token) || link_find(cl, node, id)) {
+        !(m.room[0] ? hub_room_held(h, m.room) : hub_token_held(h, m.token)) ||
+        link_find(cl, node, id)) {
         /* Not (or no longer) this node's room: the client reconnects and looks again. */
         cluster_publish(cl, node, 'X', id, "1012 moved", 10);
         return;
@@ -367,7 +385,10 @@ static void home_join(struct cluster *cl, const char *node, uint64_t id, const c
     rc->remote = true;
     rc->cluster_id = id;
     rc->info = info;
-    if (link_add(cl, rc) < 0 || !(rc->session = hub_session_open(h, rc, &info))) {
+    if (link_add(cl, rc) < 0 || !(rc->session = hub_session_open(h, rc, &info)) ||
+        (signed_in && hub_session_set_clinician(h, rc->session, &who) < 0)) {
+        if (rc->session)
+            hub_session_closed(h, rc->session);
         link_del(cl, rc);
         free(rc->remote_node);
         free(rc);
@@ -419,7 +440,7 @@ static void dispatch(struct cluster *cl, char kind, uint64_t id, const char *nod
     case 'X':
         if (!(c = link_find(cl, "", id)))
             cluster_publish(cl, node, 'C', id, "", 0);
-        else {
+        else if (c->home) { /* a dashboard's answers never close it */
             if (len >= sizeof(reason))
                 len = sizeof(reason) - 1;
             memcpy(reason, p, len);
@@ -428,6 +449,16 @@ static void dispatch(struct cluster *cl, char kind, uint64_t id, const char *nod
             const char *sp = strchr(reason, ' ');
             server_hub_ops.close(cl->srv, c, code >= 1000 && code < 5000 ? code : 1011,
                                  sp ? sp + 1 : "");
+        }
+        return;
+    case 'A':
+        return watchbus_relayed(cl, node, id, p, len);
+    case 'N':
+        if (len == HUB_ROOM_ID_LEN) {
+            memcpy(reason, p, len);
+            reason[len] = '\0';
+            server_clock(cl->srv);
+            hub_room_seen(cl->srv->hub, reason);
         }
         return;
     case 'E':
@@ -458,7 +489,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *arg)
     body = r->element[2];
     if (strcmp(r->element[0]->str, "message") != 0 || body->type != REDIS_REPLY_STRING)
         return;
-    if (!msg_head(body->str, body->len, &kind, &id, node, &payload, &plen))
+    if (!cluster_msg_head(body->str, body->len, &kind, &id, node, &payload, &plen))
         return;
     cl->received++;
     dispatch(cl, kind, id, node, payload, plen);
@@ -482,18 +513,25 @@ static bool proxy(struct cluster *cl, struct hub_conn *c, const char *home, cons
                   size_t len)
 {
     char head[160];
+    char *who = c->clinician ? watchbus_who_encode(c->clinician) : NULL;
     /* Empty fields travel as "-", so that every field has a value. */
-    int hl = snprintf(head, sizeof(head), "%s\t%s\t%s\t%s\n", c->info.ip[0] ? c->info.ip : "-",
+    int hl = snprintf(head, sizeof(head), "%s\t%s\t%s\t%s\t", c->info.ip[0] ? c->info.ip : "-",
                       c->info.browser[0] ? c->info.browser : "-",
                       c->info.browser_version[0] ? c->info.browser_version : "-",
                       c->info.os[0] ? c->info.os : "-");
-    char *msg = malloc((size_t)hl + len);
+    size_t wl = who ? strlen(who) : 1;
+    char *msg = malloc((size_t)hl + wl + 1 + len);
 
     if (!msg || !(c->home = strdup(home))) {
         free(msg);
+        free(who);
         return false;
     }
     memcpy(msg, head, (size_t)hl);
+    memcpy(msg + hl, who ? who : "-", wl);
+    msg[hl + wl] = '\n';
+    free(who);
+    hl += (int)wl + 1;
     memcpy(msg + hl, buf, len);
     c->cluster_id = ++cl->next_conn_id;
     if (link_add(cl, c) < 0) {
@@ -518,10 +556,11 @@ static bool route_join(struct cluster *cl, struct hub_conn *c, const struct sigm
 {
     struct hub_room_record rec;
     char home[CLUSTER_NODE_MAX + 1];
-    int rc = cluster_lookup_token(cl, m->token, home, sizeof(home), &rec);
+    int rc = m->room[0] ? cluster_lookup_room(cl, m->room, home, sizeof(home), &rec)
+                        : cluster_lookup_token(cl, m->token, home, sizeof(home), &rec);
 
     if (rc == 0)
-        return false; /* the hub answers invalid_token */
+        return false; /* the hub answers invalid_token (or forbidden for a room id) */
     for (int tries = 0; rc > 0 && tries < 3; tries++) {
         int alive = strcmp(home, cl->node) == 0 ? 0 : home[0] ? cluster_node_alive(cl, home) : 0;
         if (alive > 0)
@@ -557,7 +596,8 @@ bool cluster_client_frame(struct cluster *cl, struct hub_conn *c, const uint8_t 
     if (!c->session || hub_session_joined(c->session) || sigmsg_parse(buf, len, &m, &code) < 0 ||
         m.type != SIGMSG_JOIN)
         return false;
-    bool held = hub_token_held(cl->srv->hub, m.token);
+    bool held =
+        m.room[0] ? hub_room_held(cl->srv->hub, m.room) : hub_token_held(cl->srv->hub, m.token);
     if (!cl->up) {
         if (held && m.resume[0])
             return false; /* a call in a room held here carries on */
@@ -567,8 +607,23 @@ bool cluster_client_frame(struct cluster *cl, struct hub_conn *c, const uint8_t 
     return held ? false : route_join(cl, c, &m, buf, len);
 }
 
+uint64_t cluster_watch_link(struct cluster *cl, struct hub_conn *c)
+{
+    if (c->remote || c->home || c->watch_linked)
+        return c->cluster_id;
+    c->cluster_id = ++cl->next_conn_id;
+    if (link_add(cl, c) < 0)
+        return 0;
+    c->watch_linked = true;
+    return c->cluster_id;
+}
+
 void cluster_client_closed(struct cluster *cl, struct hub_conn *c)
 {
+    if (c->watch_linked) {
+        link_del(cl, c);
+        c->watch_linked = false;
+    }
     if (!c->home)
         return;
     cluster_publish(cl, c->home, 'C', c->cluster_id, "", 0);
@@ -579,6 +634,8 @@ void cluster_client_closed(struct cluster *cl, struct hub_conn *c)
 
 int cluster_remote_send(struct cluster *cl, struct hub_conn *c, const char *buf, size_t len)
 {
+    if (c->mute)
+        return 0;
     int rc = cluster_publish(cl, c->remote_node, 'S', c->cluster_id, buf, len);
 
     return rc == -ENOBUFS ? -ENOBUFS : 0;
@@ -605,6 +662,8 @@ static void drop_dead_links(struct cluster *cl)
             const char *node = c->remote ? c->remote_node : c->home;
             bool known_dead = false, known_alive = false;
             next = c->link_next;
+            if (!node)
+                continue; /* a dashboard: bound to no other node */
             for (unsigned k = 0; k < ndead; k++)
                 known_dead |= strcmp(dead[k], node) == 0;
             for (unsigned k = 0; k < nalive; k++)
@@ -654,6 +713,8 @@ void cluster_tick(struct cluster *cl)
     cl->nended_here = 0;
     if (cl->up)
         drop_dead_links(cl);
+    if (cl->up)
+        watchbus_tick(cl);
 }
 
 bool cluster_ready(const struct cluster *cl)
@@ -747,9 +808,11 @@ void cluster_stop(struct cluster *cl)
                     link_del(cl, c);
                     free(c->home);
                     c->home = NULL;
+                    c->watch_linked = false;
                 }
             }
     }
     free(cl->links);
     free(cl->ended);
+    watchbus_free(cl);
 }

@@ -15,6 +15,7 @@
 struct server;
 struct hub_conn;
 struct ev_loop;
+struct watchbus_area;
 
 #define CLUSTER_NODE_MAX 64
 /* A node's liveness key lives this long; it is refreshed every second. */
@@ -64,6 +65,8 @@ struct cluster {
     struct cluster_ended *ended; /* ended while Redis was away */
     unsigned nended;
     uint64_t published, received, proxied_joins, takeovers;
+    struct watchbus_area *areas; /* waiting areas listened to (watchbus.c) */
+    uint64_t watch_reload_ms;
 };
 
 /* cluster.c: the node's life and proxied clients */
@@ -84,6 +87,14 @@ void cluster_remote_close(struct cluster *cl, struct hub_conn *c, int code, cons
 /* Publishes kind/id/payload to node's inbox. 0, or -ENOBUFS past the caps, -EAGAIN while down. */
 int cluster_publish(struct cluster *cl, const char *node, char kind, uint64_t id,
                     const char *payload, size_t len);
+/* The same on any channel. */
+int cluster_publish_to(struct cluster *cl, const char *channel, char kind, uint64_t id,
+                       const char *payload, size_t len);
+/* Parses the head "K<16 hex> NODE\n" of a cluster message: its kind, id, sender and payload. */
+bool cluster_msg_head(const char *msg, size_t len, char *kind, uint64_t *id, char *node,
+                      const char **payload, size_t *plen);
+/* Gives a local connection (a dashboard) an id that answers from other nodes reach it by. */
+uint64_t cluster_watch_link(struct cluster *cl, struct hub_conn *c);
 /* A node is alive: subscribed to its inbox and its liveness key current. -EAGAIN on error. */
 int cluster_node_alive(struct cluster *cl, const char *node);
 /* Marks Redis lost: every connection dropped; the tick reconnects. */
@@ -102,6 +113,9 @@ redisReply *cluster_command_argv(struct cluster *cl, int argc, const char **argv
  * -EAGAIN. */
 int cluster_lookup_token(struct cluster *cl, const char *token, char *home, size_t homelen,
                          struct hub_room_record *rec);
+/* The same for a room id. */
+int cluster_lookup_room(struct cluster *cl, const char *id, char *home, size_t homelen,
+                        struct hub_room_record *rec);
 /* Makes this node the room's home if its home is expected (or none): 1 done, 0 another node
  * got there first (home updated), -ENOENT room gone, -EAGAIN. */
 int cluster_claim(struct cluster *cl, const char *id, const char *expected, char *home,
@@ -109,5 +123,22 @@ int cluster_claim(struct cluster *cl, const char *id, const char *expected, char
 /* After Redis came back: re-registers every held room (forgetting those another node took and
  * ending those ended meanwhile) and tells Redis of rooms ended while it was away. */
 void cluster_resync(struct cluster *cl);
+
+/* watchbus.c: dashboards across nodes (the registry's watch ops and their messages) */
+void watchbus_entry(void *ctx, const char *area, const char *id, const char *frame, size_t len,
+                    int64_t expires_ms);
+void watchbus_interest(void *ctx, const char *area, int delta);
+int watchbus_act(void *ctx, struct hub_conn *conn, const struct hub_clinician *who,
+                 const char *room, const uint8_t *frame, size_t len);
+void watchbus_seen(void *ctx, const char *home, const char *room);
+/* 'A' from node: an action for a room held here. */
+void watchbus_relayed(struct cluster *cl, const char *node, uint64_t id, const char *p, size_t len);
+/* After Redis came back: listens to the areas again, reloads them, republishes held rooms. */
+void watchbus_resync(struct cluster *cl);
+void watchbus_tick(struct cluster *cl);
+void watchbus_free(struct cluster *cl);
+/* A clinician as JSON (free()), and back: 0 or -EINVAL. */
+char *watchbus_who_encode(const struct hub_clinician *c);
+int watchbus_who_decode(const char *text, size_t len, struct hub_clinician *out);
 
 #endif

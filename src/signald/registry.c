@@ -335,29 +335,22 @@ const struct hub_registry_ops cluster_registry_ops = {
     .get = reg_get,
     .end = reg_end,
     .list = reg_list,
+    .entry = watchbus_entry,
+    .interest = watchbus_interest,
+    .act = watchbus_act,
+    .seen = watchbus_seen,
 };
 
-int cluster_lookup_token(struct cluster *cl, const char *token, char *home, size_t homelen,
-                         struct hub_room_record *rec)
+/* MGETs a room's record and home: 1 found, 0 not found, -EAGAIN. */
+static int record_and_home(struct cluster *cl, const char *id, char *home, size_t homelen,
+                           struct hub_room_record *rec)
 {
-    unsigned char hash[TOKEN_HASH_LEN];
-    char hex[2 * TOKEN_HASH_LEN + 1], key[KEY_MAX], room[KEY_MAX], hk[KEY_MAX];
-    const char *get[2] = {"GET", key};
+    char room[KEY_MAX], hk[KEY_MAX];
+    const char *mget[3] = {"MGET", room, hk};
     redisReply *r;
     int rc;
 
-    token_hash(token, strlen(token), hash);
-    hex_encode(hash, HUB_HASH_LEN, hex);
-    snprintf(key, sizeof(key), "vc:tok:%s", hex);
-    if (!(r = cluster_command_argv(cl, 2, get, NULL)))
-        return -EAGAIN;
-    if (r->type != REDIS_REPLY_STRING || r->len != HUB_ROOM_ID_LEN) {
-        freeReplyObject(r);
-        return 0;
-    }
-    room_keys(r->str, room, hk);
-    freeReplyObject(r);
-    const char *mget[3] = {"MGET", room, hk};
+    room_keys(id, room, hk);
     if (!(r = cluster_command_argv(cl, 3, mget, NULL)))
         return -EAGAIN;
     rc = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
@@ -368,6 +361,36 @@ int cluster_lookup_token(struct cluster *cl, const char *token, char *home, size
         snprintf(home, homelen, "%s", r->element[1]->str);
     freeReplyObject(r);
     return rc;
+}
+
+int cluster_lookup_token(struct cluster *cl, const char *token, char *home, size_t homelen,
+                         struct hub_room_record *rec)
+{
+    unsigned char hash[TOKEN_HASH_LEN];
+    char hex[2 * TOKEN_HASH_LEN + 1], key[KEY_MAX], id[HUB_ROOM_ID_LEN + 1];
+    const char *get[2] = {"GET", key};
+    redisReply *r;
+
+    token_hash(token, strlen(token), hash);
+    hex_encode(hash, HUB_HASH_LEN, hex);
+    snprintf(key, sizeof(key), "vc:tok:%s", hex);
+    if (!(r = cluster_command_argv(cl, 2, get, NULL)))
+        return -EAGAIN;
+    if (r->type != REDIS_REPLY_STRING || r->len != HUB_ROOM_ID_LEN) {
+        freeReplyObject(r);
+        return 0;
+    }
+    memcpy(id, r->str, HUB_ROOM_ID_LEN + 1);
+    freeReplyObject(r);
+    return record_and_home(cl, id, home, homelen, rec);
+}
+
+int cluster_lookup_room(struct cluster *cl, const char *id, char *home, size_t homelen,
+                        struct hub_room_record *rec)
+{
+    if (strlen(id) != HUB_ROOM_ID_LEN || strspn(id, "0123456789abcdef") != HUB_ROOM_ID_LEN)
+        return 0;
+    return record_and_home(cl, id, home, homelen, rec);
 }
 
 int cluster_claim(struct cluster *cl, const char *id, const char *expected, char *home,

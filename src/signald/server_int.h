@@ -78,7 +78,10 @@ struct hub_conn {
     bool remote;
     char *remote_node;
     uint64_t cluster_id;
-    struct hub_conn *link_next; /* the cluster's table */
+    struct hub_conn *link_next;      /* the cluster's table */
+    bool watch_linked;               /* a dashboard in the table, for answers from other nodes */
+    bool mute;                       /* a relayed action's connection whose answers go nowhere */
+    struct hub_clinician *clinician; /* owned: the signed-in clinician, for proxied joins */
 };
 
 #define SERVER_PATH_MAX 512

@@ -98,6 +98,8 @@ static void server_ws_free(struct hub_conn *c)
     free(c->rx);
     c->rx = NULL;
     c->rx_len = c->rx_cap = 0;
+    free(c->clinician);
+    c->clinician = NULL;
 }
 
 /* ---- WebSocket callbacks ---- */
@@ -198,8 +200,12 @@ static int server_ws_clinician(struct server *srv, struct lws *wsi, struct hub_c
         lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) < 0)
         return 0;
     clock_gettime(CLOCK_REALTIME, &now);
-    if (sigapi_clinician_of_cookie(srv->s->api, cookie, c->info.ip, now.tv_sec, &who) == 0)
-        rc = hub_session_set_clinician(srv->hub, c->session, &who) < 0 ? -1 : 0;
+    if (sigapi_clinician_of_cookie(srv->s->api, cookie, c->info.ip, now.tv_sec, &who) == 0) {
+        c->clinician = malloc(sizeof(*c->clinician)); /* a proxied join carries it on */
+        if (c->clinician)
+            *c->clinician = who;
+        rc = !c->clinician || hub_session_set_clinician(srv->hub, c->session, &who) < 0 ? -1 : 0;
+    }
     explicit_bzero(cookie, sizeof(cookie));
     return rc;
 }

@@ -47,12 +47,15 @@ start_node() {
         --redis "redis://127.0.0.1:$redis_port" --node-id "node$n" --resume-grace 30 \
         --data-dir "$WORK/data$n" --log "$WORK/meta$n.log"
 }
-# Clinicians: on node 1, a@ is user 1; on node 2, b@ is user 1 and a@ user 2.
+# Clinicians: on node 1, a@ is user 1; on node 2, b@ is user 1 and a@ user 2. Both are in the
+# team Cardiology, so they share one waiting area across the nodes.
 password='correct horse battery'
 SUITE=cluster
-signal_user_add "$WORK/data1" a@example.org A "$password"
-signal_user_add "$WORK/data2" b@example.org B "$password"
-signal_user_add "$WORK/data2" a@example.org A "$password"
+signal_team_add "$WORK/data1" Cardiology
+signal_team_add "$WORK/data2" Cardiology
+signal_user_add "$WORK/data1" a@example.org A "$password" --team Cardiology
+signal_user_add "$WORK/data2" b@example.org B "$password" --team Cardiology
+signal_user_add "$WORK/data2" a@example.org A "$password" --team Cardiology
 start_node 1 "$port1"
 node1=$SIGNAL_PID
 start_node 2 "$port2"

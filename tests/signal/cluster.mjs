@@ -160,6 +160,114 @@ await test('cluster_unknown_token_is_invalid_on_both_nodes', async () => {
     }
 });
 
+// ---- the clinic day across nodes ----------------------------------------------------------------
+
+// A signed-in clinician's dashboard on port: its watch socket, after the rooms answer.
+async function dashboard(port, session, label) {
+    const d = vcClient({ port, ca, origin: `https://localhost:${port}`, label, cookie: session.cookie });
+    await d.open;
+    d.send({ type: 'watch' });
+    d.rooms = await d.next('rooms');
+    return d;
+}
+// The next room entry for id on d that pred accepts.
+async function entry(d, id, pred = () => true, ms = 3000) {
+    const t0 = Date.now();
+    for (;;) {
+        const m = await d.next('room', Math.max(1, ms - (Date.now() - t0)));
+        if (m.id === id && pred(m)) return m;
+    }
+}
+// A knock on port for room r; returns the guest and its waiting frame.
+async function knock(port, r, label = 'patient') {
+    const g = await join(port, r.guest, label);
+    return { g, w: await g.next('waiting') };
+}
+let a1, b2;
+await test('cluster_a_knock_on_one_node_reaches_a_dashboard_on_the_other_within_1s', async () => {
+    a1 = await login(P1, 'a@example.org');
+    b2 = await login(P2, 'b@example.org');
+    const d = await dashboard(P2, b2, 'bob-dashboard');
+    assert(d.rooms.me.teams.includes('Cardiology'), `me: ${JSON.stringify(d.rooms.me)}`);
+    const made = await http(P1, 'POST', '/api/v1/rooms', { label: 'cross-node' }, a1);
+    assert(made.status === 201, `create: ${made.status} ${made.text}`);
+    const id = made.json.id;
+    await entry(d, id);
+    const t0 = Date.now();
+    const { g } = await knock(P1, { guest: made.json.guest_url.split('#')[1] });
+    const e = await entry(d, id, (m) => m.waiting.length === 1);
+    const took = Date.now() - t0;
+    assert(took < 1000, `the knock reached the other node's dashboard after ${took} ms`);
+    console.log(`# knock on node 1 shown on node 2 after ${took} ms`);
+    assert(e.label === 'cross-node', `label ${e.label}`);
+    const q = await g.next('queue', 3000);
+    for (let i = 0; i < 10 && !q.notified; i++) Object.assign(q, await g.next('queue', 3000));
+    assert(q.notified, 'the patient was not told a clinician had seen the knock');
+    g.close();
+    d.close();
+    await http(P1, 'DELETE', `/api/v1/rooms/${id}`, undefined, a1);
+});
+await test('cluster_team_mates_on_two_nodes_race_to_admit_exactly_one_wins', async () => {
+    const da = await dashboard(P1, a1, 'alice-dashboard');
+    const db = await dashboard(P2, b2, 'bob-dashboard');
+    const made = await http(P2, 'POST', '/api/v1/rooms', {}, b2); // home: node 2
+    const r = { id: made.json.id, guest: made.json.guest_url.split('#')[1] };
+    const { g } = await knock(P1, r); // the patient reaches node 2 through node 1
+    const e = await entry(da, r.id, (m) => m.waiting.length === 1);
+    await entry(db, r.id, (m) => m.waiting.length === 1);
+    const peer = e.waiting[0].peer;
+    da.send({ type: 'admit', room: r.id, peer });
+    db.send({ type: 'admit', room: r.id, peer });
+    const outcome = async (d) => {
+        const ok = d.next('admitted', 4000).then(() => 'won', () => null);
+        const no = d.next('error', 4000).then((m) => m.code, () => null);
+        return (await ok) || (await no);
+    };
+    const [oa, ob] = await Promise.all([outcome(da), outcome(db)]);
+    assert([oa, ob].sort().join() === 'already_admitted,won', `outcomes: alice ${oa}, bob ${ob}`);
+    await g.next('admitted');
+    await g.next('joined');
+    // A team mate takes the call through node 1, by the room's id (node 2 holds it).
+    const host = vcClient({ port: P1, ca, origin: `https://localhost:${P1}`, label: 'host-by-id', cookie: a1.cookie });
+    await host.open;
+    host.send({ type: 'join', room: r.id });
+    const hj = await host.next('joined');
+    assert(hj.role === 'host' && hj.peers.length === 1, `joined: ${JSON.stringify(hj)}`);
+    await g.next('peer-joined');
+    for (const c of [da, db, g, host]) c.close();
+    await http(P2, 'DELETE', `/api/v1/rooms/${r.id}`, undefined, b2);
+});
+await test('cluster_messages_labels_and_queue_places_cross_nodes', async () => {
+    const da = await dashboard(P1, a1, 'alice-dashboard');
+    const m1 = await http(P1, 'POST', '/api/v1/rooms', {}, a1); // home: node 1
+    const m2 = await http(P2, 'POST', '/api/v1/rooms', {}, b2); // home: node 2, same team
+    const p1 = await knock(P1, { guest: m1.json.guest_url.split('#')[1] }, 'first');
+    await sleep(50);
+    const p2 = await knock(P2, { guest: m2.json.guest_url.split('#')[1] }, 'second');
+    let q = await p2.g.next('queue', 3000);
+    for (let i = 0; i < 10 && q.position !== 2; i++) q = await p2.g.next('queue', 3000);
+    assert(q.position === 2 && q.waiting === 2, `second's place: ${JSON.stringify(q)}`);
+    // A message and a label from node 1's dashboard for the room node 2 holds.
+    da.send({ type: 'lobby-message', room: m2.json.id, text: 'Running <b>late</b>' });
+    const msg = await p2.g.next('message', 3000);
+    assert(msg.text === 'Running <b>late</b>', `message ${JSON.stringify(msg)}`);
+    const patch = await http(P1, 'PATCH', `/api/v1/rooms/${m2.json.id}`, { label: 'relabelled' }, a1);
+    assert(patch.status === 202 && patch.json.forwarded === true, `PATCH via node 1: ${patch.status} ${patch.text}`);
+    await entry(da, m2.json.id, (m) => m.label === 'relabelled');
+    const rest = await http(P1, 'POST', `/api/v1/rooms/${m2.json.id}/messages`, { text: 'via REST' }, a1);
+    assert(rest.status === 202, `POST messages via node 1: ${rest.status} ${rest.text}`);
+    assert((await p2.g.next('message', 3000)).text === 'via REST', 'REST message through the other node');
+    for (const c of [da, p1.g, p2.g]) c.close();
+    await http(P1, 'DELETE', `/api/v1/rooms/${m1.json.id}`, undefined, a1);
+    await http(P2, 'DELETE', `/api/v1/rooms/${m2.json.id}`, undefined, b2);
+});
+// A dashboard on node 1, which the next test kills: after it, the knock made meanwhile shows.
+await test('cluster_dashboard_watches_on_the_node_about_to_die', async () => {
+    const made = await http(P2, 'POST', '/api/v1/rooms', { label: 'survives' }, b2);
+    globalThis.watched = { d: await dashboard(P1, a1, 'doomed-dashboard'), id: made.json.id, guest: made.json.guest_url.split('#')[1] };
+    assert(globalThis.watched.d.rooms.rooms.some((x) => x.id === made.json.id), 'node 1 does not show node 2\'s room');
+});
+
 // ---- kill -9 of the room's home -----------------------------------------------------------------
 
 await test('cluster_kill9_of_the_home_node_both_resume_on_the_other_within_10s', async () => {
@@ -192,6 +300,18 @@ await test('cluster_kill9_of_the_home_node_both_resume_on_the_other_within_10s',
     await signalsInOrder(guest, gj, host, hj, 5);
     await signalsInOrder(host, hj, guest, gj, 5);
     globalThis.survivor = { host, guest, hj, gj, r: c.r };
+});
+await test('cluster_knock_while_the_dashboards_node_is_dead_shows_after_reconnecting', async () => {
+    const w = globalThis.watched;
+    assert(w, 'needs the dashboard of the test before the kill');
+    assert(await w.d.closedWithin(5000) !== 'open', 'the dashboard on the dead node is still open');
+    const { g } = await knock(P2, { guest: w.guest }, 'late-patient');
+    // The dashboard reconnects by itself, through the load balancer: here, to node 2.
+    const d = await dashboard(P2, a1, 'dashboard-again');
+    const e = d.rooms.rooms.find((x) => x.id === w.id);
+    assert(e && e.waiting.length === 1 && e.label === 'survives', `after reconnecting: ${JSON.stringify(e)}`);
+    g.close();
+    d.close();
 });
 
 // ---- Redis lost and back ----------------------------------------------------------------------

@@ -60,6 +60,8 @@ static int fr_list(void *ctx, const char *owner, struct hub_room_info *out, size
 static const struct hub_registry_ops fake_registry_ops = {fr_create, fr_update, fr_ended,
                                                           fr_get,    fr_end,    fr_list};
 
+#define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
 TEST(the_registry_hears_of_creation_joins_and_the_end)
 {
     struct world w;
@@ -153,6 +155,45 @@ static void fill(char *out, size_t outlen, const char *pattern, const char *hash
         }
     }
     out[n] = '\0';
+}
+
+TEST(a_label_team_and_clinicians_survive_a_takeover)
+{
+    struct world a, b;
+    struct fake_registry reg = {0};
+    struct hub_room_record back;
+    struct hub_room_info info;
+    char json[4096];
+    struct hub_room_opts o = {.ttl = 600,
+                              .capacity = 2,
+                              .lobby = true,
+                              .label = "10:30 Mrs K",
+                              .team = "Cardiology",
+                              .owner_name = "Dr \"Quoted\" Owner"};
+
+    world_init(&a);
+    hub_set_registry(a.h, &fake_registry_ops, &reg);
+    CHECK_INT(hub_room_create(a.h, "user:0123456789abcdef", &o, &info), 0);
+    CHECK_INT(hub_record_encode(&reg.last, json, sizeof(json)), 0);
+    CHECK_INT(hub_record_decode(json, strlen(json), &back), 0);
+    CHECK_STR(back.info.label, "10:30 Mrs K");
+    CHECK_STR(back.info.team, "Cardiology");
+    CHECK_STR(back.owner_who.name, "Dr \"Quoted\" Owner");
+    CHECK_STR(back.assignee.id, "user:0123456789abcdef");
+    world_init(&b);
+    CHECK_INT(hub_room_adopt(b.h, &back), 0);
+    CHECK_INT(hub_room_get(b.h, "user:0123456789abcdef", info.id, &info), 0);
+    CHECK_STR(info.label, "10:30 Mrs K");
+    CHECK_STR(info.team, "Cardiology");
+    /* A record from a node that knew nothing of labels still loads. */
+    static const char older[] =
+        "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"" HEX64 "\","
+        "\"guest\":\"" HEX64 "\",\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,"
+        "\"relay_only\":false,\"region\":\"\",\"participants\":0,\"waiting\":0,\"peers\":[]}";
+    CHECK_INT(hub_record_decode(older, sizeof(older) - 1, &back), 0);
+    CHECK_STR(back.info.label, "");
+    world_free(&a);
+    world_free(&b);
 }
 
 TEST(hostile_records_are_refused)

@@ -29,6 +29,12 @@ TEST(sigmsg_parses_valid_message_of_every_type)
         {"{\"type\":\"end\",\"reason\":[1,2]}", SIGMSG_END},
         {" \r\n\t{ \"type\" : \"ping\" } \n", SIGMSG_PING},
         {"{\"x\":1,\"type\":\"p\\u0069ng\"}", SIGMSG_PING},
+        {"{\"type\":\"join\",\"room\":\"0123456789abcdef\"}", SIGMSG_JOIN},
+        {"{\"type\":\"watch\"}", SIGMSG_WATCH},
+        {"{\"type\":\"lobby-message\",\"text\":\"late\"}", SIGMSG_LOBBY_MESSAGE},
+        {"{\"type\":\"handover\",\"room\":\"r1\",\"to\":\"user:0123456789abcdef\"}",
+         SIGMSG_HANDOVER},
+        {"{\"type\":\"label\",\"label\":\"\"}", SIGMSG_LABEL},
     };
     struct sigmsg m;
     const char *code;
@@ -165,6 +171,49 @@ TEST(sigmsg_signal_data_span_is_exact_raw_text)
             continue;
         CHECK_MEM(f + m.data_off, cases[i].want, wl);
     }
+}
+
+TEST(sigmsg_clinic_day_fields_and_caps)
+{
+    struct sigmsg m;
+    const char *code;
+    char frame[1400];
+    size_t n;
+
+    CHECK_INT(parse_str("{\"type\":\"lobby-message\",\"room\":\"r1\",\"peer\":\"p1\","
+                        "\"text\":\"caf\\u00e9 <b>\"}",
+                        &m, &code),
+              0);
+    CHECK_STR(m.room, "r1");
+    CHECK_STR(m.peer, "p1");
+    CHECK_STR(m.text, "caf\xc3\xa9 <b>");
+    /* 280 characters of two bytes each pass; 281 are too_large; an empty text is bad_request. */
+    n = (size_t)snprintf(frame, sizeof(frame), "{\"type\":\"lobby-message\",\"text\":\"");
+    for (int i = 0; i < 280; i++) {
+        frame[n++] = (char)0xc3;
+        frame[n++] = (char)0xa9;
+    }
+    snprintf(frame + n, sizeof(frame) - n, "\"}");
+    CHECK_INT(parse_str(frame, &m, &code), 0);
+    frame[n] = 'x';
+    snprintf(frame + n + 1, sizeof(frame) - n - 1, "\"}");
+    CHECK_INT(parse_str(frame, &m, &code), -EMSGSIZE);
+    CHECK_STR(code, "too_large");
+    CHECK_INT(parse_str("{\"type\":\"lobby-message\",\"text\":\"\"}", &m, &code), -EBADMSG);
+    CHECK_STR(code, "bad_request");
+    CHECK_INT(parse_str("{\"type\":\"lobby-message\",\"text\":\"a\\u0000b\"}", &m, &code),
+              -EBADMSG);
+    /* A label: 80 characters at most, empty allowed. */
+    n = (size_t)snprintf(frame, sizeof(frame), "{\"type\":\"label\",\"label\":\"%081d\"}", 0);
+    CHECK_INT(parse_str(frame, &m, &code), -EMSGSIZE);
+    /* join names a token or a room, never both; handover needs a clinician id. */
+    CHECK_INT(parse_str("{\"type\":\"join\",\"token\":\"t\",\"room\":\"r\"}", &m, &code), -EBADMSG);
+    CHECK_INT(parse_str("{\"type\":\"join\"}", &m, &code), -EBADMSG);
+    CHECK_INT(parse_str("{\"type\":\"handover\",\"room\":\"r\",\"to\":\"user:XYZ\"}", &m, &code),
+              -EBADMSG);
+    CHECK_INT(parse_str("{\"type\":\"handover\",\"to\":\"user:0123456789abcdef\"}", &m, &code),
+              -EBADMSG);
+    CHECK_INT(parse_str("{\"type\":\"admit\",\"peer\":\"p\",\"room\":7}", &m, &code), -EBADMSG);
 }
 
 TEST(sigmsg_rejects_bad_frames_with_exact_code)

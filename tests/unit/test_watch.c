@@ -464,3 +464,142 @@ TEST(patients_learn_their_place_in_their_teams_queue_and_keep_it_across_a_resume
     json_decref(j);
     world_free(&w);
 }
+
+TEST(a_relayed_label_changes_the_room)
+{
+    struct world w;
+    struct client d;
+    struct hub_conn relay = {0};
+    char text[128];
+
+    init(&w);
+    struct hub_room_info room = room_of(&w, bob.id, "Cardiology", NULL);
+    dashboard(&w, &d, &bob);
+    got(&d, "rooms");
+    snprintf(text, sizeof(text), "{\"type\":\"label\",\"room\":\"%s\",\"label\":\"relabelled\"}",
+             room.id);
+    hub_relayed_action(w.h, &relay, &alice, (const uint8_t *)text, strlen(text));
+    CHECK_INT(relay.nframes, 0); /* nothing to answer */
+    json_t *j = frame(&d, 0);
+    CHECK_STR(json_string_value(json_object_get(j, "label")), "relabelled");
+    json_decref(j);
+    world_free(&w);
+}
+
+/* A registry that records what the watch feed tells it (other nodes stand behind it). */
+struct fake_reg {
+    int interest[4];
+    char areas[4][HUB_AREA_MAX];
+    unsigned nareas, acts, seen;
+    char act_room[32];
+};
+
+static int fake_interest_slot(struct fake_reg *f, const char *area)
+{
+    for (unsigned i = 0; i < f->nareas; i++)
+        if (strcmp(f->areas[i], area) == 0)
+            return (int)i;
+    snprintf(f->areas[f->nareas], HUB_AREA_MAX, "%s", area);
+    return (int)f->nareas++;
+}
+
+static void fake_interest(void *ctx, const char *area, int delta)
+{
+    struct fake_reg *f = ctx;
+    f->interest[fake_interest_slot(f, area)] += delta;
+}
+
+static int fake_act(void *ctx, struct hub_conn *conn, const struct hub_clinician *who,
+                    const char *room, const uint8_t *frame, size_t len)
+{
+    struct fake_reg *f = ctx;
+    (void)conn, (void)frame, (void)len;
+    f->acts++;
+    snprintf(f->act_room, sizeof(f->act_room), "%s", room);
+    return hub_clinician_sees(who, "user:bbbbbbbbbbbbbbbb", "Cardiology") ? 0 : -ENOENT;
+}
+
+static void fake_seen(void *ctx, const char *home, const char *room)
+{
+    (void)home, (void)room;
+    ((struct fake_reg *)ctx)->seen++;
+}
+
+static int fake_create(void *ctx, const struct hub_room_record *rec, unsigned a, unsigned b)
+{
+    (void)ctx, (void)rec, (void)a, (void)b;
+    return 0;
+}
+static void fake_update(void *ctx, const struct hub_room_record *rec)
+{
+    (void)ctx, (void)rec;
+}
+
+static const struct hub_registry_ops fake_reg_ops = {.create = fake_create,
+                                                     .update = fake_update,
+                                                     .ended = fake_update,
+                                                     .interest = fake_interest,
+                                                     .act = fake_act,
+                                                     .seen = fake_seen};
+
+/* Another node's room of team Cardiology, with one guest waiting since since_ms. */
+static void remote_room(char *out, size_t len, const char *id, const char *since)
+{
+    snprintf(
+        out, len,
+        "{\"type\":\"room\",\"id\":\"%s\",\"label\":\"\",\"state\":\"waiting\","
+        "\"created_at\":\"2030-03-17T17:46:40.000Z\",\"expires_at\":\"2099-01-01T00:00:00.000Z\","
+        "\"participants\":0,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
+        "\"team\":\"Cardiology\",\"owner\":{\"id\":\"user:bbbbbbbbbbbbbbbb\",\"name\":\"Dr Bob\"},"
+        "\"assignee\":null,\"clinician\":null,\"waiting\":[{\"peer\":\"remote000001\","
+        "\"since\":\"%s\",\"browser\":\"chrome\",\"browser_version\":\"1\",\"os\":\"linux\","
+        "\"precheck\":null,\"away\":false,\"notified\":false}]}",
+        id, since);
+}
+
+TEST(other_nodes_rooms_reach_dashboards_and_count_in_the_queue)
+{
+    struct world w;
+    struct fake_reg reg = {0};
+    struct client d, g;
+    char text[1200], early[32], late[32];
+
+    init(&w);
+    hub_set_registry(w.h, &fake_reg_ops, &reg);
+    snprintf(early, sizeof(early), "2030-03-17T17:46:35.000Z"); /* before the local knock */
+    snprintf(late, sizeof(late), "2030-03-17T17:46:45.000Z");
+    struct hub_room_info room = room_of(&w, alice.id, "Cardiology", NULL);
+    arrive(&w, &g, room.guest_token, NULL); /* a local guest: the area is needed now */
+    CHECK_INT(reg.interest[fake_interest_slot(&reg, "t:Cardiology")], 1);
+    remote_room(text, sizeof(text), "aaaaaaaaaaaaaaaa", early);
+    CHECK_INT(hub_feed_put(w.h, "node9", text, strlen(text)), 0);
+    json_t *q = frame(&g, 0);
+    CHECK_INT(json_integer_value(json_object_get(q, "position")), 2); /* behind the remote one */
+    json_decref(q);
+    /* A dashboard here sees it in its rooms, and tells its home the guest was seen. */
+    dashboard(&w, &d, &bob);
+    json_t *j = frame(&d, 0);
+    CHECK_INT(json_array_size(json_object_get(j, "rooms")), 2);
+    json_decref(j);
+    CHECK_INT(reg.seen, 1);
+    /* Its end: room-gone here, and the local guest moves up. */
+    hub_feed_drop(w.h, "aaaaaaaaaaaaaaaa");
+    j = frame(&d, 0);
+    CHECK_STR(json_string_value(json_object_get(j, "type")), "room-gone");
+    json_decref(j);
+    q = frame(&g, 0);
+    CHECK_INT(json_integer_value(json_object_get(q, "position")), 1);
+    json_decref(q);
+    /* An action on a room held elsewhere goes there; a room nobody knows is forbidden. */
+    say(&w, &d, "{\"type\":\"admit\",\"room\":\"bbbbbbbbbbbbbbbb\",\"peer\":\"remote000001\"}");
+    CHECK_INT(reg.acts, 1);
+    CHECK_STR(reg.act_room, "bbbbbbbbbbbbbbbb");
+    /* A malformed entry is refused. */
+    CHECK_INT(hub_feed_put(w.h, "node9", "{\"type\":\"room\"}", 15), -EINVAL);
+    remote_room(text, sizeof(text), "cccccccccccccccc", late);
+    CHECK_INT(hub_feed_put(w.h, "node9", text, strlen(text)), 0);
+    hub_feed_forget_area(w.h, "t:Cardiology");
+    client_drop(&w, &d);
+    CHECK_INT(reg.interest[fake_interest_slot(&reg, "t:Cardiology")], 1);
+    world_free(&w);
+}
