@@ -181,6 +181,18 @@ def signal_rows(raw):
         if lv is not None or lp is not None:
             rows.append(("  loader CPU-s per second of set-up (1.00: its one core is full)",
                          fmt(lv, "", 2), fmt(lp, "", 2), "", "", ""))
+    for rate in (100, 500):
+        wv = load(raw, f"watch{rate}", "vc")
+        if not wv:
+            continue
+        p99 = med([d.get("latency_ms", {}).get("p99") for d in wv])
+        ok = None if p99 is None else p99 <= 1000 and all(d.get("missed") == 0 for d in wv)
+        rows.append((f"Dashboard: a change reaches it, p99 (ms; 50 rooms, 200 waiting, "
+                     f"{rate} changes/s)", fmt(p99, "", 1), "", "", "<= 1,000 ms, none missed",
+                     verdict(ok)))
+        cpu = med([d.get("server_cpu_s") / d.get("changes") * 1e6
+                   if d.get("server_cpu_s") and d.get("changes") else None for d in wv])
+        rows.append(("  server CPU per change (us)", fmt(cpu, "", 0), "", "", "", ""))
     return rows
 
 

@@ -13,7 +13,7 @@
 #                   vc-load, or flood (bench/tools/flood.c)
 #   BENCH_CALLS_CAP seconds one vc-load call ramp may take (default 90)
 #   BENCH_ONLY      space-separated subset of: flood rate latency alloc memory calls budget
-#                   signal conns joins
+#                   signal conns joins watch
 #   BENCH_CALLS_CPU the `budget` workload's CPU share for each server, in % of one core
 #                   (default 10)
 #   BENCH_SIGNAL_CONNS  WebSocket clients held per round of `conns` (default 5000)
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DURATION:-5}
 CALLS_CAP=${BENCH_CALLS_CAP:-90}
-ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls budget signal conns joins}
+ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls budget signal conns joins watch}
 CALLS_CPU=${BENCH_CALLS_CPU:-10}
 SIG_CONNS=${BENCH_SIGNAL_CONNS:-5000}
 SIG_BIG=${BENCH_SIGNAL_BIG:-20000}
@@ -564,6 +564,25 @@ main() {
                 --duration 2 --rate 1 || log "joins vc failed in round $r"
             load_sig "$RAW/joins-peerjs-$r.json" peerjs "$PJ_PID" --rooms 1000 --join-rate 500 \
                 --duration 2 --rate 1 || log "joins peerjs failed in round $r"
+            stop_servers
+        done
+    fi
+
+    if wants watch && [ -x build/bin/vc-signal ]; then
+        log "dashboard: 50 rooms, 200 patients waiting, their checks changing at 100/s and 500/s"
+        (cd tests/signal && npm ci --no-audit --no-fund --silent) || die "npm ci in tests/signal"
+        for r in $(seq 1 "$ROUNDS"); do
+            start_sig
+            build/bin/vc-signal team add Bench --data-dir "$RAW/signal-data" >/dev/null 2>&1
+            printf '%s\n' "bench-$API_KEY" | build/bin/vc-signal user add bench@example.org \
+                --name Bench --team Bench --data-dir "$RAW/signal-data" >/dev/null 2>&1
+            for rate in 100 500; do
+                VC_ORIGIN="https://$HOST:$SIG_PORT" node bench/tools/watch.mjs "$SIG_PORT" \
+                    bench@example.org "bench-$API_KEY" \
+                    certs/ca.crt 50 200 "$rate" "$((DUR * 2))" "$SIG_PID" \
+                    >"$RAW/watch$rate-vc-$r.json" 2>>"$RAW/watch.log" ||
+                    log "watch at $rate/s failed in round $r (see $RAW/watch.log)"
+            done
             stop_servers
         done
     fi
