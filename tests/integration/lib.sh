@@ -404,13 +404,15 @@ gt() {
 # --- turnutils_uclient ---------------------------------------------------------------------------
 
 # uclient OUTFILE ARGS...: runs turnutils_uclient (bounded to 60 s) with ARGS; sets UC_RC.
-# -c (no RTCP allocation) is always passed: without it uclient pairs allocations with EVEN-PORT
-# R=1 and RESERVATION-TOKEN (RFC 8656 section 7.2), which a server may refuse with 508 and which
-# no WebRTC client uses. With -c it still sends EVEN-PORT with R=0, so the relay port must be even.
+# In its default mode each session makes three allocations under one username: a probe and an
+# RTP one with EVEN-PORT R=1, each followed by an allocation that redeems the RESERVATION-TOKEN
+# it got (RFC 8656 section 7.2), so the next relay port is used too, with the echo peer's port + 1
+# (turnutils_peer listens on both). Pass -c for one allocation per session (no RTCP): uclient then
+# sends EVEN-PORT R=0 or nothing, at random.
 uclient() {
     local out=$1
     shift
-    timeout 60 turnutils_uclient -c "$@" >"$out" 2>&1
+    timeout 60 turnutils_uclient "$@" >"$out" 2>&1
     UC_RC=$?
 }
 
