@@ -404,11 +404,11 @@ gt() {
 # --- turnutils_uclient ---------------------------------------------------------------------------
 
 # uclient OUTFILE ARGS...: runs turnutils_uclient (bounded to 60 s) with ARGS; sets UC_RC.
-# In its default mode each session makes three allocations under one username: a probe and an
-# RTP one with EVEN-PORT R=1, each followed by an allocation that redeems the RESERVATION-TOKEN
-# it got (RFC 8656 section 7.2), so the next relay port is used too, with the echo peer's port + 1
-# (turnutils_peer listens on both). Pass -c for one allocation per session (no RTCP): uclient then
-# sends EVEN-PORT R=0 or nothing, at random.
+# In its default mode (no -c) uclient makes three allocations per two -m sessions, under one
+# username: a probe, RTP and RTCP. They alternate an Allocate with EVEN-PORT R=1 and one, from
+# another socket, redeeming the RESERVATION-TOKEN just answered (RFC 8656 section 7.2). The RTCP
+# session echoes off the peer's port + 1 (turnutils_peer listens on both). With -c: one allocation
+# per session, with EVEN-PORT R=0 or no EVEN-PORT at all, at random.
 uclient() {
     local out=$1
     shift

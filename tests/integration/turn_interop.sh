@@ -22,8 +22,8 @@ check stun_binding_udp_maps_loopback "mapped address '$mapped'" \
 auth_fail_before=$(metric vc_turn_auth_failures_total)
 
 # 2-4. Relayed echo through the peer; every message must come back. uclient runs in its default
-# mode: its allocations come in pairs, the second redeeming the RESERVATION-TOKEN the first got
-# with EVEN-PORT R=1 (see uclient in lib.sh), so -m counts allocations, not pairs.
+# mode: RTP and RTCP allocations, one of each pair redeeming the RESERVATION-TOKEN another got
+# with EVEN-PORT R=1 (see uclient in lib.sh). -m N still sends on N sessions, except with -y.
 rest_creds interop-udp
 relay_check relay_udp_channeldata "$out-udp.log" 800 \
     -p "$TURN_PORT" -e "$PEER_ADDR" -r "$PEER_PORT" -u "$TURN_USER" -w "$TURN_PASS" \
@@ -81,6 +81,7 @@ relay_check relay_tls_channeldata "$out-tls.log" 200 \
 
 # 6. IPv6: client and relays on ::1 (REQUESTED-ADDRESS-FAMILY via -x). The clients echo to each
 # other's relay addresses (-y), since a ::1 echo peer outside the relay range is the server itself.
+# With -y, -m 2 is one pair of clients, each with RTP and RTCP: 4 sessions of 50 messages.
 if have_ipv6_loopback; then
     rest_creds interop-v6
     relay_check relay_udp_ipv6_client_to_client "$out-v6.log" 200 \
