@@ -61,6 +61,15 @@ struct turn_stats {
     uint64_t requests;
     uint64_t drain_refused;     /* Allocates answered 300 or 508 while draining */
     uint64_t allocations_moved; /* taken over from another worker (turn_worker_attach) */
+    /* EVEN-PORT R=1 reservations (RFC 8656 7.2). The gauge goes up on the worker that reserved
+     * and down on the one that redeemed or expired, so only the sum over workers means much. */
+    uint64_t reservations; /* gauge: ports held in reserve */
+    uint64_t reservations_total;
+    uint64_t reservations_redeemed; /* allocations made with a RESERVATION-TOKEN */
+    uint64_t reservations_expired;  /* released unused after TURN_RESERVATION_MS */
+    uint64_t
+        reservations_refused; /* R=1 refused: the reservation table or the port pairs ran out */
+    uint64_t reservation_tokens_rejected; /* tokens unknown, expired or of another credential */
     uint64_t batch_hist[TURN_BATCH_BUCKETS];
 };
 
@@ -87,6 +96,20 @@ struct turn_io_ops {
     int (*relay_open)(struct turn_worker *w, struct turn_alloc *alloc, const union vc_addr *ip,
                       union vc_addr *bound);
     void (*relay_close)(struct turn_worker *w, int relay);
+    /* EVEN-PORT with the R bit: like relay_open, at an even port whose successor is free too.
+     * The successor is bound as well, to a reserved socket that nobody watches: its handle goes
+     * to *reserved and its address to *reserved_addr. Returns the relay handle or -errno. */
+    int (*relay_open_pair)(struct turn_worker *w, struct turn_alloc *alloc, const union vc_addr *ip,
+                           union vc_addr *bound, int *reserved, union vc_addr *reserved_addr);
+    /* RESERVATION-TOKEN: the reserved socket (from relay_open_pair on any worker) becomes
+     * alloc's relay socket, watched by w. Returns it as a relay handle, or -errno (then the
+     * socket is closed). */
+    int (*relay_adopt)(struct turn_worker *w, struct turn_alloc *alloc, int reserved,
+                       const union vc_addr *bound);
+    /* Closes a reserved socket nobody redeemed. Called on any worker's thread. */
+    void (*reserved_close)(struct turn_worker *w, int reserved);
+    /* DONT-FRAGMENT: datagrams from this relay socket to peers carry DF. 0 or -errno. */
+    int (*relay_dont_fragment)(struct turn_worker *w, int relay);
     /* Sends one datagram from a relay socket to a peer. */
     int (*send_peer)(struct turn_worker *w, int relay, const union vc_addr *peer,
                      const uint8_t *buf, size_t len);
@@ -127,7 +150,8 @@ bool turn_server_draining(const struct turn_server *s);
  * ctx is the I/O layer's own pointer, returned by turn_worker_ctx(). */
 struct turn_worker *turn_worker_new(struct turn_server *s, unsigned index,
                                     const struct turn_io_ops *ops, void *ctx);
-/* Frees every allocation (logging turn.free) and the worker. */
+/* Frees every allocation (logging turn.free), releases the port reservations this worker made
+ * that nobody redeemed, and frees the worker. */
 void turn_worker_free(struct turn_worker *w);
 void *turn_worker_ctx(const struct turn_worker *w);
 const struct turn_stats *turn_worker_stats(const struct turn_worker *w);
@@ -166,7 +190,8 @@ const struct turn_client *turn_alloc_client(const struct turn_alloc *a);
 bool turn_worker_serves(struct turn_worker *w, const struct turn_client *c);
 uint16_t turn_alloc_relay_port(const struct turn_alloc *a);
 
-/* Expires allocations, permissions and channels. Call about once a second. */
+/* Expires allocations, permissions, channels and (on any worker) port reservations. Call
+ * about once a second. */
 void turn_worker_tick(struct turn_worker *w);
 
 /* For a stream transport: how long the first message in buf is (STUN: 20 + length;

@@ -54,6 +54,7 @@ void turn_worker_free(struct turn_worker *w)
         return;
     while (w->live)
         turn_alloc_free(w, w->live, "shutdown");
+    turn_resv_sweep(w, true);
     turn_auth_worker_free(w);
     free(w->pool);
     free(w->buckets);
@@ -167,8 +168,7 @@ void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *wh
     alloc_unlink(w, a);
     if (a->relay_fd >= 0) {
         w->ops->relay_close(w, a->relay_fd);
-        turn_quota_release(w->srv, turn_user_quota_key(a->user_digest));
-        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
+        turn_uncharge(w->srv, turn_user_quota_key(a->user_digest), 1);
         TURN_STAT_ADD(w, allocations, -1);
         if (w->srv->set.log) {
             char alloc_id[17];
@@ -226,8 +226,7 @@ struct turn_alloc *turn_worker_attach(struct turn_worker *w, struct turn_alloc *
     /* Every pool holds the whole server's cap, so a live allocation always finds a slot; if
      * not, it ends here, and the caller closes its relay socket. */
     if (!a) {
-        turn_quota_release(w->srv, turn_user_quota_key(moved->user_digest));
-        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
+        turn_uncharge(w->srv, turn_user_quota_key(moved->user_digest), 1);
         free(moved);
         return NULL;
     }
@@ -356,6 +355,7 @@ void turn_worker_tick(struct turn_worker *w)
     struct turn_alloc *a = w->live, *next;
 
     w->last_tick_ms = w->now_ms;
+    turn_resv_sweep(w, false);
     for (; a; a = next) {
         next = a->next;
         if (a->expires_ms <= w->now_ms) {

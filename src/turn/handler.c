@@ -11,8 +11,6 @@
 #include "relay.h"
 
 #define PROTO_UDP 17
-#define FAMILY_IPV4 0x01
-#define FAMILY_IPV6 0x02
 
 static const char *transport_name(enum turn_transport t)
 {
@@ -105,38 +103,14 @@ static void allocate_success(struct turn_worker *w, const struct turn_client *c,
     stun_build_xor_addr(&r.b, TURN_ATTR_XOR_RELAYED_ADDRESS, &relay);
     if (v6_refused) {
         /* ADDRESS-ERROR-CODE: family, reserved, then an ERROR-CODE body (440). */
-        static const uint8_t err[] = {FAMILY_IPV6, 0, 0, 0, 0, 0, 4, 40};
+        static const uint8_t err[] = {TURN_FAMILY_IPV6, 0, 0, 0, 0, 0, 4, 40};
         stun_build_attr(&r.b, TURN_ATTR_ADDRESS_ERROR_CODE, err, sizeof(err));
     }
+    if (a->token)
+        stun_build_attr(&r.b, TURN_ATTR_RESERVATION_TOKEN, &a->token, TURN_TOKEN_LEN);
     stun_build_u32(&r.b, TURN_ATTR_LIFETIME, (uint32_t)left);
     stun_build_xor_addr(&r.b, STUN_ATTR_XOR_MAPPED_ADDRESS, &c->remote);
     turn_reply_send(w, c, &r);
-}
-
-/* The relay family an Allocate asks for (AF_INET by default), or a STUN error code. */
-static int requested_family(const struct turn_worker *w, const struct stun_msg *m, bool *v6_refused)
-{
-    const struct stun_attr *req = stun_find(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
-    const struct stun_attr *add = stun_find(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY);
-    const struct turn_settings *set = &w->srv->set;
-    int family = AF_INET;
-
-    *v6_refused = false;
-    if (req && add)
-        return -400;
-    if (add) {
-        /* Dual allocations are not offered: relay IPv4 and say why not IPv6 (RFC 8656 7.2). */
-        if (add->len != 4 || stun_attr_value(m, add)[0] != FAMILY_IPV6)
-            return -400;
-        *v6_refused = true;
-    } else if (req) {
-        uint8_t f = req->len == 4 ? stun_attr_value(m, req)[0] : 0;
-        if (f != FAMILY_IPV4 && f != FAMILY_IPV6)
-            return -440;
-        family = f == FAMILY_IPV6 ? AF_INET6 : AF_INET;
-    }
-    const union vc_addr *ip = family == AF_INET6 ? &set->relay_ip6 : &set->relay_ip4;
-    return ip->sa.sa_family == family ? family : -440;
 }
 
 /* RFC 8656 7.2: the requested lifetime if longer than the default, capped by the maximum. */
@@ -148,66 +122,6 @@ static uint32_t granted_lifetime(const struct turn_worker *w, const struct stun_
     if (lt && stun_attr_u32(m, lt, &asked) == 0 && asked > want)
         want = asked;
     return want < max ? want : max;
-}
-
-/* Opens the relay socket; with even_port, tries again until the port is even (RFC 8656 7.2:
- * EVEN-PORT). Odd sockets are held until the end so the engine cannot hand them back. */
-static int open_relay_socket(struct turn_worker *w, struct turn_alloc *a, const union vc_addr *ip,
-                             bool even_port)
-{
-    int odd[TURN_EVEN_PORT_TRIES], nodd = 0, fd;
-
-    for (;;) {
-        fd = w->ops->relay_open(w, a, ip, &a->relay);
-        if (fd < 0 || !even_port || addr_port(&a->relay) % 2 == 0)
-            break;
-        if (nodd == TURN_EVEN_PORT_TRIES) {
-            w->ops->relay_close(w, fd);
-            fd = -EADDRINUSE;
-            break;
-        }
-        odd[nodd++] = fd;
-    }
-    while (nodd > 0)
-        w->ops->relay_close(w, odd[--nodd]);
-    return fd;
-}
-
-/* Reserves server capacity and the credential's quota, then opens the relay socket. Returns 0
- * or the STUN error code to answer with. */
-static int allocate_relay(struct turn_worker *w, const struct turn_client *c, int family,
-                          bool even_port, const struct turn_auth *auth, struct turn_alloc **out)
-{
-    const struct turn_settings *set = &w->cur->set;
-    uint64_t key = turn_user_quota_key(auth->user_digest);
-
-    if (__atomic_add_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED) > set->max_allocations) {
-        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
-        TURN_STAT_ADD(w, quota_rejected, 1);
-        return 508;
-    }
-    if (turn_quota_acquire(w->srv, key, set->user_quota) < 0) {
-        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
-        TURN_STAT_ADD(w, quota_rejected, 1);
-        return 486;
-    }
-    struct turn_alloc *a = turn_alloc_new(w, c);
-    int fd = -ENOMEM;
-    if (a)
-        fd = open_relay_socket(w, a, family == AF_INET6 ? &set->relay_ip6 : &set->relay_ip4,
-                               even_port);
-    if (fd < 0) {
-        if (a)
-            turn_alloc_free(w, a, "relay_open"); /* not yet announced: frees silently */
-        turn_quota_release(w->srv, key);
-        __atomic_sub_fetch(&w->srv->live_allocations, 1, __ATOMIC_RELAXED);
-        log_msg(LOG_LEVEL_WARN, "turn: cannot open a relay socket: %s", strerror(-fd));
-        return 508;
-    }
-    a->relay_fd = fd;
-    memcpy(a->user_digest, auth->user_digest, TURN_USER_DIGEST_LEN);
-    *out = a;
-    return 0;
 }
 
 static void log_alloc(struct turn_worker *w, const struct turn_alloc *a, const struct stun_msg *m,
@@ -247,11 +161,11 @@ static void build_alternate_server(struct stun_builder *b, const union vc_addr *
     v[2] = (uint8_t)(port >> 8);
     v[3] = (uint8_t)port;
     if (a->sa.sa_family == AF_INET6) {
-        v[1] = FAMILY_IPV6;
+        v[1] = TURN_FAMILY_IPV6;
         memcpy(v + 4, &a->v6.sin6_addr, 16);
         len = 20;
     } else {
-        v[1] = FAMILY_IPV4;
+        v[1] = TURN_FAMILY_IPV4;
         memcpy(v + 4, &a->v4.sin_addr, 4);
         len = 8;
     }
@@ -295,16 +209,7 @@ static void handle_allocate(struct turn_worker *w, const struct turn_client *c,
         return turn_reply_error(w, c, m, auth, 400);
     if (stun_attr_value(m, rt)[0] != PROTO_UDP)
         return turn_reply_error(w, c, m, auth, 442);
-    /* Even ports are offered; reserving the next port (the R bit) and tokens are not. */
-    const struct stun_attr *even = stun_find(m, TURN_ATTR_EVEN_PORT);
-    if (even && (even->len < 1 || (stun_attr_value(m, even)[0] & 0x80)))
-        return turn_reply_error(w, c, m, auth, 508);
-    if (stun_find(m, TURN_ATTR_RESERVATION_TOKEN))
-        return turn_reply_error(w, c, m, auth, 508);
-    int family = requested_family(w, m, &v6_refused);
-    if (family < 0)
-        return turn_reply_error(w, c, m, auth, -family);
-    int code = allocate_relay(w, c, family, even != NULL, auth, &a);
+    int code = turn_allocate_relay(w, c, m, auth, &a, &v6_refused);
     if (code)
         return turn_reply_error(w, c, m, auth, code);
 
@@ -329,7 +234,8 @@ static void handle_refresh(struct turn_worker *w, const struct turn_client *c,
     if (!a)
         return;
     if (fam) {
-        int f = fam->len == 4 && stun_attr_value(m, fam)[0] == FAMILY_IPV6 ? AF_INET6 : AF_INET;
+        int f =
+            fam->len == 4 && stun_attr_value(m, fam)[0] == TURN_FAMILY_IPV6 ? AF_INET6 : AF_INET;
         if (f != a->relay.sa.sa_family)
             return turn_reply_error(w, c, m, auth, 443);
     }

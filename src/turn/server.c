@@ -1,4 +1,5 @@
-/* The TURN server's shared state: settings, the nonce key and per-credential allocation quotas. */
+/* The TURN server's shared state: settings, the nonce key, the server cap and per-credential
+ * quotas. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct turn_server *turn_server_new(const struct turn_settings *settings)
         s->live = live_new(settings, s->realm);
     if (s->live)
         s->live->generation = 1;
-    if (!s->realm || !s->live || !s->quota.slots ||
+    if (!s->realm || !s->live || !s->quota.slots || turn_resv_init(s) < 0 ||
         random_bytes(s->nonce_key, sizeof(s->nonce_key)) < 0) {
         turn_server_free(s);
         return NULL;
@@ -79,6 +80,7 @@ void turn_server_free(struct turn_server *s)
     if (s->quota.slots)
         pthread_mutex_destroy(&s->quota.lock);
     turn_server_reclaim(s);
+    turn_resv_free(s);
     live_free(s->live);
     free(s->quota.slots);
     free(s->realm);
@@ -223,4 +225,32 @@ void turn_quota_release(struct turn_server *s, uint64_t key)
         }
     }
     pthread_mutex_unlock(&q->lock);
+}
+
+int turn_charge(struct turn_worker *w, uint64_t key, unsigned n)
+{
+    const struct turn_settings *set = &w->cur->set;
+    unsigned got = 0;
+
+    if (__atomic_add_fetch(&w->srv->live_allocations, n, __ATOMIC_RELAXED) > set->max_allocations) {
+        __atomic_sub_fetch(&w->srv->live_allocations, n, __ATOMIC_RELAXED);
+        TURN_STAT_ADD(w, quota_rejected, 1);
+        return 508;
+    }
+    while (got < n && turn_quota_acquire(w->srv, key, set->user_quota) == 0)
+        got++;
+    if (got == n)
+        return 0;
+    while (got-- > 0)
+        turn_quota_release(w->srv, key);
+    __atomic_sub_fetch(&w->srv->live_allocations, n, __ATOMIC_RELAXED);
+    TURN_STAT_ADD(w, quota_rejected, 1);
+    return 486;
+}
+
+void turn_uncharge(struct turn_server *s, uint64_t key, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        turn_quota_release(s, key);
+    __atomic_sub_fetch(&s->live_allocations, n, __ATOMIC_RELAXED);
 }

@@ -19,6 +19,15 @@
 #define TURN_CHANNEL_QUARANTINE_MS (300 * 1000)
 #define TURN_MAX_USERNAME 128
 #define TURN_EVEN_PORT_TRIES 16
+/* EVEN-PORT R=1 holds the next port this long for a RESERVATION-TOKEN (RFC 8656 7.2: about 30 s),
+ * in a server-wide table of at most this many reservations (fewer for a small relay port range
+ * or max_allocations: see turn_resv_init()). */
+#define TURN_RESERVATION_MS (30 * 1000)
+#define TURN_RESERVATIONS_MAX 1024
+#define TURN_TOKEN_LEN 8
+/* Address family codes of REQUESTED-ADDRESS-FAMILY and its kin. */
+#define TURN_FAMILY_IPV4 0x01
+#define TURN_FAMILY_IPV6 0x02
 #define TURN_USER_DIGEST_LEN 16
 #define TURN_NONCE_MAX 64
 /* Responses are built in a stack buffer of this size; they are always small. */
@@ -50,6 +59,7 @@ struct turn_alloc {
     uint8_t txid[STUN_TXID_LEN]; /* of the Allocate that created it, for retransmissions */
     uint8_t user_digest[TURN_USER_DIGEST_LEN];
     uint64_t id;
+    uint64_t token; /* RESERVATION-TOKEN answered to its Allocate (0: none), for retransmissions */
     uint64_t created_ms, expires_ms;
     uint64_t bw_tokens, bw_last_ms;
     uint64_t packets_to_peer, packets_to_client, bytes_to_peer, bytes_to_client;
@@ -70,6 +80,25 @@ struct turn_quota {
         uint64_t key; /* 0 = empty */
         uint32_t count;
     } * slots;
+};
+
+/* A port held for a RESERVATION-TOKEN: a bound socket nobody watches until an Allocate with the
+ * token adopts it or the reservation expires. It is charged like an allocation (server cap and
+ * its credential's quota), and the charge passes to the allocation that redeems it. */
+struct turn_reservation {
+    uint64_t token; /* 0: a free slot */
+    uint64_t expires_ms;
+    uint8_t user_digest[TURN_USER_DIGEST_LEN]; /* only this credential may redeem it */
+    union vc_addr relay;                       /* the reserved socket's address */
+    int handle;                                /* the I/O layer's reserved socket */
+    unsigned worker;                           /* index of the worker that reserved it */
+};
+
+struct turn_reservations {
+    pthread_mutex_t lock;
+    struct turn_reservation *slots; /* owned; cap entries, sized at start-up */
+    unsigned cap;
+    unsigned live; /* atomic: slots in use, read without the lock to skip empty sweeps */
 };
 
 /* One generation of the settings workers read: immutable once published, replaced whole by
@@ -94,6 +123,7 @@ struct turn_server {
     uint8_t nonce_key[32];
     unsigned live_allocations; /* atomic: the whole server, against max_allocations */
     struct turn_quota quota;
+    struct turn_reservations resv;
 };
 
 /* A long-term key that verified a request, so the next request with the same username (the
@@ -137,6 +167,29 @@ struct turn_worker {
 /* server.c */
 int turn_quota_acquire(struct turn_server *s, uint64_t key, unsigned limit);
 void turn_quota_release(struct turn_server *s, uint64_t key);
+/* Takes n units (an allocation, or an allocation and a reservation) from the server cap and the
+ * credential's quota: 0, or the STUN error code (508 at the cap, 486 over the quota; counted). */
+int turn_charge(struct turn_worker *w, uint64_t key, unsigned n);
+void turn_uncharge(struct turn_server *s, uint64_t key, unsigned n);
+
+/* reserve.c: the server's table of port reservations. init/free at server start and end. */
+int turn_resv_init(struct turn_server *s);
+void turn_resv_free(struct turn_server *s);
+/* True when the table has no free slot (read without the lock: a hint before opening sockets). */
+bool turn_resv_full(const struct turn_server *s);
+/* Records the reserved socket handle (bound to relay) for the credential digest, which has been
+ * charged one unit; returns 0 with a fresh non-zero token from the CSPRNG, or -ENOSPC (table
+ * full) or -EIO (CSPRNG) and then the caller still owns the socket and the charge. */
+int turn_resv_add(struct turn_worker *w, int handle, const union vc_addr *relay,
+                  const uint8_t digest[TURN_USER_DIGEST_LEN], uint64_t *token);
+/* Removes and returns the live reservation for token made by the credential digest: 0, or
+ * -ENOENT (unknown, expired or another credential's; counted). The caller then owns the socket
+ * and the charge. */
+int turn_resv_take(struct turn_worker *w, uint64_t token,
+                   const uint8_t digest[TURN_USER_DIGEST_LEN], struct turn_reservation *out);
+/* Releases the expired reservations (or, at shutdown, every one w made): closes their sockets
+ * and gives their charge back. */
+void turn_resv_sweep(struct turn_worker *w, bool shutdown);
 
 /* auth.c: the outcome of checking a request's long-term credentials. */
 struct turn_auth {
@@ -159,6 +212,14 @@ int turn_auth_worker_init(struct turn_worker *w);
 void turn_auth_worker_free(struct turn_worker *w);
 /* Forgets every cached key (the settings generation changed). */
 void turn_auth_forget_keys(struct turn_worker *w);
+
+/* allocate.c: gives a new allocation for c its relay socket as Allocate m asks (opening one, an
+ * even one, a pair with the next port reserved, or the one a RESERVATION-TOKEN held), charged to
+ * auth's credential. Returns 0 with *out set (relay_fd, relay, user_digest, token; the caller
+ * sets the lifetime) and *v6_refused, or the STUN error code to answer with. */
+int turn_allocate_relay(struct turn_worker *w, const struct turn_client *c,
+                        const struct stun_msg *m, const struct turn_auth *auth,
+                        struct turn_alloc **out, bool *v6_refused);
 
 /* ratelimit.c: true if an unauthenticated message from this IP may be answered. */
 bool turn_rate_allow(struct turn_worker *w, const union vc_addr *ip);

@@ -44,7 +44,7 @@ void turnd_worker_peer_flush(struct turnd_worker *w)
         engine_bump(&w->send_drops, turnd_peerout_flush(&w->peerout));
 }
 
-static uint32_t engine_rand(struct turnd_worker *w)
+uint32_t turnd_worker_rand(struct turnd_worker *w)
 {
     /* xorshift64*: only spreads relay port choices, nothing secret depends on it. */
     w->rng ^= w->rng >> 12;
@@ -333,15 +333,10 @@ static void engine_relay_input(struct turnd_worker *w, int fd)
         turnd_pair_note(w, fd, &peer);
 }
 
-/* A new relay socket, bound and watched; its descriptor or -errno. */
-static int engine_relay_new(struct turnd_worker *w, const union vc_addr *ip, union vc_addr *bound)
+int turnd_worker_relay_take(struct turnd_worker *w, int fd)
 {
-    const struct turn_settings *st = turn_server_settings(w->eng->cfg.server);
-    int fd, err;
+    int err;
 
-    fd = turnd_relay_socket(ip, st->port_min, st->port_max, engine_rand(w), bound);
-    if (fd < 0)
-        return fd;
     if ((unsigned)fd >= w->relays_cap) {
         close(fd);
         return -EMFILE;
@@ -351,6 +346,15 @@ static int engine_relay_new(struct turnd_worker *w, const union vc_addr *ip, uni
         return err;
     }
     return fd;
+}
+
+/* A new relay socket, bound and watched; its descriptor or -errno. */
+static int engine_relay_new(struct turnd_worker *w, const union vc_addr *ip, union vc_addr *bound)
+{
+    const struct turn_settings *st = turn_server_settings(w->eng->cfg.server);
+    int fd = turnd_relay_socket(ip, st->port_min, st->port_max, turnd_worker_rand(w), bound);
+
+    return fd < 0 ? fd : turnd_worker_relay_take(w, fd);
 }
 
 int turnd_worker_relay_watch(struct turnd_worker *w, int fd)
@@ -396,6 +400,18 @@ static void engine_spares_refill(struct turnd_worker *w)
     }
 }
 
+void turnd_worker_relay_serve(struct turnd_worker *w, int fd, struct turn_alloc *alloc,
+                              const union vc_addr *bound)
+{
+    w->relays[fd].alloc = alloc;
+    w->relays[fd].bound = *bound;
+    w->relays[fd].owner = w->cur_stream;
+    if (w->cur_stream)
+        w->cur_stream->relays++;
+    if (w->pair)
+        turnd_pair_opened(w, fd);
+}
+
 static int engine_relay_open(struct turn_worker *tw, struct turn_alloc *alloc,
                              const union vc_addr *ip, union vc_addr *bound)
 {
@@ -408,13 +424,7 @@ static int engine_relay_open(struct turn_worker *tw, struct turn_alloc *alloc,
         w->relays[fd].spare = false;
     else if ((fd = engine_relay_new(w, ip, bound)) < 0)
         return fd;
-    w->relays[fd].alloc = alloc;
-    w->relays[fd].bound = *bound;
-    w->relays[fd].owner = w->cur_stream;
-    if (w->cur_stream)
-        w->cur_stream->relays++;
-    if (w->pair)
-        turnd_pair_opened(w, fd);
+    turnd_worker_relay_serve(w, fd, alloc, bound);
     return fd;
 }
 
@@ -433,8 +443,11 @@ static void engine_relay_close(struct turn_worker *tw, int relay)
     w->relays[relay].alloc = NULL;
     w->relays[relay].owner = NULL;
     w->relays[relay].settled = w->relays[relay].steered = false;
-    /* Kept bound and watched for the next allocation; turnd_spares_take() drains it first. */
-    if (turnd_spares_put(&w->spares, relay, &w->relays[relay].bound)) {
+    bool df = w->relays[relay].df;
+    w->relays[relay].df = false;
+    /* Kept bound and watched for the next allocation; turnd_spares_take() drains it first. One
+     * that sets DF (DONT-FRAGMENT) is not reused: the next allocation did not ask for it. */
+    if (!df && turnd_spares_put(&w->spares, relay, &w->relays[relay].bound)) {
         w->relays[relay].spare = true;
         return;
     }
@@ -468,6 +481,10 @@ static int engine_send_client(struct turn_worker *tw, const struct turn_client *
 static const struct turn_io_ops engine_ops = {
     .relay_open = engine_relay_open,
     .relay_close = engine_relay_close,
+    .relay_open_pair = turnd_relay_open_pair,
+    .relay_adopt = turnd_relay_adopt,
+    .reserved_close = turnd_reserved_close,
+    .relay_dont_fragment = turnd_relay_dont_fragment,
     .send_peer = engine_send_peer,
     .send_client = engine_send_client,
 };

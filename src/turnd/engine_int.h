@@ -40,6 +40,7 @@ struct engine_relay {
     bool spare;                /* bound and watched, waiting in the worker's spares */
     bool settled;              /* its allocation stays on this worker (a stream's, or moved) */
     bool steered;              /* its client's datagrams are steered here (pair.c) */
+    bool df;                   /* sets DF for DONT-FRAGMENT (reserve.c): closed, never a spare */
 };
 
 struct engine_wake {
@@ -97,9 +98,25 @@ struct turnd_engine {
  * worker watched it are read at once), unwatching it after sending what was queued on it,
  * sending every queued peer datagram, and waking a worker from its wait. */
 int turnd_worker_relay_watch(struct turnd_worker *w, int fd);
+/* engine.c: spreads relay port choices (not secret). */
+uint32_t turnd_worker_rand(struct turnd_worker *w);
+/* engine.c: a bound socket becomes one of w's relay sockets (watched): fd, or -errno after
+ * closing it. Then turnd_worker_relay_serve() points it at alloc, as relay_open does. */
+int turnd_worker_relay_take(struct turnd_worker *w, int fd);
+void turnd_worker_relay_serve(struct turnd_worker *w, int fd, struct turn_alloc *alloc,
+                              const union vc_addr *bound);
 void turnd_worker_relay_unwatch(struct turnd_worker *w, int fd);
 void turnd_worker_peer_flush(struct turnd_worker *w);
 void turnd_worker_wake(struct turnd_worker *w);
+
+/* reserve.c: the relay ops behind EVEN-PORT with R, RESERVATION-TOKEN and DONT-FRAGMENT (see
+ * struct turn_io_ops). */
+int turnd_relay_open_pair(struct turn_worker *tw, struct turn_alloc *alloc, const union vc_addr *ip,
+                          union vc_addr *bound, int *reserved, union vc_addr *reserved_addr);
+int turnd_relay_adopt(struct turn_worker *tw, struct turn_alloc *alloc, int reserved,
+                      const union vc_addr *bound);
+void turnd_reserved_close(struct turn_worker *tw, int reserved);
+int turnd_relay_dont_fragment(struct turn_worker *tw, int relay);
 
 /* pair.c. Start-up gives every worker an inbox and steers each listening address with eBPF:
  * 0, or -errno with the reason in err (then nothing is co-located). */

@@ -24,6 +24,7 @@ struct pair_msg {
     struct turn_alloc *alloc; /* a detached copy; NULL for a datagram */
     int relay_fd;
     union vc_addr bound; /* the relay socket's address */
+    bool df;             /* the relay socket sets DF (DONT-FRAGMENT) */
     unsigned listen;     /* which --listen address the client talks to */
     unsigned from;
     bool bounced; /* back to where it came from: the new worker could not steer its client */
@@ -157,6 +158,7 @@ static void pair_move(struct turnd_worker *w, int fd, unsigned to)
     }
     m->relay_fd = fd;
     m->bound = r->bound;
+    m->df = r->df;
     m->listen = (unsigned)listen;
     m->from = w->index;
     pw->away[pw->n_away++] =
@@ -244,7 +246,7 @@ static void pair_bounce(struct turnd_worker *w, struct pair_msg *m, struct turn_
     m->alloc = turn_worker_detach(w->core, a);
     if (!m->alloc) { /* keep it here, unsteered: its datagrams stay on the old worker's way */
         turnd_worker_relay_watch(w, m->relay_fd);
-        w->relays[m->relay_fd] = (struct engine_relay){.alloc = a, .bound = m->bound};
+        w->relays[m->relay_fd] = (struct engine_relay){.alloc = a, .bound = m->bound, .df = m->df};
         free(m);
         return;
     }
@@ -271,7 +273,8 @@ static void pair_adopt(struct turnd_worker *w, struct pair_msg *m)
         free(m);
         return;
     }
-    w->relays[fd] = (struct engine_relay){.alloc = a, .bound = m->bound, .settled = true};
+    w->relays[fd] =
+        (struct engine_relay){.alloc = a, .bound = m->bound, .settled = true, .df = m->df};
     if (m->bounced) {
         pair_away_forget(w->pair, &m->client.remote, m->listen);
     } else if ((r = turnd_steer_set(p->steer[m->listen], &m->client.remote, w->index)) < 0) {

@@ -50,36 +50,82 @@ int turnd_sock_probe(const union vc_addr *a, int type, char *err, size_t errlen)
     return 0;
 }
 
+/* An unbound non-blocking UDP socket of ip's family with the relay buffer sizes, or -errno. */
+static int relay_socket_new(const union vc_addr *ip)
+{
+    int fd, one = 1, buf = SOCK_RELAY_BUF;
+
+    fd = socket(ip->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (ip->sa.sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+    return fd;
+}
+
+/* Binds fd to a's address at port: 0, or -errno (-EADDRINUSE when the port is taken). */
+static int relay_bind(int fd, union vc_addr *a, unsigned port)
+{
+    addr_set_port(a, (uint16_t)port);
+    return bind(fd, &a->sa, addr_len(a)) == 0 ? 0 : -errno;
+}
+
 int turnd_relay_socket(const union vc_addr *ip, unsigned port_min, unsigned port_max,
                        unsigned start, union vc_addr *bound)
 {
     union vc_addr a = *ip;
     unsigned span = port_max - port_min + 1, i;
-    int fd, one = 1, buf = SOCK_RELAY_BUF, err = EADDRINUSE;
+    int fd = relay_socket_new(ip), err = -EADDRINUSE;
 
-    fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return -errno;
-    if (a.sa.sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+        return fd;
     start %= span;
-    for (i = 0; i < span; i++) {
-        addr_set_port(&a, (uint16_t)(port_min + (start + i) % span));
-        if (bind(fd, &a.sa, addr_len(&a)) == 0)
-            break;
-        if (errno != EADDRINUSE) {
-            err = errno;
-            break;
-        }
-    }
-    if (i == span || err != EADDRINUSE) {
+    for (i = 0; i < span && err == -EADDRINUSE; i++)
+        err = relay_bind(fd, &a, port_min + (start + i) % span);
+    if (err < 0) {
         close(fd);
-        return -err;
+        return err;
     }
     *bound = a;
     return fd;
+}
+
+int turnd_relay_pair(const union vc_addr *ip, unsigned port_min, unsigned port_max, unsigned start,
+                     union vc_addr *bound, int *odd, union vc_addr *odd_bound)
+{
+    union vc_addr a = *ip, b = *ip;
+    unsigned first = port_min + (port_min & 1), pairs, i;
+    int even = -1, next = -1, err = -EADDRINUSE;
+
+    if (port_max < first + 1)
+        return -EADDRINUSE;
+    pairs = (port_max - first + 1) / 2;
+    start %= pairs;
+    for (i = 0; i < pairs && err == -EADDRINUSE; i++) {
+        unsigned port = first + 2 * ((start + i) % pairs);
+        if ((even < 0 && (err = even = relay_socket_new(ip)) < 0) ||
+            (next < 0 && (err = next = relay_socket_new(ip)) < 0))
+            break;
+        if ((err = relay_bind(even, &a, port)) < 0)
+            continue; /* still unbound: try the next pair with it */
+        if ((err = relay_bind(next, &b, port + 1)) < 0) {
+            close(even); /* bound to port now: a new socket for the next pair */
+            even = -1;
+        }
+    }
+    if (err < 0) {
+        if (even >= 0)
+            close(even);
+        if (next >= 0)
+            close(next);
+        return err;
+    }
+    *bound = a;
+    *odd = next;
+    *odd_bound = b;
+    return even;
 }
 
 void turnd_spares_init(struct turnd_spares *p, unsigned span, unsigned workers)
@@ -110,8 +156,7 @@ bool turnd_spares_put(struct turnd_spares *p, int fd, const union vc_addr *bound
     return true;
 }
 
-/* Reads and drops whatever a spare received. false if it kept receiving (or failed). */
-static bool spares_drain(int fd)
+bool turnd_relay_drain(int fd)
 {
     uint8_t sink[1];
 
@@ -145,7 +190,7 @@ int turnd_spares_take(struct turnd_spares *p, const union vc_addr *ip, union vc_
         p->n--;
         /* Datagrams still queued came from the previous allocation's peers: never pass them
          * on. A socket that is still being flooded goes back to the caller to close. */
-        if (!spares_drain(fd)) {
+        if (!turnd_relay_drain(fd)) {
             *stale = fd;
             return -EAGAIN;
         }

@@ -56,6 +56,15 @@ int turnd_sock_probe(const union vc_addr *a, int type, char *err, size_t errlen)
  * upwards from port_min + start % span. Returns the descriptor (the caller owns it) or -errno. */
 int turnd_relay_socket(const union vc_addr *ip, unsigned port_min, unsigned port_max,
                        unsigned start, union vc_addr *bound);
+/* sock.c: two such sockets bound to an even port of the range and the port after it, probing
+ * pairs upwards from pair start % pairs. Returns the even one and fills *odd (both owned by the
+ * caller), or -errno (-EADDRINUSE when no pair is free). */
+int turnd_relay_pair(const union vc_addr *ip, unsigned port_min, unsigned port_max, unsigned start,
+                     union vc_addr *bound, int *odd, union vc_addr *odd_bound);
+
+/* sock.c: reads and drops what a relay socket received while nobody served it; false if it kept
+ * receiving (or failed). */
+bool turnd_relay_drain(int fd);
 
 /* sock.c: relay sockets of freed allocations, kept bound (and registered with the worker's
  * epoll) to be handed to the next allocation without socket, bind, epoll_ctl and close calls. */

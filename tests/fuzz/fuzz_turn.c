@@ -11,7 +11,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Re-signs a fuzzed request with valid credentials, so the fuzzer reaches the code behind auth:
- * every attribute but the credential ones is kept, in order. */
+ * every attribute but the credential ones is kept, in order. A RESERVATION-TOKEN of eight zero
+ * bytes becomes the last token the server answered, so redeeming one is reachable too. */
 static void send_signed(struct fixture *f, const struct stun_msg *m)
 {
     uint8_t buf[2048];
@@ -30,6 +31,13 @@ static void send_signed(struct fixture *f, const struct stun_msg *m)
         case STUN_ATTR_PASSWORD_ALGORITHM:
         case STUN_ATTR_PASSWORD_ALGORITHMS:
             continue;
+        case TURN_ATTR_RESERVATION_TOKEN:
+            if (a->len == sizeof(f->last_token) &&
+                memcmp(stun_attr_value(m, a), "\0\0\0\0\0\0\0\0", a->len) == 0) {
+                stun_build_attr(&b, a->type, f->last_token, sizeof(f->last_token));
+                continue;
+            }
+            /* fall through */
         default:
             stun_build_attr(&b, a->type, stun_attr_value(m, a), a->len);
         }
@@ -79,8 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fix_advance(&f, len * 1000);
             turn_worker_tick(f.w);
             break;
-        case 4: /* another client address */
+        case 4: /* another client address, with a nonce of its own */
             f.client.remote.v4.sin_port = (uint16_t)(len & 0xff);
+            fix_fetch_nonce(&f);
             break;
         case 5:
             turn_worker_stream_closed(f.w, &f.client);

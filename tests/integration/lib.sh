@@ -404,13 +404,15 @@ gt() {
 # --- turnutils_uclient ---------------------------------------------------------------------------
 
 # uclient OUTFILE ARGS...: runs turnutils_uclient (bounded to 60 s) with ARGS; sets UC_RC.
-# -c (no RTCP allocation) is always passed: without it uclient pairs allocations with EVEN-PORT
-# R=1 and RESERVATION-TOKEN (RFC 8656 section 7.2), which a server may refuse with 508 and which
-# no WebRTC client uses. With -c it still sends EVEN-PORT with R=0, so the relay port must be even.
+# In its default mode (no -c) uclient makes three allocations per two -m sessions, under one
+# username: a probe, RTP and RTCP. They alternate an Allocate with EVEN-PORT R=1 and one, from
+# another socket, redeeming the RESERVATION-TOKEN just answered (RFC 8656 section 7.2). The RTCP
+# session echoes off the peer's port + 1 (turnutils_peer listens on both). With -c: one allocation
+# per session, with EVEN-PORT R=0 or no EVEN-PORT at all, at random.
 uclient() {
     local out=$1
     shift
-    timeout 60 turnutils_uclient -c "$@" >"$out" 2>&1
+    timeout 60 turnutils_uclient "$@" >"$out" 2>&1
     UC_RC=$?
 }
 

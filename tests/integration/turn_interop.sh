@@ -21,7 +21,9 @@ check stun_binding_udp_maps_loopback "mapped address '$mapped'" \
 
 auth_fail_before=$(metric vc_turn_auth_failures_total)
 
-# 2-4. Relayed echo through the peer; every message must come back.
+# 2-4. Relayed echo through the peer; every message must come back. uclient runs in its default
+# mode: RTP and RTCP allocations, one of each pair redeeming the RESERVATION-TOKEN another got
+# with EVEN-PORT R=1 (see uclient in lib.sh). -m N still sends on N sessions, except with -y.
 rest_creds interop-udp
 relay_check relay_udp_channeldata "$out-udp.log" 800 \
     -p "$TURN_PORT" -e "$PEER_ADDR" -r "$PEER_PORT" -u "$TURN_USER" -w "$TURN_PASS" \
@@ -36,6 +38,30 @@ rest_creds interop-big
 relay_check relay_udp_1200_byte_messages "$out-big.log" 100 \
     -p "$TURN_PORT" -e "$PEER_ADDR" -r "$PEER_PORT" -u "$TURN_USER" -w "$TURN_PASS" \
     -n 50 -m 2 -l 1200 -z 10 127.0.0.1
+
+# -c: one allocation per session, with EVEN-PORT R=0 or no EVEN-PORT at all (at random).
+rest_creds interop-nortcp
+relay_check relay_udp_channeldata_without_rtcp_pairs "$out-nortcp.log" 400 -c \
+    -p "$TURN_PORT" -e "$PEER_ADDR" -r "$PEER_PORT" -u "$TURN_USER" -w "$TURN_PASS" \
+    -n 100 -m 4 -l 170 -z 10 127.0.0.1
+
+# Every token redeemed got the port after its even port: -v prints each relay address and the
+# token answered with it ("rtv=N", 0 for none).
+# token_pairs_adjacent LOG: true when each allocation answered with a token that the next one
+# redeemed has an even port and the next one its port + 1, and there was at least one such pair.
+token_pairs_adjacent() {
+    awk '/Received relay addr/ { n = split($NF, a, ":"); port = a[n] + 0 }
+        /rtv=/ { tok = $NF; sub(/.*rtv=/, "", tok)
+            if (want) { if (port != want) bad = 1; want = 0; pairs++ }
+            if (tok != "0") { if (port % 2) bad = 1; want = port + 1 } }
+        END { exit (bad || !pairs) }' "$1"
+}
+rest_creds interop-pairs
+relay_check relay_udp_even_port_pairs "$out-pairs.log" 20 -v \
+    -p "$TURN_PORT" -e "$PEER_ADDR" -r "$PEER_PORT" -u "$TURN_USER" -w "$TURN_PASS" \
+    -n 10 -m 2 -l 100 -z 10 127.0.0.1
+check relay_udp_token_redeems_the_next_port "see the relay addresses and rtv= in $out-pairs.log" \
+    token_pairs_adjacent "$out-pairs.log"
 
 # uclient's -W computes the REST credentials itself, an independent check of our HMAC helper.
 relay_check relay_udp_uclient_rest_secret "$out-rest.log" 50 \
@@ -55,9 +81,10 @@ relay_check relay_tls_channeldata "$out-tls.log" 200 \
 
 # 6. IPv6: client and relays on ::1 (REQUESTED-ADDRESS-FAMILY via -x). The clients echo to each
 # other's relay addresses (-y), since a ::1 echo peer outside the relay range is the server itself.
+# With -y, -m 2 is one pair of clients, each with RTP and RTCP: 4 sessions of 50 messages.
 if have_ipv6_loopback; then
     rest_creds interop-v6
-    relay_check relay_udp_ipv6_client_to_client "$out-v6.log" 100 \
+    relay_check relay_udp_ipv6_client_to_client "$out-v6.log" 200 \
         -v -y -x -p "$TURN_PORT" -u "$TURN_USER" -w "$TURN_PASS" -n 50 -m 2 -l 170 -z 10 ::1
     check relay_udp_ipv6_relay_address_is_ipv6 "no 'IPv6. Received relay addr: ::1' in $out-v6.log" \
         grep -q 'IPv6. Received relay addr: ::1:' "$out-v6.log"
@@ -119,6 +146,24 @@ if is_vc; then
         matches '^[0-9]+$' "$allocs"
     check metadata_log_has_turn_alloc "no \"event\":\"turn.alloc\" line in $META_LOG" \
         grep -q '"event":"turn.alloc"' "$META_LOG"
+    reserved=$(metric vc_turn_reservations_total)
+    redeemed=$(metric vc_turn_reservations_redeemed_total)
+    check metrics_reservations_counted "vc_turn_reservations_total='$reserved'" gt "$reserved" 0
+    # The last reservation of each run is never redeemed; every other one is.
+    check metrics_reservations_redeemed "vc_turn_reservations_redeemed_total='$redeemed'" \
+        gt "$redeemed" 0
+    rejected=$(metric vc_turn_reservation_tokens_rejected_total)
+    check metrics_no_token_rejected "vc_turn_reservation_tokens_rejected_total='$rejected'" \
+        test "$rejected" = 0
+    # The ports nobody redeemed are released 30 s after they were reserved.
+    for _ in $(seq 1 40); do
+        [ "$(metric vc_turn_reservations)" = 0 ] && break
+        sleep 1
+    done
+    held=$(metric vc_turn_reservations)
+    expired=$(metric vc_turn_reservations_expired_total)
+    check reservations_expire_after_30_s "vc_turn_reservations='$held', expired_total='$expired'" \
+        test "$held" = 0 -a "$expired" = $((reserved - redeemed))
 fi
 
 stop_server

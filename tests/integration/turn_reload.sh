@@ -116,7 +116,8 @@ start_peer "$PEER_PORT" "$PEER_ADDR"
 check reload_ready_before_drain "/readyz: $(curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/readyz")" \
     test "$(curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/readyz")" = ready
 
-# The call in flight: 750 messages, one every 20 ms (15 s), through a channel to the echo peer;
+# The call in flight: 750 messages, one every 20 ms (15 s), through a channel to the echo peer, on
+# each of uclient's two allocations (RTP, and RTCP on the port its reservation held);
 # long enough to still run at the drain on a loaded 2-core machine.
 rest_creds reload-flow 3600
 FLOW_LOG=$WORK/flow.log
@@ -186,7 +187,7 @@ check drain_post_from_loopback "POST /drain answered '$post'" test "$post" = dra
 wait "$FLOW_PID"
 UC_RC=$?
 forget_pid "$FLOW_PID"
-why=$(uclient_verdict "$FLOW_LOG" 750)
+why=$(uclient_verdict "$FLOW_LOG" 1500)
 if [ -z "$why" ]; then ok flow_lost_nothing_across_reload_and_drain; else
     fail flow_lost_nothing_across_reload_and_drain "$why; log $FLOW_LOG"
 fi

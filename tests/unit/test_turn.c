@@ -293,7 +293,6 @@ TEST(allocation_requires_udp_transport_and_a_known_family)
         {TURN_ATTR_REQUESTED_TRANSPORT, 6u << 24, false, 442},
         {TURN_ATTR_REQUESTED_ADDRESS_FAMILY, v6, true, 440}, /* no IPv6 relay configured */
         {TURN_ATTR_REQUESTED_ADDRESS_FAMILY, bogus, true, 440},
-        {TURN_ATTR_EVEN_PORT, 0, true, 508},
     };
     /* A fresh client for each, so no allocation exists yet. */
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -305,36 +304,12 @@ TEST(allocation_requires_udp_transport_and_a_known_family)
         fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
         if (cases[i].transport)
             stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
-        if (cases[i].attr == TURN_ATTR_EVEN_PORT)
-            stun_build_attr(&b, TURN_ATTR_EVEN_PORT, "\x80", 1); /* R: reserve */
-        else
-            stun_build_u32(&b, cases[i].attr, cases[i].value);
+        stun_build_u32(&b, cases[i].attr, cases[i].value);
         fix_send_auth(&f, &b);
         if (!CHECK_INT(reply_code(&f), cases[i].code))
             fprintf(stderr, "    case %u\n", i);
     }
     CHECK_INT(f.open_relays, 1); /* only the setup allocation */
-    fix_free(&f);
-}
-
-TEST(even_port_request_gets_an_even_relay_port)
-{
-    struct fixture f;
-    uint8_t buf[256];
-    struct stun_builder b;
-    struct stun_msg m;
-    union vc_addr relay;
-
-    started(&f);
-    fix_fetch_nonce(&f);
-    fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
-    stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
-    stun_build_attr(&b, TURN_ATTR_EVEN_PORT, "\0", 1);
-    fix_send_auth(&f, &b);
-    CHECK_INT(fix_last_reply(&f, &m), 0);
-    CHECK(stun_attr_xor_addr(&m, stun_find(&m, TURN_ATTR_XOR_RELAYED_ADDRESS), &relay) == 0);
-    CHECK_INT(addr_port(&relay) % 2, 0);
-    CHECK_INT(f.open_relays, 1); /* the odd one tried first was closed */
     fix_free(&f);
 }
 

@@ -46,7 +46,70 @@ static void fake_relay_close(struct turn_worker *w, int relay)
     struct fixture *f = fixture_of(w);
 
     f->relays[relay] = NULL;
+    f->df[relay] = false;
     f->open_relays--;
+}
+
+/* Port 50000 + fd: an even fd for the relay and the next one reserved. */
+static int fake_relay_open_pair(struct turn_worker *w, struct turn_alloc *alloc,
+                                const union vc_addr *ip, union vc_addr *bound, int *reserved,
+                                union vc_addr *reserved_addr)
+{
+    struct fixture *f = fixture_of(w);
+
+    f->next_fd += f->next_fd & 1;
+    if (f->fail_relay_pair || f->next_fd + 1 >= 256)
+        return -EADDRINUSE;
+    int fd = f->next_fd;
+    f->next_fd += 2;
+    *bound = *reserved_addr = *ip;
+    addr_set_port(bound, (uint16_t)(50000 + fd));
+    addr_set_port(reserved_addr, (uint16_t)(50000 + fd + 1));
+    f->relays[fd] = alloc;
+    f->open_relays++;
+    *reserved = fd + 1;
+    f->reserved[fd + 1] = true;
+    f->open_reserved++;
+    return fd;
+}
+
+static int fake_relay_adopt(struct turn_worker *w, struct turn_alloc *alloc, int reserved,
+                            const union vc_addr *bound)
+{
+    struct fixture *f = fixture_of(w);
+
+    (void)bound;
+    if (reserved < 0 || reserved >= 256 || !f->reserved[reserved]) {
+        f->bad_closes++;
+        return -EBADF;
+    }
+    f->reserved[reserved] = false;
+    f->open_reserved--;
+    f->relays[reserved] = alloc;
+    f->open_relays++;
+    return reserved;
+}
+
+static void fake_reserved_close(struct turn_worker *w, int reserved)
+{
+    struct fixture *f = fixture_of(w);
+
+    if (reserved < 0 || reserved >= 256 || !f->reserved[reserved]) {
+        f->bad_closes++;
+        return;
+    }
+    f->reserved[reserved] = false;
+    f->open_reserved--;
+}
+
+static int fake_relay_dont_fragment(struct turn_worker *w, int relay)
+{
+    struct fixture *f = fixture_of(w);
+
+    if (f->fail_dont_fragment)
+        return -EOPNOTSUPP;
+    f->df[relay] = true;
+    return 0;
 }
 
 static int fake_send_peer(struct turn_worker *w, int relay, const union vc_addr *peer,
@@ -59,13 +122,24 @@ static int fake_send_peer(struct turn_worker *w, int relay, const union vc_addr 
 static int fake_send_client(struct turn_worker *w, const struct turn_client *c, const uint8_t *buf,
                             size_t len)
 {
-    record(fixture_of(w), false, -1, &c->remote, buf, len);
+    struct fixture *f = fixture_of(w);
+    struct stun_msg m;
+    const struct stun_attr *t;
+
+    record(f, false, -1, &c->remote, buf, len);
+    if (stun_parse(&m, buf, len) == 0 && m.cls == STUN_SUCCESS &&
+        (t = stun_find(&m, TURN_ATTR_RESERVATION_TOKEN)) && t->len == sizeof(f->last_token))
+        memcpy(f->last_token, stun_attr_value(&m, t), sizeof(f->last_token));
     return 0;
 }
 
 static const struct turn_io_ops fake_ops = {
     .relay_open = fake_relay_open,
     .relay_close = fake_relay_close,
+    .relay_open_pair = fake_relay_open_pair,
+    .relay_adopt = fake_relay_adopt,
+    .reserved_close = fake_reserved_close,
+    .relay_dont_fragment = fake_relay_dont_fragment,
     .send_peer = fake_send_peer,
     .send_client = fake_send_client,
 };

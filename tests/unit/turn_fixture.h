@@ -34,7 +34,15 @@ struct fixture {
     int next_fd;
     int open_relays;
     int fail_relay_open;
+    int fail_relay_pair;    /* relay_open_pair finds no free pair of ports */
+    int fail_dont_fragment; /* relay_dont_fragment fails */
     struct turn_alloc *relays[256];
+    /* Reserved sockets (the odd half of an EVEN-PORT R=1 pair) nobody adopted yet, by fd. */
+    bool reserved[256];
+    int open_reserved;
+    int bad_closes;        /* reserved_close on something not reserved: a double close */
+    bool df[256];          /* relay sockets set to DONT-FRAGMENT */
+    uint8_t last_token[8]; /* RESERVATION-TOKEN of the last success answer that had one */
     /* Credentials used by fix_request(). */
     char user[128];
     char nonce[128];
@@ -43,7 +51,8 @@ struct fixture {
     int alg; /* 0: classic MD5 + MESSAGE-INTEGRITY; STUN_PWALG_SHA256: the RFC 8489 way */
 };
 
-/* Sets up a server with realm "vc", relay 192.0.2.10 ports 50000-50099 (fake), policy default.
+/* Sets up a server with realm "vc", relay 192.0.2.10 ports 50000-50255 (fake: port 50000 + fd),
+ * policy default.
  * Adjust f->set before fix_start() if needed. */
 void fix_init(struct fixture *f);
 void fix_start(struct fixture *f);
