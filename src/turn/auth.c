@@ -20,7 +20,10 @@
 #define NONCE_B64_LEN 16
 #define NONCE_MAC_LEN 8
 
-/* The MAC binds the issue time to the client's transport, address and port. */
+/* The MAC binds the issue time to the client's transport and IP address, not its port: the
+ * many clients behind one NAT address (a hospital's, a carrier's) may share a nonce, and each
+ * new 5-tuple of theirs need not spend an unauthenticated request on fetching one. A nonce
+ * still works from its own address only. */
 static void nonce_mac(const struct turn_worker *w, const struct turn_client *c,
                       const uint8_t when[4], uint8_t out[NONCE_MAC_LEN])
 {
@@ -31,15 +34,13 @@ static void nonce_mac(const struct turn_worker *w, const struct turn_client *c,
     memcpy(input, when, 4);
     n = 4;
     input[n++] = (uint8_t)c->transport;
-    /* The family, port and address fields; never padding or the IPv6 scope. */
+    /* The address field only; never the port, padding or the IPv6 scope. */
     if (c->remote.sa.sa_family == AF_INET6) {
-        memcpy(input + n, &c->remote.v6.sin6_port, 2);
-        memcpy(input + n + 2, &c->remote.v6.sin6_addr, 16);
-        n += 18;
+        memcpy(input + n, &c->remote.v6.sin6_addr, 16);
+        n += 16;
     } else if (alen) {
-        memcpy(input + n, &c->remote.v4.sin_port, 2);
-        memcpy(input + n + 2, &c->remote.v4.sin_addr, 4);
-        n += 6;
+        memcpy(input + n, &c->remote.v4.sin_addr, 4);
+        n += 4;
     }
     /* Re-initialising without a key restarts from the keyed state: no fetch, no key schedule. */
     size_t maclen = 0;

@@ -34,11 +34,10 @@ static void log_auth_failure(struct turn_worker *w, const struct turn_client *c,
                     transport_name(c->transport), "reason", reason);
 }
 
-/* Runs the long-term credential check; answers and returns false if it failed. */
+/* Answers the long-term credential check already run into auth; false if it failed. */
 static bool authenticate(struct turn_worker *w, const struct turn_client *c,
                          const struct stun_msg *m, struct turn_auth *auth)
 {
-    turn_auth_check(w, c, m, auth);
     if (auth->error == 0)
         return true;
     if (auth->error == 438)
@@ -334,31 +333,38 @@ static void handle_unknown_attributes(struct turn_worker *w, const struct turn_c
     turn_reply_send(w, c, &r);
 }
 
+static bool needs_credentials(uint16_t method)
+{
+    return method == TURN_ALLOCATE || method == TURN_REFRESH || method == TURN_CREATE_PERMISSION ||
+           method == TURN_CHANNEL_BIND;
+}
+
 static void handle_request(struct turn_worker *w, const struct turn_client *c,
                            const struct stun_msg *m)
 {
     struct turn_auth auth;
+    bool credentials = needs_credentials(m->method) && !m->nunknown;
 
-    /* Requests from a 5-tuple without an allocation are unauthenticated until proven
-     * otherwise: limit them per source before doing any work. */
-    if (!turn_alloc_find(w, c) && !turn_rate_allow(w, &c->remote)) {
+    /* The credential check runs first for the requests that need one; only those that fail it,
+     * and requests without credentials, are anonymous. From a 5-tuple without an allocation,
+     * anonymous requests are limited per source before any more work: hundreds of people behind
+     * one hospital NAT set up their allocations at full speed, while a flood without a valid
+     * credential (a spoofed one cannot have a nonce for its address) costs one nonce check. */
+    memset(&auth, 0, sizeof(auth));
+    if (credentials)
+        turn_auth_check(w, c, m, &auth);
+    if ((!credentials || auth.error != 0) && !turn_alloc_find(w, c) &&
+        !turn_rate_allow(w, &c->remote)) {
         TURN_STAT_ADD(w, rate_limited, 1);
         return;
     }
     TURN_STAT_ADD(w, requests, 1);
     if (m->nunknown)
         return handle_unknown_attributes(w, c, m);
-    switch (m->method) {
-    case STUN_BINDING:
+    if (m->method == STUN_BINDING)
         return handle_binding(w, c, m);
-    case TURN_ALLOCATE:
-    case TURN_REFRESH:
-    case TURN_CREATE_PERMISSION:
-    case TURN_CHANNEL_BIND:
-        break;
-    default:
+    if (!credentials)
         return turn_reply_error(w, c, m, NULL, 400);
-    }
     if (!authenticate(w, c, m, &auth))
         return;
     switch (m->method) {

@@ -198,8 +198,15 @@ TEST(nonce_is_bound_to_client_address_and_goes_stale)
 
     started(&f);
     CHECK_INT(fix_allocate(&f), 0);
-    /* The same nonce from another address is stale. */
+    /* The same nonce from another port of the same address (another client behind one NAT)
+     * works: it allocates without a 401 round. */
     addr_parse(&f.client.remote, "203.0.113.7:40001", 0);
+    fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
+    stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
+    fix_send_auth(&f, &b);
+    CHECK_INT(reply_code(&f), 0);
+    /* From another address it is stale. */
+    addr_parse(&f.client.remote, "203.0.113.8:40001", 0);
     fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
     stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
     fix_send_auth(&f, &b);
@@ -632,6 +639,46 @@ TEST(unauthenticated_requests_are_rate_limited_per_source_ip)
     fix_begin(&f, &b, buf, sizeof(buf), STUN_BINDING, STUN_REQUEST);
     fix_send_plain(&f, &b);
     CHECK_INT(f.nsent, 1);
+    fix_free(&f);
+}
+
+TEST(authenticated_requests_from_one_address_are_not_rate_limited)
+{
+    struct fixture f;
+    uint8_t buf[512];
+    struct stun_builder b;
+    char addr[64];
+    int ok = 0, limited = 0;
+
+    fix_init(&f);
+    f.set.unauth_rate = 5; /* a burst of 10 anonymous requests */
+    f.set.max_allocations = 1000;
+    f.set.user_quota = 1000;
+    fix_start(&f);
+    fix_credentials(&f, 3600, "nat");
+    fix_fetch_nonce(&f); /* one anonymous request: the nonce serves every port of the address */
+    for (int i = 0; i < 100; i++) {
+        snprintf(addr, sizeof(addr), "203.0.113.7:%d", 41000 + i);
+        addr_parse(&f.client.remote, addr, 0);
+        fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
+        stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
+        fix_send_auth(&f, &b);
+        ok += reply_code(&f) == 0;
+    }
+    CHECK_INT(ok, 100);
+    CHECK_INT(turn_worker_stats(f.w)->rate_limited, 0);
+    /* Requests whose integrity fails, and anonymous ones, still count: the burst, then silence. */
+    memset(f.key, 0x55, sizeof(f.key));
+    for (int i = 0; i < 30; i++) {
+        snprintf(addr, sizeof(addr), "203.0.113.7:%d", 42000 + i);
+        addr_parse(&f.client.remote, addr, 0);
+        f.nsent = 0;
+        fix_begin(&f, &b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST);
+        stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
+        fix_send_auth(&f, &b);
+        limited += f.nsent == 0;
+    }
+    CHECK_INT(limited, 30 - 9); /* the nonce fetch spent one of the ten */
     fix_free(&f);
 }
 
