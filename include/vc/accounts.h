@@ -2,6 +2,7 @@
 #ifndef VC_ACCOUNTS_H
 #define VC_ACCOUNTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@ struct accounts;
 #define ACCOUNTS_NAME_MAX 128
 #define ACCOUNTS_PASSWORD_MIN 10
 #define ACCOUNTS_PASSWORD_MAX 1024
+#define ACCOUNTS_HASH_MAX 128 /* a stored "scrypt$N$r$p$salt$key" hash */
 
 /* Opens (creating if needed) DIR/vc.db, with DIR mode 0700 and the file 0600. Returns 0, or a
  * negative errno with a message in err. *out is owned by the caller: accounts_close(). */
@@ -31,6 +33,27 @@ int accounts_user_del(struct accounts *a, const char *email);
  * too often recently (per account: 5 failures in 15 minutes; per IP: 20 attempts a minute). */
 int64_t accounts_login(struct accounts *a, const char *email, const char *password, size_t pwlen,
                        const char *ip, int64_t now_s);
+
+/* The same check in three steps, so that the scrypt run can leave the thread that owns the
+ * database: accounts_login_begin() and accounts_login_end() on that thread, and
+ * accounts_login_check() on any thread (it touches neither the database nor the limits).
+ * Between them, an attempt holds the stored hash (or, for an unknown or malformed email, a
+ * dummy that costs the same scrypt run) and the account's key in the limit table. */
+struct accounts_attempt {
+    char hash[ACCOUNTS_HASH_MAX];
+    uint8_t key[32];
+    int64_t id; /* the account, 0 when the email is unknown */
+    bool valid; /* the email is well-formed, so its failures are counted */
+};
+/* Checks the limits and looks the account up into at. 0; -EAGAIN when ip has made 20 attempts
+ * this minute; -EBUSY when the account has failed 5 times in 15 minutes; -EIO. */
+int accounts_login_begin(struct accounts *a, const char *email, const char *ip, int64_t now_s,
+                         struct accounts_attempt *at);
+/* True when password (pwlen bytes) matches at's hash and names a real account. */
+bool accounts_login_check(const struct accounts_attempt *at, const char *password, size_t pwlen);
+/* Counts a failure against the account, or clears its count after a success, and wipes at.
+ * Returns the user id (> 0) when ok, else -EACCES. */
+int64_t accounts_login_end(struct accounts *a, struct accounts_attempt *at, bool ok, int64_t now_s);
 
 /* Starts a session for user_id lasting ttl_s: writes its cookie token and its CSRF token
  * (ACCOUNTS_TOKEN_LEN + 1 bytes each). Only a SHA-256 of the token is stored. 0 or -errno. */

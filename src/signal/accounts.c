@@ -31,7 +31,6 @@
 #define ACCOUNTS_KEY_LEN 32
 #define ACCOUNTS_SALT_B64 24 /* base64 of 16 bytes, padded */
 #define ACCOUNTS_KEY_B64 44  /* base64 of 32 bytes, padded */
-#define ACCOUNTS_HASH_MAX 128
 #define ACCOUNTS_RAW_TOKEN 32
 
 /* Stored parameters are checked against these bounds, so a tampered row cannot make a login
@@ -631,44 +630,73 @@ static int accounts_user_lookup(struct accounts *a, const char *norm, int64_t *i
     return ret;
 }
 
-int64_t accounts_login(struct accounts *a, const char *email, const char *password, size_t pwlen,
-                       const char *ip, int64_t now_s)
+int accounts_login_begin(struct accounts *a, const char *email, const char *ip, int64_t now_s,
+                         struct accounts_attempt *at)
 {
-    char norm[ACCOUNTS_EMAIL_MAX + 1], hash[ACCOUNTS_HASH_MAX];
-    uint8_t key[32];
-    int64_t id = 0;
-    bool valid, ok;
+    char norm[ACCOUNTS_EMAIL_MAX + 1];
     int rc = -ENOENT;
 
-    valid = accounts_email_normalise(email, norm) == 0;
-    if (valid)
-        accounts_sha256(key, a->hash_key, sizeof(a->hash_key), norm, strlen(norm));
-    if (pwlen > ACCOUNTS_PASSWORD_MAX)
-        pwlen = ACCOUNTS_PASSWORD_MAX + 1; /* still hashed, still wrong: bounds the work */
+    memset(at, 0, sizeof(*at));
+    at->valid = accounts_email_normalise(email, norm) == 0;
+    if (at->valid)
+        accounts_sha256(at->key, a->hash_key, sizeof(a->hash_key), norm, strlen(norm));
 
     /* The limits are checked before any scrypt run, so a locked-out guesser costs nothing. */
     pthread_mutex_lock(&a->lock);
-    if (accounts_ip_limited(a, ip, now_s) || (valid && accounts_fail_locked(a, key, now_s))) {
+    if (accounts_ip_limited(a, ip, now_s)) {
         pthread_mutex_unlock(&a->lock);
         return -EAGAIN;
     }
-    if (valid)
-        rc = accounts_user_lookup(a, norm, &id, hash);
+    if (at->valid && accounts_fail_locked(a, at->key, now_s)) {
+        pthread_mutex_unlock(&a->lock);
+        return -EBUSY;
+    }
+    if (at->valid)
+        rc = accounts_user_lookup(a, norm, &at->id, at->hash);
     pthread_mutex_unlock(&a->lock);
     if (rc == -EIO)
         return -EIO;
+    if (rc < 0) {
+        /* An unknown email costs the same scrypt run as a known one. */
+        at->id = 0;
+        snprintf(at->hash, sizeof(at->hash), "%s", accounts_dummy_hash);
+    }
+    return 0;
+}
 
-    ok = accounts_pw_verify(rc == 0 ? hash : accounts_dummy_hash, password, pwlen);
-    ok = ok && rc == 0 && pwlen >= ACCOUNTS_PASSWORD_MIN && pwlen <= ACCOUNTS_PASSWORD_MAX;
-    OPENSSL_cleanse(hash, sizeof(hash));
+bool accounts_login_check(const struct accounts_attempt *at, const char *password, size_t pwlen)
+{
+    bool ok;
+
+    if (pwlen > ACCOUNTS_PASSWORD_MAX)
+        pwlen = ACCOUNTS_PASSWORD_MAX + 1; /* still hashed, still wrong: bounds the work */
+    ok = accounts_pw_verify(at->hash, password, pwlen);
+    return ok && at->id > 0 && pwlen >= ACCOUNTS_PASSWORD_MIN && pwlen <= ACCOUNTS_PASSWORD_MAX;
+}
+
+int64_t accounts_login_end(struct accounts *a, struct accounts_attempt *at, bool ok, int64_t now_s)
+{
+    int64_t id = ok && at->id > 0 ? at->id : -EACCES;
 
     pthread_mutex_lock(&a->lock);
-    if (valid && ok)
-        accounts_fail_reset(a, key);
-    else if (valid)
-        accounts_fail_record(a, key, now_s);
+    if (at->valid && id > 0)
+        accounts_fail_reset(a, at->key);
+    else if (at->valid)
+        accounts_fail_record(a, at->key, now_s);
     pthread_mutex_unlock(&a->lock);
-    return ok ? id : -EACCES;
+    OPENSSL_cleanse(at, sizeof(*at));
+    return id;
+}
+
+int64_t accounts_login(struct accounts *a, const char *email, const char *password, size_t pwlen,
+                       const char *ip, int64_t now_s)
+{
+    struct accounts_attempt at;
+    int rc = accounts_login_begin(a, email, ip, now_s, &at);
+
+    if (rc < 0)
+        return rc == -EBUSY ? -EAGAIN : rc;
+    return accounts_login_end(a, &at, accounts_login_check(&at, password, pwlen), now_s);
 }
 
 int64_t accounts_user_id(struct accounts *a, const char *email)

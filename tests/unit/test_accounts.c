@@ -1,6 +1,7 @@
 /* Unit tests for accounts: users, scrypt hashes, login limits and sessions in a real SQLite file.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,65 @@ TEST(accounts_limits_attempts_per_ip_per_minute)
     CHECK_INT(login(&f, "dr@example.org", PW, "203.0.113.9", T0 + 62), -EAGAIN);
     CHECK(login(&f, "dr@example.org", PW, "203.0.113.10", T0 + 62) > 0);
     CHECK(login(&f, "dr@example.org", PW, "203.0.113.9", T0 + 120) > 0);
+    fixture_close(&f);
+}
+
+/* The password check of an attempt, on its own thread: it touches no database. */
+struct check_arg {
+    const struct accounts_attempt *at;
+    const char *pw;
+    bool ok;
+};
+
+static void *check_thread(void *p)
+{
+    struct check_arg *c = p;
+
+    c->ok = accounts_login_check(c->at, c->pw, strlen(c->pw));
+    return NULL;
+}
+
+/* begin, check on another thread, end: the result of the three steps. */
+static int64_t login_steps(struct fixture *f, const char *email, const char *pw, const char *ip,
+                           int64_t now)
+{
+    struct accounts_attempt at;
+    struct check_arg c = {&at, pw, false};
+    pthread_t t;
+    int rc = accounts_login_begin(f->a, email, ip, now, &at);
+
+    if (rc < 0)
+        return rc;
+    if (!CHECK_INT(pthread_create(&t, NULL, check_thread, &c), 0))
+        return -EIO;
+    pthread_join(t, NULL);
+    return accounts_login_end(f->a, &at, c.ok, now);
+}
+
+TEST(accounts_login_in_steps_checks_off_thread_and_keeps_the_limits)
+{
+    struct fixture f;
+    struct accounts_attempt at;
+
+    if (!CHECK(fixture_open(&f)))
+        return;
+    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
+    CHECK(login_steps(&f, "dr@example.org", PW, "192.0.2.1", T0) > 0);
+    CHECK_INT(login_steps(&f, "nobody@example.org", PW, "192.0.2.1", T0), -EACCES);
+    /* An unknown email is checked against the dummy hash: same scrypt run, never a match. */
+    CHECK_INT(accounts_login_begin(f.a, "nobody@example.org", "192.0.2.1", T0, &at), 0);
+    CHECK_INT(at.id, 0);
+    CHECK(strncmp(at.hash, "scrypt$15$8$1$", 14) == 0);
+    CHECK(!accounts_login_check(&at, PW, PW_LEN));
+    CHECK_INT(accounts_login_end(f.a, &at, true, T0), -EACCES); /* ok without an account */
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(login_steps(&f, "dr@example.org", "wrong password!", "192.0.2.2", T0), -EACCES);
+    /* A locked account and a busy address are told apart (the one call says -EAGAIN to both). */
+    CHECK_INT(accounts_login_begin(f.a, "dr@example.org", "192.0.2.3", T0, &at), -EBUSY);
+    CHECK_INT(login(&f, "dr@example.org", PW, "192.0.2.3", T0), -EAGAIN);
+    for (int i = 0; i < 18; i++) /* 20 attempts from the address in all */
+        CHECK_INT(accounts_login_begin(f.a, "dr@example.org", "192.0.2.3", T0, &at), -EBUSY);
+    CHECK_INT(accounts_login_begin(f.a, "other@example.org", "192.0.2.3", T0, &at), -EAGAIN);
     fixture_close(&f);
 }
 
