@@ -19,8 +19,7 @@
 #include "vc/teams.h"
 #include "sigapi_int.h"
 
-#define SIGAPI_LIST_MAX 256                    /* rooms listed per owner */
-#define SIGAPI_SESSION_TTL_DEFAULT (12 * 3600) /* when settings leave it 0 */
+#define SIGAPI_LIST_MAX 256 /* rooms listed per owner */
 #define SIGAPI_URL_MAX 512
 
 bool sigapi_handles(const char *path)
@@ -30,15 +29,21 @@ bool sigapi_handles(const char *path)
 
 /* ---- responses ---- */
 
-void sigapi_error(struct sigapi_call *c, int status, const char *code, const char *message)
+void sigapi_error_response(struct sigapi_response *resp, int status, const char *code,
+                           const char *message)
 {
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
 
-    c->resp->status = status;
-    c->resp->body.len = 0;
-    if (!j || sigmsg_buf_set_json(&c->resp->body, j) < 0)
-        c->resp->body.len = 0;
+    resp->status = status;
+    resp->body.len = 0;
+    if (!j || sigmsg_buf_set_json(&resp->body, j) < 0)
+        resp->body.len = 0;
     json_decref(j);
+}
+
+void sigapi_error(struct sigapi_call *c, int status, const char *code, const char *message)
+{
+    sigapi_error_response(c->resp, status, code, message);
 }
 
 /* The shared room registry (Redis) cannot be reached: the caller may try again. */
@@ -60,7 +65,7 @@ void sigapi_reply(struct sigapi_call *c, int status, json_t *j)
     c->resp->status = status;
 }
 
-static void sigapi_set_cookie(struct sigapi_call *c, const char *token, unsigned max_age)
+void sigapi_set_cookie(struct sigapi_call *c, const char *token, unsigned max_age)
 {
     snprintf(c->resp->set_cookie, sizeof(c->resp->set_cookie),
              "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%u", SIGAPI_SESSION_COOKIE,
@@ -77,7 +82,7 @@ static void sigapi_rfc3339(char out[32], int64_t ms)
         out[0] = '\0';
 }
 
-static void sigapi_auth_failed(struct sigapi_call *c, const char *kind)
+void sigapi_auth_failed(struct sigapi_call *c, const char *kind)
 {
     if (c->s->log)
         event_log_write(c->s->log, "auth.failed", "{s:s,s:s}", "kind", kind, "ip",
@@ -238,7 +243,7 @@ const struct hub_clinician *sigapi_who(const struct sigapi_call *c)
 }
 
 /* The shared store's key for a session token: hex SHA-256. */
-static void sigapi_session_key(const char *token, size_t len, char key[2 * TOKEN_HASH_LEN + 1])
+void sigapi_session_key(const char *token, size_t len, char key[2 * TOKEN_HASH_LEN + 1])
 {
     unsigned char hash[TOKEN_HASH_LEN];
 
@@ -314,7 +319,7 @@ static bool sigapi_csrf_ok(const struct sigapi_call *c)
 
 /* Authenticates a rooms call by API key or by session (+ CSRF for POST and DELETE). On failure
  * the error response is already set. */
-static bool sigapi_authenticate(struct sigapi_call *c, bool allow_key)
+bool sigapi_authenticate(struct sigapi_call *c, bool allow_key)
 {
     int rc;
 
@@ -641,121 +646,6 @@ static void sigapi_room_one(struct sigapi_call *c)
     sigapi_reply(c, 200, sigapi_room_json(&info, false));
 }
 
-/* ---- clinician sessions ---- */
-
-/* {email, name, csrf, id, teams, canned_messages}: who is signed in, for the dashboard. */
-static void sigapi_me_reply(struct sigapi_call *c, int64_t id, const char *csrf)
-{
-    char email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
-    struct hub_clinician who;
-    json_t *teams = json_array(), *canned = json_array();
-
-    if (accounts_user_info(c->s->accounts, id, email, sizeof(email), name, sizeof(name)) < 0 ||
-        teams_clinician_of_user(c->s->accounts, id, &who) < 0) {
-        json_decref(teams);
-        json_decref(canned);
-        sigapi_error(c, 401, "unauthorized", "authentication required");
-        return;
-    }
-    for (unsigned i = 0; teams && i < who.nteams; i++)
-        json_array_append_new(teams, json_string(who.teams[i]));
-    for (unsigned i = 0; canned && i < c->s->n_canned; i++)
-        json_array_append_new(canned, json_string(c->s->canned[i]));
-    sigapi_reply(c, 200,
-                 json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "email", email, "name", name, "csrf", csrf,
-                           "id", who.id, "teams", teams, "canned_messages", canned));
-}
-
-/* Reads {"email","password"}: both strings without NUL bytes, nothing else. */
-static bool sigapi_login_body(struct sigapi_call *c, json_t *body, json_t **email, json_t **pw)
-{
-    const char *key;
-    json_t *v;
-
-    *email = json_object_get(body, "email");
-    *pw = json_object_get(body, "password");
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "email") != 0 && strcmp(key, "password") != 0) {
-            sigapi_error(c, 400, "bad_request", "only email and password are accepted");
-            return false;
-        }
-    }
-    if (!json_is_string(*email) || !json_is_string(*pw) ||
-        strlen(json_string_value(*email)) != json_string_length(*email)) {
-        sigapi_error(c, 400, "bad_request", "email and password must be strings");
-        return false;
-    }
-    return true;
-}
-
-static void sigapi_login(struct sigapi_call *c)
-{
-    char token[ACCOUNTS_TOKEN_LEN + 1], csrf[ACCOUNTS_TOKEN_LEN + 1];
-    unsigned ttl = c->s->session_ttl ? c->s->session_ttl : SIGAPI_SESSION_TTL_DEFAULT;
-    json_t *body = sigapi_body(c), *email, *pw;
-    int64_t id;
-
-    if (!body)
-        return;
-    if (!sigapi_login_body(c, body, &email, &pw)) {
-        json_decref(body);
-        return;
-    }
-    id = accounts_login(c->s->accounts, json_string_value(email), json_string_value(pw),
-                        json_string_length(pw), c->req->ip, c->req->now_s);
-    json_decref(body); /* the password is not needed any more */
-    if (id == -EAGAIN) {
-        sigapi_error(c, 429, "too_many_requests", "too many login attempts; try again later");
-        return;
-    }
-    if (id == -EACCES) {
-        sigapi_auth_failed(c, "login");
-        sigapi_error(c, 401, "unauthorized", "wrong email or password");
-        return;
-    }
-    if (id <= 0 || accounts_session_new(c->s->accounts, id, c->req->now_s, ttl, token, csrf) < 0) {
-        sigapi_error(c, 500, "internal", "the session could not be started");
-        return;
-    }
-    sigapi_set_cookie(c, token, ttl);
-    if (c->s->sessions) {
-        char key[2 * TOKEN_HASH_LEN + 1], mail[ACCOUNTS_EMAIL_MAX + 1];
-        sigapi_session_key(token, strlen(token), key);
-        if (accounts_user_info(c->s->accounts, id, mail, sizeof(mail), NULL, 0) == 0)
-            c->s->sessions->put(c->s->sessions_ctx, key, mail, csrf, ttl);
-    }
-    OPENSSL_cleanse(token, sizeof(token));
-    sigapi_me_reply(c, id, csrf);
-}
-
-static void sigapi_session(struct sigapi_call *c)
-{
-    if (!c->s->accounts) {
-        sigapi_error(c, 404, "not_found", "clinician logins are disabled");
-        return;
-    }
-    if (sigapi_is(c, "POST")) {
-        sigapi_login(c);
-        return;
-    }
-    if (!sigapi_authenticate(c, false))
-        return;
-    if (c->route == SIGAPI_ROUTE_ME) {
-        sigapi_me_reply(c, c->user_id, c->csrf);
-        return;
-    }
-    accounts_session_del(c->s->accounts, c->token, c->token_len);
-    if (c->s->sessions) {
-        char key[2 * TOKEN_HASH_LEN + 1];
-        sigapi_session_key(c->token, c->token_len, key);
-        c->s->sessions->del(c->s->sessions_ctx, key);
-    }
-    sigapi_set_cookie(c, "", 0);
-    c->resp->status = 204;
-    c->resp->body.len = 0;
-}
-
 void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request *req,
                    struct sigapi_response *resp)
 {
@@ -764,6 +654,7 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
     resp->status = 500;
     resp->set_cookie[0] = '\0';
     resp->body.len = 0;
+    resp->login = NULL;
     const char *methods = "";
 
     c.route = sigapi_route(req->path, c.room_id, &methods);

@@ -1,5 +1,5 @@
-/* The REST API's internals, shared by sigapi.c (routing, auth, rooms, sessions) and
- * sigapi_clinic.c (labels, messages to waiting patients, teams). */
+/* The REST API's internals, shared by sigapi.c (routing, auth, rooms), sigapi_session.c (logins)
+ * and sigapi_clinic.c (labels, messages to waiting patients, teams). */
 #ifndef VC_SIGAPI_INT_H
 #define VC_SIGAPI_INT_H
 
@@ -10,7 +10,10 @@
 
 #include "vc/accounts.h"
 #include "vc/hub.h"
+#include "vc/random.h"
 #include "vc/sigapi.h"
+
+#define SIGAPI_SESSION_TTL_DEFAULT (12 * 3600) /* when settings leave it 0 */
 
 enum sigapi_route {
     SIGAPI_ROUTE_NONE,
@@ -48,6 +51,13 @@ json_t *sigapi_room_json(const struct hub_room_info *r, bool with_opts);
 /* Answers a failed lookup of one room (503 while the registry is away, else 404); false for 0. */
 bool sigapi_room_failed(struct sigapi_call *c, int rc);
 bool sigapi_is(const struct sigapi_call *c, const char *method);
+void sigapi_set_cookie(struct sigapi_call *c, const char *token, unsigned max_age);
+void sigapi_auth_failed(struct sigapi_call *c, const char *kind);
+/* Authenticates by API key (when allow_key) or by session, with the CSRF token for changes. On
+ * failure the error response is already set. */
+bool sigapi_authenticate(struct sigapi_call *c, bool allow_key);
+/* The shared store's key for a session token: hex SHA-256. */
+void sigapi_session_key(const char *token, size_t len, char key[2 * TOKEN_HASH_LEN + 1]);
 /* The session's clinician, or NULL for an API-key call. */
 const struct hub_clinician *sigapi_who(const struct sigapi_call *c);
 /* A string field of at most max_chars characters and outlen - 1 bytes, without NUL or other
@@ -55,6 +65,9 @@ const struct hub_clinician *sigapi_who(const struct sigapi_call *c);
  * (or 413 too_large) response. */
 bool sigapi_opt_text(struct sigapi_call *c, const char *key, json_t *v, size_t max_chars, char *out,
                      size_t outlen);
+
+/* sigapi_session.c: POST and DELETE /api/v1/session, GET /api/v1/me. */
+void sigapi_session(struct sigapi_call *c);
 
 /* sigapi_clinic.c */
 /* PATCH /api/v1/rooms/{id} {"label"}. */

@@ -581,6 +581,127 @@ TEST(sigapi_login_failures_look_alike_and_lock_out)
     fx_close(&f);
 }
 
+/* A deferred login: sigapi_handle hands it back, the test runs and finishes it. */
+static int login_deferred(struct fx *f, const char *json, bool client_gone, int64_t now)
+{
+    struct sigapi_request req = {.method = "POST",
+                                 .path = "/api/v1/session",
+                                 JSON_BODY(json),
+                                 .ip = "192.0.2.7",
+                                 .now_s = now};
+    struct sigapi_response resp;
+
+    memset(&resp, 0, sizeof(resp));
+    sigmsg_buf_init(&resp.body, RESP_LIMIT);
+    sigapi_handle(&f->s, &req, &resp);
+    if (resp.login) {
+        if (!CHECK_INT(resp.status, 0))
+            return -1;
+        sigapi_login_run(resp.login);
+        sigapi_login_finish(&f->s, resp.login, client_gone ? NULL : &resp);
+    }
+    f->status = client_gone ? 0 : resp.status;
+    snprintf(f->cookie, sizeof(f->cookie), "%s", resp.set_cookie);
+    sigmsg_buf_free(&resp.body);
+    return f->status;
+}
+
+TEST(sigapi_deferred_login_answers_after_its_check_and_counts_when_the_client_has_gone)
+{
+    struct sigapi_stats stats;
+    struct fx f;
+
+    memset(&stats, 0, sizeof(stats));
+    if (!CHECK(fx_open(&f, true)))
+        return;
+    f.s.defer_login = true;
+    f.s.stats = &stats;
+    CHECK_INT(
+        login_deferred(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"" DR_PW "\"}", false, T0),
+        200);
+    CHECK(strncmp(f.cookie, "vc_session=", 11) == 0);
+    /* Five failures whose clients hung up before the answer still lock the account. */
+    for (int i = 0; i < 5; i++)
+        login_deferred(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"wrong password\"}", true,
+                       T0);
+    CHECK_INT(
+        login_deferred(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"" DR_PW "\"}", false, T0),
+        429);
+    CHECK_INT(stats.logins[SIGAPI_LOGIN_OK], 1);
+    CHECK_INT(stats.logins[SIGAPI_LOGIN_WRONG], 5);
+    CHECK_INT(stats.logins[SIGAPI_LOGIN_LOCKED], 1);
+    fx_close(&f);
+}
+
+TEST(sigapi_refused_login_busy_is_503_unavailable)
+{
+    struct sigapi_request req = {.method = "POST",
+                                 .path = "/api/v1/session",
+                                 JSON_BODY("{\"email\":\"" DR_EMAIL "\",\"password\":\"x\"}"),
+                                 .ip = "192.0.2.7",
+                                 .now_s = T0};
+    struct sigapi_stats stats;
+    struct sigapi_response resp;
+    struct fx f;
+
+    memset(&stats, 0, sizeof(stats));
+    memset(&resp, 0, sizeof(resp));
+    if (!CHECK(fx_open(&f, true)))
+        return;
+    f.s.defer_login = true;
+    f.s.stats = &stats;
+    sigmsg_buf_init(&resp.body, RESP_LIMIT);
+    sigapi_handle(&f.s, &req, &resp);
+    if (CHECK(resp.login != NULL))
+        sigapi_login_refuse(&f.s, resp.login, &resp);
+    CHECK_INT(resp.status, 503);
+    CHECK(resp.login == NULL);
+    CHECK(strstr(resp.body.data, "\"unavailable\"") != NULL);
+    CHECK_INT(stats.logins[SIGAPI_LOGIN_BUSY], 1);
+    sigmsg_buf_free(&resp.body);
+    fx_close(&f);
+}
+
+TEST(sigapi_refusals_are_logged_once_a_minute_per_source_without_the_email)
+{
+    struct sigapi_stats stats;
+    struct fx f;
+    char *log;
+
+    memset(&stats, 0, sizeof(stats));
+    if (!CHECK(fx_open(&f, true)))
+        return;
+    f.s.stats = &stats;
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(login_req(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"wrong password\"}"),
+                  401);
+    /* Three refusals in one minute from one source: one line. */
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(login_req(&f, "{\"email\":\"" DR_EMAIL "\",\"password\":\"" DR_PW "\"}"), 429);
+    /* Another source is logged on its own; the first again in the next minute, with its count. */
+    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
+                                              .path = "/api/v1/session",
+                                              JSON_BODY("{\"email\":\"" DR_EMAIL
+                                                        "\",\"password\":\"x\"}"),
+                                              .ip = "192.0.2.8"}),
+              429);
+    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
+                                              .path = "/api/v1/session",
+                                              JSON_BODY("{\"email\":\"" DR_EMAIL
+                                                        "\",\"password\":\"x\"}"),
+                                              .now_s = T0 + 60}),
+              429);
+    log = read_log(&f);
+    CHECK_INT(count_substr(log, "\"event\":\"auth.refused\""), 3);
+    CHECK_INT(count_substr(log, "\"reason\":\"locked\",\"ip\":\"192.0.2.7\",\"suppressed\":0"), 1);
+    CHECK_INT(count_substr(log, "\"reason\":\"locked\",\"ip\":\"192.0.2.8\",\"suppressed\":0"), 1);
+    CHECK_INT(count_substr(log, "\"reason\":\"locked\",\"ip\":\"192.0.2.7\",\"suppressed\":2"), 1);
+    CHECK(strstr(log, "example.org") == NULL);
+    CHECK(strstr(log, "horse") == NULL);
+    CHECK_INT(stats.logins[SIGAPI_LOGIN_LOCKED], 5);
+    fx_close(&f);
+}
+
 TEST(sigapi_logout_ends_the_session_and_clears_the_cookie)
 {
     struct fx f;
