@@ -29,6 +29,16 @@ struct prom_histogram {
     unsigned n;
 };
 
+/* A counter family with one label: NAME{LABEL="values[i]"} counts[i] for each of n values. */
+struct prom_family {
+    const char *name;
+    const char *help;
+    const char *label;
+    const char *const *values;
+    const uint64_t *counts;
+    size_t n;
+};
+
 /* Starts an empty text in out (borrowed, outlen bytes; outlen may be 0). */
 void prom_init(struct prom_buf *b, char *out, size_t outlen);
 
@@ -37,6 +47,9 @@ void prom_put(struct prom_buf *b, const char *fmt, ...) __attribute__((format(pr
 
 /* Appends the HELP, TYPE and sample lines of each of the n metrics. */
 void prom_metrics(struct prom_buf *b, const struct prom_metric *m, size_t n);
+
+/* Appends the HELP and TYPE (counter) lines and one sample line per label value. */
+void prom_family(struct prom_buf *b, const struct prom_family *f);
 
 /* Appends the HELP and TYPE lines and the cumulative NAME_bucket{le="..."} lines; the caller adds
  * NAME_sum and NAME_count (their formats differ). Returns the total count. */

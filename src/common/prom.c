@@ -52,3 +52,10 @@ uint64_t prom_histogram(struct prom_buf *b, const struct prom_histogram *h)
     prom_put(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", h->name, cum);
     return cum;
 }
+
+void prom_family(struct prom_buf *b, const struct prom_family *f)
+{
+    prom_put(b, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help, f->name);
+    for (size_t i = 0; i < f->n; i++)
+        prom_put(b, "%s{%s=\"%s\"} %" PRIu64 "\n", f->name, f->label, f->values[i], f->counts[i]);
+}

@@ -59,3 +59,17 @@ TEST(prom_accepts_a_zero_sized_buffer)
     prom_put(&b, "%d", 1);
     CHECK_INT(b.len, 0);
 }
+
+TEST(prom_family_writes_one_labelled_sample_per_value)
+{
+    static const char *const values[2] = {"per_ip", "other"};
+    static const uint64_t counts[2] = {3, 0};
+    const struct prom_family f = {"x_refused_total", "Refusals.", "reason", values, counts, 2};
+    char out[256];
+    struct prom_buf b;
+
+    prom_init(&b, out, sizeof(out));
+    prom_family(&b, &f);
+    CHECK_STR(out, "# HELP x_refused_total Refusals.\n# TYPE x_refused_total counter\n"
+                   "x_refused_total{reason=\"per_ip\"} 3\nx_refused_total{reason=\"other\"} 0\n");
+}
