@@ -53,6 +53,8 @@ TEST_LINK_prom := $(LIB_COMMON)
 TEST_LINK_cidr := $(LIB_COMMON)
 TEST_LINK_secret := $(LIB_COMMON)
 TEST_LINK_httpframe := $(OBJ)/signald/httpframe.o
+TEST_LINK_workq := $(OBJ)/signald/workq.o
+TEST_LINK_static := $(OBJ)/signald/static.o
 TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN)
 
 # Interop helpers built from tests/interop/*.c (libnice and friends), linked per program.

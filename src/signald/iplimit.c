@@ -1,4 +1,5 @@
-/* The per-IP new-connection limit: token buckets in a fixed table indexed by a seeded hash. */
+/* Per-IP limits: new connections a minute (token buckets) and open connections (counters), each in
+ * a fixed table indexed by a seeded hash. */
 #include <errno.h>
 #include <string.h>
 
@@ -18,16 +19,16 @@ int signald_iplimit_init(struct signald_iplimit *l, unsigned per_min)
     return 0;
 }
 
-static uint64_t iplimit_hash(const struct signald_iplimit *l, const char *ip, size_t len)
+static uint64_t iplimit_hash(const uint64_t seed[2], const char *ip, size_t len)
 {
-    uint64_t h = l->seed[0] ^ 0xcbf29ce484222325ULL;
+    uint64_t h = seed[0] ^ 0xcbf29ce484222325ULL;
 
     for (size_t i = 0; i < len; i++) {
         h ^= (uint8_t)ip[i];
         h *= 0x100000001b3ULL;
         h ^= h >> 29;
     }
-    h ^= l->seed[1];
+    h ^= seed[1];
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
@@ -38,7 +39,8 @@ static uint64_t iplimit_hash(const struct signald_iplimit *l, const char *ip, si
 
 bool signald_iplimit_take(struct signald_iplimit *l, const char *ip, size_t len, uint64_t now_ms)
 {
-    struct signald_iplimit_slot *s = &l->slot[iplimit_hash(l, ip, len) % SIGNALD_IPLIMIT_SLOTS];
+    struct signald_iplimit_slot *s =
+        &l->slot[iplimit_hash(l->seed, ip, len) % SIGNALD_IPLIMIT_SLOTS];
 
     if (s->last_ms == 0) {
         s->tokens = l->burst;
@@ -52,4 +54,15 @@ bool signald_iplimit_take(struct signald_iplimit *l, const char *ip, size_t len,
         return false;
     s->tokens -= 1.0;
     return true;
+}
+
+int signald_ipcount_init(struct signald_ipcount *c)
+{
+    memset(c, 0, sizeof(*c));
+    return random_bytes(c->seed, sizeof(c->seed));
+}
+
+uint32_t *signald_ipcount_slot(struct signald_ipcount *c, const char *ip, size_t len)
+{
+    return &c->count[iplimit_hash(c->seed, ip, len) % SIGNALD_IPCOUNT_SLOTS];
 }

@@ -2,6 +2,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -59,6 +60,9 @@ struct main_config {
     long long away_queue_max;
     long long away_queue_bytes;
     long long max_conns_per_ip_per_min;
+    long long max_conns_per_ip;
+    long long http_header_timeout;
+    long long http_body_timeout;
     long long max_connections;
     char *web_root;
     long long session_ttl;
@@ -77,6 +81,7 @@ struct main_state {
     struct secret turn_secret;
     char public_url[SIGNALD_ORIGIN_MAX];
     char web_root[PATH_MAX];
+    int web_root_fd; /* -1 until opened */
     struct event_log *log;
     struct accounts *accounts;
     struct hub_settings hub;
@@ -262,6 +267,12 @@ static const struct cfg_option main_options[] = {
         "bytes buffered for a peer who is away", NULL),
     OPT("max-conns-per-ip-per-min", CFG_INT, 1, 1000000, "60", max_conns_per_ip_per_min,
         "new WebSocket connections per client IP per minute", NULL),
+    OPT("max-conns-per-ip", CFG_INT, 1, 1000000, "500", max_conns_per_ip,
+        "open HTTPS and WSS connections per client IP (a hospital's NAT may carry hundreds)", NULL),
+    OPT("http-header-timeout", CFG_INT, 1, 3600, "10", http_header_timeout,
+        "seconds a connection has for a request's headers (after connecting or an answer)", NULL),
+    OPT("http-body-timeout", CFG_INT, 1, 3600, "10", http_body_timeout,
+        "seconds a request body may take, plus one per KiB (1 KiB/s at least)", NULL),
     OPT("max-connections", CFG_INT, 1, 1000000, "20000", max_connections,
         "open WebSocket connections", NULL),
     OPT("web-root", CFG_STR, 0, 0, "src/web", web_root, "directory of the static web pages", NULL),
@@ -349,10 +360,9 @@ static int main_listen(const struct main_config *c, struct main_state *st, char 
 
     if (addr_parse(&a, c->listen, 0) < 0 || addr_port(&a) == 0)
         return daemon_fail(err, errlen, "listen: '%s' is not ADDR:PORT", c->listen);
-    if (addr_is_any(&a))
-        s->iface[0] = '\0';
-    else
-        addr_format_ip(&a, s->iface, sizeof(s->iface));
+    /* Exactly this address, the wildcard ones included ("0.0.0.0" is IPv4 only, "::" both). */
+    addr_format_ip(&a, s->iface, sizeof(s->iface));
+    s->listen_v6 = a.sa.sa_family == AF_INET6;
     s->port = addr_port(&a);
     return 0;
 }
@@ -370,6 +380,10 @@ static int main_files(const struct main_config *c, struct main_state *st, char *
         return daemon_fail(err, errlen, "web-root: %s: %s", c->web_root, strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         return daemon_fail(err, errlen, "web-root: %s is not a directory", c->web_root);
+    /* Files are opened beneath this descriptor, so no link can lead out of the root. */
+    st->web_root_fd = open(st->web_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (st->web_root_fd < 0)
+        return daemon_fail(err, errlen, "web-root: %s: %s", c->web_root, strerror(errno));
     return 0;
 }
 
@@ -513,6 +527,10 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     s->frame_ancestors = c->frame_ancestors;
     s->max_connections = main_max_connections((unsigned)c->max_connections, st->nofile);
     s->max_conns_per_ip_per_min = (unsigned)c->max_conns_per_ip_per_min;
+    s->max_conns_per_ip = (unsigned)c->max_conns_per_ip;
+    s->http_header_timeout = (unsigned)c->http_header_timeout;
+    s->http_body_timeout = (unsigned)c->http_body_timeout;
+    s->web_root_fd = st->web_root_fd;
     s->public_url = st->public_url;
     s->hub_settings = h;
     s->api = a;
@@ -643,6 +661,8 @@ out:
 
 static void main_free(struct main_state *st)
 {
+    if (st->web_root_fd >= 0)
+        close(st->web_root_fd);
     turnpool_free(st->pool);
     if (st->accounts)
         accounts_close(st->accounts);
@@ -771,6 +791,7 @@ int main(int argc, char **argv)
         cfg_free(main_options, MAIN_NOPTS, &cfg);
         return 1;
     }
+    st->web_root_fd = -1;
     st->cfg = &cfg;
     st->argc = argc;
     st->argv = argv;

@@ -5,6 +5,40 @@
 #include "vc/prom.h"
 #include "signald.h"
 
+/* The connection and request refusals, timeouts and login outcomes. */
+static void signald_metrics_edge(struct prom_buf *b, const struct signald_io_counts *io)
+{
+    static const char *const ws_reasons[] = {"origin", "capacity", "rate"};
+    static const char *const statuses[] = {"400", "411", "413", "414", "431"};
+    static const char *const phases[] = {"headers", "body"};
+    static const char *const per_ip[] = {"per_ip"};
+    static const char *const outcomes[] = {"ok", "wrong", "locked", "rate_limited", "busy"};
+    const uint64_t ws[] = {io->refused_origin, io->refused_capacity, io->refused_rate};
+    const uint64_t timeouts[] = {io->timeouts_headers, io->timeouts_body};
+    static const uint64_t zeros[5];
+    const struct prom_family f[] = {
+        {"vc_signal_ws_refused_total", "WebSocket upgrades refused, by reason.", "reason",
+         ws_reasons, ws, 3},
+        {"vc_signal_refused_total", "Connections refused when accepted, by reason.", "reason",
+         per_ip, &io->refused_per_ip, 1},
+        {"vc_signal_http_refused_total",
+         "Requests refused for their framing or size (the connection is closed), by status.",
+         "status", statuses, io->http_refused ? io->http_refused : zeros, 5},
+        {"vc_signal_http_timeouts_total",
+         "Connections closed for sending a request's headers or body too slowly.", "phase", phases,
+         timeouts, 2},
+        {"vc_signal_logins_total", "Clinician logins, by outcome.", "outcome", outcomes,
+         io->logins ? io->logins : zeros, 5},
+    };
+    const struct prom_metric m = {"vc_signal_http_connections", "gauge",
+                                  "Open HTTPS connections, WebSockets included.",
+                                  io->tcp_connections};
+
+    prom_metrics(b, &m, 1);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        prom_family(b, &f[i]);
+}
+
 size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
                               const struct signald_io_counts *io, char *out, size_t outlen)
 {
@@ -58,12 +92,6 @@ size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
         };
         prom_metrics(&b, c, sizeof(c) / sizeof(c[0]));
     }
-    prom_put(&b,
-             "# HELP vc_signal_ws_refused_total WebSocket upgrades refused, by reason.\n"
-             "# TYPE vc_signal_ws_refused_total counter\n"
-             "vc_signal_ws_refused_total{reason=\"origin\"} %" PRIu64 "\n"
-             "vc_signal_ws_refused_total{reason=\"capacity\"} %" PRIu64 "\n"
-             "vc_signal_ws_refused_total{reason=\"rate\"} %" PRIu64 "\n",
-             io->refused_origin, io->refused_capacity, io->refused_rate);
+    signald_metrics_edge(&b, io);
     return b.len;
 }

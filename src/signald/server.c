@@ -45,6 +45,7 @@ static void server_tick(lws_sorted_usec_list_t *sul)
     struct server *srv = lws_container_of(sul, struct server, tick);
 
     server_clock(srv);
+    server_tcp_expire(srv);
     hub_tick(srv->hub);
     if (srv->cluster)
         cluster_tick(srv->cluster);
@@ -137,9 +138,14 @@ static int server_start(struct server *srv, char *err, size_t errlen)
     memset(&info, 0, sizeof(info));
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_LIBEV;
+    /* lws 4.1 binds an AF_INET6 socket whenever IPv6 is on, and writes an IPv4 iface into it as
+     * a sockaddr_in (so 127.0.0.1 lands in sin6_flowinfo and the socket binds "::", every
+     * address). An IPv4 address therefore needs IPv6 off, which makes the socket AF_INET. */
+    if (!s->listen_v6)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = (void *[]){srv->loop};
     info.port = s->port;
-    info.iface = s->iface[0] ? s->iface : NULL;
+    info.iface = s->iface;
     info.protocols = protocols;
     info.ssl_cert_filepath = s->cert;
     info.ssl_private_key_filepath = s->key;
@@ -152,13 +158,16 @@ static int server_start(struct server *srv, char *err, size_t errlen)
     info.headers = srv->headers;
     info.retry_and_idle_policy = &server_retry;
     info.server_string = "vc-signal";
-    info.max_http_header_data = 8192;
+    /* vc-signal answers headers over SERVER_HEADERS_MAX with 431 itself (server_http_framing);
+     * lws only drops a connection, without an answer, past its own ceiling. */
+    info.max_http_header_data = SERVER_HEADERS_LWS_MAX;
     info.user = srv;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         ev_loop_destroy(srv->loop);
-        snprintf(err, errlen, "listen: cannot serve https on %s:%d (%s)",
-                 s->iface[0] ? s->iface : "*", s->port,
+        srv->loop = NULL;
+        snprintf(err, errlen, "listen: cannot serve https on %s%s%s:%d (%s)",
+                 s->listen_v6 ? "[" : "", s->iface, s->listen_v6 ? "]" : "", s->port,
                  "address in use, a bad cert/key, or lws's libev plugin missing?");
         return -EADDRINUSE;
     }
@@ -201,6 +210,63 @@ static void server_cluster_stop(struct server *srv)
     srv->cluster = NULL;
 }
 
+/* Undoes signald_server_run()'s set-up in reverse; safe after a partial start. */
+static void server_teardown(struct server *srv)
+{
+    const struct signald_settings *s = srv->s;
+
+    srv->shutting_down = true;
+    if (srv->ctx) {
+        lws_sul_cancel(&srv->tick);
+        server_cluster_stop(srv);      /* before the hub: remote sessions are closed into it */
+        lws_context_destroy(srv->ctx); /* lws has stopped its watchers: the loop is ours again */
+    }
+    if (srv->logins)
+        server_logins_stop(srv); /* every connection has gone: checks still running are counted */
+    if (srv->loop)
+        ev_loop_destroy(srv->loop);
+    hub_free(srv->hub);
+    s->api->hub = NULL;
+    s->api->stats = NULL;
+    s->api->defer_login = false;
+    free(srv);
+}
+
+/* Everything up to the first turn of the loop: the hub, lws, Redis, the login pool, signals. */
+static int server_setup(struct server *srv, char *err, size_t errlen)
+{
+    const struct signald_settings *s = srv->s;
+    int r;
+
+    if ((r = signald_iplimit_init(&srv->iplimit, s->max_conns_per_ip_per_min)) < 0 ||
+        (r = signald_ipcount_init(&srv->ipcount)) < 0) {
+        snprintf(err, errlen, "getrandom: %s", strerror(-r));
+        return r;
+    }
+    srv->hub = hub_new(s->hub_settings, &server_hub_ops, srv);
+    if (!srv->hub) {
+        snprintf(err, errlen, "cannot create the hub (out of memory)");
+        return -ENOMEM;
+    }
+    s->api->hub = srv->hub;
+    hub_set_directory(srv->hub, &signald_directory_ops, s->api->accounts);
+    s->api->stats = &srv->api_stats;
+    s->api->defer_login = true;
+    lws_set_log_level(log_enabled(LOG_LEVEL_DEBUG) ? LLL_ERR | LLL_WARN : LLL_ERR, server_lws_log);
+    if ((r = server_start(srv, err, errlen)) < 0 ||
+        (s->redis_url && (r = server_cluster_start(srv, err, errlen)) < 0))
+        return r;
+    if ((r = server_logins_start(srv)) < 0) {
+        snprintf(err, errlen, "login workers: %s", strerror(-r));
+        return r;
+    }
+    if ((r = signald_signals_start(&srv->sig, server_wake, srv)) < 0) {
+        snprintf(err, errlen, "pthread_create: %s", strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
 int signald_server_run(const struct signald_settings *s, char *err, size_t errlen)
 {
     struct server *srv = calloc(1, sizeof(*srv));
@@ -211,64 +277,28 @@ int signald_server_run(const struct signald_settings *s, char *err, size_t errle
         return -ENOMEM;
     }
     srv->s = s;
-    if ((r = signald_iplimit_init(&srv->iplimit, s->max_conns_per_ip_per_min)) < 0) {
-        snprintf(err, errlen, "getrandom: %s", strerror(-r));
-        free(srv);
-        return r;
-    }
-    srv->hub = hub_new(s->hub_settings, &server_hub_ops, srv);
-    if (!srv->hub) {
-        snprintf(err, errlen, "cannot create the hub (out of memory)");
-        free(srv);
-        return -ENOMEM;
-    }
-    s->api->hub = srv->hub;
-    hub_set_directory(srv->hub, &signald_directory_ops, s->api->accounts);
-    lws_set_log_level(log_enabled(LOG_LEVEL_DEBUG) ? LLL_ERR | LLL_WARN : LLL_ERR, server_lws_log);
-    if ((r = server_start(srv, err, errlen)) < 0) {
-        hub_free(srv->hub);
-        free(srv);
-        return r;
-    }
-    if (s->redis_url && (r = server_cluster_start(srv, err, errlen)) < 0) {
-        lws_context_destroy(srv->ctx);
-        ev_loop_destroy(srv->loop);
-        hub_free(srv->hub);
-        free(srv);
-        return r;
-    }
-    if ((r = signald_signals_start(&srv->sig, server_wake, srv)) < 0) {
-        snprintf(err, errlen, "pthread_create: %s", strerror(-r));
-        server_cluster_stop(srv);
-        lws_context_destroy(srv->ctx);
-        ev_loop_destroy(srv->loop);
-        hub_free(srv->hub);
-        free(srv);
+    if ((r = server_setup(srv, err, errlen)) < 0) {
+        server_teardown(srv);
         return r;
     }
     server_clock(srv);
     lws_sul_schedule(srv->ctx, 0, &srv->tick, server_tick, LWS_US_PER_SEC);
     lws_cancel_service(srv->ctx); /* lws 4.1 arms its libev timer (the tick) after I/O only */
-    fprintf(stderr, "vc-signal: listening on https://%s:%d (public URL %s)\n",
-            s->iface[0] ? s->iface : "*", s->port, s->public_url);
+    fprintf(stderr, "vc-signal: listening on https://%s%s%s:%d (public URL %s)\n",
+            s->listen_v6 ? "[" : "", s->iface, s->listen_v6 ? "]" : "", s->port, s->public_url);
     /* A turn handles what is ready, blocking until something is; lws_cancel_service() from the
-     * signal thread is such an event, so the flags are acted on here, between events. */
+     * signal thread or a login worker is such an event, so their results are taken here,
+     * between events. */
     while (!atomic_load(&srv->sig.stop)) {
         if (!ev_run(srv->loop, EVRUN_ONCE))
             break;
+        server_logins_done(srv);
         if (atomic_exchange(&srv->sig.reload, false))
             server_reload(srv);
         if (atomic_exchange(&srv->sig.drain, false))
             server_drain(srv);
     }
     signald_signals_stop(&srv->sig);
-    srv->shutting_down = true;
-    lws_sul_cancel(&srv->tick);
-    server_cluster_stop(srv);      /* before the hub: remote sessions are closed into it */
-    lws_context_destroy(srv->ctx); /* lws has stopped its watchers: the loop is ours again */
-    ev_loop_destroy(srv->loop);
-    hub_free(srv->hub);
-    s->api->hub = NULL;
-    free(srv);
+    server_teardown(srv);
     return 0;
 }

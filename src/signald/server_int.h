@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "vc/hub.h"
+#include "vc/sigapi.h"
 #include "signald.h"
 
 /* Keepalive: ping a WebSocket silent for 5 s and hang up one silent for 10 s. The server does this
@@ -32,6 +33,44 @@ struct server_frame {
     unsigned char data[]; /* LWS_PRE + len */
 };
 
+/* lws's own ceiling for a request's header block: above it lws 4.1 drops the connection without
+ * an answer, so it sits well above SERVER_HEADERS_MAX, which vc-signal answers with 431. */
+#define SERVER_HEADERS_LWS_MAX (32 * 1024)
+#define SERVER_HEADERS_MAX (8 * 1024)
+/* Password checks queued or running at once; past that a login gets 503. */
+#define SERVER_LOGIN_THREADS 2
+#define SERVER_LOGIN_PENDING 64
+
+/* What a connection's deadline is for. */
+enum server_phase {
+    SERVER_PHASE_NONE,
+    SERVER_PHASE_HEADERS, /* from accept, or the previous answer, to the end of the headers */
+    SERVER_PHASE_BODY,    /* from the end of the headers to the end of the body */
+};
+
+struct server_job;
+
+/* One accepted TCP connection, HTTPS or (after an upgrade) WSS: lws's opaque user data on its
+ * wsi, allocated when lws adopts the socket and freed at LWS_CALLBACK_WSI_DESTROY. */
+struct server_tcp {
+    struct lws *wsi;
+    struct server_tcp *prev, *next; /* server.timed, while a deadline is armed */
+    uint64_t deadline_ms;
+    enum server_phase phase;
+    uint32_t *ip_count;     /* its IP's counter in server.ipcount */
+    struct server_job *job; /* a login being checked for it (logins.c), or NULL */
+};
+
+/* The I/O layer's refusals of HTTP requests, by status, for /metrics. */
+enum server_refusal {
+    SERVER_REFUSED_400, /* framing */
+    SERVER_REFUSED_411,
+    SERVER_REFUSED_413,
+    SERVER_REFUSED_414,
+    SERVER_REFUSED_431,
+    SERVER_REFUSALS
+};
+
 /* The server: one per process, reached from callbacks through lws_context_user(). */
 struct server {
     const struct signald_settings *s;
@@ -49,6 +88,12 @@ struct server {
     struct lws_protocol_vhost_options headers[SIGNALD_NHEADERS];
     struct signald_iplimit iplimit;
     struct cluster *cluster; /* NULL without --redis */
+    struct signald_ipcount ipcount;
+    struct server_tcp *timed; /* connections with a deadline armed */
+    size_t n_tcp;             /* accepted connections open */
+    uint64_t refused_per_ip, timeouts[3], http_refused[SERVER_REFUSALS];
+    struct workq *logins; /* password checks */
+    struct sigapi_stats api_stats;
 };
 
 /* One vc.v1 connection: lws's per-session data (zeroed by lws), opaque to the hub. */
@@ -91,10 +136,12 @@ struct server_http {
     char method[8];
     char path[SERVER_PATH_MAX];
     bool head, close_after, waiting_body, body_too_large;
-    uint8_t *body; /* SIGAPI_MAX_BODY bytes, allocated when a body arrives */
+    bool api;      /* the path is under /api/: errors are JSON */
+    uint8_t *body; /* SIGAPI_MAX_BODY bytes, allocated when a body arrives (wiped when freed) */
     size_t body_len;
     char *out; /* the response body being written */
     size_t out_len, out_off;
+    struct sigapi_response *deferred; /* an API answer to send on the next writable callback */
 };
 
 /* server.c */
@@ -115,5 +162,39 @@ void server_keepalive(struct server *srv);
 /* http.c */
 int server_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len);
+/* The request's headers against the size cap and the framing rules (httpframe.c): 0, or the
+ * status to refuse it with (400, 411 or 431). *length and *has_length: its Content-Length. */
+int server_http_framing(struct lws *wsi, uint64_t *length, bool *has_length);
+/* Sends resp (taken: freed here) as the answer of wsi's transaction. */
+int server_http_send_api(struct lws *wsi, struct server_http *h, struct sigapi_response *resp);
+
+/* conns.c: every accepted connection, its IP's count and its deadline. */
+/* LWS_CALLBACK_FILTER_NETWORK_CONNECTION: -1 refuses a connection from an IP that has
+ * max-conns-per-ip open already (before any TLS work). */
+int server_tcp_filter(struct server *srv, const struct lws_filter_network_conn_args *f);
+/* LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: tracks wsi, whose headers are now due. -1 when
+ * out of memory (lws then closes it). */
+int server_tcp_open(struct server *srv, struct lws *wsi);
+/* LWS_CALLBACK_WSI_DESTROY: forgets wsi; a login still being checked for it is orphaned. */
+void server_tcp_destroy(struct server *srv, struct lws *wsi);
+/* The tracking of wsi, or NULL (not an accepted connection). */
+struct server_tcp *server_tcp_of(struct lws *wsi);
+/* Arms wsi's deadline for phase, ms from now, or disarms it (SERVER_PHASE_NONE). */
+void server_tcp_deadline(struct server *srv, struct lws *wsi, enum server_phase phase, uint64_t ms);
+/* From the 1 s tick: closes the connections past their deadline. */
+void server_tcp_expire(struct server *srv);
+
+/* logins.c: password checks on the worker pool, answered from the service thread. */
+int server_logins_start(struct server *srv);
+/* Hands login (taken) to the pool for wsi's transaction; on a full pool answers 503 at once.
+ * Returns the callback's value. */
+int server_login_submit(struct server *srv, struct lws *wsi, struct server_http *h,
+                        struct sigapi_login *login);
+/* Between events on the service thread: finishes the checks done, queuing their answers. */
+void server_logins_done(struct server *srv);
+/* At shutdown, after lws has closed every connection: joins the pool and counts what is left. */
+void server_logins_stop(struct server *srv);
+/* The connection of job has gone: its check still finishes (and counts) but answers nobody. */
+void server_job_orphan(struct server_job *job);
 
 #endif

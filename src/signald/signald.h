@@ -37,10 +37,12 @@ typedef int (*signald_reload_cb)(struct main_state *st, char *err, size_t errlen
 /* Everything server.c needs, resolved and checked by main.c. Strings are borrowed. The server
  * reads it as const; only the reload hook changes it, on the service thread between events. */
 struct signald_settings {
-    char iface[VC_ADDR_STRLEN]; /* "" for every interface */
+    char iface[VC_ADDR_STRLEN]; /* the IP literal to bind ("0.0.0.0" and "::" included) */
+    bool listen_v6;             /* iface is IPv6 */
     int port;
     const char *cert, *key;
     const char *web_root;          /* absolute path, no trailing '/' */
+    int web_root_fd;               /* the web root, opened O_PATH at start-up (borrowed) */
     char host[SIGNALD_ORIGIN_MAX]; /* public-url's host[:port], for CSP connect-src */
     const char *frame_ancestors;
     char origins[SIGNALD_ORIGINS_MAX][SIGNALD_ORIGIN_MAX]; /* exact scheme://host[:port] */
@@ -49,6 +51,9 @@ struct signald_settings {
     unsigned n_metrics_allow;
     unsigned max_connections;
     unsigned max_conns_per_ip_per_min;
+    unsigned max_conns_per_ip;    /* open HTTPS and WSS connections per client IP */
+    unsigned http_header_timeout; /* seconds for a request's headers */
+    unsigned http_body_timeout;   /* seconds for a request's body, plus one per KiB */
     const char *public_url;
     const struct hub_settings *hub_settings; /* borrowed: the server creates the hub with it */
     struct sigapi_settings *api;             /* borrowed; its hub is set while the server runs */
@@ -101,11 +106,15 @@ int signald_tls_load(struct ssl_ctx_st *ctx, const char *cert, const char *key, 
 int signald_tls_check(const char *cert, const char *key, char *err, size_t errlen);
 
 /* Static files. The request path (borrowed, NUL-terminated, without query) maps to a file
- * under root: "/" is index.html, "/join" is join.html. Returns 0 with *body (owned by the
- * caller: free()) and its length and MIME type; -ENOENT for a missing file, a directory, or
- * a refused path ("..", hidden segments, odd bytes); -EFBIG above SIGNALD_STATIC_MAX. */
-int signald_static_load(const char *root, const char *path, char **body, size_t *len,
-                        const char **mime);
+ * under the directory root_fd: "/" is index.html, "/join" is join.html. No symbolic link is
+ * followed, in the name or on the way to it. Returns 0 with *body (owned by the caller: free())
+ * and its length and MIME type; -ENOENT for a missing file, a directory, a symbolic link, or a
+ * refused path ("..", hidden segments, odd bytes); -EFBIG above SIGNALD_STATIC_MAX. */
+int signald_static_load(int root_fd, const char *path, char **body, size_t *len, const char **mime);
+/* The fallback of signald_static_load() for kernels without openat2(): opens rel (segments
+ * separated by '/', none empty) under root_fd, one openat() with O_NOFOLLOW per segment. Returns
+ * the descriptor, or -1 with errno set (ELOOP or ENOTDIR for a link). Exposed for its tests. */
+int signald_static_open_walk(int root_fd, const char *rel);
 /* The Content-Type for a file name by its extension ("application/octet-stream" otherwise). */
 const char *signald_static_mime(const char *name);
 
@@ -120,6 +129,10 @@ struct signald_io_counts {
     bool clustered; /* --redis: the cluster's figures below are printed */
     bool redis_up;
     uint64_t cluster_published, cluster_received, proxied_joins, takeovers;
+    size_t tcp_connections; /* accepted HTTPS connections, WebSockets included */
+    uint64_t refused_per_ip, timeouts_headers, timeouts_body;
+    const uint64_t *http_refused; /* 5: requests refused with 400, 411, 413, 414, 431 */
+    const uint64_t *logins;       /* 5: ok, wrong, locked, rate_limited, busy */
 };
 size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
                               const struct signald_io_counts *io, char *out, size_t outlen);
@@ -135,6 +148,18 @@ struct signald_iplimit {
     double per_ms, burst;
     struct signald_iplimit_slot slot[SIGNALD_IPLIMIT_SLOTS];
 };
+/* Open connections per client IP: counters in a fixed table indexed by a seeded hash, so
+ * nobody can pick addresses that share a victim's counter. */
+#define SIGNALD_IPCOUNT_SLOTS 16384
+struct signald_ipcount {
+    uint64_t seed[2];
+    uint32_t count[SIGNALD_IPCOUNT_SLOTS];
+};
+/* 0 or -errno (no randomness). */
+int signald_ipcount_init(struct signald_ipcount *c);
+/* The counter of ip (len bytes). */
+uint32_t *signald_ipcount_slot(struct signald_ipcount *c, const char *ip, size_t len);
+
 /* per_min new connections a minute per IP, with a burst of the same size. 0 or -errno. */
 int signald_iplimit_init(struct signald_iplimit *l, unsigned per_min);
 /* Takes one token for ip (len bytes) at now_ms; false when the bucket is empty. */

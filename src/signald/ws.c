@@ -151,12 +151,26 @@ static bool server_upgrade_ok(struct server *srv, struct lws *wsi)
     return server_origin_allowed(srv->s, wsi);
 }
 
-/* Before an upgrade is accepted (on the http protocol): the path, subprotocol and Origin, the
- * connection cap and the per-IP rate. A refusal answers 403 and returns 1. */
+/* Before an upgrade is accepted (on the http protocol): the framing and size of the request,
+ * then the path, subprotocol and Origin, the connection cap and the per-IP rate. A refusal of
+ * the first kind answers and hangs up (-1: what follows the request must not be read as
+ * another); of the second, answers 403 and returns 1 (the connection may carry on). */
 int server_confirm_upgrade(struct server *srv, struct lws *wsi)
 {
+    uint64_t length;
+    bool has_length;
+    int status = server_http_framing(wsi, &length, &has_length);
     char ip[64];
 
+    if (status == 0 && length > 0)
+        status = 400; /* an upgrade has no body: what follows is the WebSocket's */
+    if (status) {
+        srv->http_refused[status == 431   ? SERVER_REFUSED_431
+                          : status == 411 ? SERVER_REFUSED_411
+                                          : SERVER_REFUSED_400]++;
+        lws_return_http_status(wsi, (unsigned)status, NULL);
+        return -1;
+    }
     if (!server_upgrade_ok(srv, wsi)) {
         srv->refused_origin++;
         goto refuse;
@@ -174,8 +188,11 @@ int server_confirm_upgrade(struct server *srv, struct lws *wsi)
             log_msg(LOG_LEVEL_DEBUG, "ws: refused %s: new-connection rate", ip);
         goto refuse;
     }
+    server_tcp_deadline(srv, wsi, SERVER_PHASE_NONE, 0);
     return 0;
 refuse:
+    /* The connection stays for another request, whose headers are due in the usual time. */
+    server_tcp_deadline(srv, wsi, SERVER_PHASE_HEADERS, srv->s->http_header_timeout * 1000ull);
     lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "forbidden");
     return 1;
 }
