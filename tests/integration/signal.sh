@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts vc-signal on loopback and runs the node integration tests (tests/signal) against it:
-# REST, vc.v1 over WebSocket, limits, the canary call; then scans logs and database once more.
+# REST, vc.v1 over WebSocket, limits, the HTTP edge, the canary call; then scans logs and database
+# once more.
 # Environment: VC_BUILD (default build); VC_ONLY=REGEX runs only the node tests whose names match.
 . "$(dirname "$0")/lib.sh"
 
@@ -50,14 +51,29 @@ signal_user_add "$DATA_DIR" "$BOB_EMAIL" "Dr Bob" "$BOB_PASSWORD" --team Cardiol
 signal_user_add "$DATA_DIR" "$CAROL_EMAIL" "Dr Carol" "$CAROL_PASSWORD" --team Renal
 signal_user_add "$DATA_DIR" "$CANARY_EMAIL" "$CANARY_NAME" "$CANARY_PASSWORD"
 
+# The pages are served from a copy of src/web with symbolic links in it (to /etc, to
+# /etc/passwd, to a file and a directory inside the root): none may be followed.
+WEB_ROOT=$WORK/web
+cp -r src/web "$WEB_ROOT"
+ln -s /etc "$WEB_ROOT/etc-link"
+ln -s /etc/passwd "$WEB_ROOT/passwd.txt"
+ln -s index.html "$WEB_ROOT/alias.html"
+ln -s js "$WEB_ROOT/js-link"
+
 # --max-conns-per-ip-per-min: every test client comes from 127.0.0.1; the default 60 would
-# refuse the suite's ~100 WebSocket connections a minute.
+# refuse the suite's ~100 WebSocket connections a minute. The HTTP edge's limits are small so
+# that slow clients are seen closed within seconds (tests/signal/test_edge.mjs).
+HEADER_TIMEOUT=4
+BODY_TIMEOUT=3
+MAX_CONNS_PER_IP=64
 argv=(--listen "127.0.0.1:$port" --cert certs/server.crt
     --key certs/server.key --public-url "https://localhost:$port" --api-key "$API_KEY"
     --turn-secret "$SIGNAL_TURN_SECRET" --ice-server stun:127.0.0.1:3478
     --ice-server 'turn:127.0.0.1:3478?transport=udp' --data-dir "$DATA_DIR" --log "$META_LOG"
     --resume-grace "$RESUME_GRACE" --max-msg-rate 50 --max-conns-per-ip-per-min 100000
-    --allowed-origin https://app.example.test)
+    --allowed-origin https://app.example.test --web-root "$WEB_ROOT"
+    --http-header-timeout "$HEADER_TIMEOUT" --http-body-timeout "$BODY_TIMEOUT"
+    --max-conns-per-ip "$MAX_CONNS_PER_IP")
 echo "# server: ${argv[*]//$API_KEY/KEY}" | sed "s/$SIGNAL_TURN_SECRET/SECRET/"
 start_signal "$SERVER_LOG" "$port" "${argv[@]}"
 
@@ -73,6 +89,8 @@ out=$WORK/node.out
             VC_BOB_EMAIL=$BOB_EMAIL VC_BOB_PASSWORD=$BOB_PASSWORD \
             VC_CAROL_EMAIL=$CAROL_EMAIL VC_CAROL_PASSWORD=$CAROL_PASSWORD \
             VC_CANARY_EMAIL=$CANARY_EMAIL VC_CANARY_PASSWORD=$CANARY_PASSWORD VC_CANARY_NAME=$CANARY_NAME \
+            VC_HTTP_HEADER_TIMEOUT=$HEADER_TIMEOUT VC_HTTP_BODY_TIMEOUT=$BODY_TIMEOUT \
+            VC_MAX_CONNS_PER_IP=$MAX_CONNS_PER_IP \
             timeout 150 "$NODE" run.mjs
 ) 2>&1 | tee "$out"
 counts_from "$out" signal_node_tests

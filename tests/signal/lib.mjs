@@ -1,6 +1,7 @@
 // Helpers for the vc-signal integration tests: config, HTTPS requests, a vc.v1 client, the runner.
 import fs from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -36,6 +37,10 @@ export const cfg = {
         },
     },
 };
+// The HTTP edge's limits as signal.sh set them (--http-header-timeout and friends).
+cfg.headerTimeout = Number(process.env.VC_HTTP_HEADER_TIMEOUT || 10);
+cfg.bodyTimeout = Number(process.env.VC_HTTP_BODY_TIMEOUT || 10);
+cfg.maxConnsPerIp = Number(process.env.VC_MAX_CONNS_PER_IP || 500);
 cfg.origin = `https://localhost:${cfg.port}`;
 cfg.allowedOrigin = process.env.VC_ALLOWED_ORIGIN || 'https://app.example.test';
 cfg.wsUrl = `wss://127.0.0.1:${cfg.port}/ws`;
@@ -77,8 +82,9 @@ export function withTimeout(p, ms, why) {
 }
 
 // One HTTPS request. opts: method, path, headers, body (object: JSON; string: raw), key (API
-// key, true for the configured one), cookie, csrf, agent:false for a fresh connection.
-// Resolves {status, headers, text, json}.
+// key, true for the configured one), cookie, csrf, agent (false for a fresh connection, or an
+// https.Agent), from (a local loopback address to connect from: tests that count per client IP
+// use their own, 127.0.0.N). Resolves {status, headers, text, json}.
 export function request(opts) {
     const headers = { Host: `localhost:${cfg.port}`, ...(opts.headers || {}) };
     let body = opts.body;
@@ -97,7 +103,8 @@ export function request(opts) {
                 port: cfg.port,
                 servername: 'localhost',
                 ca: cfg.ca,
-                agent: opts.agent === false ? false : agent,
+                agent: opts.agent === false || (opts.from && !opts.agent) ? false : opts.agent || agent,
+                localAddress: opts.from,
                 method: opts.method || 'GET',
                 path: opts.path,
                 headers,
@@ -123,6 +130,114 @@ export function request(opts) {
         req.end();
     });
     return withTimeout(p, opts.timeout || 5000, `${opts.method || 'GET'} ${opts.path}`);
+}
+
+// The complete HTTP responses in text, in order: [{status, headers, body, json}] (bodies by
+// Content-Length).
+export function parseResponses(text) {
+    const out = [];
+    let at = 0;
+    for (;;) {
+        const m = /HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/y;
+        m.lastIndex = at;
+        const line = m.exec(text);
+        const end = line ? text.indexOf('\r\n\r\n', at) : -1;
+        if (!line || end < 0) return out;
+        const headers = {};
+        for (const h of text.slice(m.lastIndex, end).split('\r\n')) {
+            const i = h.indexOf(':');
+            if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+        }
+        const len = Number(headers['content-length'] || 0);
+        if (text.length < end + 4 + len) return out; /* the body is still on its way */
+        const body = text.slice(end + 4, end + 4 + len);
+        out.push({ status: Number(line[1]), headers, body, json: tryJson(body) });
+        at = end + 4 + len;
+    }
+}
+
+function tryJson(text) {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
+}
+
+// What curl will not send: a raw exchange over TLS. parts are strings (written in turn) and
+// numbers (pauses, ms). Reads until the server closes, `answers` responses are in, or ms pass.
+// opts: from (local address), ms, answers. Resolves {text, responses, closed (by the server),
+// handshake (TLS completed), ms}.
+export function raw(parts, { from, ms = 5000, answers = 0 } = {}) {
+    return new Promise((resolve) => {
+        const t0 = Date.now(), chunks = [];
+        let closed = false, handshake = false, done = false;
+        const s = tls.connect({ host: '127.0.0.1', port: cfg.port, servername: 'localhost', ca: cfg.ca, localAddress: from });
+        const finish = () => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            s.destroy();
+            const text = Buffer.concat(chunks).toString('latin1');
+            resolve({ text, responses: parseResponses(text), closed, handshake, ms: Date.now() - t0 });
+        };
+        const timer = setTimeout(finish, ms);
+        s.on('secureConnect', async () => {
+            handshake = true;
+            for (const p of parts) {
+                if (typeof p === 'number') await sleep(p);
+                else if (!done && !closed) s.write(p);
+            }
+        });
+        s.on('data', (d) => {
+            chunks.push(d);
+            if (answers && parseResponses(Buffer.concat(chunks).toString('latin1')).length >= answers) finish();
+        });
+        s.on('end', () => {
+            closed = true;
+            finish();
+        });
+        s.on('close', () => {
+            closed = true;
+            finish();
+        });
+        s.on('error', () => {
+            closed = true;
+            finish();
+        });
+    });
+}
+
+// Opens a TLS connection from a local address and keeps it; resolves the socket once the
+// handshake is done, or null when the server closes it first.
+export function tlsOpen(from, ms = 5000) {
+    return new Promise((resolve) => {
+        const s = tls.connect({ host: '127.0.0.1', port: cfg.port, servername: 'localhost', ca: cfg.ca, localAddress: from });
+        const t = setTimeout(() => {
+            s.destroy();
+            resolve(null);
+        }, ms);
+        s.once('secureConnect', () => {
+            clearTimeout(t);
+            resolve(s);
+        });
+        const gone = () => {
+            clearTimeout(t);
+            s.destroy();
+            resolve(null);
+        };
+        s.once('error', gone);
+        s.once('close', gone);
+    });
+}
+
+// The value of one sample of /metrics: name with its labels, e.g. 'x_total{reason="per_ip"}';
+// NaN when the server has no such sample (then every comparison with it fails).
+export async function metric(sample) {
+    const m = await request({ path: '/metrics', agent: false });
+    if (m.status !== 200) throw new Fail(`/metrics: ${m.status}`);
+    const line = m.text.split('\n').find((l) => l.startsWith(`${sample} `));
+    return line ? Number(line.slice(sample.length + 1)) : NaN;
 }
 
 // Rooms created through createRoom, deleted again by the runner after each test.
@@ -214,7 +329,7 @@ export class Client {
     }
 
     // opts: origin (default the public one; null for none), protocols (default ['vc.v1']),
-    // ua, cookie (a clinician's session), autoPong, timeout. Resolves a Client once open; rejects with the HTTP status otherwise.
+    // ua, cookie (a clinician's session), autoPong, timeout, from (local address). Resolves a Client once open; rejects with the HTTP status otherwise.
     static open(opts = {}) {
         const name = opts.name || `c${++clientSeq}`;
         const protocols = opts.protocols === undefined ? ['vc.v1'] : opts.protocols;
@@ -232,6 +347,7 @@ export class Client {
             perMessageDeflate: false,
         };
         if (opts.origin !== null) wsOpts.origin = opts.origin === undefined ? cfg.origin : opts.origin;
+        if (opts.from) wsOpts.localAddress = opts.from;
         const ws = new WebSocket(cfg.wsUrl, protocols, wsOpts);
         const client = new Client(ws, name);
         const p = new Promise((resolve, reject) => {
