@@ -41,6 +41,12 @@ refused signal_missing_cert cert "$signal" "${s[@]}" --cert "$tmp/none.crt"
 refused signal_bad_ice_server ice-server "$signal" "${s[@]}" --ice-server http://x
 refused signal_turn_ttl_zero turn-ttl "$signal" "${s[@]}" --turn-ttl 0
 refused signal_short_api_key api-key "$signal" "${s[@]}" --api-key short
+refused signal_max_conns_per_ip_zero max-conns-per-ip "$signal" "${s[@]}" --max-conns-per-ip 0
+refused signal_http_header_timeout_zero http-header-timeout "$signal" "${s[@]}" \
+    --http-header-timeout 0
+refused signal_http_body_timeout_too_long http-body-timeout "$signal" "${s[@]}" \
+    --http-body-timeout 99999
+refused signal_listen_not_an_address listen "$signal" "${s[@]}" --listen localhost:8443
 
 # More WebSockets allowed than descriptors: held to the limit with a warning, so that clients
 # past it are refused at once instead of waiting unaccepted in the listen backlog.
