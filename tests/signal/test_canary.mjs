@@ -23,7 +23,11 @@ const C = {
     relabel: `CANARY-RELABEL-${tag}`,
     lobbyText: `CANARY-LOBBY-WS-${tag} running late`,
     lobbyRest: `CANARY-LOBBY-REST-${tag} two minutes`,
+    lockedEmail: `canary-locked-${tag}@example.test`,
+    lockedPassword: `CANARY-LOCKED-PW-${tag}`,
 };
+// The refused logins come from their own address, so the suite's other logins keep their budget.
+const REFUSED_FROM = '127.0.0.50';
 
 // What the canary call leaves behind for the metadata test.
 const state = { roomId: null, done: false };
@@ -59,6 +63,10 @@ async function canaryCall() {
     // Failed auth with canary secrets: logged as auth.failed, but never with the secret.
     eq((await request({ path: '/api/v1/rooms', key: C.badKey })).status, 401, 'wrong key');
     eq((await request({ method: 'POST', path: '/api/v1/session', body: { email: who.email, password: C.badPassword } })).status, 401, 'wrong password');
+    // Refused logins (an account locked after five failures): logged as auth.refused, metadata only.
+    const locked = { email: C.lockedEmail, password: C.lockedPassword };
+    for (let i = 0; i < 5; i++) eq((await request({ method: 'POST', path: '/api/v1/session', from: REFUSED_FROM, body: locked })).status, 401, 'failure before the lockout');
+    eq((await request({ method: 'POST', path: '/api/v1/session', from: REFUSED_FROM, body: locked })).status, 429, 'login of a locked account');
 
     const s = await login(who);
     eq(s.res.json.name, who.name, 'the login answer carries the display name');
@@ -132,6 +140,8 @@ async function canaryCall() {
             'name field canary': C.nameField,
             'wrong API key': C.badKey,
             'wrong password': C.badPassword,
+            'refused login email': C.lockedEmail,
+            'refused login password': C.lockedPassword,
             password: who.password,
             'room label': C.label,
             'changed room label': C.relabel,
@@ -194,6 +204,10 @@ async function metadataLog() {
     const stats = ofRoom.filter((e) => e.event === 'call.stats');
     assert(stats.some((e) => e.path === 'relay'), `call.stats without path relay: ${show(stats)}`);
     assert(events.some((e) => e.event === 'auth.failed'), 'no auth.failed line after a wrong API key and a wrong password');
+    const refused = events.filter((e) => e.event === 'auth.refused' && e.ip === REFUSED_FROM);
+    assert(refused.length === 1, `${refused.length} auth.refused lines for the refused canary login, want 1`);
+    eq(Object.keys(refused[0]).sort(), ['event', 'ip', 'reason', 'suppressed', 'ts'], 'auth.refused fields');
+    eq(refused[0].reason, 'locked', 'auth.refused reason');
 }
 
 export const tests = [
