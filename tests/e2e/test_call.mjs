@@ -288,10 +288,44 @@ async function expired(t) {
     checkProblems(pat);
 }
 
+// The join link's token leaves the address bar and the history entry as soon as the page has it;
+// a reload in the same tab still joins (the tab keeps it), another tab without the link does not.
+async function tokenLeavesAddressBar(t) {
+    const res = await api('POST', '/api/v1/rooms', { ttl: 600 });
+    assert(res.status === 201 && res.body && res.body.guest_url, `POST /api/v1/rooms: ${res.status} ${res.text}`);
+    const token = res.body.guest_url.split('#')[1];
+    const pat = await t.party('patient', PHONE);
+    const page = pat.page;
+    await patientOpen(pat, res.body.guest_url);
+    const where = () => page.evaluate(() => ({ hash: location.hash, href: location.href }));
+    let w = await where();
+    assert(w.hash === '' && !w.href.includes(token), `after loading the link the address bar reads ${w.href}`);
+    await click(page, 'join-button');
+    await visible(page, 'waiting');
+    w = await where();
+    assert(w.hash === '' && !w.href.includes(token), `after joining the address bar reads ${w.href}`);
+    // A reload joins again: the tab kept the token.
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await click(page, 'join-button');
+    await visible(page, 'waiting');
+    w = await where();
+    assert(w.hash === '', `after the reload the address bar reads ${w.href}`);
+    // Another tab of the same browser, opening the bare page, has no token.
+    const other = await pat.context.newPage();
+    await other.goto(`${cfg.baseUrl}/join`, { waitUntil: 'domcontentloaded' });
+    const ended = await visible(other, 'call-ended');
+    const text = await textOf(ended);
+    assert(/invalid|expired/i.test(text), `a new tab on /join says "${text}", want the invalid-link message`);
+    await other.close();
+    checkProblems(pat);
+    await api('DELETE', `/api/v1/rooms/${res.body.id}`);
+}
+
 export const tests = [
     { name: 'clinician_admits_patient_both_see_video_direct', fn: admitDirect, timeout: 70000 },
     { name: 'relay_only_call_reads_relayed_and_turn_counts_bytes', fn: relayOnly, timeout: 60000 },
     { name: 'denied_patient_sees_not_admitted_message', fn: deny, timeout: 40000 },
     { name: 'patient_recovers_from_dropped_connection_without_reload', fn: reconnect, timeout: 80000 },
     { name: 'expired_link_shows_clear_message', fn: expired, timeout: 30000 },
+    { name: 'join_token_leaves_the_address_bar_and_survives_a_reload', fn: tokenLeavesAddressBar, timeout: 40000 },
 ];

@@ -4,10 +4,35 @@ import {CallView} from './callview.js';
 import {Call} from './call.js';
 
 const TOKEN_RE = /^[A-Za-z0-9_-]{16,256}$/;
+const TOKEN_KEY = 'vc.join.token';
 
+// The token comes in the URL fragment, which browsers never send to a server. It is kept for
+// this tab only (sessionStorage), so a reload still joins, and taken out of the address bar and
+// the history entry at once, so neither a shared computer's history nor a glance at the screen
+// keeps it. A link opened later brings its own fragment, which wins.
 function readToken() {
-    const t = decodeURIComponent(location.hash.replace(/^#/, '')).trim();
-    return TOKEN_RE.test(t) ? t : null;
+    let t = null;
+    try {
+        t = decodeURIComponent(location.hash.replace(/^#/, '')).trim();
+    } catch {
+        t = null;
+    }
+    if (location.hash) {
+        history.replaceState(history.state, '', location.pathname + location.search);
+    } else {
+        try {
+            t = sessionStorage.getItem(TOKEN_KEY);
+        } catch {
+            t = null;
+        }
+    }
+    if (!t || !TOKEN_RE.test(t)) return null;
+    try {
+        sessionStorage.setItem(TOKEN_KEY, t);
+    } catch {
+        // Storage refused (a private mode): the call still works, a reload will not.
+    }
+    return t;
 }
 
 const token = readToken();
