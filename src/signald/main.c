@@ -211,7 +211,8 @@ static int main_check_csp(const char *v)
 
 static const struct cfg_option main_options[] = {
     OPT("config", CFG_STR, 0, 0, NULL, config, "JSON config file (flags override it)", NULL),
-    OPT("listen", CFG_STR, 0, 0, "127.0.0.1:8443", listen, "HTTPS and WSS listen address ADDR:PORT",
+    OPT("listen", CFG_STR, 0, 0, "127.0.0.1:8443", listen,
+        "HTTPS and WSS listen address ADDR:PORT, bound exactly (0.0.0.0 or [::] for every one)",
         daemon_check_addr),
     OPT("cert", CFG_STR, 0, 0, "certs/server.crt", cert, "TLS certificate chain (PEM)", NULL),
     OPT("key", CFG_STR, 0, 0, "certs/server.key", key, "TLS private key (PEM)", NULL),

@@ -2,14 +2,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 
 #include "workq.h"
 
 #define WORKQ_THREADS_MAX 16
-#define WORKQ_NICE 10 /* workers yield the CPU to the event loop thread */
 
 /* Everything but the threads' own stacks is guarded by lock. */
 struct workq {
@@ -40,8 +36,6 @@ static void *workq_main(void *arg)
 {
     struct workq *q = arg;
 
-    /* Linux applies a nice value to the calling thread when given its thread id. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKQ_NICE);
     pthread_mutex_lock(&q->lock);
     for (;;) {
         struct workq_job *job;

@@ -14,8 +14,7 @@ struct workq_job {
 
 struct workq;
 
-/* Starts threads workers (at a lower CPU priority than the caller, so the event loop wins the
- * CPU when both want it) that take at most max_pending jobs queued or running. wake(arg) is
+/* Starts threads workers that take at most max_pending jobs queued or running. wake(arg) is
  * called from a worker after each job finishes, to make the owner call workq_take_done(). 0 or
  * -errno; *out is the owner's (workq_stop). */
 int workq_start(struct workq **out, unsigned threads, unsigned max_pending, void (*wake)(void *),
