@@ -224,24 +224,24 @@ void sigapi_login_run(struct sigapi_login *l)
 void sigapi_login_finish(const struct sigapi_settings *s, struct sigapi_login *l,
                          struct sigapi_response *resp)
 {
-    const struct sigapi_request req = {.ip = l->ip, .now_s = l->now_s};
+    const struct sigapi_request req = {.ip = l->ip, .now_s = l->now_s}; /* borrows l */
     struct sigapi_call c = {.s = s, .req = &req, .resp = resp};
     int64_t id = accounts_login_end(s->accounts, &l->at, l->ok, l->now_s);
 
-    sigapi_login_free(l);
     sigapi_count(s, id > 0 ? SIGAPI_LOGIN_OK : SIGAPI_LOGIN_WRONG);
     if (id <= 0)
         sigapi_auth_failed(&c, "login");
-    if (!resp)
-        return;
-    resp->status = 500;
-    resp->set_cookie[0] = '\0';
-    resp->body.len = 0;
-    resp->login = NULL;
-    if (id <= 0)
-        sigapi_error(&c, 401, "unauthorized", "wrong email or password");
-    else
-        sigapi_login_start(&c, id);
+    if (resp) {
+        resp->status = 500;
+        resp->set_cookie[0] = '\0';
+        resp->body.len = 0;
+        resp->login = NULL;
+        if (id <= 0)
+            sigapi_error(&c, 401, "unauthorized", "wrong email or password");
+        else
+            sigapi_login_start(&c, id);
+    }
+    sigapi_login_free(l);
 }
 
 void sigapi_login_refuse(const struct sigapi_settings *s, struct sigapi_login *l,
