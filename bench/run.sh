@@ -202,6 +202,7 @@ start_sig() {
         --cert certs/server.crt --key certs/server.key --api-key "$API_KEY" \
         --data-dir "$RAW/signal-data" --log "$RAW/vc-signal-meta.log" --log-level warn \
         --max-rooms 1000000 --max-rooms-per-owner 1000000 --max-conns-per-ip-per-min 1000000 \
+        --max-conns-per-ip 1000000 \
         --max-connections 1000000 --max-knocks-per-min 10000 --max-msg-rate 100000 \
         >>"$RAW/vc-signal.log" 2>&1 &
     SIG_PID=$!

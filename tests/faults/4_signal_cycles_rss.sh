@@ -42,6 +42,7 @@ run_cycles() {
         --key certs/server.key --public-url "https://localhost:$port" --api-key "$API_KEY" \
         --turn-secret "s-$RANDOM$RANDOM" --ice-server "turn:127.0.0.1:3478?transport=udp" \
         --data-dir "$WORK/data" --log "$WORK/meta.log" --max-conns-per-ip-per-min 1000000 \
+        --max-conns-per-ip 1000000 \
         --resume-grace 1 "${redis_args[@]}"
 
     rss_kb() {

@@ -82,6 +82,7 @@ ip netns exec "$NS" "$VC_BUILD/bin/vc-signal" --listen "$NS_IP:$port" --cert "$W
     --key "$WORK/ns.key" --public-url "https://$NS_IP:$port" --api-key "$API_KEY" \
     --turn-secret "s-$RANDOM$RANDOM" --ice-server "turn:$NS_IP:3478?transport=udp" \
     --data-dir "$WORK/data" --log "$WORK/meta.log" --max-conns-per-ip-per-min 100000 \
+    --max-conns-per-ip 100000 \
     --max-rooms-per-owner 1000 --max-knocks-per-min 1000 --allowed-origin "$url" \
     >"$WORK/signal.log" 2>&1 &
 SIGNAL_PID=$!

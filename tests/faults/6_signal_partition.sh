@@ -101,7 +101,8 @@ signal_args() {
         --allowed-origin "https://localhost:$port_b" --api-key "$API_KEY" \
         --turn-secret "turn-$(openssl rand -hex 8)" --ice-server "turn:127.0.0.1:3478" \
         --redis "redis://:$REDISCLI_AUTH@$4:$rport" --node-id "node$1" --resume-grace "$GRACE" \
-        --data-dir "$WORK/data$1" --log "$WORK/meta$1.log" --max-conns-per-ip-per-min 100000
+        --data-dir "$WORK/data$1" --log "$WORK/meta$1.log" --max-conns-per-ip-per-min 100000 \
+        --max-conns-per-ip 100000
 }
 
 # ready NODE: true when node NODE answers /readyz with 200.

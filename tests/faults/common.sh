@@ -48,7 +48,8 @@ faults_call_config() {
         --arg t1 "turn:127.0.0.1:$TURN_PORT?transport=udp" --arg t2 "stun:127.0.0.1:$TURN_PORT" \
         '{listen: $l, cert: $cert, key: $key, "public-url": $url, "api-key": $k,
           "turn-secret": $s, "ice-server": [$t1, $t2], "data-dir": $d, log: $log,
-          "resume-grace": 30, "max-conns-per-ip-per-min": 100000}' \
+          "resume-grace": 30, "max-conns-per-ip-per-min": 100000,
+          "max-conns-per-ip": 100000}' \
         >"$work/signal.json" || die "cannot write $work/signal.json"
     # FAULT_WEB_ROOT: serve another copy of the web client (to try a client change).
     if [ -n "${FAULT_WEB_ROOT:-}" ]; then
