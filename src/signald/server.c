@@ -216,13 +216,15 @@ static void server_teardown(struct server *srv)
     const struct signald_settings *s = srv->s;
 
     srv->shutting_down = true;
+    /* The workers first: a finished check wakes the loop through lws, which must still exist.
+     * Checks still running are counted; their connections get no answer. */
+    if (srv->logins)
+        server_logins_stop(srv);
     if (srv->ctx) {
         lws_sul_cancel(&srv->tick);
         server_cluster_stop(srv);      /* before the hub: remote sessions are closed into it */
         lws_context_destroy(srv->ctx); /* lws has stopped its watchers: the loop is ours again */
     }
-    if (srv->logins)
-        server_logins_stop(srv); /* every connection has gone: checks still running are counted */
     if (srv->loop)
         ev_loop_destroy(srv->loop);
     hub_free(srv->hub);

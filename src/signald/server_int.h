@@ -192,7 +192,7 @@ int server_login_submit(struct server *srv, struct lws *wsi, struct server_http 
                         struct sigapi_login *login);
 /* Between events on the service thread: finishes the checks done, queuing their answers. */
 void server_logins_done(struct server *srv);
-/* At shutdown, after lws has closed every connection: joins the pool and counts what is left. */
+/* At shutdown, before lws goes: joins the pool; the checks left are counted, answered to nobody. */
 void server_logins_stop(struct server *srv);
 /* The connection of job has gone: its check still finishes (and counts) but answers nobody. */
 void server_job_orphan(struct server_job *job);
