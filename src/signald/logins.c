@@ -1,6 +1,7 @@
 /* vc-signal's password checks: scrypt on a small worker pool, so a burst of logins cannot hold up
  * the event loop; the answer goes back to its connection on the service thread. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "vc/log.h"
@@ -25,10 +26,22 @@ static void server_login_wake(void *arg)
     lws_cancel_service(((struct server *)arg)->ctx);
 }
 
+/* One worker per CPU we may run on beyond the event loop's, so that on a small machine the loop
+ * keeps a CPU to itself while logins are checked. */
+static unsigned server_login_threads(void)
+{
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+
+    if (n <= 2)
+        return 1;
+    return n - 1 < SERVER_LOGIN_THREADS_MAX ? (unsigned)(n - 1) : SERVER_LOGIN_THREADS_MAX;
+}
+
 int server_logins_start(struct server *srv)
 {
-    return workq_start(&srv->logins, SERVER_LOGIN_THREADS, SERVER_LOGIN_PENDING, server_login_wake,
-                       srv);
+    return workq_start(&srv->logins, server_login_threads(), SERVER_LOGIN_PENDING,
+                       server_login_wake, srv);
 }
 
 void server_job_orphan(struct server_job *job)

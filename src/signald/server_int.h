@@ -37,8 +37,9 @@ struct server_frame {
  * an answer, so it sits well above SERVER_HEADERS_MAX, which vc-signal answers with 431. */
 #define SERVER_HEADERS_LWS_MAX (32 * 1024)
 #define SERVER_HEADERS_MAX (8 * 1024)
+/* Password check workers: one per CPU beyond the event loop's, at least one, at most this. */
+#define SERVER_LOGIN_THREADS_MAX 2
 /* Password checks queued or running at once; past that a login gets 503. */
-#define SERVER_LOGIN_THREADS 2
 #define SERVER_LOGIN_PENDING 64
 
 /* What a connection's deadline is for. */
