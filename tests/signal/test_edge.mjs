@@ -244,6 +244,22 @@ async function loginsOffTheLoop() {
     }
 }
 
+// A client that hangs up while its password is being checked: the check still counts against
+// the account (so hanging up cannot dodge the lockout), and the server carries on.
+async function loginClientGone() {
+    const before = await metric('vc_signal_logins_total{outcome="wrong"}');
+    const body = JSON.stringify({ email: `gone-${randomHex(4)}@example.invalid`, password: 'not-the-password-2' });
+    const r = await raw([`POST /api/v1/session HTTP/1.1\r\n${HOST}${JSON_CT}Content-Length: ${body.length}\r\n\r\n${body}`], { from: '127.0.0.44', ms: 30 });
+    eq(r.responses.length, 0, 'answers before the hang-up');
+    let after = before;
+    for (let i = 0; i < 50 && after === before; i++) {
+        await sleep(100);
+        after = await metric('vc_signal_logins_total{outcome="wrong"}');
+    }
+    eq(after - before, 1, 'failed logins counted after the client hung up');
+    eq((await request({ path: '/healthz', agent: false })).status, 200, '/healthz afterwards');
+}
+
 const OUTCOMES = ['ok', 'wrong', 'locked', 'rate_limited', 'busy'];
 
 async function loginCounts() {
@@ -307,4 +323,5 @@ export const tests = [
     { name: 'edge_static_symlinks_never_followed', fn: staticLinks },
     { name: 'edge_20_logins_leave_healthz_and_ping_under_50ms', fn: loginsOffTheLoop, timeout: 40000 },
     { name: 'edge_login_outcomes_counted_refusals_logged_once_a_minute', fn: loginAccounting, timeout: 40000 },
+    { name: 'edge_login_still_counts_when_the_client_hangs_up', fn: loginClientGone },
 ];
