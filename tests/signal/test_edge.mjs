@@ -196,10 +196,9 @@ async function staticLinks() {
     eq((await request({ path: '/join' })).status, 200, 'GET /join');
 }
 
-// Twenty failed logins at once (twenty scrypt runs) while /healthz and a WebSocket ping are
-// timed: each must answer within 50 ms, as the logins run on the worker threads.
-async function loginsOffTheLoop() {
-    const from = '127.0.0.40';
+// Twenty failed logins at once (twenty scrypt runs) from one address, while /healthz and a
+// WebSocket ping are timed. Returns why a sample was over 50 ms, or null when none was.
+async function loginBurst(from) {
     const fast = new https.Agent({ keepAlive: true, maxSockets: 1, ca: cfg.ca });
     const logins = new https.Agent({ keepAlive: true, maxSockets: 20, ca: cfg.ca, localAddress: from });
     const pinger = await connect({ name: 'pinger' });
@@ -233,15 +232,26 @@ async function loginsOffTheLoop() {
         assert(res.every((r) => r.status === 401), `login answers ${show(res.map((r) => r.status))}, want 401 each`);
         const during = samples.filter((s) => s.during);
         const worstHz = Math.max(...during.map((s) => s.hz)), worstPing = Math.max(...during.map((s) => s.ping));
-        console.log(`# 20 failed logins took ${took} ms; ${during.length} samples meanwhile: /healthz worst ${worstHz} ms, ping worst ${worstPing} ms`);
-        assert(worstHz < 50, `/healthz took ${worstHz} ms while 20 logins ran (${show(during.map((s) => s.hz))})`);
-        assert(worstPing < 50, `a WebSocket ping took ${worstPing} ms while 20 logins ran (${show(during.map((s) => s.ping))})`);
+        console.log(`# 20 failed logins from ${from} took ${took} ms; ${during.length} samples meanwhile: /healthz worst ${worstHz} ms, ping worst ${worstPing} ms`);
+        if (worstHz >= 50) return `/healthz took ${worstHz} ms while 20 logins ran (${show(during.map((s) => s.hz))})`;
+        if (worstPing >= 50) return `a WebSocket ping took ${worstPing} ms while 20 logins ran (${show(during.map((s) => s.ping))})`;
         assert(during.length >= 3, `only ${during.length} samples while the logins ran (${took} ms): nothing measured`);
+        return null;
     } finally {
         fast.destroy();
         logins.destroy();
         pinger.terminate();
     }
+}
+
+// Every sample must be under 50 ms. A loop blocked by scrypt fails every sample of every run
+// (the old server: 1-2 s); a machine shared with other work can delay one sample of one run,
+// so a run that fails is measured once more, from another address (20 logins a minute each).
+async function loginsOffTheLoop() {
+    const first = await loginBurst('127.0.0.40');
+    if (!first) return;
+    const second = await loginBurst('127.0.0.45');
+    if (second) throw new Fail(`twice: ${first}; then ${second}`);
 }
 
 // A client that hangs up while its password is being checked: the check still counts against
