@@ -231,10 +231,12 @@ async function loginBurst(from) {
         const took = Date.now() - t0;
         assert(res.every((r) => r.status === 401), `login answers ${show(res.map((r) => r.status))}, want 401 each`);
         const during = samples.filter((s) => s.during);
-        const worstHz = Math.max(...during.map((s) => s.hz)), worstPing = Math.max(...during.map((s) => s.ping));
-        console.log(`# 20 failed logins from ${from} took ${took} ms; ${during.length} samples meanwhile: /healthz worst ${worstHz} ms, ping worst ${worstPing} ms`);
-        if (worstHz >= 50) return `/healthz took ${worstHz} ms while 20 logins ran (${show(during.map((s) => s.hz))})`;
-        if (worstPing >= 50) return `a WebSocket ping took ${worstPing} ms while 20 logins ran (${show(during.map((s) => s.ping))})`;
+        const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
+        const hz = during.map((s) => s.hz), ping = during.map((s) => s.ping);
+        const worstHz = Math.max(...hz), worstPing = Math.max(...ping);
+        console.log(`# 20 failed logins from ${from} took ${took} ms; ${during.length} samples meanwhile: /healthz p90 ${p90(hz)} worst ${worstHz} ms, ping p90 ${p90(ping)} worst ${worstPing} ms`);
+        if (p90(hz) >= 50 || worstHz >= 250) return `/healthz p90 ${p90(hz)} ms, worst ${worstHz} ms while 20 logins ran (${show(hz)})`;
+        if (p90(ping) >= 50 || worstPing >= 250) return `a WebSocket ping p90 ${p90(ping)} ms, worst ${worstPing} ms while 20 logins ran (${show(ping)})`;
         assert(during.length >= 3, `only ${during.length} samples while the logins ran (${took} ms): nothing measured`);
         return null;
     } finally {
@@ -244,9 +246,10 @@ async function loginBurst(from) {
     }
 }
 
-// Every sample must be under 50 ms. A loop blocked by scrypt fails every sample of every run
-// (the old server: 1-2 s); a machine shared with other work can delay one sample of one run,
-// so a run that fails is measured once more, from another address (20 logins a minute each).
+// Nine samples in ten must be under 50 ms, and none over 250 ms. A loop blocked by scrypt fails
+// every sample of every run (the old server: 1-3 s); a 2-core machine shared with other work can
+// delay a few samples of a run by a scheduler time slice or two, so a run that fails is measured
+// once more, from another address (20 logins a minute each).
 async function loginsOffTheLoop() {
     const first = await loginBurst('127.0.0.40');
     if (!first) return;
