@@ -12,17 +12,23 @@ const STATS_EVERY_TICKS = 5;
  * Events:
  *  'phase'   ('connecting' | 'waiting' | 'call' | 'ended'), with the ended reason as second arg:
  *            'hangup' | 'left-waiting' | 'ended-by-you' | 'room-ended' | 'expired' | 'denied' |
- *            'invalid' | 'full' | 'error'
+ *            'invalid' | 'full' | 'forbidden' | 'error'
  *  'joined'  (the joined message), 'role' ('host' | 'guest')
  *  'peer-added' (PeerLink), 'peer-removed' (id), 'peer-away' (id), 'peer-back' (id)
  *  'path'    ('connecting' | 'direct' | 'relayed')
  *  'signal-status' ('connecting' | 'open' | 'reconnecting' | 'closed')
  *  'knock' (msg), 'knock-cancelled' (peer id), 'turn' (checkTurn result), 'error' (msg)
+ *  'waiting' (the waiting message: since), 'queue' (the queue message: position, waiting,
+ *            notified), 'lobby-message' (text: a clinician's message to the waiting patient)
+ * Joins with the link's token, or (a clinician's dashboard) with the room id; store keeps a
+ * waiting patient's resume token across a reload (resume.js).
  */
 export class Call extends Emitter {
-    constructor({token, media}) {
+    constructor({token, room, media, store}) {
         super();
         this.token = token;
+        this.room = room;
+        this.store = store;
         this.media = media;
         this.links = new Map();
         this.phase = 'idle';
@@ -58,7 +64,7 @@ export class Call extends Emitter {
 
     join() {
         if (this.signal) return;
-        const sig = new SignalClient({token: this.token, getPrecheck: () => this.precheck()});
+        const sig = new SignalClient({token: this.token, room: this.room, store: this.store, getPrecheck: () => this.precheck()});
         this.signal = sig;
         sig.on('status', (s) => this.emit('signal-status', s));
         sig.on('waiting', (m) => this.onWaiting(m));
@@ -72,6 +78,10 @@ export class Call extends Emitter {
         sig.on('signal', (m) => this.onSignal(m));
         sig.on('knock', (m) => this.emit('knock', m));
         sig.on('knock-cancelled', (m) => this.emit('knock-cancelled', m.peer));
+        sig.on('queue', (m) => this.emit('queue', m));
+        sig.on('message', (m) => {
+            if (m.type === 'message' && typeof m.text === 'string') this.emit('lobby-message', m.text);
+        });
         sig.on('error', (m) => this.onError(m));
         this.setPhase('connecting');
         sig.start();
@@ -80,6 +90,8 @@ export class Call extends Emitter {
 
     onError(m) {
         if (m.code === 'invalid_token') return this.end('invalid');
+        // A room join refused (the room is gone, or not ours): the client has stopped.
+        if (m.code === 'forbidden' && this.room && this.signal.finished) return this.end(this.phase === 'call' ? 'room-ended' : 'forbidden');
         if (m.code === 'room_full' && this.phase !== 'call') return this.end('full');
         console.warn('server error', m.code, m.message);
         this.emit('error', m);
@@ -121,6 +133,7 @@ export class Call extends Emitter {
      * pre-call check runs now, and the clinician's knock card is updated with its result. */
     onWaiting(m) {
         this.setPhase('waiting');
+        this.emit('waiting', m);
         if (!this.turn && m && Array.isArray(m.ice_servers)) {
             this.runTurnCheck(m.ice_servers).then(() => {
                 if (this.phase === 'waiting') this.signal.send('precheck', {precheck: this.precheck()});

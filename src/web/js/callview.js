@@ -4,6 +4,7 @@ import {icon} from './icons.js';
 import {describeMediaError} from './media.js';
 import {startLevelMeter} from './precheck.js';
 import {Lobby} from './lobby.js';
+import {WaitPanel} from './waitpanel.js';
 
 const ENDED = {
     'hangup': ['You left the consultation.', 'You can close this page now.'],
@@ -16,6 +17,7 @@ const ENDED = {
     'denied': ['You were not admitted to this consultation.', 'The clinician declined the request to join. If you think this is a mistake, please contact the practice.'],
     'invalid': ['This link is invalid or has expired.', 'Please ask the practice to send you a new link.'],
     'full': ['This consultation is already full.', 'Please contact the practice.'],
+    'forbidden': ['This consultation is not available.', 'It has ended, or it is not in your team\'s waiting area.'],
     'error': ['The consultation could not continue.', 'Please try again.'],
 };
 
@@ -76,11 +78,8 @@ export class CallView {
             h('ul', {class: 'checks', 'aria-label': 'Pre-call check'}, b.camCheck, b.micCheck, b.netCheckItem),
             b.help, b.join);
 
-        b.waiting = h('div', {class: 'panel panel-waiting', testid: 'waiting'},
-            h('div', {class: 'pulse', 'aria-hidden': 'true'}),
-            h('h2', {text: 'Please wait'}),
-            h('p', {class: 'lead', text: 'The clinician will let you in soon.'}),
-            h('p', {class: 'muted', text: 'Keep this page open. You do not need to do anything.'}));
+        this.wait = new WaitPanel();
+        b.waiting = this.wait.el;
         b.connecting = h('div', {class: 'panel panel-connecting'}, h('div', {class: 'pulse', 'aria-hidden': 'true'}), h('h2', {text: 'Connecting…'}));
 
         // Host panel: the lobby and "end for everyone".
@@ -114,6 +113,7 @@ export class CallView {
                 this.root.dataset.knocks = String(n);
             },
         });
+        this.root.dataset.knocks = '0'; // a host who joins after the admit never sees a knock here
         this.root.classList.add('callview');
         fill(this.root, b.banner, b.topbar, b.stage, b.controls, b.preview, b.connecting, b.waiting, b.host, b.ended);
         this.showToggles({muted: false, cameraOff: false});
@@ -126,6 +126,7 @@ export class CallView {
         show(b.preview, phase === 'preview');
         show(b.connecting, phase === 'connecting');
         show(b.waiting, phase === 'waiting');
+        if (phase !== 'waiting') this.wait.stop();
         show(b.ended, phase === 'ended');
         show(b.stage, phase !== 'ended');
         show(b.controls, phase !== 'ended');
@@ -230,6 +231,9 @@ export class CallView {
         call.on('signal-status', (s) => this.showSignalStatus(s));
         call.on('knock', (k) => this.lobby.add(k));
         call.on('knock-cancelled', (peer) => this.lobby.remove(peer));
+        call.on('waiting', (m) => this.wait.setSince(m.since));
+        call.on('queue', (m) => this.wait.setQueue(m));
+        call.on('lobby-message', (text) => this.wait.addMessage(text));
         call.on('turn', (r) => this.showTurn(r));
         call.on('error', (m) => {
             if (m.code === 'room_full') announce('The consultation is full.');
@@ -363,6 +367,7 @@ export class CallView {
 
     destroy() {
         this.stopMeter();
+        this.wait.stop();
         this.root.replaceChildren();
     }
 }

@@ -2,6 +2,7 @@
 import {LocalMedia} from './media.js';
 import {CallView} from './callview.js';
 import {Call} from './call.js';
+import {resumeStore} from './resume.js';
 
 const TOKEN_RE = /^[A-Za-z0-9_-]{16,256}$/;
 const TOKEN_KEY = 'vc.join.token';
@@ -36,13 +37,16 @@ function readToken() {
 }
 
 const token = readToken();
+// A patient who was waiting when this page last closed (within the resume grace) goes straight
+// back to the same place in the queue.
+const kept = token ? resumeStore(token) : null;
 const media = new LocalMedia();
 let call = null;
 
 const view = new CallView(document.getElementById('app'), {
     media,
     onJoin: () => {
-        call = new Call({token, media});
+        call = new Call({token, media, store: kept});
         view.attach(call);
         call.on('role', (role) => {
             if (role === 'host') view.setTitle('Video consultation (clinician)');
@@ -58,10 +62,12 @@ const view = new CallView(document.getElementById('app'), {
 if (!token) {
     view.setPhase('ended', 'invalid');
 } else {
-    media.start();
+    const back = Boolean(kept.load());
+    media.start().then(() => back && !call && view.join());
 }
 
-// Closing the tab is leaving: tell the others at once instead of after the resume grace period.
+// Closing the tab in a call is leaving: tell the others at once instead of after the resume
+// grace period. A waiting patient keeps their place for the grace, to come back to it.
 window.addEventListener('pagehide', (ev) => {
-    if (!ev.persisted && call && call.phase !== 'ended') call.hangup();
+    if (!ev.persisted && call && call.phase !== 'ended' && call.phase !== 'waiting') call.hangup();
 });

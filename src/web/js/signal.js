@@ -1,10 +1,6 @@
-// WebSocket client for the vc.v1 protocol: join, resume after drops with backoff, keepalive pings.
-import {Emitter} from './emitter.js';
+// The call's vc.v1 client: join by link token or (a clinician) by room id, resume after drops.
+import {ReconnectingSocket} from './socket.js';
 
-const PING_EVERY_MS = 15000;
-const PONG_WAIT_MS = 8000;
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
-const BACKOFF_MAX_MS = 10000;
 const OUTBOX_MAX = 300;
 
 /* Messages after which the server is done with us: no reconnect. */
@@ -14,94 +10,59 @@ const FINAL_ERRORS = new Set(['invalid_token', 'room_full']);
 const RETRY_ERRORS = new Set(['rate_limited', 'unavailable']);
 
 /*
- * Events: 'message' (msg) for every server message and also msg.type as its own event;
- * 'status' ('connecting' | 'open' | 'reconnecting' | 'closed').
- * getPrecheck() supplies the precheck booleans sent with every join.
+ * Events: 'message' (msg) for every server message and also msg.type as its own event (except
+ * for a `message` message, which comes once, as 'message'); 'status' ('connecting' | 'open' |
+ * 'reconnecting' | 'closed'). getPrecheck() supplies the precheck booleans sent with every token
+ * join. store ({load, save, clear}, optional) keeps a waiting guest's resume token across a
+ * reload of the page, so it keeps its place in the queue.
  */
-export class SignalClient extends Emitter {
-    constructor({token, getPrecheck}) {
+export class SignalClient extends ReconnectingSocket {
+    constructor({token, room, getPrecheck, store}) {
         super();
         this.token = token;
+        this.room = room;
         this.getPrecheck = getPrecheck || (() => undefined);
-        this.ws = null;
-        this.resume = null;
+        this.store = store || null;
+        this.resume = (this.store && this.store.load()) || null;
         this.joined = false; // true between joined and the connection's end
-        this.finished = false;
-        this.attempt = 0;
+        this.waiting = false;
         this.outbox = []; // signal messages sent while the socket was down
-        this.timers = {ping: 0, pong: 0, retry: 0};
-        this.onOnline = () => this.retryNow();
-        // A phone that slept may hold a dead socket: check it as soon as the page is visible again.
-        this.onVisible = () => {
-            if (document.visibilityState !== 'visible') return;
-            if (!this.ws) this.retryNow();
-            else if (this.ws.readyState === WebSocket.OPEN) this.probe();
-        };
-        window.addEventListener('online', this.onOnline);
-        document.addEventListener('visibilitychange', this.onVisible);
     }
 
-    start() {
-        this.connect();
+    opened() {
+        const join = this.room ? {type: 'join', room: this.room} : {type: 'join', token: this.token};
+        if (this.resume) join.resume = this.resume;
+        const precheck = this.room ? undefined : this.getPrecheck();
+        if (precheck) join.precheck = precheck;
+        this.rawSend(join);
     }
 
-    connect() {
-        if (this.finished) return;
-        clearTimeout(this.timers.retry);
-        this.emit('status', this.attempt === 0 ? 'connecting' : 'reconnecting');
-        let ws;
-        try {
-            ws = new WebSocket(`wss://${location.host}/ws`, 'vc.v1');
-        } catch (err) {
-            console.error('websocket', err);
-            this.scheduleRetry();
-            return;
-        }
-        this.ws = ws;
-        ws.onopen = () => {
-            if (ws !== this.ws) return;
-            const join = {type: 'join', token: this.token};
-            if (this.resume) join.resume = this.resume;
-            const precheck = this.getPrecheck();
-            if (precheck) join.precheck = precheck;
-            this.rawSend(join);
-            this.startPing();
-        };
-        ws.onmessage = (ev) => {
-            if (ws !== this.ws) return;
-            this.gotTraffic();
-            let msg;
-            try {
-                msg = JSON.parse(ev.data);
-            } catch {
-                return;
-            }
-            if (!msg || typeof msg.type !== 'string') return;
-            this.handle(msg);
-        };
-        ws.onclose = (ev) => {
-            if (ws !== this.ws) return;
-            this.dropped(`close ${ev.code}`);
-        };
-        ws.onerror = () => {}; // onclose follows and decides
+    lost() {
+        this.joined = false;
+        this.waiting = false;
     }
 
-    handle(msg) {
+    received(msg) {
         if (msg.type === 'joined') {
             const resumed = Boolean(this.resume) && this.joined === false && this.everJoined;
             this.resume = msg.resume || null;
+            // In the call a reload starts afresh (the page says leave when it goes): only a
+            // waiting guest's place is kept across one.
+            if (this.store) this.store.clear();
             this.joined = true;
             this.everJoined = true;
-            this.attempt = 0;
-            this.emit('status', 'open');
+            this.markOpen();
             msg.resumed = resumed && msg.peer === this.peerId;
             this.peerId = msg.peer;
             if (!msg.resumed) this.outbox = [];
             this.flushOutbox();
         } else if (msg.type === 'waiting') {
-            this.attempt = 0;
             this.waiting = true;
-            this.emit('status', 'open');
+            if (msg.resume) {
+                this.resume = msg.resume;
+                if (this.store) this.store.save(msg.resume);
+            }
+            this.markOpen();
         } else if (msg.type === 'admitted') {
             this.waiting = false;
         } else if (msg.type === 'error' && RETRY_ERRORS.has(msg.code) && !this.joined && !this.waiting) {
@@ -111,72 +72,12 @@ export class SignalClient extends Emitter {
             this.dropped(`join refused for now: ${msg.code}`);
             return;
         }
-        if (FINAL_TYPES.has(msg.type) || (msg.type === 'error' && FINAL_ERRORS.has(msg.code))) {
+        const refused = msg.type === 'error' && msg.code === 'forbidden' && this.room && !this.joined;
+        if (FINAL_TYPES.has(msg.type) || (msg.type === 'error' && FINAL_ERRORS.has(msg.code)) || refused) {
             this.finish();
         }
         this.emit('message', msg);
-        this.emit(msg.type, msg);
-    }
-
-    /* The connection is gone (closed, or silent too long): try again unless we are done. */
-    dropped(why) {
-        const ws = this.ws;
-        this.ws = null;
-        this.joined = false;
-        this.waiting = false;
-        this.stopPing();
-        if (ws) {
-            ws.onopen = ws.onmessage = ws.onclose = null;
-            try {
-                ws.close();
-            } catch {
-                /* already closing */
-            }
-        }
-        if (this.finished) return;
-        console.info('signalling connection lost:', why);
-        this.scheduleRetry();
-    }
-
-    scheduleRetry() {
-        if (this.finished) return;
-        const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
-        const delay = Math.min(BACKOFF_MAX_MS, base + Math.random() * base * 0.5);
-        this.attempt++;
-        this.emit('status', 'reconnecting');
-        clearTimeout(this.timers.retry);
-        this.timers.retry = setTimeout(() => this.connect(), delay);
-    }
-
-    retryNow() {
-        if (!this.finished && !this.ws) this.connect();
-    }
-
-    startPing() {
-        this.stopPing();
-        this.timers.ping = setInterval(() => this.probe(), PING_EVERY_MS);
-    }
-
-    /* A ping that must be answered (by anything) within PONG_WAIT_MS, or the socket is dead. */
-    probe() {
-        if (!this.rawSend({type: 'ping'})) return;
-        clearTimeout(this.timers.pong);
-        this.timers.pong = setTimeout(() => this.dropped('no pong'), PONG_WAIT_MS);
-    }
-
-    stopPing() {
-        clearInterval(this.timers.ping);
-        clearTimeout(this.timers.pong);
-    }
-
-    gotTraffic() {
-        clearTimeout(this.timers.pong);
-    }
-
-    rawSend(obj) {
-        if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-        this.ws.send(JSON.stringify(obj));
-        return true;
+        if (msg.type !== 'message') this.emit(msg.type, msg);
     }
 
     /* Sends a message; signal messages wait for the resumed connection while the socket is down. */
@@ -195,26 +96,9 @@ export class SignalClient extends Emitter {
         for (const msg of queued) this.rawSend(msg);
     }
 
-    /* Stops for good: no more reconnects. Sends `last` first when given (leave, end). */
+    /* Stops for good (see ReconnectingSocket.finish): there is no place left to keep. */
     finish(last) {
-        if (last) this.rawSend({type: last});
-        this.finished = true;
-        clearTimeout(this.timers.retry);
-        this.stopPing();
-        window.removeEventListener('online', this.onOnline);
-        document.removeEventListener('visibilitychange', this.onVisible);
-        this.emit('status', 'closed');
-    }
-
-    close(last) {
-        this.finish(last);
-        const ws = this.ws;
-        this.ws = null;
-        this.joined = false;
-        if (ws) {
-            ws.onopen = ws.onmessage = ws.onclose = null;
-            // Give the last message a moment to leave before closing.
-            setTimeout(() => ws.close(1000), last ? 200 : 0);
-        }
+        if (this.store) this.store.clear();
+        super.finish(last);
     }
 }
