@@ -1,4 +1,4 @@
-// The clinician REST API client: session login/logout, CSRF token, and the rooms calls.
+// The clinician REST API client: session login/logout, CSRF token, rooms, labels and teams.
 
 export class ApiError extends Error {
     constructor(status, code, message) {
@@ -43,7 +43,8 @@ export class Api {
         return data;
     }
 
-    /* The signed-in clinician {email, name, csrf}, or null when there is no session. */
+    /* The signed-in clinician {email, name, csrf, id, teams, canned_messages}, or null when there
+     * is no session. */
     async me() {
         try {
             const me = await this.request('GET', '/api/v1/me');
@@ -74,12 +75,18 @@ export class Api {
         return this.request('POST', '/api/v1/rooms', opts);
     }
 
-    async listRooms() {
-        const data = await this.request('GET', '/api/v1/rooms');
-        return (data && data.rooms) || [];
-    }
-
     endRoom(id) {
         return this.request('DELETE', `/api/v1/rooms/${encodeURIComponent(id)}`);
+    }
+
+    /* Changes a room's label ('' clears it). */
+    setLabel(id, label) {
+        return this.request('PATCH', `/api/v1/rooms/${encodeURIComponent(id)}`, {label});
+    }
+
+    /* The clinician's teams with their members: [{name, members: [{id, name}]}]. */
+    async teams() {
+        const data = await this.request('GET', '/api/v1/teams');
+        return (data && data.teams) || [];
     }
 }

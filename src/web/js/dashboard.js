@@ -1,12 +1,14 @@
-// The clinician dashboard controller: sign-in, new consultations, patient links, live rooms, the call.
+// The clinician dashboard controller: sign-in, and the wiring of new consultations (newroom.js),
+// the live waiting area (feed.js, waitlist.js), knock alerts (alerts.js) and the call (dashcall.js).
 import {Api} from './api.js';
-import {h, show, fill, announce, copyText} from './ui.js';
-import {LocalMedia} from './media.js';
-import {CallView} from './callview.js';
-import {Call} from './call.js';
+import {show, announce} from './ui.js';
+import {WatchFeed} from './feed.js';
+import {KnockAlerts, roomName} from './alerts.js';
+import {WaitList} from './waitlist.js';
+import {DashCall} from './dashcall.js';
+import {NewRoom} from './newroom.js';
 
-const REFRESH_MS = 4000;
-const LINKS_KEY = 'vc.rooms'; // this tab's room links, so a reload can still open them
+const SWITCH = 'Leave the current call and switch consultation?';
 
 const api = new Api();
 const el = (id) => document.getElementById(id);
@@ -19,59 +21,64 @@ const ui = {
     dash: el('dash-section'),
     who: el('who'),
     logout: el('logout-button'),
-    newRoom: el('new-room-button'),
-    relayOnly: el('relay-only-toggle'),
-    createError: el('create-error'),
-    current: el('current-room'),
-    patientLinkBox: el('patient-link-box'),
-    copy: el('copy-link-button'),
-    expires: el('room-expires'),
-    hostLink: el('host-link'),
     rooms: el('rooms-list'),
     roomsEmpty: el('rooms-empty'),
+    feedStatus: el('feed-status'),
     callRoot: el('call-root'),
 };
 
-let refreshTimer = 0;
-let current = null; // {id, host_url, guest_url, expires_at}
-let call = null;
-let view = null;
-let media = null;
+let me = null; // {email, name, csrf, id, teams, canned_messages}
+let feed = null;
 
-function savedLinks() {
+const call = new DashCall(ui.callRoot);
+const rooms = new NewRoom(
+    {form: el('new-room-form'), button: el('new-room-button'), error: el('create-error'), label: el('new-room-label'),
+        teamRow: el('team-row'), team: el('new-room-team'), relayOnly: el('relay-only-toggle'), card: el('current-room'),
+        box: el('patient-link-box'), copy: el('copy-link-button'), hostLink: el('host-link'), expires: el('room-expires')},
+    {create: (opts) => api.createRoom(opts), onCreated: (id) => selectRoom(id), onSignedOut: () => showLogin()});
+const alerts = new KnockAlerts(
+    {badge: el('alert-badge'), sound: el('alert-toggle'), notify: el('notify-button'), notifyState: el('notify-state'),
+        banner: el('knock-banner'), bannerText: el('knock-banner-text'), dismiss: el('knock-banner-dismiss')},
+    {onOpen: (id) => list.focusRoom(id)});
+const list = new WaitList(ui.rooms, ui.roomsEmpty, {
+    me: () => me,
+    current: () => call.showing,
+    actions: {
+        admit: (room, peer) => feed.admit(room, peer),
+        deny: (room, peer) => feed.deny(room, peer),
+        message: (room, peer, text) => feed.message(room, peer, text),
+        handover: (room, to) => feed.handover(room, to),
+        label: (room, text) => apiResult(() => api.setLabel(room, text)),
+        members: async (team) => {
+            const t = (await api.teams()).find((x) => x.name === team);
+            return t ? t.members : [];
+        },
+        open: (room) => selectRoom(room),
+        end: (room) => endRoom(room),
+    },
+});
+
+/* Runs a REST call for the list: null when it worked, else {code, message}. */
+async function apiResult(fn) {
     try {
-        return JSON.parse(sessionStorage.getItem(LINKS_KEY) || '{}');
-    } catch {
-        return {};
+        await fn();
+        return null;
+    } catch (err) {
+        if (err.status === 401) showLogin();
+        return {code: err.code, message: err.message};
     }
-}
-
-function saveLink(room) {
-    const all = savedLinks();
-    all[room.id] = {host_url: room.host_url, guest_url: room.guest_url, expires_at: room.expires_at};
-    sessionStorage.setItem(LINKS_KEY, JSON.stringify(all));
-}
-
-function forgetLinks(liveIds) {
-    const all = savedLinks();
-    for (const id of Object.keys(all)) if (!liveIds.has(id)) delete all[id];
-    sessionStorage.setItem(LINKS_KEY, JSON.stringify(all));
-}
-
-function tokenOf(url) {
-    const i = url.indexOf('#');
-    return i >= 0 ? url.slice(i + 1) : '';
-}
-
-function timeText(iso) {
-    const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
 }
 
 /* ---- sign-in ---- */
 
 function showLogin() {
-    stopRefresh();
+    if (feed) feed.close();
+    feed = null;
+    me = null;
+    call.close();
+    list.replace([]);
+    alerts.reset();
+    rooms.show(null);
     show(ui.login, true);
     show(ui.dash, false);
     show(ui.logout, false);
@@ -79,14 +86,17 @@ function showLogin() {
     ui.email.focus();
 }
 
-function showDashboard(me) {
+async function showDashboard(who) {
+    me = who && who.id ? who : await api.me().catch(() => null);
+    if (!me) return showLogin();
     show(ui.login, false);
     show(ui.dash, true);
     show(ui.logout, true);
     ui.who.textContent = me.name || me.email;
-    refreshRooms();
-    stopRefresh();
-    refreshTimer = setInterval(refreshRooms, REFRESH_MS);
+    rooms.setTeams(me.teams);
+    list.setCanned(me.canned_messages);
+    startFeed();
+    return undefined;
 }
 
 ui.loginForm.addEventListener('submit', async (ev) => {
@@ -95,10 +105,10 @@ ui.loginForm.addEventListener('submit', async (ev) => {
     const submit = ui.loginForm.querySelector('[type=submit]');
     submit.disabled = true;
     try {
-        const me = await api.login(ui.email.value.trim(), ui.password.value);
+        const who = await api.login(ui.email.value.trim(), ui.password.value);
         ui.password.value = '';
         announce('Signed in.');
-        showDashboard(me);
+        await showDashboard(who);
     } catch (err) {
         ui.loginError.textContent = err.status === 401 || err.status === 400
             ? 'The email or password is not correct.'
@@ -109,161 +119,87 @@ ui.loginForm.addEventListener('submit', async (ev) => {
 });
 
 ui.logout.addEventListener('click', async () => {
-    if (call && call.phase !== 'ended') call.hangup();
-    closeCall();
+    call.close();
     try {
         await api.logout();
     } catch {
         /* signed out locally either way */
     }
-    sessionStorage.removeItem(LINKS_KEY);
-    current = null;
-    show(ui.current, false);
-    fill(ui.patientLinkBox);
+    rooms.forgetAll();
     announce('Signed out.');
     showLogin();
 });
 
-/* ---- rooms ---- */
+/* ---- the live list ---- */
 
-ui.newRoom.addEventListener('click', async () => {
-    ui.createError.textContent = '';
-    ui.newRoom.disabled = true;
-    try {
-        const room = await api.createRoom({relay_only: ui.relayOnly.checked});
-        saveLink(room);
-        selectRoom(room);
-        announce('Consultation created. Copy the patient link and send it to your patient.');
-        refreshRooms();
-    } catch (err) {
-        if (err.status === 401) return showLogin();
-        ui.createError.textContent = err.message || 'The consultation could not be created.';
-    } finally {
-        ui.newRoom.disabled = false;
-    }
+const FEED_TEXT = {
+    connecting: ['connecting', 'Connecting…'],
+    open: ['online', 'Live'],
+    reconnecting: ['offline', 'Offline: reconnecting… The list may be out of date.'],
+    closed: ['offline', 'Not connected.'],
+};
+
+function startFeed() {
+    if (feed) feed.close();
+    const f = new WatchFeed();
+    feed = f;
+    f.on('status', (s) => {
+        const [state, text] = FEED_TEXT[s] || FEED_TEXT.closed;
+        const was = ui.feedStatus.dataset.state;
+        ui.feedStatus.dataset.state = state;
+        ui.feedStatus.textContent = text;
+        if (state === 'offline' && was === 'online') announce('The waiting list is offline. Reconnecting…');
+        if (state === 'online' && was === 'offline') announce('The waiting list is live again.');
+    });
+    f.on('rooms', (m) => {
+        if (m.me) me = {...me, ...m.me};
+        list.replace(m.rooms || []);
+        alerts.sync(m.rooms || [], me);
+        rooms.keepOnly(new Set((m.rooms || []).map((r) => r.id)));
+    });
+    f.on('room', (entry) => {
+        list.upsert(entry);
+        alerts.update(entry);
+        if (entry.id === call.room) call.retitle(roomName(entry));
+    });
+    f.on('room-gone', (id) => {
+        list.remove(id);
+        alerts.gone(id);
+        if (rooms.shown && rooms.shown.id === id) rooms.show(null);
+    });
+    f.on('admitted', ({room}) => takeCall(room));
+    f.on('forbidden', () => showLogin());
+    f.start();
+}
+
+call.on('change', () => {
+    alerts.setInRoom(call.active ? call.room : null);
+    list.refresh();
+});
+call.on('back', () => {
+    rooms.show(null);
+    el('new-room-button').focus();
 });
 
-ui.copy.addEventListener('click', async () => {
-    if (!current) return;
-    const ok = await copyText(current.guest_url);
-    ui.copy.textContent = ok ? 'Copied' : 'Copy failed: select the link';
-    announce(ok ? 'Patient link copied.' : 'Could not copy. Select the link and copy it.');
-    setTimeout(() => {
-        ui.copy.textContent = 'Copy link';
-    }, 2500);
-});
-
-/* Shows a room's links and the call preview for it. */
-function selectRoom(room) {
-    if (call && call.phase !== 'ended' && current && current.id !== room.id) {
-        if (!confirm('Leave the current call and switch consultation?')) return;
-        call.hangup();
-    }
-    current = {id: room.id, host_url: room.host_url, guest_url: room.guest_url, expires_at: room.expires_at};
-    // A new element each time, so nothing can read a stale or empty link while this one loads.
-    fill(ui.patientLinkBox, h('a', {href: room.guest_url, testid: 'patient-link', target: '_blank', rel: 'noopener noreferrer', text: room.guest_url}));
-    ui.hostLink.href = room.host_url;
-    ui.expires.textContent = room.expires_at ? `Link valid until ${timeText(room.expires_at)}.` : '';
-    show(ui.current, true);
-    openCall();
+/* A patient was let in from the list: take the call in the call card. */
+function takeCall(room) {
+    if (call.room === room && call.active) return; // already in that call: the patient joins it
+    if (!call.leave(SWITCH)) return;
+    rooms.show(room);
+    call.open(room, {title: titleOf(room), link: rooms.shown && rooms.shown.guest_url, join: true});
+    announce('Letting the patient in. Starting the call…');
 }
 
-function openCall() {
-    closeCall();
-    media = new LocalMedia();
-    view = new CallView(ui.callRoot, {
-        media,
-        isHost: true,
-        onJoin: startCall,
-        endAction: {label: 'Back to the dashboard', run: () => {
-            closeCall();
-            current = null;
-            show(ui.current, false);
-            fill(ui.patientLinkBox);
-            refreshRooms();
-            ui.newRoom.focus();
-        }},
-    });
-    view.setTitle('Consultation', 'Ready to start?', 'Check your camera, then start the call. The patient waits until you let them in.', 'Start the call');
-    show(ui.callRoot, true);
-    media.start();
+/* Shows a consultation: its link when this tab made it, and its call preview. */
+function selectRoom(id) {
+    if (call.room !== id && !call.leave(SWITCH)) return;
+    rooms.show(id);
+    call.open(id, {title: titleOf(id), link: rooms.shown && rooms.shown.guest_url});
 }
 
-function startCall() {
-    call = new Call({token: tokenOf(current.host_url), media});
-    view.attach(call);
-    const copy = h('button', {type: 'button', class: 'btn btn-secondary', text: 'Copy patient link', on: {click: async () => {
-        const ok = await copyText(current.guest_url);
-        announce(ok ? 'Patient link copied.' : 'Could not copy the link.');
-    }}});
-    fill(view.b.hostExtra, copy);
-    call.on('phase', (phase) => {
-        document.body.classList.toggle('in-call', phase === 'connecting' || phase === 'waiting' || phase === 'call');
-        if (phase === 'ended') {
-            media.stop();
-            refreshRooms();
-        }
-    });
-    call.join();
-}
-
-function closeCall() {
-    document.body.classList.remove('in-call');
-    if (view) view.destroy();
-    if (media) media.stop();
-    view = null;
-    media = null;
-    call = null;
-    show(ui.callRoot, false);
-}
-
-function stopRefresh() {
-    clearInterval(refreshTimer);
-    refreshTimer = 0;
-}
-
-async function refreshRooms() {
-    let rooms;
-    try {
-        rooms = await api.listRooms();
-    } catch (err) {
-        if (err.status === 401) showLogin();
-        return;
-    }
-    const links = savedLinks();
-    forgetLinks(new Set(rooms.map((r) => r.id)));
-    if (current && !rooms.some((r) => r.id === current.id) && !(call && call.phase !== 'ended')) {
-        // The room is gone: drop its link, and its preview (an end screen stays until dismissed).
-        current = null;
-        show(ui.current, false);
-        fill(ui.patientLinkBox);
-        if (!call) closeCall();
-    }
-    rooms.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
-    fill(ui.rooms, rooms.map((r) => roomItem(r, links[r.id])));
-    show(ui.roomsEmpty, rooms.length === 0);
-}
-
-function roomItem(r, link) {
-    const facts = [
-        `${r.participants} in the call`,
-        r.waiting ? `${r.waiting} waiting` : null,
-        `ends ${timeText(r.expires_at)}`,
-        r.relay_only ? 'relay only' : null,
-    ].filter(Boolean).join(' · ');
-    const actions = h('div', {class: 'room-actions'});
-    if (link) {
-        actions.append(h('button', {type: 'button', class: 'btn btn-secondary btn-small', text: current && current.id === r.id ? 'Selected' : 'Open',
-            disabled: Boolean(current && current.id === r.id),
-            on: {click: () => selectRoom({id: r.id, ...link})}}));
-    }
-    actions.append(h('button', {type: 'button', class: 'btn btn-quiet btn-small', text: 'End', 'aria-label': `End consultation ${r.id}`,
-        on: {click: () => endRoom(r.id)}}));
-    return h('li', {class: `room${r.waiting ? ' room-waiting' : ''}`},
-        h('div', {class: 'room-info'},
-            h('p', {class: 'room-name'}, `Consultation ${r.id.slice(0, 8)}`, r.waiting ? h('span', {class: 'badge', text: 'patient waiting'}) : null),
-            h('p', {class: 'muted', text: facts})),
-        actions);
+function titleOf(id) {
+    const item = list.get(id);
+    return item ? roomName(item.entry) : 'Consultation';
 }
 
 async function endRoom(id) {
@@ -272,20 +208,19 @@ async function endRoom(id) {
         await api.endRoom(id);
         announce('Consultation ended.');
     } catch (err) {
-        if (err.status === 401) return showLogin();
+        if (err.status === 401) showLogin();
     }
-    refreshRooms();
 }
 
 /* ---- start ---- */
 
 (async () => {
-    let me = null;
+    let who = null;
     try {
-        me = await api.me();
+        who = await api.me();
     } catch {
-        me = null;
+        who = null;
     }
-    if (me) showDashboard(me);
+    if (who) showDashboard(who);
     else showLogin();
 })();

@@ -1,10 +1,11 @@
-// The clinician's lobby list: one card per waiting patient with browser, pre-check, admit and deny.
+// The clinician's lobby list in the call: one card per waiting patient with browser, pre-check,
+// admit and deny (the browser and pre-check lines serve the dashboard's waiting list too).
 import {h, announce} from './ui.js';
 
 const BROWSERS = {chrome: 'Chrome', firefox: 'Firefox', safari: 'Safari', edge: 'Edge', samsung: 'Samsung Internet', opera: 'Opera'};
 const OSES = {android: 'Android', ios: 'iPhone/iPad', windows: 'Windows', macos: 'macOS', linux: 'Linux', chromeos: 'ChromeOS'};
 
-function browserText(knock) {
+export function browserText(knock) {
     const b = BROWSERS[knock.browser] || (knock.browser && knock.browser !== 'unknown' ? knock.browser : 'Unknown browser');
     const major = String(knock.browser_version || '').split('.')[0];
     const os = OSES[knock.os] || (knock.os && knock.os !== 'unknown' ? knock.os : 'unknown system');
@@ -15,7 +16,7 @@ function check(label, ok) {
     return h('li', {class: ok ? 'ok' : 'bad'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: ok ? '✓' : '✗'}), `${label}: ${ok ? 'working' : 'not working'}`);
 }
 
-function precheckList(pc) {
+export function precheckList(pc) {
     if (!pc) return h('p', {class: 'muted', text: 'No pre-call check was sent.'});
     const anyTurn = pc.turn_udp || pc.turn_tcp || pc.turn_tls;
     const relay = anyTurn

@@ -24,6 +24,14 @@ export function byTestId(id, root = document) {
     return root.querySelector(`[data-testid="${id}"]`);
 }
 
+let lastId = 0;
+
+/* A page-unique element id with this prefix, for label for= and aria-describedby. */
+export function uid(prefix) {
+    lastId++;
+    return `${prefix}-${lastId}`;
+}
+
 export function show(el, visible = true) {
     el.hidden = !visible;
 }
@@ -36,10 +44,11 @@ export function fill(el, ...children) {
 
 let lastAnnouncement = '';
 
-/* Says text through the page's polite live region (#announcer), once per change. */
-export function announce(text) {
+/* Says text through the page's polite live region (#announcer), once per change (again, when
+ * repeat: a second knock in the same room is news too). */
+export function announce(text, repeat = false) {
     const region = document.getElementById('announcer');
-    if (!region || text === lastAnnouncement) return;
+    if (!region || (text === lastAnnouncement && !repeat)) return;
     lastAnnouncement = text;
     region.textContent = '';
     // A separate task makes screen readers notice a repeated region update.
