@@ -24,6 +24,11 @@ export const cfg = {
     password: need('VC_PASSWORD'),
     shots: need('VC_SCREENSHOTS'),
     chromium: process.env.VC_CHROMIUM || '/usr/bin/chromium',
+    // The clinic day's clinicians (test_clinic.mjs): Dr Ames in teams Clinic and Renal, Dr Bell
+    // in Clinic; same password.
+    amesEmail: process.env.VC_AMES_EMAIL || '',
+    bellEmail: process.env.VC_BELL_EMAIL || '',
+    resumeGrace: Number(process.env.VC_RESUME_GRACE || 0),
 };
 
 export const PHONE = { width: 390, height: 844 };
@@ -111,17 +116,18 @@ const INIT_SCRIPT = `(() => {
     });
 })();`;
 
-// A browser context for one party, with camera and microphone granted and watchers on every page
-// it opens. ctx.problems collects CSP violations and uncaught page errors; ctx.notes collects
-// console errors worth showing but not failing on.
-export async function newParty(browser, name, viewport) {
+// A browser context for one party, with camera and microphone (and any other `permissions`)
+// granted and watchers on every page it opens. ctx.problems collects CSP violations and uncaught
+// page errors; ctx.notes collects console errors worth showing but not failing on.
+export async function newParty(browser, name, viewport, permissions = []) {
+    const granted = ['camera', 'microphone', ...permissions];
     const context = await browser.newContext({
         viewport,
         ignoreHTTPSErrors: true,
-        permissions: ['camera', 'microphone'],
+        permissions: granted,
         locale: 'en-GB',
     });
-    await context.grantPermissions(['camera', 'microphone'], { origin: cfg.baseUrl });
+    await context.grantPermissions(granted, { origin: cfg.baseUrl });
     context.setDefaultTimeout(WAIT_MS);
     await context.addInitScript(INIT_SCRIPT);
     const party = { name, context, problems: [], notes: [] };
@@ -196,10 +202,10 @@ export async function textOf(loc) {
 
 // --- the clinician's flow ------------------------------------------------------------------------
 
-export async function login(party) {
+export async function login(party, email = cfg.email) {
     const page = party.page;
     await page.goto(cfg.baseUrl + '/', { waitUntil: 'domcontentloaded' });
-    await (await visible(page, 'login-email')).fill(cfg.email);
+    await (await visible(page, 'login-email')).fill(email);
     await (await visible(page, 'login-password')).fill(cfg.password);
     if (party.shootLogin) await shoot(page, 'login');
     await click(page, 'login-submit');

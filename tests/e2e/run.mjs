@@ -2,22 +2,24 @@
 // for each, then "N passed, N failed". VC_ONLY=REGEX runs only the tests whose names match.
 import { launchBrowser, newParty, closeParties, reporter, Fail } from './lib.mjs';
 import { tests as callTests } from './test_call.mjs';
+import { tests as clinicTests } from './test_clinic.mjs';
 import { tests as screenTests } from './test_screens.mjs';
 
-const all = [...callTests, ...screenTests];
+const all = [...callTests, ...clinicTests, ...screenTests];
 const only = process.env.VC_ONLY ? new RegExp(process.env.VC_ONLY) : null;
 const results = reporter();
 const report = results.report;
 
 // t.check(NAME, FN): a named sub-result inside a test, reported on its own line.
-// t.party(NAME, VIEWPORT): a browser context the runner closes when the test ends or times out.
+// t.party(NAME, VIEWPORT, PERMISSIONS?): a browser context the runner closes when the test ends or
+// times out.
 function context(browser) {
     const parties = [];
     return {
         browser,
         parties,
-        async party(name, viewport) {
-            const p = await newParty(browser, name, viewport);
+        async party(name, viewport, permissions) {
+            const p = await newParty(browser, name, viewport, permissions);
             parties.push(p);
             return p;
         },

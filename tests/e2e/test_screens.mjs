@@ -15,6 +15,12 @@ export const SCREENS = [
     'call-ended-by-host',
     'call-ended-denied',
     'expired-link',
+    'dashboard-waiting-list',
+    'dashboard-feed-offline',
+    'dashboard-call-knock-banner',
+    'patient-waiting-notified',
+    'patient-waiting-message',
+    'patient-waiting-queue',
 ];
 
 async function screenshots() {

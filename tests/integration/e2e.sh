@@ -48,6 +48,8 @@ mkdir -p "$DATA_DIR"
 API_KEY=key-$(openssl rand -hex 20)
 SECRET=turn-$(openssl rand -hex 20)
 EMAIL=dr@example.org
+AMES_EMAIL=ames@example.org
+BELL_EMAIL=bell@example.org
 PASSWORD='correct horse battery'
 
 # Chromium gathers no candidates on loopback, so a direct call between two local pages runs over
@@ -71,6 +73,11 @@ BG_PIDS+=("$TURN_PID")
 wait_for vc-turn "$TURN_PID" "$TURN_LOG" curl -fsS -m 1 "http://127.0.0.1:$METRICS_PORT/healthz"
 
 signal_user_add "$DATA_DIR" "$EMAIL" "Dr Test" "$PASSWORD"
+# The clinic day's tests (test_clinic.mjs) have their own team, so the rooms the call tests leave
+# behind stay out of their waiting area: Dr Ames works in two teams, Dr Bell in one of them.
+signal_team_add "$DATA_DIR" Clinic Renal
+signal_user_add "$DATA_DIR" "$AMES_EMAIL" "Dr Ames" "$PASSWORD" --team Clinic --team Renal
+signal_user_add "$DATA_DIR" "$BELL_EMAIL" "Dr Bell" "$PASSWORD" --team Clinic
 
 # --max-conns-per-ip-per-min: every browser connects from 127.0.0.1, and reconnect tests open more
 # WebSockets than the default 60 a minute allows.
@@ -90,8 +97,9 @@ out=$WORK/node.out
         VC_BASE_URL=https://localhost:$sport VC_PORT=$sport VC_API_KEY=$API_KEY \
             VC_CA=$ROOT/certs/ca.crt VC_METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics \
             VC_EMAIL=$EMAIL VC_PASSWORD=$PASSWORD VC_SCREENSHOTS=$SHOTS VC_CHROMIUM=$CHROMIUM \
-            VC_SIGNAL_META=$SIGNAL_META VC_TURN_META=$TURN_META \
-            timeout 240 "$NODE" run.mjs
+            VC_AMES_EMAIL=$AMES_EMAIL VC_BELL_EMAIL=$BELL_EMAIL \
+            VC_SIGNAL_META=$SIGNAL_META VC_TURN_META=$TURN_META VC_RESUME_GRACE=$RESUME_GRACE \
+            timeout 360 "$NODE" run.mjs
 ) 2>&1 | tee "$out"
 counts_from "$out" e2e_browser_tests
 
