@@ -2,6 +2,9 @@
 import {ReconnectingSocket} from './socket.js';
 
 const ANSWER_WAIT_MS = 8000;
+// With several vc-signal nodes, an action on a room another node holds is answered from there,
+// after this node's pong: an action is taken to have gone through only this long after its pong.
+const SETTLE_MS = 1500;
 const OFFLINE = {code: 'offline', message: 'Not connected. Wait until the list is live again, then try again.'};
 
 /*
@@ -11,14 +14,18 @@ const OFFLINE = {code: 'offline', message: 'Not connected. Wait until the list i
  * 'admitted' ({room, peer}: our admit went through), 'forbidden' (no clinician session: stopped),
  * 'error' (an error no action of ours caused).
  *
- * The server answers each connection's messages in order, so every action is followed by a
- * `ping`: an error that comes before that ping's `pong` is the action's, and the pong alone means
- * it went through. pending holds one entry per ping in flight, {kind, resolve, error}.
+ * A node answers each connection's messages in order, so every action is followed by a `ping`:
+ * an error that comes before that ping's `pong` is the action's. An action on a room another
+ * node holds is answered from there, later than the pong: an error that comes when no action
+ * waits for its pong belongs to the oldest action still settling (SETTLE_MS after its pong).
+ * pending holds one entry per ping in flight ({kind: null} for keepalives); settling the actions
+ * past their pong. An admit is done as soon as its `admitted` comes.
  */
 export class WatchFeed extends ReconnectingSocket {
     constructor() {
         super();
         this.pending = [];
+        this.settling = [];
     }
 
     opened() {
@@ -26,8 +33,10 @@ export class WatchFeed extends ReconnectingSocket {
     }
 
     lost() {
-        for (const p of this.pending) if (p.resolve) p.resolve(OFFLINE);
+        for (const p of this.pending) if (p.done) p.done(OFFLINE);
+        for (const p of this.settling) p.done(null); // its node took it; the answer is lost
         this.pending = [];
+        this.settling = [];
     }
 
     sendPing() {
@@ -38,11 +47,8 @@ export class WatchFeed extends ReconnectingSocket {
 
     received(msg) {
         switch (msg.type) {
-        case 'pong': {
-            const p = this.pending.shift();
-            if (p && p.resolve) p.resolve(p.error || null);
-            return;
-        }
+        case 'pong':
+            return this.onPong();
         case 'error':
             return this.onError(msg);
         case 'rooms':
@@ -53,32 +59,64 @@ export class WatchFeed extends ReconnectingSocket {
         case 'room-gone':
             return this.emit('room-gone', msg.id);
         case 'admitted':
-            return this.emit('admitted', {room: msg.room, peer: msg.peer});
+            return this.onAdmitted(msg);
         default:
             return undefined;
         }
     }
 
-    onError(msg) {
-        const head = this.pending[0]; // the oldest ping in flight follows the message that failed
-        if (!head || !head.kind) return this.emit('error', msg);
-        if (!head.error) head.error = {code: msg.code, message: msg.message};
-        if (head.kind === 'watch' && msg.code === 'forbidden') {
-            this.finish();
-            this.emit('forbidden');
+    onPong() {
+        const p = this.pending.shift();
+        if (!p || !p.kind) return;
+        if (p.error || p.kind === 'watch' || p.admitted) {
+            p.done(p.error);
+            return;
         }
+        this.settling.push(p);
+        p.settleTimer = setTimeout(() => this.settled(p, null), SETTLE_MS);
+    }
+
+    settled(p, err) {
+        const i = this.settling.indexOf(p);
+        if (i >= 0) this.settling.splice(i, 1);
+        clearTimeout(p.settleTimer);
+        p.done(err);
+    }
+
+    onError(msg) {
+        const err = {code: msg.code, message: msg.message};
+        const head = this.pending[0]; // the oldest ping in flight follows the message that failed
+        if (head && head.kind) {
+            if (!head.error) head.error = err;
+            if (head.kind === 'watch' && msg.code === 'forbidden') {
+                this.finish();
+                this.emit('forbidden');
+            }
+            return;
+        }
+        if (this.settling.length) this.settled(this.settling[0], err);
+        else this.emit('error', msg);
+    }
+
+    onAdmitted(msg) {
+        const mine = (p) => p.kind === 'admit' && p.room === msg.room && p.peer === msg.peer;
+        const early = this.pending.find(mine);
+        if (early) early.admitted = true;
+        const late = this.settling.find(mine);
+        if (late) this.settled(late, null);
+        this.emit('admitted', {room: msg.room, peer: msg.peer});
     }
 
     /* Sends msg and a ping; resolves null when it went through, else {code, message}. */
     act(msg, kind) {
         if (!this.rawSend(msg) || !this.rawSend({type: 'ping'})) return Promise.resolve(OFFLINE);
         return new Promise((resolve) => {
-            const entry = {kind, error: null, resolve: null};
-            const timer = setTimeout(() => {
-                entry.resolve = null; // the entry stays in line for its pong
-                resolve({code: 'timeout', message: 'No answer from the server. Try again.'});
-            }, ANSWER_WAIT_MS);
-            entry.resolve = (err) => {
+            const entry = {kind, room: msg.room, peer: msg.peer, error: null, admitted: false};
+            let over = false;
+            const timer = setTimeout(() => entry.done({code: 'timeout', message: 'No answer from the server. Try again.'}), ANSWER_WAIT_MS);
+            entry.done = (err) => { // once; the entry keeps its place in line for its pong
+                if (over) return;
+                over = true;
                 clearTimeout(timer);
                 resolve(err);
             };
