@@ -379,17 +379,25 @@ async function placeKept(t) {
             await shoot(b.page, 'patient-waiting-queue');
         });
 
+        let placeNow = place;
         await t.check('patient_reopening_the_link_keeps_place_and_wait', async () => {
             await sleep(2000);
-            await b.page.goto('about:blank');
+            // The patient closes the tab, then taps the link in the text message again: a new tab.
+            await b.page.close();
             await sleep(1000);
+            b.page = await b.pat.context.newPage();
             await b.page.goto(second.guest_url, { waitUntil: 'domcontentloaded' });
+            placeNow = tid(b.page, 'queue-position');
             // Straight back to the waiting screen: no Join press, the kept resume token.
             await visible(b.page, 'waiting', WAIT_MS);
             const resumed = await b.page.evaluate(() => window.__e2e.sent.some((m) => m.type === 'join' && m.resume));
             assert(resumed, 'the reopened page joined without its resume token');
-            await until(async () => (await place.getAttribute('data-position')) === '2' && (await place.isVisible()),
-                async () => `after reopening, queue-position reads "${await textOf(place)}"`);
+            await until(async () => (await placeNow.getAttribute('data-position')) === '2' && (await placeNow.isVisible()),
+                async () => `after reopening, queue-position reads "${await textOf(placeNow)}"`);
+            // The device keeps a hash of the link's token as the key, never the token itself.
+            const kept = await b.page.evaluate(() => JSON.stringify({ ...localStorage }));
+            const token = second.guest_url.split('#')[1];
+            assert(!kept.includes(token), 'the link token is kept in localStorage');
             // Over 3 s waited (2 s before closing, 1 s closed): the wait did not start again.
             const time = await textOf(tid(b.page, 'waiting-time'));
             const min = /(\d+) minutes?/.exec(time);
@@ -400,7 +408,7 @@ async function placeKept(t) {
 
         await t.check('queue_moves_up_when_the_first_patient_leaves', async () => {
             await click(a.page, 'hangup-button');
-            await until(async () => !(await place.isVisible()), async () => `queue-position still reads "${await textOf(place)}"`);
+            await until(async () => !(await placeNow.isVisible()), async () => `queue-position still reads "${await textOf(placeNow)}"`);
         });
 
         await t.check('patient_is_told_once_a_clinician_watches', async () => {
