@@ -196,6 +196,42 @@ def signal_rows(raw):
     return rows
 
 
+FLOWS = [("flood100", "100 allocations, flood, 160 B"),
+         ("audio1000", "1,000 allocations x 50 pps, 160 B (audio)"),
+         ("video300", "300 allocations x 100 pps, 1,000 B (video)"),
+         ("audio5000", "5,000 allocations x 20 pps, 160 B"),
+         ("single", "1 allocation, flood, 160 B (the easy case)")]
+
+
+def flows_rows(raw):
+    """Rows for the many-flow table: one per workload, vc-turn and coturn side by side."""
+    rows = []
+    for wl, label in FLOWS:
+        fv, fc = load(raw, f"flows_{wl}", "vc"), load(raw, f"flows_{wl}", "coturn")
+        if not (fv or fc):
+            continue
+
+        def m(ds, key, sub=None):
+            return med([(d.get(key) or {}).get(sub) if sub else d.get(key) for d in ds])
+        pv, pc = m(fv, "per_machine_cpu_s"), m(fc, "per_machine_cpu_s")
+        lat = lambda ds: "/".join(fmt(m(ds, "latency_us", q), "", 0) for q in ("p50", "p99", "p999"))
+        rows.append((label, f"{fmt(m(fv, 'delivered_pps'))} / {fmt(m(fc, 'delivered_pps'))}",
+                     f"{fmt(m(fv, 'loss_pct'), '', 3)} / {fmt(m(fc, 'loss_pct'), '', 3)}",
+                     f"{lat(fv)} / {lat(fc)}",
+                     f"{fmt(m(fv, 'server_cpu_s'), '', 2)} / {fmt(m(fc, 'server_cpu_s'), '', 2)}",
+                     f"{fmt(m(fv, 'machine_cpu_s'), '', 2)} / {fmt(m(fc, 'machine_cpu_s'), '', 2)}",
+                     f"{fmt(pv)} / {fmt(pc)}", ratio(pv, pc)))
+    av, ac = load(raw, "allocrate", "vc"), load(raw, "allocrate", "coturn")
+    if av or ac:
+        rv, rc = med([d.get("per_s") for d in av]), med([d.get("per_s") for d in ac])
+        okv = all(d.get("ready") == d.get("allocations") for d in av)
+        kb = med([d.get("rss_per_allocation_kb") for d in av])
+        rows.append(("5,000 allocations from one source address, vc-turn at its defaults "
+                     f"(all set up: {'yes' if okv else 'no'}; RSS {fmt(kb, ' KiB', 2)} each)",
+                     f"{fmt(rv)} / {fmt(rc)} per s", "", "", "", "", "", ratio(rv, rc)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
@@ -324,6 +360,7 @@ def main():
 
     # 7. Signalling over TLS: vc-signal against PeerJS (rows use the coturn column for PeerJS).
     srows = signal_rows(a.raw)
+    frows = flows_rows(a.raw)
 
     model, commit = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -342,6 +379,19 @@ def main():
     ]
     for r in rows:
         lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    if frows:
+        lines += [
+            "",
+            "Many flows, one hop client -> relay -> peer (tools/flows.c; vc-turn / coturn in each "
+            "cell). Machine CPU is every core's busy time from /proc/stat, softirq included, less "
+            "the loader's own:",
+            "",
+            "| workload | delivered pps | loss % | one-way p50/p99/p99.9 (us) | server CPU-s | "
+            "machine CPU-s | pps per machine CPU-s | vc-turn vs coturn |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in frows:
+            lines.append("| " + " | ".join(str(c) for c in r) + " |")
     if srows:
         lines += [
             "",

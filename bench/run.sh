@@ -12,8 +12,8 @@
 #   BENCH_LOADER    auto (default: vc-load if it has --profile flood, else the stand-in),
 #                   vc-load, or flood (bench/tools/flood.c)
 #   BENCH_CALLS_CAP seconds one vc-load call ramp may take (default 90)
-#   BENCH_ONLY      space-separated subset of: flood rate latency alloc memory calls budget
-#                   signal conns joins watch
+#   BENCH_ONLY      space-separated subset of: flows allocrate flood rate latency alloc memory
+#                   calls budget signal conns joins watch
 #   BENCH_CALLS_CPU the `budget` workload's CPU share for each server, in % of one core
 #                   (default 10)
 #   BENCH_SIGNAL_CONNS  WebSocket clients held per round of `conns` (default 5000)
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DURATION:-5}
 CALLS_CAP=${BENCH_CALLS_CAP:-90}
-ONLY=${BENCH_ONLY:-flood rate latency alloc memory calls budget signal conns joins watch}
+ONLY=${BENCH_ONLY:-flows allocrate flood rate latency alloc memory calls budget signal conns joins watch}
 CALLS_CPU=${BENCH_CALLS_CPU:-10}
 SIG_CONNS=${BENCH_SIGNAL_CONNS:-5000}
 SIG_BIG=${BENCH_SIGNAL_BIG:-20000}
@@ -35,10 +35,10 @@ VC_LOAD=build/bin/vc-load
 HOST=127.0.0.1
 # Disjoint loopback ports: vc-turn, coturn, the forwarder; relay ranges do not overlap.
 VC_PORT=34780
-VC_RELAY=35000-39999
+VC_RELAY=35000-40999
 CO_PORT=44780
 CO_RELAY_MIN=45000
-CO_RELAY_MAX=49999
+CO_RELAY_MAX=50999
 FWD_IN=33000
 FWD_MID=33001
 FWD_SINK=33002
@@ -78,8 +78,10 @@ build_tools() {
     local cflags=(-std=gnu11 -O2 -g -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2
         -Wmissing-prototypes -Wno-missing-field-initializers)
     mkdir -p "$TOOLS"
-    cc "${cflags[@]}" -o "$TOOLS/flood" bench/tools/flood.c src/stun/stun.c \
+    cc "${cflags[@]}" -o "$TOOLS/flood" bench/tools/flood.c bench/tools/turnc.c src/stun/stun.c \
         src/common/rest_cred.c src/common/addr.c -lcrypto
+    cc "${cflags[@]}" -o "$TOOLS/flows" bench/tools/flows.c bench/tools/turnc.c src/stun/stun.c \
+        src/common/rest_cred.c src/common/addr.c -lcrypto -lpthread
     cc "${cflags[@]}" -o "$TOOLS/udpfwd" bench/tools/udpfwd.c src/common/addr.c
     cc "${cflags[@]}" -o "$TOOLS/tlsrelay" bench/tools/tlsrelay.c src/common/addr.c -lssl -lcrypto
 }
@@ -143,8 +145,9 @@ wait_stun() {
 start_vc() {
     local threads=$1 argv
     argv=(build/bin/vc-turn --listen "$HOST:$VC_PORT" --relay-ip "$HOST" --ports "$VC_RELAY"
-        --realm vc --secret "$SECRET" --allow-peer 127.0.0.0/8 --bps 0 --unauth-rate 1000000
-        --user-quota 1000000 --log "$RAW/vc-turn-meta.log")
+        --realm vc --secret "$SECRET" --allow-peer 127.0.0.0/8 --log "$RAW/vc-turn-meta.log")
+    # "defaults": vc-turn as shipped (its limits on); else coturn's defaults (no limits).
+    [ "${2:-}" = defaults ] || argv+=(--bps 0 --unauth-rate 1000000 --user-quota 1000000)
     [ -n "$threads" ] && argv+=(--threads "$threads")
     "${argv[@]}" >>"$RAW/vc-turn.log" 2>&1 &
     VC_PID=$!
@@ -303,6 +306,26 @@ sys.exit(0 if d['loss_pct'] <= 0.5 and d['sent_pps'] >= 0.9 * $mid else 1)" "$tr
     fi
 }
 
+# The many-flow workloads (tools/flows.c): name, flows, packets per second per flow (0: a flood),
+# payload bytes. One credential and source address per flow, a channel to one peer sink, one hop
+# client -> relay -> peer. The single flow is one row among them, never the headline.
+FLOWS_WORKLOADS=("flood100 100 0 160" "audio1000 1000 50 160" "video300 300 100 1000"
+    "audio5000 5000 20 160" "single 1 0 160")
+
+# load_flows OUT ADDR PID FLOWS RATE SIZE: one run of tools/flows.
+load_flows() {
+    timeout $((DUR + 90)) "$TOOLS/flows" --server "$2" --secret "$SECRET" --flows "$4" \
+        --rate "$5" --size "$6" --duration "$DUR" --server-pid "$3" --json "$1" \
+        >>"$RAW/loader.log" 2>&1
+}
+
+# load_allocrate OUT ADDR PID: 5,000 allocations from one source address, the flows sharing a
+# cached nonce as RFC 8489 allows; allocations per second and RSS per allocation.
+load_allocrate() {
+    timeout 120 "$TOOLS/flows" --server "$2" --secret "$SECRET" --flows 5000 --setup-only \
+        --one-ip --reuse-nonce --server-pid "$3" --json "$1" >>"$RAW/loader.log" 2>&1
+}
+
 # load_alloc OUT ADDR PID: allocate/delete loops from 32 parallel clients for DUR seconds.
 load_alloc() {
     timeout $((DUR + 30)) "$TOOLS/flood" alloc --server "$2" --secret "$SECRET" --parallel 32 \
@@ -442,6 +465,37 @@ main() {
             load_fwd "$RAW/flood-fwd-$r.json" || log "flood fwd failed"
         done
         stop_servers
+    fi
+
+    if wants flows; then
+        log "many flows: ${FLOWS_WORKLOADS[*]} (vc-turn at its defaults, --bps 0 for the floods)"
+        for r in $(seq 1 "$ROUNDS"); do
+            for wl in "${FLOWS_WORKLOADS[@]}"; do
+                read -r name n rate size <<<"$wl"
+                if [ "$rate" = 0 ]; then start_vc ""; else start_vc "" defaults; fi
+                load_flows "$RAW/flows_$name-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" "$n" "$rate" \
+                    "$size" || log "flows $name vc failed in round $r"
+                stop_pid "$VC_PID"
+                start_coturn ""
+                load_flows "$RAW/flows_$name-coturn-$r.json" "$HOST:$CO_PORT" "$CO_PID" "$n" \
+                    "$rate" "$size" || log "flows $name coturn failed in round $r"
+                stop_pid "$CO_PID"
+            done
+        done
+    fi
+
+    if wants allocrate; then
+        log "allocations from one source address, vc-turn at its defaults (unauth-rate 50)"
+        for r in $(seq 1 "$ROUNDS"); do
+            start_vc "" defaults
+            load_allocrate "$RAW/allocrate-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" ||
+                log "allocrate vc failed in round $r"
+            stop_pid "$VC_PID"
+            start_coturn ""
+            load_allocrate "$RAW/allocrate-coturn-$r.json" "$HOST:$CO_PORT" "$CO_PID" ||
+                log "allocrate coturn failed in round $r"
+            stop_pid "$CO_PID"
+        done
     fi
 
     if wants rate || wants latency || wants alloc; then

@@ -18,6 +18,7 @@
 #include "vc/addr.h"
 #include "vc/rest_cred.h"
 #include "vc/stun.h"
+#include "turnc.h"
 
 #define FLOOD_BATCH 64
 #define FLOOD_MAX_PAIRS 64
@@ -47,36 +48,14 @@ struct flood_opts {
     const char *json;
 };
 
-/* One TURN client 5-tuple and its long-term credential state. */
+/* One TURN client 5-tuple: its credential state and socket. */
 struct flood_client {
+    struct turnc t;
     int fd;
-    char user[64];
-    size_t user_len;
-    char pass[REST_CRED_PASSWORD_LEN];
-    uint8_t key[STUN_MAX_KEY_LEN];
-    size_t keylen;
-    uint8_t realm[128];
-    size_t realm_len;
-    uint8_t nonce[256];
-    size_t nonce_len;
-    union vc_addr relay;
-    unsigned retries; /* challenges answered for the current request */
-    bool quiet;       /* alloc and hold modes: count errors, do not print each */
-    int last_error;   /* the last STUN error code answered */
     /* Async state (alloc and hold modes). */
     int state;
-    uint8_t txid[STUN_TXID_LEN];
     int64_t sent_at;
     int64_t started_at;
-};
-
-/* One request's attributes. */
-struct flood_req {
-    uint16_t method;
-    const union vc_addr *peer;
-    uint16_t channel;
-    int lifetime; /* -1: none */
-    bool transport;
 };
 
 struct flood_stats {
@@ -197,103 +176,23 @@ static int flood_socket(const union vc_addr *bind_to, const union vc_addr *conne
 /* Gives the client a fresh REST username (unique id) and its password. */
 static int flood_client_init(struct flood_client *c, const struct flood_opts *o, unsigned id)
 {
-    int n;
-
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    n = snprintf(c->user, sizeof(c->user), "%lld:bench%u-%u", (long long)time(NULL) + 3600, id,
-                 (unsigned)getpid());
-    if (n < 0 || (size_t)n >= sizeof(c->user))
-        return -EINVAL;
-    c->user_len = (size_t)n;
-    n = rest_cred_password((const uint8_t *)o->secret, strlen(o->secret), c->user, c->user_len,
-                           c->pass, sizeof(c->pass));
-    return n < 0 ? n : 0;
+    return turnc_init(&c->t, o->secret, id);
 }
 
-static int flood_build(struct flood_client *c, const struct flood_req *r, uint8_t *buf, size_t cap)
+static int flood_build(struct flood_client *c, const struct turnc_req *r, uint8_t *buf, size_t cap)
 {
-    struct stun_builder b;
-
-    RAND_bytes(c->txid, sizeof(c->txid));
-    stun_build_init(&b, buf, cap, r->method, STUN_REQUEST, c->txid);
-    if (r->transport)
-        stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
-    if (r->lifetime >= 0)
-        stun_build_u32(&b, TURN_ATTR_LIFETIME, (uint32_t)r->lifetime);
-    if (r->channel)
-        stun_build_u32(&b, TURN_ATTR_CHANNEL_NUMBER, (uint32_t)r->channel << 16);
-    if (r->peer)
-        stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, r->peer);
-    if (c->nonce_len) {
-        stun_build_attr(&b, STUN_ATTR_USERNAME, c->user, c->user_len);
-        stun_build_attr(&b, STUN_ATTR_REALM, c->realm, c->realm_len);
-        stun_build_attr(&b, STUN_ATTR_NONCE, c->nonce, c->nonce_len);
-        stun_build_integrity(&b, c->key, c->keylen);
-    }
-    stun_build_fingerprint(&b);
-    return stun_build_finish(&b);
+    return turnc_build(&c->t, r, buf, cap);
 }
 
-/* Handles a response to c's outstanding request. Returns 0 on success, -EAGAIN when the request
- * must be repeated with (new) credentials, -ENOENT if it is not our response, or -EPROTO. */
 static int flood_handle(struct flood_client *c, const uint8_t *buf, size_t len)
 {
-    const struct stun_attr *a;
-    struct stun_msg m;
-    const char *reason;
-    size_t rlen;
-    int code, kl;
-
-    if (!stun_is_message(buf, len) || stun_parse(&m, buf, len) < 0 ||
-        memcmp(m.txid, c->txid, STUN_TXID_LEN) != 0)
-        return -ENOENT;
-    if (m.cls == STUN_SUCCESS) {
-        c->retries = 0;
-        a = stun_find(&m, TURN_ATTR_XOR_RELAYED_ADDRESS);
-        if (a && stun_attr_xor_addr(&m, a, &c->relay) < 0)
-            return -EPROTO;
-        return 0;
-    }
-    if (m.cls != STUN_ERROR)
-        return -ENOENT;
-    a = stun_find(&m, STUN_ATTR_ERROR_CODE);
-    if (!a || stun_attr_error(&m, a, &code, &reason, &rlen) < 0)
-        return -EPROTO;
-    c->last_error = code;
-    if (code != 401 && code != 438) {
-        if (c->quiet)
-            return -EPROTO;
-        fprintf(stderr, "flood: server answered %d %.*s\n", code, (int)rlen, reason);
-        return -EPROTO;
-    }
-    /* A second challenge in a row means the credentials were refused (438 may repeat once). */
-    if (++c->retries > 2) {
-        if (c->quiet)
-            return -EPROTO;
-        fprintf(stderr, "flood: credentials refused (%d)\n", code);
-        return -EPROTO;
-    }
-    a = stun_find(&m, STUN_ATTR_NONCE);
-    if (!a || a->len > sizeof(c->nonce))
-        return -EPROTO;
-    memcpy(c->nonce, stun_attr_value(&m, a), a->len);
-    c->nonce_len = a->len;
-    a = stun_find(&m, STUN_ATTR_REALM);
-    if (a && a->len <= sizeof(c->realm)) {
-        memcpy(c->realm, stun_attr_value(&m, a), a->len);
-        c->realm_len = a->len;
-        kl = stun_long_term_key(STUN_PWALG_MD5, c->user, c->user_len, (const char *)c->realm,
-                                c->realm_len, c->pass, strlen(c->pass), c->key);
-        if (kl < 0)
-            return -EPROTO;
-        c->keylen = (size_t)kl;
-    }
-    return -EAGAIN;
+    return turnc_handle(&c->t, buf, len);
 }
 
 /* One request, waited for synchronously (setup of the flood pairs). */
-static int flood_txn(struct flood_client *c, const struct flood_req *r)
+static int flood_txn(struct flood_client *c, const struct turnc_req *r)
 {
     uint8_t buf[1500];
     int attempt, len, rc = -ETIMEDOUT;
@@ -331,7 +230,7 @@ static int flood_txn(struct flood_client *c, const struct flood_req *r)
 static int flood_setup_pair(struct flood_client *a, struct flood_client *b,
                             const struct flood_opts *o, unsigned id)
 {
-    struct flood_req alloc = {.method = TURN_ALLOCATE, .lifetime = 600, .transport = true};
+    struct turnc_req alloc = {.method = TURN_ALLOCATE, .lifetime = 600, .transport = true};
     struct flood_client *side[2] = {a, b};
     int i, rc;
 
@@ -350,10 +249,10 @@ static int flood_setup_pair(struct flood_client *a, struct flood_client *b,
     }
     for (i = 0; i < 2; i++) {
         struct flood_client *other = side[1 - i];
-        struct flood_req perm = {
-            .method = TURN_CREATE_PERMISSION, .peer = &other->relay, .lifetime = -1};
-        struct flood_req bind = {.method = TURN_CHANNEL_BIND,
-                                 .peer = &other->relay,
+        struct turnc_req perm = {
+            .method = TURN_CREATE_PERMISSION, .peer = &other->t.relay, .lifetime = -1};
+        struct turnc_req bind = {.method = TURN_CHANNEL_BIND,
+                                 .peer = &other->t.relay,
                                  .channel = TURN_CHANNEL_MIN,
                                  .lifetime = -1};
 
@@ -517,7 +416,7 @@ static void flood_run(const int *tx, const int *rx, unsigned n, unsigned hdr,
 /* Deletes c's allocation (Refresh, lifetime 0) without waiting for the answer, and closes it. */
 static void flood_release(struct flood_client *c)
 {
-    struct flood_req r = {.method = TURN_REFRESH, .lifetime = 0};
+    struct turnc_req r = {.method = TURN_REFRESH, .lifetime = 0};
     uint8_t buf[512];
     int len;
 
@@ -633,7 +532,7 @@ enum { FLOOD_ST_IDLE, FLOOD_ST_UNAUTH, FLOOD_ST_AUTH, FLOOD_ST_DELETE, FLOOD_ST_
 static int flood_alloc_start(struct flood_client *c, const struct flood_opts *o, unsigned id,
                              int64_t now)
 {
-    struct flood_req r = {.method = TURN_ALLOCATE, .lifetime = 600, .transport = true};
+    struct turnc_req r = {.method = TURN_ALLOCATE, .lifetime = 600, .transport = true};
     uint8_t buf[512];
     int rc, len;
 
@@ -641,7 +540,7 @@ static int flood_alloc_start(struct flood_client *c, const struct flood_opts *o,
         close(c->fd);
     if ((rc = flood_client_init(c, o, id)) < 0)
         return rc;
-    c->quiet = true;
+    c->t.quiet = true;
     c->fd = flood_socket_from(2, id, &o->server);
     if (c->fd < 0)
         return c->fd;
@@ -658,7 +557,7 @@ static int flood_alloc_start(struct flood_client *c, const struct flood_opts *o,
 static int flood_alloc_step(struct flood_client *c, const uint8_t *buf, size_t len, bool hold,
                             int64_t now)
 {
-    struct flood_req r = {.method = TURN_ALLOCATE, .lifetime = 600, .transport = true};
+    struct turnc_req r = {.method = TURN_ALLOCATE, .lifetime = 600, .transport = true};
     uint8_t out[512];
     int rc, olen;
 
