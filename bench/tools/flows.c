@@ -193,8 +193,10 @@ static int flows_request(struct flows_run *r, struct flow *f)
     if (f->step == STEP_PERM)
         q = (struct turnc_req){.method = TURN_CREATE_PERMISSION, .peer = &r->peer, .lifetime = -1};
     else if (f->step == STEP_BIND)
-        q = (struct turnc_req){.method = TURN_CHANNEL_BIND, .peer = &r->peer,
-                               .channel = TURN_CHANNEL_MIN, .lifetime = -1};
+        q = (struct turnc_req){.method = TURN_CHANNEL_BIND,
+                               .peer = &r->peer,
+                               .channel = TURN_CHANNEL_MIN,
+                               .lifetime = -1};
     int len = turnc_build(&f->t, &q, buf, sizeof(buf));
     f->sent_at = flows_now();
     f->tries++;
@@ -206,8 +208,8 @@ static struct flow *flows_of_answer(struct flows_run *r, int fd, uint8_t *buf, s
 {
     char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
     struct iovec iov = {buf, 1500};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                       .msg_controllen = sizeof(cbuf)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 
     if ((*n = recvmsg(fd, &m, 0)) <= 0)
         return NULL;
@@ -237,9 +239,9 @@ static void flows_answer(struct flows_run *r, struct flow *f, const uint8_t *buf
             t->nonce_len = f->t.nonce_len;
             memcpy(t->realm, f->t.realm, f->t.realm_len);
             t->realm_len = f->t.realm_len;
-            int kl = stun_long_term_key(STUN_PWALG_MD5, t->user, t->user_len,
-                                        (const char *)t->realm, t->realm_len, t->pass,
-                                        strlen(t->pass), t->key);
+            int kl =
+                stun_long_term_key(STUN_PWALG_MD5, t->user, t->user_len, (const char *)t->realm,
+                                   t->realm_len, t->pass, strlen(t->pass), t->key);
             t->keylen = kl > 0 ? (size_t)kl : 0;
         }
     }
@@ -345,9 +347,9 @@ static void *flows_receiver(void *arg)
                 continue;
             memcpy(&sent, bufs[i] + 8, 8);
             if (r->nlat < FLOWS_MAX_SAMPLES && now > (int64_t)sent)
-                r->lat[r->nlat++] = (uint32_t)((uint64_t)(now - (int64_t)sent) > UINT32_MAX
-                                                   ? UINT32_MAX
-                                                   : (uint64_t)now - sent);
+                r->lat[r->nlat++] =
+                    (uint32_t)((uint64_t)(now - (int64_t)sent) > UINT32_MAX ? UINT32_MAX
+                                                                            : (uint64_t)now - sent);
         }
         if (n > 0)
             atomic_fetch_add(&r->received, (uint64_t)n);
@@ -382,7 +384,8 @@ static uint64_t flows_send_range(struct flows_run *r, uint64_t from, uint64_t to
             memset(cbufs[k], 0, sizeof(cbufs[k]));
             msgs[k].msg_hdr = (struct msghdr){.msg_name = (void *)&o->server.sa,
                                               .msg_namelen = addr_len(&o->server),
-                                              .msg_iov = &iov[k], .msg_iovlen = 1,
+                                              .msg_iov = &iov[k],
+                                              .msg_iovlen = 1,
                                               .msg_control = cbufs[k],
                                               .msg_controllen = sizeof(cbufs[k])};
             struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[k].msg_hdr);
@@ -501,8 +504,8 @@ static void flows_usage(FILE *f)
 
 static int flows_parse(struct flows_opts *o, int argc, char **argv)
 {
-    *o = (struct flows_opts){.flows = 100, .size = 160, .window = 1024, .parallel = 256,
-                             .duration = 10};
+    *o = (struct flows_opts){
+        .flows = 100, .size = 160, .window = 1024, .parallel = 256, .duration = 10};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool flag = strcmp(a, "--setup-only") == 0 || strcmp(a, "--one-ip") == 0 ||

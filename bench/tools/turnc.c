@@ -19,8 +19,8 @@ int turnc_init(struct turnc *c, const char *secret, unsigned id)
     if (n < 0 || (size_t)n >= sizeof(c->user))
         return -EINVAL;
     c->user_len = (size_t)n;
-    n = rest_cred_password((const uint8_t *)secret, strlen(secret), c->user, c->user_len,
-                           c->pass, sizeof(c->pass));
+    n = rest_cred_password((const uint8_t *)secret, strlen(secret), c->user, c->user_len, c->pass,
+                           sizeof(c->pass));
     return n < 0 ? n : 0;
 }
 
@@ -102,4 +102,3 @@ int turnc_handle(struct turnc *c, const uint8_t *buf, size_t len)
     }
     return -EAGAIN;
 }
-
