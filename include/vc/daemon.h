@@ -13,10 +13,11 @@
 /* Exit status for a configuration the daemon refuses to start with. */
 #define DAEMON_EXIT_CONFIG 2
 
-/* One row of a cfg_option table whose target is `struct type`. */
-#define DAEMON_OPT(type, k, t, lo, hi, d, field, h, chk)                                           \
+/* One row of a cfg_option table whose target is `struct type`; an optional last argument names
+ * the value in help and man pages ("ADDR:PORT"). */
+#define DAEMON_OPT(type, k, t, lo, hi, d, field, h, chk, ...)                                      \
     {                                                                                              \
-        k, t, lo, hi, d, offsetof(struct type, field), h, chk                                      \
+        k, t, lo, hi, d, offsetof(struct type, field), h, chk, __VA_ARGS__                         \
     }
 
 /* What --help and --version print. All strings and the table are borrowed (static). */
@@ -33,11 +34,12 @@ struct daemon_info {
 int daemon_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prints the synopsis, every option, and the --help and --version lines. */
+/* Prints the synopsis, the --help and --version lines, and every option. */
 void daemon_usage(const struct daemon_info *d, FILE *out);
 
-/* True after printing the help (--help or -h) or the version (--version) to stdout, when one of
- * them stands anywhere in argv: the caller then exits 0. */
+/* True after printing the help (--help or -h), the options as roff (--man-options, for
+ * man/mkman.sh) or the version (--version) to stdout, when one of them stands anywhere in argv:
+ * the caller then exits 0. */
 bool daemon_info_flag(const struct daemon_info *d, int argc, char **argv);
 
 /* cfg_load() into target (zeroed by the caller). On failure logs the message naming the key,

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -27,9 +28,21 @@ struct cfg_ctx {
 /* One parsed command-line flag. */
 struct cfg_flag {
     const struct cfg_option *opt; /* NULL for --config when the table has no "config" entry */
-    const char *value;            /* borrowed from argv; NULL for a bare boolean flag */
+    const char *value; /* borrowed from argv (or "false" for --no-KEY); NULL for a bare boolean */
     bool is_config;
+    bool bare;    /* a boolean that took no value: "--key" or "--no-key" */
+    bool negated; /* "--no-key" */
 };
+
+/* The words a boolean takes on the command line (any case), in the order help lists them. */
+static const struct {
+    const char *word;
+    bool value;
+} cfg_bool_words[] = {
+    {"true", true}, {"false", false}, {"yes", true}, {"no", false},
+    {"on", true},   {"off", false},   {"1", true},   {"0", false},
+};
+#define CFG_NBOOL_WORDS (sizeof(cfg_bool_words) / sizeof(cfg_bool_words[0]))
 
 static void *cfg_field(const struct cfg_ctx *c, const struct cfg_option *opt)
 {
@@ -173,16 +186,23 @@ static int cfg_parse_double(const struct cfg_ctx *c, const struct cfg_option *op
     return cfg_set_double(c, opt, v);
 }
 
+/* 1 or 0 for a boolean word, -1 for anything else. */
+static int cfg_bool_word(const char *text)
+{
+    for (size_t i = 0; i < CFG_NBOOL_WORDS; i++)
+        if (strcasecmp(text, cfg_bool_words[i].word) == 0)
+            return cfg_bool_words[i].value;
+    return -1;
+}
+
+/* text NULL is a bare "--key": true. */
 static int cfg_parse_bool(const struct cfg_ctx *c, const struct cfg_option *opt, const char *text)
 {
-    bool *field = cfg_field(c, opt);
+    int v = text ? cfg_bool_word(text) : 1;
 
-    if (!text || strcmp(text, "true") == 0 || strcmp(text, "1") == 0 || strcmp(text, "yes") == 0)
-        *field = true;
-    else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0 || strcmp(text, "no") == 0)
-        *field = false;
-    else
+    if (v < 0)
         return cfg_fail_value(c, opt, text, "is not true or false");
+    *(bool *)cfg_field(c, opt) = v == 1;
     return 0;
 }
 
@@ -432,48 +452,90 @@ out:
     return rc;
 }
 
-/* Parses argv[*i] (and its value, if separate) into f and advances *i past them. */
+/* A word where a flag should stand. After a bare boolean flag it is that flag's would-be value,
+ * so the message names the flag. */
+static int cfg_stray(const struct cfg_ctx *c, const struct cfg_flag *prev, const char *arg)
+{
+    char shown[CFG_SHOW_MAX + 4];
+
+    if (prev->bare && prev->negated)
+        return cfg_fail(c, prev->opt->key, "--no-%s takes no value ('%s')", prev->opt->key,
+                        cfg_show(shown, sizeof(shown), arg));
+    if (prev->bare)
+        return cfg_fail_value(c, prev->opt, arg, "is not true or false");
+    return cfg_fail(c, NULL, "unexpected argument '%s'", cfg_show(shown, sizeof(shown), arg));
+}
+
+/* "unknown option '--NAME'", quoting the flag's name only: a value after '=' could be a secret. */
+static int cfg_unknown(const struct cfg_ctx *c, const char *name, size_t len)
+{
+    char flag[CFG_SHOW_MAX + 1], shown[CFG_SHOW_MAX + 4];
+
+    if (len > CFG_SHOW_MAX)
+        len = CFG_SHOW_MAX;
+    memcpy(flag, name, len);
+    flag[len] = '\0';
+    return cfg_fail(c, NULL, "unknown option '--%s'", cfg_show(shown, sizeof(shown), flag));
+}
+
+/* Takes f's value from after the '=' (eq, or NULL), from argv[*i] (advancing *i), or none: a
+ * boolean takes the next argument only when it is a boolean word. */
+static int cfg_flag_value(const struct cfg_ctx *c, int argc, char **argv, int *i,
+                          struct cfg_flag *f, const char *eq)
+{
+    if (f->negated) {
+        if (eq)
+            return cfg_fail(c, f->opt->key, "--no-%s takes no value", f->opt->key);
+        f->value = "false";
+        f->bare = true;
+    } else if (eq) {
+        f->value = eq + 1;
+    } else if (f->opt && f->opt->type == CFG_BOOL) {
+        if (*i < argc && cfg_bool_word(argv[*i]) >= 0)
+            f->value = argv[(*i)++];
+        else
+            f->bare = true;
+    } else if (*i < argc) {
+        f->value = argv[(*i)++];
+    } else {
+        return cfg_fail(c, f->is_config ? "config" : f->opt->key, "missing value");
+    }
+    return 0;
+}
+
+/* Parses argv[*i] (and its value, if separate) into f and advances *i past them. On entry f
+ * holds the previous flag (zeroed before the first), for cfg_stray(). */
 static int cfg_next_flag(const struct cfg_ctx *c, int argc, char **argv, int *i, struct cfg_flag *f)
 {
     const char *arg = argv[*i], *name, *eq;
     size_t len;
-    char shown[CFG_SHOW_MAX + 4];
 
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0' || arg[2] == '=')
-        return cfg_fail(c, NULL, "unexpected argument '%s'", cfg_show(shown, sizeof(shown), arg));
+        return cfg_stray(c, f, arg);
     name = arg + 2;
     eq = strchr(name, '=');
     len = eq ? (size_t)(eq - name) : strlen(name);
+    memset(f, 0, sizeof(*f));
     f->opt = cfg_find(c, name, len);
     f->is_config = len == 6 && memcmp(name, "config", 6) == 0;
-    if (!f->opt && !f->is_config) {
-        /* Quote the flag's name only: a value after '=' could be a secret. */
-        if (len > CFG_SHOW_MAX)
-            len = CFG_SHOW_MAX;
-        char flag[CFG_SHOW_MAX + 1];
-        memcpy(flag, name, len);
-        flag[len] = '\0';
-        return cfg_fail(c, NULL, "unknown option '--%s'", cfg_show(shown, sizeof(shown), flag));
+    if (!f->opt && !f->is_config && len > 3 && memcmp(name, "no-", 3) == 0) {
+        f->opt = cfg_find(c, name + 3, len - 3);
+        if (f->opt && f->opt->type != CFG_BOOL)
+            f->opt = NULL;
+        f->negated = f->opt != NULL;
     }
+    if (!f->opt && !f->is_config)
+        return cfg_unknown(c, name, len);
     if (f->is_config && f->opt && f->opt->type != CFG_STR)
         return cfg_fail(c, "config", "the table's config entry must be a string");
-    if (eq) {
-        f->value = eq + 1;
-    } else if (f->opt && f->opt->type == CFG_BOOL) {
-        f->value = NULL;
-    } else if (*i + 1 < argc) {
-        f->value = argv[++*i];
-    } else {
-        return cfg_fail(c, f->is_config ? "config" : f->opt->key, "missing value");
-    }
     ++*i;
-    return 0;
+    return cfg_flag_value(c, argc, argv, i, f, eq);
 }
 
 /* Checks every flag's syntax and finds --config FILE. */
 static int cfg_scan_flags(const struct cfg_ctx *c, int argc, char **argv, const char **config)
 {
-    struct cfg_flag f;
+    struct cfg_flag f = {0};
     int i = 1, rc;
 
     *config = NULL;
@@ -493,7 +555,7 @@ static int cfg_scan_flags(const struct cfg_ctx *c, int argc, char **argv, const 
 /* Applies flags in order. A list flag's first use replaces the default or file list. */
 static int cfg_apply_flags(const struct cfg_ctx *c, int argc, char **argv)
 {
-    struct cfg_flag f;
+    struct cfg_flag f = {0};
     bool *seen;
     int i = 1, rc = 0;
 
@@ -593,26 +655,197 @@ void cfg_free(const struct cfg_option *table, size_t n, void *target)
     }
 }
 
-void cfg_print_help(const struct cfg_option *table, size_t n, FILE *out)
+/* --help and man pages: the flag's value name, the text, and the note on booleans. */
+
+/* Where help text starts: two spaces, 28 for the flag, one space; and the widest line. */
+#define CFG_HELP_COL 31
+#define CFG_HELP_WIDTH 79
+#define CFG_TEXT_MAX 1024
+
+/* Stands in for --config in a table without a "config" entry: cfg_load() reads it anyway. */
+static const struct cfg_option cfg_config_option = {
+    "config", CFG_STR, 0, 0, NULL, 0, "read options from a JSON file", NULL, "FILE",
+};
+
+/* The table's config entry, or NULL. */
+static const struct cfg_option *cfg_table_config(const struct cfg_option *table, size_t n)
 {
-    char lhs[80];
-    bool has_config = false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].key, "config") == 0)
+            return &table[i];
+    return NULL;
+}
+
+/* The name of the flag's value ("" for a boolean). */
+static const char *cfg_arg_name(const struct cfg_option *opt)
+{
+    if (opt->type == CFG_BOOL)
+        return "";
+    if (opt->arg)
+        return opt->arg;
+    if (strcmp(opt->key, "config") == 0)
+        return "FILE";
+    return opt->type == CFG_INT || opt->type == CFG_DOUBLE ? "N" : "VALUE";
+}
+
+/* "help (repeatable) (default: def)" into out (cap bytes, truncated); secrets' defaults are not
+ * shown. */
+static const char *cfg_describe(const struct cfg_option *opt, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s", opt->help ? opt->help : "");
+
+    if (opt->type == CFG_LIST && n >= 0 && (size_t)n < cap)
+        n += snprintf(out + n, cap - (size_t)n, " (repeatable)");
+    if (opt->def && *opt->def && !cfg_is_secret(opt->key) && n >= 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, " (default: %s)", opt->def);
+    return out;
+}
+
+/* How booleans are written, when the table has one (NULL otherwise). */
+static const char *cfg_bool_note(const struct cfg_option *table, size_t n, char *out, size_t cap)
+{
+    size_t len;
+    bool any = false;
 
     for (size_t i = 0; i < n; i++)
-        has_config |= strcmp(table[i].key, "config") == 0;
-    if (!has_config)
-        fprintf(out, "  %-28s %s\n", "--config FILE", "read options from a JSON file");
-    for (size_t i = 0; i < n; i++) {
-        const struct cfg_option *opt = &table[i];
-        bool number = opt->type == CFG_INT || opt->type == CFG_DOUBLE;
-        const char *arg = number ? " N" : opt->type == CFG_BOOL ? "" : " VALUE";
+        any |= table[i].type == CFG_BOOL;
+    if (!any)
+        return NULL;
+    len = (size_t)snprintf(out, cap,
+                           "A true-or-false option is set with --KEY, --KEY=WORD or --KEY WORD "
+                           "and cleared with --no-KEY; WORD is one of");
+    for (size_t i = 0; i < CFG_NBOOL_WORDS && len < cap; i++)
+        len +=
+            (size_t)snprintf(out + len, cap - len, "%s %s", i ? "," : "", cfg_bool_words[i].word);
+    if (len < cap)
+        snprintf(out + len, cap - len, " (any case).");
+    return out;
+}
 
-        snprintf(lhs, sizeof(lhs), "--%s%s", opt->key, arg);
-        fprintf(out, "  %-28s %s", lhs, opt->help ? opt->help : "");
-        if (opt->type == CFG_LIST)
-            fprintf(out, " (repeatable)");
-        if (opt->def && *opt->def && !cfg_is_secret(opt->key))
-            fprintf(out, " (default: %s)", opt->def);
+/* Writes text's words from column col on, breaking lines before CFG_HELP_WIDTH and starting
+ * each further line at CFG_HELP_COL (or at indent); ends the last line. */
+static void cfg_wrap(FILE *out, const char *text, size_t col, size_t indent)
+{
+    const char *p = text;
+    bool first = true;
+
+    while (*p) {
+        size_t len;
+
+        p += strspn(p, " ");
+        len = strcspn(p, " ");
+        if (len == 0)
+            break;
+        if (!first && col + 1 + len > CFG_HELP_WIDTH) {
+            fprintf(out, "\n%*s", (int)indent, "");
+            col = indent;
+        } else if (!first) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, len, out);
+        col += len;
+        p += len;
+        first = false;
+    }
+    fputc('\n', out);
+}
+
+static void cfg_help_line(const struct cfg_option *opt, FILE *out)
+{
+    char lhs[128], text[CFG_TEXT_MAX];
+    const char *arg = cfg_arg_name(opt);
+    int len;
+
+    len = snprintf(lhs, sizeof(lhs), "--%s%s%s%s", opt->type == CFG_BOOL ? "[no-]" : "", opt->key,
+                   *arg ? " " : "", arg);
+    cfg_describe(opt, text, sizeof(text));
+    if (len > CFG_HELP_COL - 3) {
+        fprintf(out, "  %s\n%*s", lhs, CFG_HELP_COL, "");
+        cfg_wrap(out, text, CFG_HELP_COL, CFG_HELP_COL);
+    } else {
+        fprintf(out, "  %-*s ", CFG_HELP_COL - 3, lhs);
+        cfg_wrap(out, text, CFG_HELP_COL, CFG_HELP_COL);
+    }
+}
+
+void cfg_print_help(const struct cfg_option *table, size_t n, FILE *out)
+{
+    char note[CFG_TEXT_MAX];
+
+    if (!cfg_table_config(table, n))
+        cfg_help_line(&cfg_config_option, out);
+    for (size_t i = 0; i < n; i++)
+        cfg_help_line(&table[i], out);
+    if (cfg_bool_note(table, n, note, sizeof(note))) {
+        fputc('\n', out);
+        cfg_wrap(out, note, 0, 0);
+    }
+}
+
+/* Writes text for roff: backslashes as \e, and a '-' that starts a word (a flag, "-" for stdout)
+ * as \- so that it renders as a minus and can be copied; hyphens inside words stay hyphens.
+ * all_minus makes every '-' a minus (flag names). */
+static void cfg_roff(FILE *out, const char *text, bool all_minus)
+{
+    for (const char *p = text; *p; p++) {
+        bool starts = p == text || strchr(" ([|-", p[-1]) != NULL;
+
+        if (*p == '\\')
+            fputs("\\e", out);
+        else if (*p == '-' && (all_minus || starts))
+            fputs("\\-", out);
+        else
+            fputc(*p, out);
+    }
+}
+
+/* One .TP paragraph: the flag in bold, its value in italics, then the help text. */
+static void cfg_man_option(const struct cfg_option *opt, FILE *out)
+{
+    char text[CFG_TEXT_MAX];
+    const char *arg = cfg_arg_name(opt);
+
+    fputs(".TP\n", out);
+    if (opt->type == CFG_BOOL)
+        fputs("\\fB\\-\\-\\fR[\\fBno\\-\\fR]\\fB", out);
+    else
+        fputs("\\fB\\-\\-", out);
+    cfg_roff(out, opt->key, true);
+    fputs("\\fR", out);
+    if (*arg) {
+        fputs(" \\fI", out);
+        cfg_roff(out, arg, false);
+        fputs("\\fR", out);
+    }
+    /* "\&" keeps a text line that starts with '.' or '\'' from being read as a request. */
+    fputs("\n\\&", out);
+    cfg_roff(out, cfg_describe(opt, text, sizeof(text)), false);
+    fputc('\n', out);
+}
+
+void cfg_print_man(const struct cfg_option *table, size_t n, FILE *out)
+{
+    char note[CFG_TEXT_MAX];
+
+    if (!cfg_table_config(table, n))
+        cfg_man_option(&cfg_config_option, out);
+    for (size_t i = 0; i < n; i++)
+        cfg_man_option(&table[i], out);
+    if (cfg_bool_note(table, n, note, sizeof(note))) {
+        fputs(".PP\n\\&", out);
+        cfg_roff(out, note, false);
         fputc('\n', out);
     }
+}
+
+enum cfg_ask cfg_asked(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return CFG_ASK_HELP;
+        if (strcmp(argv[i], "--man-options") == 0)
+            return CFG_ASK_MAN;
+    }
+    return CFG_ASK_NONE;
 }

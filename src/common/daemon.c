@@ -24,18 +24,24 @@ int daemon_fail(char *err, size_t errlen, const char *fmt, ...)
 void daemon_usage(const struct daemon_info *d, FILE *out)
 {
     fputs(d->synopsis, out);
-    cfg_print_help(d->options, d->n_options, out);
     fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "print this help", "--version",
             "print the version");
+    cfg_print_help(d->options, d->n_options, out);
 }
 
 bool daemon_info_flag(const struct daemon_info *d, int argc, char **argv)
 {
+    switch (cfg_asked(argc, argv)) {
+    case CFG_ASK_HELP:
+        daemon_usage(d, stdout);
+        return true;
+    case CFG_ASK_MAN:
+        cfg_print_man(d->options, d->n_options, stdout);
+        return true;
+    case CFG_ASK_NONE:
+        break;
+    }
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            daemon_usage(d, stdout);
-            return true;
-        }
         if (strcmp(argv[i], "--version") == 0) {
             printf("%s %s\n", d->name, d->version);
             return true;

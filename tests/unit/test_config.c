@@ -82,6 +82,32 @@ static bool write_temp(char *path, size_t len, const char *text)
     return ok;
 }
 
+/* cfg_load with up to four arguments from a test case's table (NULL-terminated). */
+static int load_case(const char *const args[4], struct conf *c)
+{
+    char *argv[5] = {"vc-test"};
+    int argc = 1;
+
+    for (int j = 0; j < 4 && args[j]; j++)
+        argv[argc++] = (char *)args[j];
+    err[0] = '\0';
+    return cfg_load(table, NOPT, c, argc, argv, err, sizeof(err));
+}
+
+/* What print writes for the test table, as a string the caller frees; NULL on failure. */
+static char *printed(void (*print)(const struct cfg_option *, size_t, FILE *))
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return NULL;
+    print(table, NOPT, f);
+    fclose(f);
+    return buf;
+}
+
 TEST(config_defaults_fill_every_type)
 {
     struct conf c;
@@ -223,6 +249,13 @@ TEST(config_flag_errors_name_the_key)
         {{"positional"}, "unexpected argument 'positional'", NULL},
         {{"-t", "4"}, "unexpected argument '-t'", NULL},
         {{"--verbose=maybe"}, "verbose: 'maybe' is not true or false", NULL},
+        {{"--verbose="}, "verbose: '' is not true or false", NULL},
+        {{"--verbose", "maybe"}, "verbose: 'maybe' is not true or false", NULL},
+        {{"--tls", "--threads", "2", "nope"}, "unexpected argument 'nope'", NULL},
+        {{"--no-verbose", "false"}, "verbose: --no-verbose takes no value", NULL},
+        {{"--no-verbose=true"}, "verbose: --no-verbose takes no value", NULL},
+        {{"--no-threads"}, "unknown option '--no-threads'", NULL},
+        {{"--no-bogus"}, "unknown option '--no-bogus'", NULL},
         {{"--realm", "has space"}, "realm: 'has space' is invalid", NULL},
         {{"--secret", "short"}, "secret: invalid value", "short"},
         {{"--secret=tiny"}, "secret: invalid value", "tiny"},
@@ -232,14 +265,9 @@ TEST(config_flag_errors_name_the_key)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *argv[5] = {"vc-test"};
-        int argc = 1;
         struct conf c;
 
-        for (int j = 0; j < 4 && cases[i].argv[j]; j++)
-            argv[argc++] = (char *)cases[i].argv[j];
-        err[0] = '\0';
-        if (cfg_load(table, NOPT, &c, argc, argv, err, sizeof(err)) != -EINVAL) {
+        if (load_case(cases[i].argv, &c) != -EINVAL) {
             test_fail(__FILE__, __LINE__, "case %zu (%s) was accepted", i, cases[i].argv[0]);
             cfg_free(table, NOPT, &c);
             continue;
@@ -403,21 +431,121 @@ TEST(config_list_is_capped)
 
 TEST(config_help_lists_options_without_secret_defaults)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    char *buf = printed(cfg_print_help);
 
-    if (!CHECK(f != NULL))
+    if (!CHECK(buf != NULL))
         return;
-    cfg_print_help(table, NOPT, f);
-    fclose(f);
     CHECK(strstr(buf, "--config FILE") != NULL);
     CHECK(strstr(buf, "--ports-min N") != NULL);
     CHECK(strstr(buf, "lowest relay port (default: 49152)") != NULL);
-    CHECK(strstr(buf, "--verbose ") != NULL);
+    CHECK(strstr(buf, "--[no-]verbose ") != NULL);
+    CHECK(strstr(buf, "cleared\nwith --no-KEY") != NULL || strstr(buf, "cleared with --no-KEY"));
     CHECK(strstr(buf, "--listen VALUE") != NULL);
     CHECK(strstr(buf, "--max-loss N") != NULL);
     CHECK(strstr(buf, "(repeatable)") != NULL);
     CHECK(strstr(buf, "changeme") == NULL);
     free(buf);
+}
+
+/* Each form of a boolean on the command line, against the defaults verbose=false, tls=true. */
+TEST(config_bool_every_form)
+{
+    static const struct {
+        const char *argv[4];
+        bool verbose, tls;
+        long long threads;
+    } cases[] = {
+        {{"--verbose"}, true, true, 2},
+        {{"--verbose=true"}, true, true, 2},
+        {{"--verbose=yes"}, true, true, 2},
+        {{"--verbose=ON"}, true, true, 2},
+        {{"--verbose=1"}, true, true, 2},
+        {{"--tls=false"}, false, false, 2},
+        {{"--tls=no"}, false, false, 2},
+        {{"--tls=off"}, false, false, 2},
+        {{"--tls=0"}, false, false, 2},
+        {{"--tls=False"}, false, false, 2},
+        {{"--tls", "false"}, false, false, 2},
+        {{"--tls", "NO"}, false, false, 2},
+        {{"--tls", "off"}, false, false, 2},
+        {{"--tls", "0"}, false, false, 2},
+        {{"--verbose", "true"}, true, true, 2},
+        {{"--verbose", "yes"}, true, true, 2},
+        {{"--verbose", "on"}, true, true, 2},
+        {{"--verbose", "1"}, true, true, 2},
+        {{"--no-tls"}, false, false, 2},
+        {{"--no-verbose"}, false, true, 2},
+        {{"--verbose", "--no-verbose"}, false, true, 2},
+        {{"--no-tls", "--tls"}, false, true, 2},
+        /* A word is taken only when it is a boolean: a flag after it stays a flag. */
+        {{"--tls", "false", "--threads", "4"}, false, false, 4},
+        {{"--verbose", "--threads", "4"}, true, true, 4},
+        {{"--threads", "4", "--verbose"}, true, true, 4},
+        {{"--no-tls", "--threads=3", "--verbose=no"}, false, false, 3},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct conf c;
+
+        if (load_case(cases[i].argv, &c) != 0) {
+            test_fail(__FILE__, __LINE__, "case %zu (%s ...) refused: %s", i, cases[i].argv[0],
+                      err);
+            continue;
+        }
+        if (c.verbose != cases[i].verbose || c.tls != cases[i].tls || c.threads != cases[i].threads)
+            test_fail(__FILE__, __LINE__, "case %zu (%s ...): verbose %d tls %d threads %lld", i,
+                      cases[i].argv[0], c.verbose, c.tls, c.threads);
+        cfg_free(table, NOPT, &c);
+    }
+}
+
+/* A flag overrides the file's boolean in every form. */
+TEST(config_bool_flags_override_file)
+{
+    char path[64], arg[80];
+    struct conf c;
+
+    if (!CHECK(write_temp(path, sizeof(path), "{\"tls\": true, \"verbose\": true}")))
+        return;
+    snprintf(arg, sizeof(arg), "--config=%s", path);
+    if (CHECK_INT(LOAD(&c, arg, "--no-tls", "--verbose", "off"), 0)) {
+        CHECK(!c.tls);
+        CHECK(!c.verbose);
+        cfg_free(table, NOPT, &c);
+    }
+    if (CHECK_INT(LOAD(&c, arg), 0)) {
+        CHECK(c.tls);
+        CHECK(c.verbose);
+        cfg_free(table, NOPT, &c);
+    }
+    unlink(path);
+}
+
+TEST(config_man_lists_options_as_roff)
+{
+    char *buf = printed(cfg_print_man);
+
+    if (!CHECK(buf != NULL))
+        return;
+    CHECK(strncmp(buf, ".TP\n\\fB\\-\\-config\\fR \\fIFILE\\fR\n", 32) == 0);
+    CHECK(strstr(buf, ".TP\n\\fB\\-\\-ports\\-min\\fR \\fIN\\fR\n\\&lowest relay port (default: "
+                      "49152)\n") != NULL);
+    CHECK(
+        strstr(buf, "\\fB\\-\\-\\fR[\\fBno\\-\\fR]\\fBverbose\\fR\n\\&log more (default: false)") !=
+        NULL);
+    CHECK(strstr(buf, "\\fB\\-\\-listen\\fR \\fIVALUE\\fR\n\\&listen address (repeatable)") !=
+          NULL);
+    CHECK(strstr(buf, "loss limit, %") != NULL);
+    CHECK(strstr(buf, ".PP\n\\&A true-or-false option is set with \\-\\-KEY") != NULL);
+    CHECK(strstr(buf, "changeme") == NULL);
+    free(buf);
+}
+
+TEST(config_asked_finds_help_and_man_anywhere)
+{
+    CHECK_INT(cfg_asked(3, ARGV("--threads", "--help")), CFG_ASK_HELP);
+    CHECK_INT(cfg_asked(2, ARGV("-h")), CFG_ASK_HELP);
+    CHECK_INT(cfg_asked(3, ARGV("--man-options", "--help")), CFG_ASK_MAN);
+    CHECK_INT(cfg_asked(3, ARGV("--threads", "4")), CFG_ASK_NONE);
+    CHECK_INT(cfg_asked(2, ARGV("--helpme")), CFG_ASK_NONE);
 }
