@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vc/version.h"
 #include "load.h"
 
 static void load_usage(FILE *out)
@@ -9,7 +10,8 @@ static void load_usage(FILE *out)
     fputs("usage: vc-load MODE [options]\n"
           "modes:\n"
           "  relay    simulated SRTP calls through a TURN server (vc-load relay --help)\n"
-          "  signal   signalling load against vc-signal or PeerJS (vc-load signal --help)\n",
+          "  signal   signalling load against vc-signal or PeerJS (vc-load signal --help)\n"
+          "  --help, --version\n",
           out);
 }
 
@@ -29,6 +31,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         load_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vc-load %s\n", VC_VERSION);
         return 0;
     }
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {

@@ -40,7 +40,8 @@ struct relay_opts {
 };
 
 /* Parses "relay" arguments (argv[0] is "relay"). Returns 0 (free o with relay_opts_free()), 1
- * when --help was printed, or -EINVAL with a message in err; o holds nothing then. */
+ * when --help (or --man-options) was printed, or -EINVAL with a message in err; o holds nothing
+ * then. */
 int relay_opts_parse(struct relay_opts *o, int argc, char **argv, char *err, size_t errlen);
 void relay_opts_free(struct relay_opts *o);
 void relay_opts_usage(FILE *out);

@@ -16,30 +16,41 @@ struct relay_cfg {
     double max_loss, max_p99; /* NaN when not given */
 };
 
-#define OPT(k, t, lo, hi, d, f)                                                                    \
+#define OPT(k, t, lo, hi, d, f, arg, help)                                                         \
     {                                                                                              \
-        k, t, lo, hi, d, offsetof(struct relay_cfg, f), NULL, NULL                                 \
+        k, t, lo, hi, d, offsetof(struct relay_cfg, f), help, NULL, arg                            \
     }
-/* The help text is relay_opts_usage(). --calls and --duration have no default here (0: not
- * given) because theirs depend on --ramp. */
+/* --calls and --duration have no default here (0: not given) because theirs depend on --ramp. */
 static const struct cfg_option relay_options[] = {
-    OPT("server", CFG_STR, 0, 0, NULL, server),
-    OPT("secret", CFG_STR, 0, 0, NULL, secret),
-    OPT("transport", CFG_STR, 0, 0, "udp", transport),
-    OPT("profile", CFG_STR, 0, 0, "audio", profile),
-    OPT("calls", CFG_INT, 1, RELAY_MAX_CALLS, NULL, calls),
-    OPT("duration", CFG_INT, 1, 3600, NULL, duration),
-    OPT("ramp", CFG_INT, 1, 1000, NULL, ramp),
-    OPT("max-loss", CFG_DOUBLE, 0, 100, NULL, max_loss),
-    OPT("max-p99-ms", CFG_DOUBLE, 1, 60000, NULL, max_p99),
-    OPT("json", CFG_STR, 0, 0, NULL, json),
-    OPT("csv", CFG_STR, 0, 0, NULL, csv),
-    OPT("plot", CFG_STR, 0, 0, NULL, plot),
-    OPT("server-pid", CFG_INT, 1, 4194304, NULL, server_pid),
-    OPT("realm", CFG_STR, 0, 0, NULL, realm),
-    OPT("threads", CFG_INT, 1, 16, "2", threads),
-    OPT("window", CFG_INT, 1, 65536, "256", window),
-    OPT("size", CFG_INT, 16, 1400, "160", size),
+    OPT("server", CFG_STR, 0, 0, NULL, server, "HOST:PORT", "the TURN server (required)"),
+    OPT("secret", CFG_STR, 0, 0, NULL, secret, "S", "the REST API shared secret (required)"),
+    OPT("transport", CFG_STR, 0, 0, "udp", transport, "udp|tcp|tls", "client-to-server transport"),
+    OPT("profile", CFG_STR, 0, 0, "audio", profile, "P",
+        "audio: 50 pps x 160 B; video: ~1.5 Mbit/s in 1,100 B packets; flood: raw ChannelData on "
+        "our own UDP sockets as fast as the relay carries it (no libnice, no SRTP; udp only)"),
+    OPT("calls", CFG_INT, 1, RELAY_MAX_CALLS, NULL, calls, "N",
+        "concurrent calls, or flood pairs (default 10, max 5000; with --ramp: the ceiling)"),
+    OPT("duration", CFG_INT, 1, 3600, NULL, duration, "S",
+        "measured seconds (default 10; with --ramp: the overall cap, default 300)"),
+    OPT("ramp", CFG_INT, 1, 1000, NULL, ramp, "STEP",
+        "add STEP calls every 5 s until loss passes --max-loss"),
+    OPT("max-loss", CFG_DOUBLE, 0, 100, NULL, max_loss, "PCT",
+        "loss limit for --ramp (required with it)"),
+    OPT("max-p99-ms", CFG_DOUBLE, 1, 60000, NULL, max_p99, "MS",
+        "with --ramp, a step also fails when its one-way p99 delay passes MS (queued media: the "
+        "calls are no longer usable)"),
+    OPT("json", CFG_STR, 0, 0, NULL, json, "F", "write the results as JSON"),
+    OPT("csv", CFG_STR, 0, 0, NULL, csv, "F",
+        "write the results as CSV: one row per second, or per ramp step"),
+    OPT("plot", CFG_STR, 0, 0, NULL, plot, "F.png",
+        "gnuplot chart of loss, latency and server CPU"),
+    OPT("server-pid", CFG_INT, 1, 4194304, NULL, server_pid, "PID",
+        "sample the server's CPU time and RSS from /proc"),
+    OPT("realm", CFG_STR, 0, 0, NULL, realm, "R",
+        "expected realm (warns when the server's differs)"),
+    OPT("threads", CFG_INT, 1, 16, "2", threads, "N", "media worker threads"),
+    OPT("window", CFG_INT, 1, 65536, "256", window, "N", "flood: packets in flight per direction"),
+    OPT("size", CFG_INT, 16, 1400, "160", size, "B", "flood: payload bytes per packet"),
 };
 #define RELAY_NOPTS (sizeof(relay_options) / sizeof(relay_options[0]))
 
@@ -53,29 +64,10 @@ void relay_opts_usage(FILE *out)
           "Simulated calls through a TURN server using REST credentials (any standard server).\n"
           "Each call is two libnice agents with relay-only candidates; after ICE they send SRTP\n"
           "(AES_CM_128_HMAC_SHA1_80) both ways; receivers authenticate every packet and measure\n"
-          "loss, RFC 3550 jitter and one-way delay (p50/p99/p99.9).\n"
-          "  --server HOST:PORT      the TURN server (required)\n"
-          "  --secret S              the REST API shared secret (required)\n"
-          "  --transport udp|tcp|tls client-to-server transport (default udp)\n"
-          "  --calls N               concurrent calls, or flood pairs (default 10, max 5000;\n"
-          "                          with --ramp: the ceiling)\n"
-          "  --duration S            measured seconds (default 10; with --ramp: the overall cap,\n"
-          "                          default 300)\n"
-          "  --profile P             audio: 50 pps x 160 B; video: ~1.5 Mbit/s in 1,100 B\n"
-          "                          packets; flood: raw ChannelData on our own UDP sockets as\n"
-          "                          fast as the relay carries it (no libnice, no SRTP; udp only)\n"
-          "  --ramp STEP             add STEP calls every 5 s until loss passes --max-loss\n"
-          "  --max-loss PCT          loss limit for --ramp (required with it)\n"
-          "  --max-p99-ms MS         with --ramp, a step also fails when its one-way p99 delay\n"
-          "                          passes MS (queued media: the calls are no longer usable)\n"
-          "  --json F, --csv F       results (CSV: one row per second, or per ramp step)\n"
-          "  --plot F.png            gnuplot chart of loss, latency and server CPU\n"
-          "  --server-pid PID        sample the server's CPU time and RSS from /proc\n"
-          "  --realm R               expected realm (warns when the server's differs)\n"
-          "  --threads N             media worker threads (default 2)\n"
-          "  --window N              flood: packets in flight per direction (default 256)\n"
-          "  --size B                flood: payload bytes per packet (default 160)\n"
-          "Exit status: 0 success; 1 failure (server unreachable or refusing, calls failed,\n"
+          "loss, RFC 3550 jitter and one-way delay (p50/p99/p99.9).\n\n",
+          out);
+    cfg_print_help(relay_options, RELAY_NOPTS, out);
+    fputs("\nExit status: 0 success; 1 failure (server unreachable or refusing, calls failed,\n"
           "SRTP authentication failures); 2 bad arguments.\n",
           out);
 }
@@ -205,11 +197,15 @@ int relay_opts_parse(struct relay_opts *o, int argc, char **argv, char *err, siz
     int rc;
 
     memset(o, 0, sizeof(*o));
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            relay_opts_usage(stdout);
-            return 1;
-        }
+    switch (cfg_asked(argc, argv)) {
+    case CFG_ASK_HELP:
+        relay_opts_usage(stdout);
+        return 1;
+    case CFG_ASK_MAN:
+        cfg_print_man(relay_options, RELAY_NOPTS, stdout);
+        return 1;
+    case CFG_ASK_NONE:
+        break;
     }
     if (cfg_load(relay_options, RELAY_NOPTS, &c, argc, argv, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s (see vc-load relay --help)", why);

@@ -24,29 +24,32 @@ static int sigload_check_line(const char *v)
     return v[0] == '\0' || strpbrk(v, "\r\n") != NULL ? -EINVAL : 0;
 }
 
-#define OPT(k, t, lo, hi, d, f)                                                                    \
+#define OPT(k, t, lo, hi, d, f, arg, help)                                                         \
     {                                                                                              \
-        k, t, lo, hi, d, offsetof(struct sigload_cfg, f), NULL,                                    \
-            t == CFG_STR ? sigload_check_line : NULL                                               \
+        k, t, lo, hi, d, offsetof(struct sigload_cfg, f), help,                                    \
+            t == CFG_STR ? sigload_check_line : NULL, arg                                          \
     }
-/* The help text is sigload_usage(). */
 static const struct cfg_option sigload_options[] = {
-    OPT("url", CFG_STR, 0, 0, NULL, url),
-    OPT("api-key", CFG_STR, 0, 0, NULL, api_key),
-    OPT("rooms", CFG_INT, 1, SIGLOAD_MAX_ROOMS, "10", rooms),
-    OPT("duration", CFG_INT, 1, 3600, "10", duration),
-    OPT("rate", CFG_INT, 1, 10000, "10", rate),
-    OPT("join-rate", CFG_INT, 0, 100000, "0", join_rate),
-    OPT("max-pending", CFG_INT, 1, 100000, "200", max_pending),
-    OPT("setup-timeout", CFG_INT, 1, 3600, "60", setup_timeout),
-    OPT("protocol", CFG_STR, 0, 0, "vc", protocol),
-    OPT("peerjs-key", CFG_STR, 0, 0, "peerjs", peerjs_key),
-    OPT("origin", CFG_STR, 0, 0, NULL, origin),
-    OPT("json", CFG_STR, 0, 0, NULL, json),
-    OPT("server-pid", CFG_INT, 1, 4194304, NULL, server_pid),
-    OPT("ca", CFG_STR, 0, 0, "certs/ca.crt", ca),
-    OPT("insecure", CFG_BOOL, 0, 1, NULL, insecure),
-    OPT("keep-rooms", CFG_BOOL, 0, 1, NULL, keep_rooms),
+    OPT("url", CFG_STR, 0, 0, NULL, url, "https://HOST:PORT", "the server (required)"),
+    OPT("api-key", CFG_STR, 0, 0, NULL, api_key, "K", "vc-signal API key (required for vc)"),
+    OPT("protocol", CFG_STR, 0, 0, "vc", protocol, "vc|peerjs", "the server's protocol"),
+    OPT("rooms", CFG_INT, 1, SIGLOAD_MAX_ROOMS, "10", rooms, "N",
+        "rooms, two clients each (max 50000)"),
+    OPT("duration", CFG_INT, 1, 3600, "10", duration, "S", "measured seconds after set-up"),
+    OPT("rate", CFG_INT, 1, 10000, "10", rate, "R", "signals per second per room"),
+    OPT("join-rate", CFG_INT, 0, 100000, "0", join_rate, "N",
+        "rooms started per second during set-up (0: as fast as --max-pending allows)"),
+    OPT("max-pending", CFG_INT, 1, 100000, "200", max_pending, "N", "rooms being set up at once"),
+    OPT("setup-timeout", CFG_INT, 1, 3600, "60", setup_timeout, "S",
+        "bound on the set-up phase, seconds"),
+    OPT("server-pid", CFG_INT, 1, 4194304, NULL, server_pid, "PID",
+        "sample the server's CPU time and RSS from /proc"),
+    OPT("json", CFG_STR, 0, 0, NULL, json, "F", "write the results as JSON"),
+    OPT("ca", CFG_STR, 0, 0, "certs/ca.crt", ca, "FILE", "CA for the server's certificate"),
+    OPT("insecure", CFG_BOOL, 0, 1, NULL, insecure, NULL, "do not verify the server's certificate"),
+    OPT("origin", CFG_STR, 0, 0, NULL, origin, "O", "Origin for vc.v1 (default: the URL's origin)"),
+    OPT("peerjs-key", CFG_STR, 0, 0, "peerjs", peerjs_key, "K", "PeerJS key (default: peerjs)"),
+    OPT("keep-rooms", CFG_BOOL, 0, 1, NULL, keep_rooms, NULL, "do not DELETE the rooms at the end"),
 };
 #define SIGLOAD_NOPTS (sizeof(sigload_options) / sizeof(sigload_options[0]))
 
@@ -56,25 +59,10 @@ static void sigload_usage(FILE *out)
           "Signalling load over WSS. vc: creates rooms (POST /api/v1/rooms, lobby on), joins a\n"
           "host and a guest to each over /ws (vc.v1), the host admits the guest's knock, then\n"
           "both exchange offer, answer and candidate `signal` messages at a steady rate.\n"
-          "peerjs: pairs of PeerJS clients on /peerjs exchange OFFER, ANSWER and CANDIDATE.\n"
-          "  --url https://HOST:PORT the server (required)\n"
-          "  --api-key K             vc-signal API key (required for vc)\n"
-          "  --protocol vc|peerjs    the server's protocol (default vc)\n"
-          "  --rooms N               rooms, two clients each (default 10, max 50000)\n"
-          "  --duration S            measured seconds after set-up (default 10)\n"
-          "  --rate R                signals per second per room (default 10)\n"
-          "  --join-rate N           rooms started per second during set-up (default: as fast\n"
-          "                          as --max-pending allows)\n"
-          "  --max-pending N         rooms being set up at once (default 200)\n"
-          "  --setup-timeout S       bound on the set-up phase (default 60)\n"
-          "  --server-pid PID        sample the server's CPU time and RSS from /proc\n"
-          "  --json F                write the results as JSON\n"
-          "  --ca FILE               CA for the server's certificate (default certs/ca.crt)\n"
-          "  --insecure              do not verify the server's certificate\n"
-          "  --origin O              Origin for vc.v1 (default: the URL's origin)\n"
-          "  --peerjs-key K          PeerJS key (default peerjs)\n"
-          "  --keep-rooms            do not DELETE the rooms at the end\n"
-          "Join latency: vc, the guest's join sent -> its joined (lobby knock and admit\n"
+          "peerjs: pairs of PeerJS clients on /peerjs exchange OFFER, ANSWER and CANDIDATE.\n\n",
+          out);
+    cfg_print_help(sigload_options, SIGLOAD_NOPTS, out);
+    fputs("\nJoin latency: vc, the guest's join sent -> its joined (lobby knock and admit\n"
           "included); peerjs, connect started -> OPEN. messages_per_s counts signals received by\n"
           "the other side inside the window; server figures come from --server-pid: CPU seconds\n"
           "in the window and RSS growth per connection once every client is connected.\n"
@@ -130,16 +118,21 @@ static int sigload_opts_from(struct sigload_opts *o, const struct sigload_cfg *c
     return 0;
 }
 
-/* Returns 0 (free c with cfg_free()), 1 when --help was given, or -EINVAL (already explained on
- * stderr). */
+/* Returns 0 (free c with cfg_free()), 1 when --help or --man-options was printed, or -EINVAL
+ * (already explained on stderr). */
 static int sigload_parse(int argc, char **argv, struct sigload_cfg *c, struct sigload_opts *o)
 {
     char err[256];
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            return 1;
-        }
+    switch (cfg_asked(argc, argv)) {
+    case CFG_ASK_HELP:
+        sigload_usage(stdout);
+        return 1;
+    case CFG_ASK_MAN:
+        cfg_print_man(sigload_options, SIGLOAD_NOPTS, stdout);
+        return 1;
+    case CFG_ASK_NONE:
+        break;
     }
     if (cfg_load(sigload_options, SIGLOAD_NOPTS, c, argc, argv, err, sizeof(err)) < 0) {
         fprintf(stderr, "vc-load signal: %s (see vc-load signal --help)\n", err);
@@ -227,9 +220,6 @@ int load_signal_main(int argc, char **argv)
     int rc = sigload_parse(argc, argv, &c, &o);
 
     if (rc != 0) {
-        if (rc > 0) {
-            sigload_usage(stdout);
-        }
         return rc > 0 ? 0 : 2;
     }
     rc = sigload_main_run(&o);

@@ -213,44 +213,47 @@ static const struct cfg_option main_options[] = {
     OPT("config", CFG_STR, 0, 0, NULL, config, "JSON config file (flags override it)", NULL),
     OPT("listen", CFG_STR, 0, 0, "127.0.0.1:8443", listen,
         "HTTPS and WSS listen address ADDR:PORT, bound exactly (0.0.0.0 or [::] for every one)",
-        daemon_check_addr),
-    OPT("cert", CFG_STR, 0, 0, "certs/server.crt", cert, "TLS certificate chain (PEM)", NULL),
-    OPT("key", CFG_STR, 0, 0, "certs/server.key", key, "TLS private key (PEM)", NULL),
+        daemon_check_addr, "ADDR:PORT"),
+    OPT("cert", CFG_STR, 0, 0, "certs/server.crt", cert, "TLS certificate chain (PEM)", NULL,
+        "FILE"),
+    OPT("key", CFG_STR, 0, 0, "certs/server.key", key, "TLS private key (PEM)", NULL, "FILE"),
     OPT("public-url", CFG_STR, 0, 0, "https://localhost:8443", public_url,
-        "https://HOST[:PORT] browsers use; links are PUBLIC_URL/join#TOKEN", main_check_public_url),
+        "https://HOST[:PORT] browsers use; links are PUBLIC_URL/join#TOKEN", main_check_public_url,
+        "URL"),
     OPT("api-key", CFG_STR, 0, 0, NULL, api_key,
-        "REST API bearer key (default: none, API-key auth off)", NULL),
+        "REST API bearer key (default: none, API-key auth off)", NULL, "KEY"),
     OPT("api-key-file", CFG_STR, 0, 0, NULL, api_key_file, "file whose first line is the API key",
-        NULL),
+        NULL, "FILE"),
     OPT("turn-secret", CFG_STR, 0, 0, NULL, turn_secret,
-        "TURN REST API shared secret (the one vc-turn uses)", NULL),
+        "TURN REST API shared secret (the one vc-turn uses)", NULL, "SECRET"),
     OPT("turn-secret-file", CFG_STR, 0, 0, NULL, turn_secret_file,
-        "file whose first line is the TURN secret", NULL),
+        "file whose first line is the TURN secret", NULL, "FILE"),
     OPT("ice-server", CFG_LIST, 0, 0, NULL, ice_server,
-        "STUN/TURN URL handed to browsers (stun:, turn:, turns:)", main_check_ice),
+        "STUN/TURN URL handed to browsers (stun:, turn:, turns:)", main_check_ice, "URL"),
     OPT("turn-ttl", CFG_INT, 60, 7 * 86400, "14400", turn_ttl,
         "longest TURN credential lifetime, seconds", NULL),
     OPT("turn-margin", CFG_INT, 0, 86400, "3600", turn_margin,
         "seconds a TURN credential outlives its room", NULL),
     OPT("allowed-origin", CFG_LIST, 0, 0, NULL, allowed_origin,
-        "extra WebSocket Origin allowed (scheme://host[:port])", main_check_origin),
+        "extra WebSocket Origin allowed (scheme://host[:port])", main_check_origin, "ORIGIN"),
     OPT("max-msg-rate", CFG_INT, 1, 100000, "200", max_msg_rate,
         "WebSocket messages per second per connection (burst: twice this)", NULL),
     OPT("resume-grace", CFG_INT, 0, 3600, "60", resume_grace, "seconds a dropped peer may resume",
         NULL),
     OPT("data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
-        "directory of the accounts database (vc.db)", NULL),
+        "directory of the accounts database (vc.db)", NULL, "DIR"),
     OPT("redis", CFG_STR, 0, 0, NULL, redis,
-        "redis://[:PASSWORD@]HOST[:PORT][/DB]: rooms shared with other nodes", main_check_redis),
+        "redis://[:PASSWORD@]HOST[:PORT][/DB]: rooms shared with other nodes", main_check_redis,
+        "URL"),
     OPT("node-id", CFG_STR, 0, 0, NULL, node_id,
         "this node's name in the cluster (letters, digits, . _ -; default: host name and a random "
         "suffix)",
-        main_check_node),
-    OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL),
+        main_check_node, "NAME"),
+    OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL, "FILE"),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "error, warn, info or debug",
-        daemon_check_level),
+        daemon_check_level, "LEVEL"),
     OPT("frame-ancestors", CFG_STR, 0, 0, "'none'", frame_ancestors, "CSP frame-ancestors sources",
-        main_check_csp),
+        main_check_csp, "SOURCES"),
     OPT("max-rooms", CFG_INT, 1, 10000000, "10000", max_rooms, "live rooms in total", NULL),
     OPT("max-rooms-per-owner", CFG_INT, 1, 1000000, "50", max_rooms_per_owner,
         "live rooms per API key or clinician", NULL),
@@ -276,17 +279,21 @@ static const struct cfg_option main_options[] = {
         "seconds a request body may take, plus one per KiB (1 KiB/s at least)", NULL),
     OPT("max-connections", CFG_INT, 1, 1000000, "20000", max_connections,
         "open WebSocket connections", NULL),
-    OPT("web-root", CFG_STR, 0, 0, "src/web", web_root, "directory of the static web pages", NULL),
+    OPT("web-root", CFG_STR, 0, 0, NULL, web_root,
+        "directory of the static web pages (default: share/vc/web beside the binary's directory, "
+        "as installed, else src/web)",
+        NULL, "DIR"),
     OPT("session-ttl", CFG_INT, 60, 30 * 86400, "43200", session_ttl,
         "clinician login lifetime, seconds", NULL),
     OPT("metrics-allow", CFG_LIST, 0, 0, "127.0.0.0/8,::1/128", metrics_allow,
-        "CIDR allowed to read /metrics", main_check_cidr),
+        "CIDR allowed to read /metrics", main_check_cidr, "CIDR"),
     OPT("turn-node", CFG_LIST, 0, 0, NULL, turn_node,
         "vc-turn node of the pool (repeat per node): "
         "region=R,weight=W,stun=IP:PORT,urls=URL|URL... (replaces turn: ice-servers)",
-        NULL),
+        NULL, "SPEC"),
     OPT("default-region", CFG_STR, 0, 0, NULL, default_region,
-        "turn-node region of rooms created without one (default: the first node's)", NULL),
+        "turn-node region of rooms created without one (default: the first node's)", NULL,
+        "REGION"),
 };
 #define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
 
@@ -298,14 +305,26 @@ struct main_user_config {
 };
 
 static const struct cfg_option main_user_options[] = {
-    {"name", CFG_STR, 0, 0, NULL, offsetof(struct main_user_config, name),
-     "display name (user add)", NULL},
-    {"data-dir", CFG_STR, 0, 0, "./build/data", offsetof(struct main_user_config, data_dir),
-     "directory of the accounts database (vc.db)", NULL},
-    {"team", CFG_LIST, 0, 0, NULL, offsetof(struct main_user_config, team),
-     "a team the clinician belongs to (user add; see vc-signal team)", NULL},
+    DAEMON_OPT(main_user_config, "name", CFG_STR, 0, 0, NULL, name, "display name (user add)", NULL,
+               "NAME"),
+    DAEMON_OPT(main_user_config, "data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
+               "directory of the accounts database (vc.db)", NULL, "DIR"),
+    DAEMON_OPT(main_user_config, "team", CFG_LIST, 0, 0, NULL, team,
+               "a team the clinician belongs to (user add; see vc-signal team)", NULL, "TEAM"),
 };
 #define MAIN_USER_NOPTS (sizeof(main_user_options) / sizeof(main_user_options[0]))
+
+/* `vc-signal user --help` (and --man-options, --version) print this. */
+static const struct daemon_info main_user_info = {
+    "vc-signal",
+    SIGNALD_VERSION,
+    "usage: vc-signal user add EMAIL [--name NAME] [--team TEAM]... [--data-dir DIR]  (password on "
+    "stdin)\n"
+    "       vc-signal user del EMAIL [--data-dir DIR]\n"
+    "Adds or deletes a clinician's account in DIR/vc.db.\n\n",
+    main_user_options,
+    MAIN_USER_NOPTS,
+};
 
 static const struct daemon_info main_info = {
     "vc-signal",
@@ -368,8 +387,34 @@ static int main_listen(const struct main_config *c, struct main_state *st, char 
     return 0;
 }
 
+/* Without web-root: share/vc/web beside the running binary's directory when it is there, the
+ * layout of `make install` and of the package (/usr/sbin/vc-signal serves /usr/share/vc/web),
+ * else src/web of the source tree (`make run`, the tests). Returns out or a static string. */
+static const char *main_default_web_root(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    struct stat sb;
+    char *slash;
+    int n;
+
+    if (len <= 0)
+        return "src/web";
+    exe[len] = '\0';
+    slash = strrchr(exe, '/');
+    if (!slash)
+        return "src/web";
+    *slash = '\0';
+    n = snprintf(out, cap, "%s/../share/vc/web", exe);
+    if (n > 0 && (size_t)n < cap && stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return out;
+    return "src/web";
+}
+
 static int main_files(const struct main_config *c, struct main_state *st, char *err, size_t errlen)
 {
+    char def[PATH_MAX];
+    const char *root = c->web_root ? c->web_root : main_default_web_root(def, sizeof(def));
     struct stat sb;
     int r;
 
@@ -377,14 +422,14 @@ static int main_files(const struct main_config *c, struct main_state *st, char *
         return r;
     if ((r = main_readable("key", c->key, err, errlen)) < 0)
         return r;
-    if (!realpath(c->web_root, st->web_root) || stat(st->web_root, &sb) < 0)
-        return daemon_fail(err, errlen, "web-root: %s: %s", c->web_root, strerror(errno));
+    if (!realpath(root, st->web_root) || stat(st->web_root, &sb) < 0)
+        return daemon_fail(err, errlen, "web-root: %s: %s", root, strerror(errno));
     if (!S_ISDIR(sb.st_mode))
-        return daemon_fail(err, errlen, "web-root: %s is not a directory", c->web_root);
+        return daemon_fail(err, errlen, "web-root: %s is not a directory", root);
     /* Files are opened beneath this descriptor, so no link can lead out of the root. */
     st->web_root_fd = open(st->web_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (st->web_root_fd < 0)
-        return daemon_fail(err, errlen, "web-root: %s: %s", c->web_root, strerror(errno));
+        return daemon_fail(err, errlen, "web-root: %s: %s", root, strerror(errno));
     return 0;
 }
 
@@ -730,9 +775,12 @@ static int main_user(int argc, char **argv)
     const char *verb, *email;
     int status = 1, r;
 
+    if (daemon_info_flag(&main_user_info, argc - 1, argv + 1))
+        return 0;
     if (argc < 4 || (strcmp(argv[2], "add") != 0 && strcmp(argv[2], "del") != 0) ||
         strncmp(argv[3], "--", 2) == 0) {
-        daemon_usage(&main_info, stderr);
+        log_msg(LOG_LEVEL_ERROR, "user: want `user add EMAIL` or `user del EMAIL`");
+        daemon_usage(&main_user_info, stderr);
         return DAEMON_EXIT_CONFIG;
     }
     verb = argv[2];

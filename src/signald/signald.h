@@ -10,8 +10,9 @@
 
 #include "vc/addr.h"
 #include "vc/cidr.h"
+#include "vc/version.h"
 
-#define SIGNALD_VERSION "0.1.0"
+#define SIGNALD_VERSION VC_VERSION
 
 struct hub;
 struct hub_settings;

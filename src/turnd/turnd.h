@@ -12,8 +12,9 @@
 
 #include "vc/addr.h"
 #include "vc/turn.h"
+#include "vc/version.h"
 
-#define TURND_VERSION "0.1.0"
+#define TURND_VERSION VC_VERSION
 
 /* Caps of one TCP/TLS connection: the largest frame it may send (a STUN message or ChannelData
  * never exceeds 20 + 65535 bytes) and the most bytes queued for a slow reader. */
