@@ -62,9 +62,13 @@ NICE_PKGS := nice glib-2.0 gio-2.0
 INTEROP_BINS := $(patsubst tests/interop/%.c,$(TBIN)/%,$(wildcard tests/interop/*.c))
 
 BINS := $(BIN)/vc-turn $(BIN)/vc-signal $(BIN)/vc-load
+VERSION := $(shell sed -n 's/^\#define VC_VERSION "\(.*\)"/\1/p' include/vc/version.h)
 
-.PHONY: all deps certs run test test-faults unit asan tsan lint fuzz bench clean tests-build
-all: $(BINS)
+# Man pages: man/NAME.SECTION.in (prose) with the options of the binary NAME merged in.
+MAN_PAGES := $(BUILD)/man/vc-turn.8 $(BUILD)/man/vc-signal.8 $(BUILD)/man/vc-load.1
+
+.PHONY: all deps certs run test test-faults unit asan tsan lint fuzz bench clean tests-build man
+all: $(BINS) $(MAN_PAGES)
 
 deps:
 	@deploy/install-deps.sh $(DEPS_GROUP)
@@ -107,7 +111,13 @@ $(TBIN)/%: $(OBJ)/tests/interop/%.o $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(NICE_PKGS)) $(LDLIBS)
 
-tests-build: $(BINS) $(UNIT_BINS) $(INTEROP_BINS)
+tests-build: $(BINS) $(MAN_PAGES) $(UNIT_BINS) $(INTEROP_BINS)
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: man/%.in man/mkman.sh $$(BIN)/$$(basename $$*)
+	@mkdir -p $(dir $@)
+	man/mkman.sh $< $(BIN)/$(basename $*) $(VERSION) >$@.tmp && mv $@.tmp $@
 
 # The README's two commands. Both install what they need first.
 run:

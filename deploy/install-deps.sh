@@ -8,7 +8,7 @@ build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libw
 case $group in
     run) pkgs=("${build[@]}") ;;
     test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate clang libclang-rt-14-dev
-        redis-server haproxy nftables) ;;
+        redis-server haproxy nftables man-db groff-base) ;;
     cluster) pkgs=("${build[@]}" redis-server haproxy curl) ;;
     lint) pkgs=(clang-format git) ;;
     fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;

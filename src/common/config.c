@@ -783,17 +783,23 @@ void cfg_print_help(const struct cfg_option *table, size_t n, FILE *out)
     }
 }
 
-/* Writes text for roff: backslashes as \e, and a '-' that starts a word (a flag, "-" for stdout)
- * as \- so that it renders as a minus and can be copied; hyphens inside words stay hyphens.
- * all_minus makes every '-' a minus (flag names). */
+/* Writes text for roff: backslashes as \e, and in a word that starts with '-' (a flag, "-" for
+ * stdout) every '-' as \- so that it renders as a minus and can be copied, with \% so that the
+ * word is never hyphenated; hyphens inside other words stay hyphens. all_minus treats the whole
+ * text as such a word (a flag's name). */
 static void cfg_roff(FILE *out, const char *text, bool all_minus)
 {
-    for (const char *p = text; *p; p++) {
-        bool starts = p == text || strchr(" ([|-", p[-1]) != NULL;
+    bool flag = all_minus;
 
+    for (const char *p = text; *p; p++) {
+        if (p == text || strchr(" ([|", p[-1])) {
+            flag = all_minus || *p == '-';
+            if (flag && !all_minus)
+                fputs("\\%", out);
+        }
         if (*p == '\\')
             fputs("\\e", out);
-        else if (*p == '-' && (all_minus || starts))
+        else if (*p == '-' && flag)
             fputs("\\-", out);
         else
             fputc(*p, out);

@@ -238,12 +238,14 @@ done
 # --- systemd-analyze ------------------------------------------------------------------------------
 
 if command -v systemd-analyze >/dev/null; then
-    mkdir -p "$WORK/units"
+    mkdir -p "$WORK/units" "$WORK/man/man8"
     for n in vc-turn vc-signal; do
         t=${n#vc-}
-        # verify wants the ExecStart binary to exist: point it at the build's.
+        # verify wants the ExecStart binary to exist: point it at the build's. It also runs man
+        # for the Documentation= pages: give it the build's.
         sed "s#/usr/local/bin/$n#$ROOT/$VC_BUILD/bin/$n#" "$UNITS/$n.service" >"$WORK/units/$n.service"
-        out=$(cd "$WORK/units" && systemd-analyze verify "$n.service" 2>&1)
+        cp "$VC_BUILD/man/$n.8" "$WORK/man/man8/" 2>/dev/null
+        out=$(cd "$WORK/units" && MANPATH=$WORK/man systemd-analyze verify "$n.service" 2>&1)
         check "deploy_${t}_unit_passes_systemd_analyze_verify" "${out:-exit status}" \
             eval "[ -z \"\$out\" ]"
         # Exposure 2.0 ("OK") or better; the units score 1.5.

@@ -536,7 +536,7 @@ TEST(config_man_lists_options_as_roff)
     CHECK(strstr(buf, "\\fB\\-\\-listen\\fR \\fIVALUE\\fR\n\\&listen address (repeatable)") !=
           NULL);
     CHECK(strstr(buf, "loss limit, %") != NULL);
-    CHECK(strstr(buf, ".PP\n\\&A true-or-false option is set with \\-\\-KEY") != NULL);
+    CHECK(strstr(buf, ".PP\n\\&A true-or-false option is set with \\%\\-\\-KEY") != NULL);
     CHECK(strstr(buf, "changeme") == NULL);
     free(buf);
 }
