@@ -67,7 +67,19 @@ VERSION := $(shell sed -n 's/^\#define VC_VERSION "\(.*\)"/\1/p' include/vc/vers
 # Man pages: man/NAME.SECTION.in (prose) with the options of the binary NAME merged in.
 MAN_PAGES := $(BUILD)/man/vc-turn.8 $(BUILD)/man/vc-signal.8 $(BUILD)/man/vc-load.1
 
-.PHONY: all deps certs run test test-faults unit asan tsan lint fuzz bench clean tests-build man
+# Where `make install` puts things (DESTDIR is prepended to each). The units and example
+# configs name the /usr/local layout; install rewrites those paths for PREFIX.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(BINDIR)
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/vc
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+.PHONY: all deps certs run test test-faults unit asan tsan lint fuzz bench clean tests-build man \
+	install deb
 all: $(BINS) $(MAN_PAGES)
 
 deps:
@@ -118,6 +130,37 @@ man: $(MAN_PAGES)
 $(BUILD)/man/%: man/%.in man/mkman.sh $$(BIN)/$$(basename $$*)
 	@mkdir -p $(dir $@)
 	man/mkman.sh $< $(BIN)/$(basename $*) $(VERSION) >$@.tmp && mv $@.tmp $@
+
+# The three binaries, the web pages, man pages, docs, units, logrotate and example configs.
+# A config already in $(SYSCONFDIR)/vc is kept: the example is an admin's starting point.
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/vc $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 0755 $(BIN)/vc-load $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BIN)/vc-turn $(BIN)/vc-signal $(DESTDIR)$(SBINDIR)/
+	cd src && find web -type f | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(DATADIR)/vc/$$f" || exit 1; done
+	install -m 0644 $(BUILD)/man/vc-load.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/vc-turn.8 $(BUILD)/man/vc-signal.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
+	for f in deploy/systemd/*.service; do \
+		$(INSTALL_PATHS) "$$f" >$(DESTDIR)$(UNITDIR)/$${f##*/} || exit 1; done
+	for n in vc-turn vc-signal; do \
+		$(INSTALL_PATHS) deploy/$$n.example.json >$(DESTDIR)$(DOCDIR)/examples/$$n.example.json; \
+		t=$(DESTDIR)$(SYSCONFDIR)/vc/$$n.json; \
+		if [ -e "$$t" ]; then echo "install: keeping $$t"; \
+		else install -m 0644 $(DESTDIR)$(DOCDIR)/examples/$$n.example.json "$$t"; fi; done
+	t=$(DESTDIR)$(SYSCONFDIR)/logrotate.d/vc; [ -e "$$t" ] || install -m 0644 deploy/logrotate/vc "$$t"
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vc-*.service
+
+INSTALL_PATHS = sed -e 's|/usr/local/bin/|$(SBINDIR)/|g' -e 's|/usr/local/share/|$(DATADIR)/|g'
+
+# The Debian package (debian/, dpkg-buildpackage) in build/deb/, from a copy of the tree: the
+# tree stays clean and its build/obj untouched; objects are kept in build/deb/obj for next time.
+deb:
+	@$(MAKE) --no-print-directory deps DEPS_GROUP=deb
+	deploy/build-deb.sh $(BUILD)/deb
 
 # The README's two commands. Both install what they need first.
 run:

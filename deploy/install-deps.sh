@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, if any are missing (root, apt-get).
-# Usage: deploy/install-deps.sh [run|test|lint|fuzz|bench|cluster]
+# Usage: deploy/install-deps.sh [run|test|lint|fuzz|bench|cluster|deb]
 set -eu
 group=${1:-run}
 build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev
     libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev)
+# `make deb`: dpkg-buildpackage with debhelper; adduser for the package's postinst.
+deb=(debhelper dpkg-dev fakeroot adduser)
 case $group in
     run) pkgs=("${build[@]}") ;;
     test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate clang libclang-rt-14-dev
-        redis-server haproxy nftables man-db groff-base) ;;
+        redis-server haproxy nftables man-db groff-base "${deb[@]}") ;;
     cluster) pkgs=("${build[@]}" redis-server haproxy curl) ;;
     lint) pkgs=(clang-format git) ;;
     fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;
+    deb) pkgs=("${build[@]}" "${deb[@]}") ;;
     bench) pkgs=("${build[@]}" coturn gnuplot-nox jq procps) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
 esac
