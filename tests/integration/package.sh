@@ -294,6 +294,23 @@ check package_signal_call_two_clients_exchange_signals "$(head -c 300 "$OUT/load
     jq -e '.rooms_active == 2 and .connections == 4 and .messages_received > 0 and
         .messages_received == .messages_sent and .errors == 0' "$OUT/load.json" \
     >/dev/null
+# Without web-root, the installed vc-signal serves /usr/share/vc/web (beside /usr/sbin), from
+# any working directory.
+port=$(free_port) || die "no free TCP port"
+root=$PWD
+(cd / && exec /usr/sbin/vc-signal --listen "127.0.0.1:$port" --public-url "https://localhost:$port" \
+    --cert "$root/certs/server.crt" --key "$root/certs/server.key" --data-dir "$root/$OUT/data" \
+    --log /dev/null) >"$OUT/default-root.log" 2>&1 &
+pid=$!
+BG_PIDS+=("$pid")
+default_root() {
+    curl -fsS -m 1 --cacert certs/ca.crt --resolve "localhost:$port:127.0.0.1" \
+        "https://localhost:$port/join" 2>/dev/null | cmp -s - /usr/share/vc/web/join.html
+}
+wait_health default_root
+check package_signal_default_web_root_is_the_installed_one "see $OUT/default-root.log" default_root
+stop_pid "$pid"
+forget_pid "$pid"
 printf '%s\n' 'package test password' | runuser -u vc -- /usr/sbin/vc-signal user add \
     pkg@example.org --name Pkg --data-dir /var/lib/vc >"$OUT/useradd.log" 2>&1
 check package_user_add_as_vc_works "see $OUT/useradd.log" \
