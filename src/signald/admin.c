@@ -17,10 +17,21 @@ struct admin_team_config {
 };
 
 static const struct cfg_option admin_team_options[] = {
-    {"data-dir", CFG_STR, 0, 0, "./build/data", offsetof(struct admin_team_config, data_dir),
-     "directory of the accounts database (vc.db)", NULL},
+    DAEMON_OPT(admin_team_config, "data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
+               "directory of the accounts database (vc.db)", NULL, "DIR"),
 };
 #define ADMIN_TEAM_NOPTS (sizeof(admin_team_options) / sizeof(admin_team_options[0]))
+
+/* `vc-signal team --help` (and --man-options, --version) print this. */
+static const struct daemon_info admin_team_info = {
+    "vc-signal",
+    SIGNALD_VERSION,
+    "usage: vc-signal team add|del NAME [--data-dir DIR]\n"
+    "       vc-signal team list [--data-dir DIR]\n"
+    "Adds, deletes or lists the teams (and their members) in DIR/vc.db.\n\n",
+    admin_team_options,
+    ADMIN_TEAM_NOPTS,
+};
 
 static int admin_directory_clinician(void *ctx, const char *id, struct hub_clinician *out)
 {
@@ -98,11 +109,13 @@ int signald_team_main(int argc, char **argv)
     bool list = argc >= 3 && strcmp(argv[2], "list") == 0;
     int first = list ? 3 : 4, status;
 
+    if (daemon_info_flag(&admin_team_info, argc - 1, argv + 1))
+        return 0;
     if (argc < 3 ||
         (!list && (argc < 4 || (strcmp(argv[2], "add") != 0 && strcmp(argv[2], "del") != 0) ||
                    strncmp(argv[3], "--", 2) == 0))) {
-        fprintf(stderr, "usage: vc-signal team add|del NAME [--data-dir DIR]\n"
-                        "       vc-signal team list [--data-dir DIR]\n");
+        log_msg(LOG_LEVEL_ERROR, "team: want `team add NAME`, `team del NAME` or `team list`");
+        daemon_usage(&admin_team_info, stderr);
         return DAEMON_EXIT_CONFIG;
     }
     /* cfg_load() skips argv[0], here the word before the options. */

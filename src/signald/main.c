@@ -264,7 +264,7 @@ static const struct cfg_option main_options[] = {
     OPT("canned-message", CFG_LIST, 0, 0, NULL, canned_message,
         "a ready-made message clinicians can send waiting patients (at most 280 characters; "
         "default: three about waiting)",
-        main_check_canned),
+        main_check_canned, "TEXT"),
     OPT("away-queue-max", CFG_INT, 0, 100000, "256", away_queue_max,
         "signals buffered for a peer who is away", NULL),
     OPT("away-queue-bytes", CFG_INT, 0, 64 * 1024 * 1024, "262144", away_queue_bytes,

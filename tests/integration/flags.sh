@@ -2,7 +2,7 @@
 # Flags the way people type them, on the real binaries: every form of a true-or-false flag
 # (--flag, --flag=WORD, --flag WORD, --no-flag, over a config file) starts vc-turn with that
 # value and is accepted by vc-load; a bad value or an unknown flag exits 2 naming the flag, in
-# vc-turn, vc-signal (and its user subcommand) and vc-load; the README's synopses list exactly
+# vc-turn, vc-signal (and its user and team subcommands) and vc-load; the README's synopses list exactly
 # the options --help prints, with the same value names.
 . "$(dirname "$0")/lib.sh"
 
@@ -104,6 +104,8 @@ refused signal_stray_word "unexpected argument 'extra'" "$SIGNAL" --max-rooms 5 
 refused signal_user_unknown_flag "unknown option '--admin'" "$SIGNAL" user add a@example.org --admin
 refused signal_user_missing_value "name: missing value" "$SIGNAL" user add a@example.org --name
 refused signal_user_bad_verb "user: want" "$SIGNAL" user make a@example.org
+refused signal_team_unknown_flag "unknown option '--all'" "$SIGNAL" team list --all
+refused signal_team_bad_verb "team: want" "$SIGNAL" team rename Cardiology
 
 refused load_signal_bad_bool "insecure: 'perhaps' is not true or false" \
     "$LOAD" signal --url https://127.0.0.1:1 --api-key k --insecure perhaps
@@ -176,6 +178,6 @@ synopsis_matches() {
 }
 check flags_readme_turn_synopsis_matches_help "see above" synopsis_matches vc-turn "$TURN"
 check flags_readme_signal_synopsis_matches_help "see above" synopsis_matches vc-signal \
-    "$SIGNAL" "$SIGNAL user"
+    "$SIGNAL" "$SIGNAL user" "$SIGNAL team"
 
 finish

@@ -69,7 +69,7 @@ page_ok() {
 
 check man_vc_turn_8_renders_and_lists_every_option "see above" page_ok vc-turn.8 "$BIN/vc-turn"
 check man_vc_signal_8_renders_and_lists_every_option "see above" page_ok vc-signal.8 \
-    "$BIN/vc-signal" "$BIN/vc-signal user"
+    "$BIN/vc-signal" "$BIN/vc-signal user" "$BIN/vc-signal team"
 check man_vc_load_1_renders_and_lists_every_option "see above" page_ok vc-load.1 \
     "$BIN/vc-load relay" "$BIN/vc-load signal"
 
