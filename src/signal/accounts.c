@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "vc/accounts.h"
+#include "vc/datafile.h"
 #include "vc/teams.h"
 #include "vc/random.h"
 
@@ -433,47 +434,6 @@ static int accounts_migrate(struct accounts *a, char *err, size_t errlen)
     return accounts_exec(a, "COMMIT", err, errlen);
 }
 
-/* Creates dir (0700) if missing and the database file with mode 0600 before SQLite opens it, so
- * it never exists with looser permissions. */
-static int accounts_prepare_files(const char *dir, char *path, size_t pathlen, char *err,
-                                  size_t errlen)
-{
-    struct stat st;
-    int fd, n;
-
-    if (mkdir(dir, 0700) == 0) {
-        if (chmod(dir, 0700) < 0) {
-            snprintf(err, errlen, "chmod %s: %s", dir, strerror(errno));
-            return -errno;
-        }
-    } else if (errno != EEXIST) {
-        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-        return -errno;
-    }
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a directory", dir);
-        return -ENOTDIR;
-    }
-    n = snprintf(path, pathlen, "%s/%s", dir, ACCOUNTS_DB_NAME);
-    if (n < 0 || (size_t)n >= pathlen) {
-        snprintf(err, errlen, "data directory path too long");
-        return -ENAMETOOLONG;
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "open %s: %s", path, strerror(errno));
-        return -errno;
-    }
-    if (fchmod(fd, 0600) < 0) {
-        n = errno;
-        close(fd);
-        snprintf(err, errlen, "chmod %s: %s", path, strerror(n));
-        return -n;
-    }
-    close(fd);
-    return 0;
-}
-
 int accounts_open(const char *dir, struct accounts **out, char *err, size_t errlen)
 {
     static const char pragmas[] = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;";
@@ -482,7 +442,7 @@ int accounts_open(const char *dir, struct accounts **out, char *err, size_t errl
     int rc;
 
     *out = NULL;
-    rc = accounts_prepare_files(dir, path, sizeof(path), err, errlen);
+    rc = datafile_prepare(dir, ACCOUNTS_DB_NAME, path, sizeof(path), err, errlen);
     if (rc < 0)
         return rc;
     a = calloc(1, sizeof(*a));
