@@ -28,4 +28,12 @@ void event_log_close(struct event_log *l);
  * candidates, names or tokens. Returns 0, or a negative errno. */
 int event_log_write(struct event_log *l, const char *event, const char *fmt, ...);
 
+/* A tap sees every event as it is written: its name and the whole object, "ts" and "event"
+ * included (jansson's json_t, borrowed for the call). It is called on the writing thread, whether
+ * or not the line reached the file. vc-signal writes events on its service thread only. */
+struct json_t;
+typedef void (*event_log_tap_fn)(void *ctx, const char *event, struct json_t *line);
+/* Sets the tap of l (fn NULL: none); ctx is borrowed. Set it while no other thread writes. */
+void event_log_set_tap(struct event_log *l, event_log_tap_fn fn, void *ctx);
+
 #endif

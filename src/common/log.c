@@ -26,6 +26,8 @@ static _Atomic int log_level_current = LOG_LEVEL_INFO;
 struct event_log {
     int fd;
     bool owns_fd;
+    event_log_tap_fn tap; /* NULL: none */
+    void *tap_ctx;        /* borrowed */
 };
 
 void log_set_level(enum log_level level)
@@ -114,6 +116,12 @@ struct event_log *event_log_open(const char *path)
     return l;
 }
 
+void event_log_set_tap(struct event_log *l, event_log_tap_fn fn, void *ctx)
+{
+    l->tap = fn;
+    l->tap_ctx = ctx;
+}
+
 void event_log_close(struct event_log *l)
 {
     if (!l)
@@ -198,6 +206,8 @@ int event_log_write(struct event_log *l, const char *event, const char *fmt, ...
     if (!obj)
         return -EINVAL;
     len = json_dumpb(obj, line, sizeof(line), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (l->tap)
+        l->tap(l->tap_ctx, event, obj);
     json_decref(obj);
     if (len == 0)
         return -EINVAL;

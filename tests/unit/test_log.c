@@ -276,3 +276,45 @@ TEST(log_msg_prints_level_and_respects_threshold)
     CHECK_STR(data, want);
     free(data);
 }
+
+/* The tap's view of one event: its name and the "ts" and fields of its line. */
+struct tap_seen {
+    int calls;
+    char event[32];
+    char line[256];
+};
+
+static void tap_record(void *ctx, const char *event, json_t *line)
+{
+    struct tap_seen *t = ctx;
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+    t->calls++;
+    snprintf(t->event, sizeof(t->event), "%s", event);
+    snprintf(t->line, sizeof(t->line), "%s", text ? text : "");
+    free(text);
+}
+
+TEST(event_log_tap_sees_each_event_until_removed)
+{
+    char path[64];
+    struct tap_seen seen = {0};
+    struct event_log *l;
+
+    if (!CHECK(temp_path(path, sizeof(path))) || !CHECK((l = event_log_open(path)) != NULL))
+        return;
+    event_log_set_tap(l, tap_record, &seen);
+    CHECK_INT(
+        event_log_write(l, "room.ended", "{s:s,s:I}", "room", "r1", "duration_s", (json_int_t)7),
+        0);
+    CHECK_INT(seen.calls, 1);
+    CHECK_STR(seen.event, "room.ended");
+    CHECK(strncmp(seen.line, "{\"ts\":\"", 7) == 0);
+    CHECK(strstr(seen.line, "\"event\":\"room.ended\",\"room\":\"r1\",\"duration_s\":7}") != NULL);
+    CHECK_INT(event_log_write(l, "x", "{s:i}", "ts", 1), -EINVAL); /* refused: never tapped */
+    event_log_set_tap(l, NULL, NULL);
+    CHECK_INT(event_log_write(l, "room.created", NULL), 0);
+    CHECK_INT(seen.calls, 1);
+    event_log_close(l);
+    unlink(path);
+}
