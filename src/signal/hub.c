@@ -257,6 +257,8 @@ void hub_make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
         p->away_ms = h->mono_ms;
         hub_room_changed(h, p->room);
     }
+    hub_call_admitted(h, p->room, p);
+    hub_call_count(h, p->room);
     if (sigmsg_encode(&h->out, "peer-joined", "{s:s,s:s}", "peer", p->id, "role",
                       role_name(p->role)) == 0)
         hub_broadcast(h, p->room, p, HUB_TO_JOINED);
@@ -390,6 +392,7 @@ static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m
         return hub_make_participant(h, p, h->mono_ms);
     p->state = HUB_WAITING;
     h->stats.knocks++;
+    hub_peer_log_knocked(h, p);
     send_waiting(h, p);
     hub_knock_hosts(h, p);
     hub_room_changed(h, r);

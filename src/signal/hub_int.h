@@ -16,6 +16,26 @@
 #define HUB_WATCH_MAX_ROOMS 1000
 
 enum hub_role { HUB_HOST, HUB_GUEST };
+
+/* A count by name (browser or OS family), for call.summary. */
+#define HUB_TALLY_MAX 8
+struct hub_tally {
+    char name[16];
+    unsigned n;
+};
+
+/* What a room's call adds up to, logged as call.summary when it ends (callsum.c). */
+struct hub_call {
+    uint64_t together_ms;    /* time with two or more participants, closed intervals */
+    uint64_t together_since; /* monotonic: when the current interval began */
+    bool together;           /* two or more participants now */
+    unsigned hosts, guests;  /* peers admitted, each once */
+    bool p2p, relay;         /* paths browsers reported */
+    double rtt_sum, loss_sum;
+    uint64_t reports; /* stats reports with a known path */
+    double bytes;     /* estimated: each report's bitrate over the time it covers */
+    struct hub_tally browsers[HUB_TALLY_MAX], os[HUB_TALLY_MAX];
+};
 enum hub_peer_state { HUB_WAITING, HUB_JOINED, HUB_AWAY };
 
 /* A signal waiting for a peer who is away. */
@@ -39,6 +59,7 @@ struct hub_peer {
     uint64_t joined_ms;         /* monotonic: when it became a participant */
     uint64_t away_ms;           /* monotonic: when its connection dropped */
     uint64_t stats_log_ms;      /* monotonic: last call.stats line */
+    uint64_t stats_ms;          /* monotonic: its last stats report (0: none yet) */
     int64_t knock_unix_ms;      /* wall clock: when it first knocked (kept across a resume) */
     uint64_t knock_seq;         /* orders knocks within one millisecond */
     unsigned queue_pos;         /* the place last sent in queue (0: none sent yet) */
@@ -87,6 +108,7 @@ struct hub_room {
     bool had_waiting;                    /* a guest waited at the last change (watch.c) */
     bool closing;                        /* being destroyed or forgotten: no registry updates */
     bool linked;                         /* in h->rooms and the index */
+    struct hub_call call;                /* for call.summary */
 };
 
 struct hub_session {
@@ -248,6 +270,20 @@ int hub_peer_deliver(struct hub *h, struct hub_peer *p);
 void hub_peer_flush_queue(struct hub *h, struct hub_peer *p);
 void hub_peer_log_joined(struct hub *h, const struct hub_peer *p, bool resumed);
 void hub_peer_log_stats(struct hub *h, struct hub_peer *p, const struct sigmsg *m);
+
+/* The lobby's decisions in the metadata log: by is the clinician's id, or "host". */
+void hub_peer_log_knocked(struct hub *h, const struct hub_peer *p);
+void hub_peer_log_decision(struct hub *h, const struct hub_peer *p, bool admitted, const char *by);
+
+/* callsum.c: the per-call aggregate behind call.summary */
+/* p became a participant (or was adopted from another node): counted once, by role and family. */
+void hub_call_admitted(struct hub *h, struct hub_room *r, const struct hub_peer *p);
+/* r's participants changed: the time two or more spend together is kept up to date. */
+void hub_call_count(struct hub *h, struct hub_room *r);
+/* A stats report from p: path, RTT, loss and the bytes its bitrate stands for. */
+void hub_call_stats(struct hub *h, struct hub_peer *p, const struct sigmsg *m);
+/* Logs call.summary for r, which is ending (after room.ended). */
+void hub_call_log_summary(struct hub *h, struct hub_room *r);
 
 /* hub.c */
 /* Sends the frame in h->out on a session; a full queue closes it (1008). */

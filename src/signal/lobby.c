@@ -149,6 +149,7 @@ static void on_admit(struct hub *h, struct hub_session *s, struct hub_room *r,
         who_set(&g->admitted_by, s->clinician);
         who_set(&r->clinician, s->clinician);
     }
+    hub_peer_log_decision(h, g, true, s->clinician ? s->clinician->id : "host");
     if (g->sess)
         hub_send_simple(h, g->sess, "admitted");
     if (!s->peer &&
@@ -165,6 +166,7 @@ static void on_deny(struct hub *h, struct hub_session *s, struct hub_room *r,
     if (!g)
         return;
     h->stats.denied++;
+    hub_peer_log_decision(h, g, false, s->clinician ? s->clinician->id : "host");
     if (g->sess) {
         hub_send_simple(h, g->sess, "denied");
         hub_close(h, g->sess, 1000, "denied");

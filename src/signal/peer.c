@@ -76,6 +76,8 @@ void hub_peer_remove(struct hub *h, struct hub_peer *p, const char *reason)
         *pp = p->next;
     if (p->sess)
         p->sess->peer = NULL;
+    if (!waiting)
+        hub_call_count(h, r); /* one participant fewer */
     if (waiting) {
         if (sigmsg_encode(&h->out, "knock-cancelled", "{s:s}", "peer", p->id) == 0)
             hub_broadcast(h, r, NULL, HUB_TO_JOINED | HUB_TO_HOSTS);
@@ -133,6 +135,7 @@ void hub_peer_log_stats(struct hub *h, struct hub_peer *p, const struct sigmsg *
 {
     bool changed = m->path != p->path;
 
+    hub_call_stats(h, p, m);
     p->path = m->path;
     if (!h->set.log || (!changed && h->mono_ms - p->stats_log_ms < HUB_STATS_LOG_MS))
         return;
@@ -140,4 +143,25 @@ void hub_peer_log_stats(struct hub *h, struct hub_peer *p, const struct sigmsg *
     event_log_write(h->set.log, "call.stats", "{s:s,s:s,s:s,s:f,s:f,s:f}", "room", p->room->id,
                     "peer", p->id, "path", path_name(m->path), "rtt_ms", m->rtt_ms, "loss_pct",
                     m->loss_pct, "bitrate_kbps", m->bitrate_kbps);
+}
+
+void hub_peer_log_knocked(struct hub *h, const struct hub_peer *p)
+{
+    if (h->set.log)
+        event_log_write(h->set.log, "peer.knocked", "{s:s,s:s}", "room", p->room->id, "peer",
+                        p->id);
+}
+
+void hub_peer_log_decision(struct hub *h, const struct hub_peer *p, bool admitted, const char *by)
+{
+    json_int_t wait_ms = (json_int_t)(h->mono_ms - p->arrived_ms);
+
+    if (!h->set.log)
+        return;
+    if (admitted)
+        event_log_write(h->set.log, "peer.admitted", "{s:s,s:s,s:I,s:s}", "room", p->room->id,
+                        "peer", p->id, "wait_ms", wait_ms, "by", by);
+    else
+        event_log_write(h->set.log, "peer.denied", "{s:s,s:s,s:I,s:s}", "room", p->room->id, "peer",
+                        p->id, "wait_ms", wait_ms, "by", by);
 }

@@ -120,7 +120,9 @@ int hub_room_adopt(struct hub *h, const struct hub_room_record *rec)
         p->state = HUB_AWAY; /* its connection was on the old home: it comes back with resume */
         p->away_ms = h->mono_ms;
         p->joined_ms = h->mono_ms;
+        hub_call_admitted(h, r, p); /* its summary here counts who it took over */
     }
+    hub_call_count(h, r);
     return 0;
 }
 

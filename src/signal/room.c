@@ -432,6 +432,7 @@ void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason)
     if (h->set.log)
         event_log_write(h->set.log, "room.ended", "{s:s,s:s,s:I}", "room", r->id, "reason", reason,
                         "duration_s", (json_int_t)((h->unix_ms - r->created_ms) / 1000));
+    hub_call_log_summary(h, r);
     free(r);
 }
 
