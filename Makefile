@@ -27,6 +27,7 @@ TURND_LIB := $(filter-out $(OBJ)/turnd/main.o,$(TURND_OBJS))
 LIB_SIGNAL := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/signal/*.c))
 SIGNALD_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/signald/*.c))
 LWS_LIBS = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+CURL_LIBS = $(shell pkg-config --libs libcurl 2>/dev/null)
 LOAD_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/load/*.c))
 LOAD_PKGS := nice glib-2.0 gio-2.0 libsrtp2
 
@@ -56,6 +57,9 @@ TEST_LINK_secret := $(LIB_COMMON)
 TEST_LINK_httpframe := $(OBJ)/signald/httpframe.o
 TEST_LINK_workq := $(OBJ)/signald/workq.o
 TEST_LINK_static := $(OBJ)/signald/static.o
+TEST_LINK_whsign := $(OBJ)/signald/whsign.o $(LIB_COMMON)
+TEST_LINK_whevent := $(OBJ)/signald/whevent.o $(LIB_COMMON)
+TEST_LINK_whq := $(OBJ)/signald/whq.o $(OBJ)/signald/whstore.o $(LIB_COMMON)
 TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN)
 
 # Interop helpers built from tests/interop/*.c (libnice and friends), linked per program.
@@ -103,7 +107,7 @@ $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_C
 
 $(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) -lev -lhiredis $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) -lev -lhiredis $(CURL_LIBS) $(LDLIBS)
 
 $(OBJ)/load/%.o: CFLAGS += $(shell pkg-config --cflags $(LOAD_PKGS) 2>/dev/null)
 $(BIN)/vc-load: $(LOAD_OBJS) $(LIB_STUN) $(LIB_COMMON)

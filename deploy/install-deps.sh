@@ -4,7 +4,7 @@
 set -eu
 group=${1:-run}
 build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libwebsockets-dev
-    libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev)
+    libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev libcurl4-openssl-dev)
 # `make deb`: dpkg-buildpackage with debhelper; adduser for the package's postinst.
 deb=(debhelper dpkg-dev fakeroot adduser)
 case $group in

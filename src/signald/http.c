@@ -13,6 +13,7 @@
 #include "vc/sigmsg.h"
 #include "cluster.h"
 #include "server_int.h"
+#include "webhook.h"
 
 /* HTTP bodies go out in writes of at most this. */
 #define SERVER_HTTP_CHUNK 16384
@@ -253,6 +254,7 @@ static int server_http_metrics(struct server *srv, struct lws *wsi, struct serve
         .timeouts_body = srv->timeouts[SERVER_PHASE_BODY],
         .http_refused = srv->http_refused,
         .logins = srv->api_stats.logins,
+        .webhooks = srv->s->webhook ? webhook_get_stats(srv->s->webhook) : NULL,
     };
     char ip[64], *body;
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+
 #include "vc/accounts.h"
 #include "vc/addr.h"
 #include "vc/config.h"
@@ -25,6 +27,7 @@
 #include "vc/turnpool.h"
 #include "signald.h"
 #include "turnprobe.h"
+#include "webhook.h"
 
 /* An API key shorter than this is too easy to guess. */
 #define MAIN_API_KEY_MIN 16
@@ -69,6 +72,13 @@ struct main_config {
     struct cfg_list metrics_allow;
     struct cfg_list turn_node;
     char *default_region;
+    char *webhook_url;
+    char *webhook_secret_file;
+    char *webhook_ca;
+    long long webhook_max_queue;
+    long long webhook_retry_min_ms;
+    long long webhook_retry_max_ms;
+    long long webhook_timeout;
 };
 
 /* What start-up derives from the config; everything the running daemon owns. */
@@ -91,6 +101,9 @@ struct main_state {
     struct turnpool *pool;   /* NULL without turn-node; fixed for the process's lifetime */
     struct turnprobe *probe; /* its health checker, while the server runs */
     char default_region[TURNPOOL_REGION_MAX + 1];
+    struct secret webhook_secret; /* the HMAC key; the webhook borrows it */
+    struct webhook *webhook;      /* NULL without webhook-url */
+    bool curl_ready;              /* curl_global_init() was called */
 };
 
 static int main_check_ice(const char *v)
@@ -294,6 +307,23 @@ static const struct cfg_option main_options[] = {
     OPT("default-region", CFG_STR, 0, 0, NULL, default_region,
         "turn-node region of rooms created without one (default: the first node's)", NULL,
         "REGION"),
+    OPT("webhook-url", CFG_STR, 0, 0, NULL, webhook_url,
+        "https:// URL that receives signed JSON events (room.created, peer.joined, ...)", NULL,
+        "URL"),
+    OPT("webhook-secret-file", CFG_STR, 0, 0, NULL, webhook_secret_file,
+        "file whose first line is the webhook signing secret (required with webhook-url)", NULL,
+        "FILE"),
+    OPT("webhook-ca", CFG_STR, 0, 0, NULL, webhook_ca,
+        "PEM CA bundle for the webhook receiver's certificate (default: the system's)", NULL,
+        "FILE"),
+    OPT("webhook-max-queue", CFG_INT, 16, 10000000, "100000", webhook_max_queue,
+        "webhook events kept for delivery; when full the oldest are dropped", NULL, "N"),
+    OPT("webhook-retry-min-ms", CFG_INT, 10, 3600000, "2000", webhook_retry_min_ms,
+        "first webhook retry after about this many ms; it doubles each time", NULL, "MS"),
+    OPT("webhook-retry-max-ms", CFG_INT, 10, 86400000, "3600000", webhook_retry_max_ms,
+        "longest wait between two webhook attempts, ms (retries stop after 24 h)", NULL, "MS"),
+    OPT("webhook-timeout", CFG_INT, 1, 60, "10", webhook_timeout,
+        "seconds one webhook attempt may take, connecting included", NULL, "SECONDS"),
 };
 #define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
 
@@ -433,6 +463,21 @@ static int main_files(const struct main_config *c, struct main_state *st, char *
     return 0;
 }
 
+/* The webhook's signing secret: only from a file, required with webhook-url. */
+static int main_webhook_secret(const struct main_config *c, struct main_state *st, char *err,
+                               size_t errlen)
+{
+    if (!c->webhook_url)
+        return c->webhook_secret_file
+                   ? daemon_fail(err, errlen, "webhook-secret-file: needs webhook-url")
+               : c->webhook_ca ? daemon_fail(err, errlen, "webhook-ca: needs webhook-url")
+                               : 0;
+    if (!c->webhook_secret_file)
+        return daemon_fail(err, errlen, "webhook-secret-file: required with webhook-url");
+    return secret_read_file("webhook-secret-file", c->webhook_secret_file, &st->webhook_secret, err,
+                            errlen);
+}
+
 static int main_secrets(const struct main_config *c, struct main_state *st, char *err,
                         size_t errlen)
 {
@@ -460,7 +505,7 @@ static int main_secrets(const struct main_config *c, struct main_state *st, char
         return daemon_fail(err, errlen,
                            "turn-secret: required for turn-node (use --turn-secret or "
                            "--turn-secret-file)");
-    return 0;
+    return main_webhook_secret(c, st, err, errlen);
 }
 
 /* What a reload may change, checked into st: origins, secrets, metrics-allow, ice-server. */
@@ -516,6 +561,38 @@ static int main_pool(const struct main_config *c, struct main_state *st, char *e
     if (!turnpool_has_region(st->pool, st->default_region))
         return daemon_fail(err, errlen, "default-region: '%s' is no turn-node's region",
                            st->default_region);
+    return 0;
+}
+
+/* With webhook-url, once at start-up: the URL and CA are checked, the queue under data-dir opened
+ * (with what a previous run left in it), and the metadata log tapped. */
+static int main_webhook(const struct main_config *c, struct main_state *st, char *err,
+                        size_t errlen)
+{
+    char werr[256] = "";
+    const struct webhook_settings ws = {
+        .url = c->webhook_url,
+        .ca = c->webhook_ca,
+        .secret = &st->webhook_secret,
+        .data_dir = c->data_dir,
+        .max_queue = (unsigned)c->webhook_max_queue,
+        .retry_min_ms = (unsigned)c->webhook_retry_min_ms,
+        .retry_max_ms = (unsigned)c->webhook_retry_max_ms,
+        .timeout_ms = (unsigned)c->webhook_timeout * 1000,
+    };
+    int r;
+
+    if (!c->webhook_url)
+        return 0;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        return daemon_fail(err, errlen, "webhook-url: libcurl did not initialise");
+    st->curl_ready = true;
+    if ((r = webhook_check_url(c->webhook_url, err, errlen)) < 0 ||
+        (c->webhook_ca && (r = webhook_check_ca(c->webhook_ca, err, errlen)) < 0))
+        return r;
+    if (webhook_open(&ws, &st->webhook, werr, sizeof(werr)) < 0)
+        return daemon_fail(err, errlen, "data-dir: webhook queue: %s", werr);
+    event_log_set_tap(st->log, webhook_tap, st->webhook);
     return 0;
 }
 
@@ -582,6 +659,7 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     s->api = a;
     s->redis_url = c->redis;
     s->node_id = st->node_id;
+    s->webhook = st->webhook;
 }
 
 /* Turns the loaded options into start-up state. Returns 0, or -EINVAL with a message naming
@@ -603,6 +681,8 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
         return daemon_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
     if (accounts_open(c->data_dir, &st->accounts, aerr, sizeof(aerr)) < 0)
         return daemon_fail(err, errlen, "data-dir: %s", aerr);
+    if ((r = main_webhook(c, st, err, errlen)) < 0)
+        return r;
     main_settings(c, st);
     return 0;
 }
@@ -611,9 +691,9 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
  * the pages are open, and links and origins were built from the public URL. */
 static bool main_needs_restart(const char *key)
 {
-    static const char *const keys[] = {"listen",   "public-url",      "data-dir",
-                                       "redis",    "node-id",         "log",
-                                       "web-root", "frame-ancestors", "default-region"};
+    static const char *const keys[] = {
+        "listen",   "public-url",      "data-dir",       "redis",       "node-id",   "log",
+        "web-root", "frame-ancestors", "default-region", "webhook-url", "webhook-ca"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(key, keys[i]) == 0)
@@ -685,6 +765,7 @@ static int main_reload(struct main_state *st, char *err, size_t errlen)
     /* Commit: nothing below can fail. */
     st->api_key = nst->api_key;
     st->turn_secret = nst->turn_secret;
+    st->webhook_secret = nst->webhook_secret;
     memcpy(st->server.origins, nst->server.origins, sizeof(st->server.origins));
     st->server.n_origins = nst->server.n_origins;
     memcpy(st->server.metrics_allow, nst->server.metrics_allow, sizeof(st->server.metrics_allow));
@@ -701,6 +782,7 @@ out:
     cfg_free(main_options, MAIN_NOPTS, &next);
     secret_wipe(&nst->api_key);
     secret_wipe(&nst->turn_secret);
+    secret_wipe(&nst->webhook_secret);
     free(nst);
     return r;
 }
@@ -713,9 +795,15 @@ static void main_free(struct main_state *st)
     if (st->accounts)
         accounts_close(st->accounts);
     if (st->log)
+        event_log_set_tap(st->log, NULL, NULL);
+    webhook_close(st->webhook); /* after the hub: its last events are stored */
+    if (st->curl_ready)
+        curl_global_cleanup();
+    if (st->log)
         event_log_close(st->log);
     secret_wipe(&st->api_key);
     secret_wipe(&st->turn_secret);
+    secret_wipe(&st->webhook_secret);
 }
 
 /* Reads the password from the first line of stdin into pw; returns its length or -EINVAL. */

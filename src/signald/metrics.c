@@ -4,6 +4,7 @@
 #include "vc/hub.h"
 #include "vc/prom.h"
 #include "signald.h"
+#include "webhook.h"
 
 /* The connection and request refusals, timeouts and login outcomes. */
 static void signald_metrics_edge(struct prom_buf *b, const struct signald_io_counts *io)
@@ -37,6 +38,25 @@ static void signald_metrics_edge(struct prom_buf *b, const struct signald_io_cou
     prom_metrics(b, &m, 1);
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
         prom_family(b, &f[i]);
+}
+
+/* With webhook-url: the delivery counters and the queue. */
+static void signald_metrics_webhooks(struct prom_buf *b, const struct webhook_stats *w)
+{
+    const struct prom_metric m[] = {
+        {"vc_signal_webhooks_queued", "gauge", "Webhook events waiting or being sent.", w->queued},
+        {"vc_signal_webhooks_delivered_total", "counter",
+         "Webhook events the receiver answered with 2xx.", w->delivered},
+        {"vc_signal_webhooks_retried_total", "counter",
+         "Webhook attempts that failed (timeout, error or non-2xx) and were scheduled again.",
+         w->retried},
+        {"vc_signal_webhooks_failed_total", "counter",
+         "Webhook events given up after 24 h of retries.", w->failed},
+        {"vc_signal_webhooks_dropped_total", "counter",
+         "Webhook events dropped: the oldest of a full queue, or not stored.", w->dropped},
+    };
+
+    prom_metrics(b, m, sizeof(m) / sizeof(m[0]));
 }
 
 size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
@@ -93,5 +113,7 @@ size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
         prom_metrics(&b, c, sizeof(c) / sizeof(c[0]));
     }
     signald_metrics_edge(&b, io);
+    if (io->webhooks)
+        signald_metrics_webhooks(&b, io->webhooks);
     return b.len;
 }

@@ -15,6 +15,7 @@
 #include "vc/sigapi.h"
 #include "cluster.h"
 #include "server_int.h"
+#include "webhook.h"
 
 struct server *server_of(struct lws *wsi)
 {
@@ -225,6 +226,7 @@ static void server_teardown(struct server *srv)
         server_cluster_stop(srv);      /* before the hub: remote sessions are closed into it */
         lws_context_destroy(srv->ctx); /* lws has stopped its watchers: the loop is ours again */
     }
+    webhook_stop(s->webhook); /* before the loop goes; the hub's last events are only stored */
     if (srv->loop)
         ev_loop_destroy(srv->loop);
     hub_free(srv->hub);
@@ -260,6 +262,10 @@ static int server_setup(struct server *srv, char *err, size_t errlen)
         return r;
     if ((r = server_logins_start(srv)) < 0) {
         snprintf(err, errlen, "login workers: %s", strerror(-r));
+        return r;
+    }
+    if (s->webhook && (r = webhook_start(s->webhook, srv->loop)) < 0) {
+        snprintf(err, errlen, "webhook-url: %s", strerror(-r));
         return r;
     }
     if ((r = signald_signals_start(&srv->sig, server_wake, srv)) < 0) {

@@ -20,6 +20,8 @@ struct hub_stats;
 struct sigapi_settings;
 struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 struct main_state; /* main.c's daemon state: opaque here, handed back to the reload hook */
+struct webhook;    /* webhook.h */
+struct webhook_stats;
 
 /* Caps of one WebSocket connection's output queue: send() answers -ENOBUFS beyond either. */
 #define SIGNALD_OUT_MAX_BYTES (1024 * 1024)
@@ -62,6 +64,7 @@ struct signald_settings {
     const char *node_id;                     /* the node's name in the cluster */
     signald_reload_cb reload;                /* NULL: SIGHUP only logs that reload is off */
     struct main_state *reload_state;         /* borrowed: the hook's argument */
+    struct webhook *webhook; /* borrowed; NULL: no webhook-url. The server delivers on its loop */
 };
 
 /* Creates the hub, runs the HTTPS/WSS server until SIGINT or SIGTERM (which the caller has
@@ -132,8 +135,9 @@ struct signald_io_counts {
     uint64_t cluster_published, cluster_received, proxied_joins, takeovers;
     size_t tcp_connections; /* accepted HTTPS connections, WebSockets included */
     uint64_t refused_per_ip, timeouts_headers, timeouts_body;
-    const uint64_t *http_refused; /* 5: requests refused with 400, 411, 413, 414, 431 */
-    const uint64_t *logins;       /* 5: ok, wrong, locked, rate_limited, busy */
+    const uint64_t *http_refused;         /* 5: requests refused with 400, 411, 413, 414, 431 */
+    const uint64_t *logins;               /* 5: ok, wrong, locked, rate_limited, busy */
+    const struct webhook_stats *webhooks; /* NULL: no webhook-url */
 };
 size_t signald_metrics_format(const struct hub_stats *st, size_t rooms,
                               const struct signald_io_counts *io, char *out, size_t outlen);
