@@ -48,6 +48,40 @@ refused signal_http_body_timeout_too_long http-body-timeout "$signal" "${s[@]}" 
     --http-body-timeout 99999
 refused signal_listen_not_an_address listen "$signal" "${s[@]}" --listen localhost:8443
 
+# Webhooks: an https URL that parses and resolves, a secret file with a first line, a PEM CA.
+printf 'whsec-for-refusals\n' >"$tmp/webhook-secret"
+: >"$tmp/empty-secret"
+printf 'not a certificate\n' >"$tmp/bad-ca.pem"
+w=(--webhook-secret-file "$tmp/webhook-secret")
+refused signal_webhook_url_not_https webhook-url "$signal" "${s[@]}" "${w[@]}" \
+    --webhook-url http://localhost:1/hook
+refused signal_webhook_url_does_not_parse webhook-url "$signal" "${s[@]}" "${w[@]}" \
+    --webhook-url 'https://exa mple/hook'
+refused signal_webhook_url_without_host webhook-url "$signal" "${s[@]}" "${w[@]}" \
+    --webhook-url 'https://:443/hook'
+refused signal_webhook_secret_file_missing webhook-secret-file "$signal" "${s[@]}" \
+    --webhook-url https://localhost:1/hook --webhook-secret-file "$tmp/none"
+refused signal_webhook_secret_file_empty webhook-secret-file "$signal" "${s[@]}" \
+    --webhook-url https://localhost:1/hook --webhook-secret-file "$tmp/empty-secret"
+refused signal_webhook_secret_file_required webhook-secret-file "$signal" "${s[@]}" \
+    --webhook-url https://localhost:1/hook
+refused signal_webhook_ca_not_pem webhook-ca "$signal" "${s[@]}" "${w[@]}" \
+    --webhook-url https://localhost:1/hook --webhook-ca "$tmp/bad-ca.pem"
+refused signal_webhook_ca_missing webhook-ca "$signal" "${s[@]}" "${w[@]}" \
+    --webhook-url https://localhost:1/hook --webhook-ca "$tmp/none.pem"
+refused signal_webhook_secret_without_url webhook-secret-file "$signal" "${s[@]}" "${w[@]}"
+# A host that does not resolve, looked up in a network namespace of its own (nothing but a
+# loopback that is down), so no query leaves the machine.
+if timeout 5 unshare -n true 2>/dev/null; then
+    refused signal_webhook_url_does_not_resolve webhook-url unshare -n "$signal" "${s[@]}" \
+        "${w[@]}" --webhook-url https://hooks.example.invalid/vc
+else
+    skip signal_webhook_url_does_not_resolve "unshare -n is not permitted here"
+fi
+out=$(timeout 5 "$signal" "${s[@]}" --webhook-secret-file "$tmp/webhook-secret" \
+    --webhook-url 'http://user:pw-not-to-print@localhost/x' 2>&1)
+check signal_webhook_refusal_does_not_echo_the_url "printed: $out" not_grep -q pw-not-to-print <<<"$out"
+
 # More WebSockets allowed than descriptors: held to the limit with a warning, so that clients
 # past it are refused at once instead of waiting unaccepted in the listen backlog.
 pick_ports

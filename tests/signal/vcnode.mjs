@@ -57,11 +57,11 @@ export function request({ addr = '127.0.0.1', port, ca, method, path, body, head
 
 // A vc.v1 WebSocket. next(type) takes the first queued message of that type; closedP resolves
 // the close code; closedWithin(ms) the code, or 'open'. `live` (a Set), if given, holds the
-// client while it is open. cookie: a clinician's session, for a dashboard.
-export function client({ addr = '127.0.0.1', port, ca, origin, label, live = null, cookie = null }) {
+// client while it is open. cookie: a clinician's session, for a dashboard; ua: a User-Agent.
+export function client({ addr = '127.0.0.1', port, ca, origin, label, live = null, cookie = null, ua = null }) {
     const ws = new WebSocket(`wss://${addr}:${port}/ws`, 'vc.v1', {
         ca, servername: 'localhost', origin, handshakeTimeout: 5000, perMessageDeflate: false,
-        headers: cookie ? { cookie } : {},
+        headers: { ...(cookie ? { cookie } : {}), ...(ua ? { 'user-agent': ua } : {}) },
     });
     const c = { ws, label, msgs: [], waiters: new Set(), closed: null };
     if (live) live.add(c);
