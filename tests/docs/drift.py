@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Fails when the contracts in docs/ and the code disagree: vc.v1 message types and error codes
-(docs/protocol.md), HTTP routes and REST error codes (docs/api.md), and metadata log events with
-their fields (docs/metadata.md). Reads the C sources as text; prints ok/FAIL lines and a
-"N passed, N failed" summary."""
+(docs/protocol.md), HTTP routes and REST error codes (docs/api.md), metadata log events with
+their fields (docs/metadata.md), and webhook events with theirs (docs/webhooks.md). Reads the C
+sources as text; prints ok/FAIL lines and a "N passed, N failed" summary."""
 import os
 import re
 import sys
@@ -284,6 +284,24 @@ def metadata():
             check(f'metadata_{daemon}_{event}_fields_documented', code[event], fields, 'fields')
 
 
+def webhooks():
+    """The events webhooks carry (src/signald/whevent.c) against docs/webhooks.md, and each one's
+    fields against what the metadata log writes (a listed field the log lacks stops the event)."""
+    table = strip_comments(read('src/signald/whevent.c'))
+    code = {m.group(1): set(re.findall(r'"([a-z_]+)"', m.group(2)))
+            for m in re.finditer(r'\{\s*"([a-z]+\.[a-z]+)"\s*,\s*\{([^{}]*)\}\s*\}', table)}
+    documented = sections(sections(read('docs/webhooks.md'), 2).get('Events', ''), 3)
+    check('webhook_events_documented', set(code), {re.sub(r'`', '', t) for t in documented},
+          'webhook events')
+    logged = events_in(SIGNAL_DIRS)
+    for event in sorted(code):
+        fields = table_first_column(documented.get(f'`{event}`', ''))
+        check(f'webhook_{event}_fields_documented', code[event], fields, 'fields')
+        missing = sorted(code[event] - logged.get(event, set()))
+        if missing:
+            fail(f'webhook_{event}_fields_logged', f'not in its metadata log line: {", ".join(missing)}')
+
+
 def outside_paths():
     """Nothing in the project points at a file outside the repository."""
     global passed
@@ -309,6 +327,7 @@ def outside_paths():
 protocol()
 api()
 metadata()
+webhooks()
 outside_paths()
 print(f'{passed} passed, {failed} failed')
 sys.exit(1 if failed else 0)
