@@ -25,14 +25,18 @@ const secrets = [KEY, SECRET, env('VC_NAME'), env('VC_PASSWORD'), env('VC_EMAIL'
 // ---- the receiver ----------------------------------------------------------------------------
 
 // Every request: {id, sig, type, body (text), json, status, at}. failFirst: how many attempts
-// of each event id are answered 500 before one is answered 204.
-const hook = { requests: [], failFirst: 0, tries: new Map(), server: null, sockets: new Set() };
+// of each event id are answered 500 before one is answered 204; hang: answer nothing at all.
+const hook = { requests: [], failFirst: 0, hang: false, tries: new Map(), server: null, sockets: new Set() };
 
 function receive(req, res) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
+        if (hook.hang) {
+            hook.hung = (hook.hung || 0) + 1;
+            return;
+        }
         let json = null;
         try { json = JSON.parse(body); } catch { /* recorded as is */ }
         const id = req.headers['vc-event-id'];
@@ -284,7 +288,24 @@ await test('webhook_metrics_count_deliveries', async () => {
     assert((await metric('vc_signal_webhooks_failed_total')) === 0, 'failed_total');
 });
 
-await test('webhook_server_stops_cleanly', async () => {
+await test('webhook_a_receiver_that_never_answers_does_not_slow_signalling', async () => {
+    const before = await metric('vc_signal_webhooks_retried_total');
+    hook.hang = true;
+    const started = Date.now();
+    await plainCall(); // the requests for its events hang meanwhile
+    const slowest = Math.max(...await Promise.all([1, 2, 3].map(async () => {
+        const t = Date.now();
+        await http('GET', '/healthz');
+        return Date.now() - t;
+    })));
+    assert(Date.now() - started < 2000 && slowest < 500, `the call took ${Date.now() - started} ms, /healthz ${slowest} ms`);
+    await sleep(2600); // webhook-timeout is 2 s: the first attempt times out and is retried
+    assert(hook.hung >= 2, `${hook.hung} requests reached the hanging receiver`);
+    const retried = await metric('vc_signal_webhooks_retried_total');
+    assert(retried > before, `no retry after a timeout (${before} -> ${retried})`);
+});
+
+await test('webhook_server_stops_cleanly_with_requests_in_flight', async () => {
     server.kill('SIGTERM');
     const how = await Promise.race([server.exited, sleep(5000).then(() => 'timeout')]);
     assert(how === 0, `exit ${how}`);
