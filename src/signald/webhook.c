@@ -194,7 +194,7 @@ static void webhook_cap(struct webhook *w)
 {
     struct whq_item *victim;
 
-    while (w->q.count > w->max_queue && (victim = whq_oldest_idle(&w->q))) {
+    while ((victim = whq_over(&w->q, w->max_queue))) {
         webhook_forget(w, victim);
         if (w->stats.dropped++ == 0)
             log_msg(LOG_LEVEL_WARN, "webhook: the queue is full (%u events): dropping the oldest",

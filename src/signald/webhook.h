@@ -82,8 +82,9 @@ int64_t whq_next_due(const struct whq *q);
 void whq_retry(struct whq *q, struct whq_item *it, int64_t due_ms);
 /* Unlinks and frees it (delivered, given up or dropped). */
 void whq_remove(struct whq *q, struct whq_item *it);
-/* The oldest item not being sent (the one to drop when full), or NULL. */
-struct whq_item *whq_oldest_idle(const struct whq *q);
+/* The item to drop while q holds more than max: the oldest not being sent; NULL once it holds
+ * max or fewer (or every item is being sent). */
+struct whq_item *whq_over(const struct whq *q, size_t max);
 void whq_free(struct whq *q);
 /* The wait before attempt attempts + 1, after attempts (>= 1) failed: min_ms x 2^(attempts-1),
  * capped at max_ms, of which the upper half is jitter from rnd. */

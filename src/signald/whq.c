@@ -237,9 +237,9 @@ void whq_remove(struct whq *q, struct whq_item *it)
     free(it);
 }
 
-struct whq_item *whq_oldest_idle(const struct whq *q)
+struct whq_item *whq_over(const struct whq *q, size_t max)
 {
-    struct whq_item *it = q->oldest;
+    struct whq_item *it = q->count > max ? q->oldest : NULL;
 
     while (it && it->busy)
         it = it->newer;

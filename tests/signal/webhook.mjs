@@ -66,10 +66,10 @@ function hookDown() {
 }
 
 // The receiver's check, as docs/webhooks.md shows it: HMAC-SHA256 over "t.body", 5 minutes.
-function verified(r) {
+function verified(r, secret = SECRET) {
     const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(r.sig || '');
     if (!m || Math.abs(Date.now() / 1000 - Number(m[1])) > 300) return false;
-    const want = crypto.createHmac('sha256', SECRET).update(`${m[1]}.${r.body}`).digest('hex');
+    const want = crypto.createHmac('sha256', secret).update(`${m[1]}.${r.body}`).digest('hex');
     return crypto.timingSafeEqual(Buffer.from(want), Buffer.from(m[2]));
 }
 
@@ -250,7 +250,7 @@ await test('webhook_retries_after_500_until_every_event_is_taken_once', async ()
         const tries = mine.filter((r) => r.id === eid);
         assert(tries.length >= 3 && tries.slice(0, 2).every((r) => r.status === 500), `event ${eid}: ${tries.map((r) => r.status).join(',')}`);
         assert(tries.every((r) => r.body === tries[0].body), `event ${eid} changed between attempts`);
-        assert(tries.every(verified), `event ${eid}: a retry's signature does not verify`);
+        assert(tries.every((r) => verified(r)), `event ${eid}: a retry's signature does not verify`);
     }
     const retried = await metric('vc_signal_webhooks_retried_total');
     assert(retried - before >= 2 * PLAIN.length, `retried went ${before} -> ${retried}`);
@@ -278,6 +278,22 @@ await test('webhook_bodies_carry_no_canary_token_or_address', async () => {
         for (const s of secrets) assert(s && !r.body.includes(s), `a body holds ${s.slice(0, 24)}...: ${r.body.slice(0, 200)}`);
         assert(!r.body.includes('127.0.0.1') && !/"ip"|"label"|"name"|"text"|"token"/.test(r.body), `a body holds an address or a personal field: ${r.body.slice(0, 200)}`);
     }
+});
+
+await test('webhook_secret_file_is_read_again_on_sighup', async () => {
+    const file = JSON.parse(fs.readFileSync(env('VC_CONFIG'), 'utf8'))['webhook-secret-file'];
+    const next = `whsec-next-${crypto.randomBytes(12).toString('hex')}`;
+    const reloads = () => (fs.readFileSync(env('VC_SERVER_LOG'), 'utf8').match(/SIGHUP: configuration reloaded/g) || []).length;
+    const before = reloads();
+    fs.writeFileSync(file, `${next}\n`);
+    secrets.push(next);
+    server.kill('SIGHUP');
+    for (let i = 0; i < 50 && reloads() === before; i++) await sleep(100);
+    assert(reloads() > before, 'no "configuration reloaded" after SIGHUP');
+    const id = await plainCall();
+    await waitTaken(id, PLAIN.length);
+    const mine = hook.requests.filter((r) => r.json?.data?.room === id);
+    assert(mine.every((r) => verified(r, next) && !verified(r)), 'events after the reload are not signed with the new secret only');
 });
 
 await test('webhook_metrics_count_deliveries', async () => {

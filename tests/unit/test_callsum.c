@@ -1,4 +1,6 @@
 /* Tests of the lobby's events and call.summary in the metadata log, read through the log's tap. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -105,6 +107,38 @@ TEST(lobby_decisions_and_the_call_summary_are_logged)
     CHECK_INT(FIELD_INT(json_object_get(s, "browsers"), "firefox"), 2);
     CHECK_INT(FIELD_INT(json_object_get(s, "os"), "linux"), 2);
     CHECK(!strstr(buf, "CANARY"));
+    event_log_set_tap(w.log, NULL, NULL);
+    world_free(&w);
+    json_decref(events);
+}
+
+TEST(an_admit_from_a_dashboard_names_the_clinician_by_id_only)
+{
+    static const struct hub_clinician alice = {"user:aaaaaaaaaaaaaaaa", "Dr CANARY Alice", 0, {""}};
+    struct hub_room_opts o = {.ttl = 3600, .capacity = 2, .lobby = true, .label = "CANARY Mrs K"};
+    struct hub_room_info room;
+    struct world w;
+    struct client guest, dash;
+    json_t *events = json_array();
+    char buf[256];
+
+    world_init(&w);
+    event_log_set_tap(w.log, collect, events);
+    if (!CHECK_INT(hub_room_create(w.h, alice.id, &o, &room), 0))
+        return;
+    arrive(&w, &guest, room.guest_token, NULL);
+    json_t *k = find(events, "peer.knocked");
+    client_open(&w, &dash);
+    CHECK_INT(hub_session_set_clinician(w.h, dash.s, &alice), 0);
+    snprintf(buf, sizeof(buf), "{\"type\":\"admit\",\"room\":\"%s\",\"peer\":\"%s\"}", room.id,
+             k ? FIELD_STR(k, "peer") : "");
+    say(&w, &dash, buf);
+    json_t *a = find(events, "peer.admitted");
+    if (CHECK(a))
+        CHECK_STR(FIELD_STR(a, "by"), "user:aaaaaaaaaaaaaaaa");
+    char *all = json_dumps(events, JSON_COMPACT);
+    CHECK(all && !strstr(all, "CANARY"));
+    free(all);
     event_log_set_tap(w.log, NULL, NULL);
     world_free(&w);
     json_decref(events);

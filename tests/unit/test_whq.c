@@ -51,7 +51,7 @@ static unsigned cap(struct whq *q, size_t max)
     unsigned dropped = 0;
     struct whq_item *v;
 
-    while (q->count > max && (v = whq_oldest_idle(q))) {
+    while ((v = whq_over(q, max))) {
         whq_remove(q, v);
         dropped++;
     }
