@@ -140,6 +140,8 @@ int webhook_check_ca(const char *path, char *err, size_t errlen)
 
 /* ---- the queue ---- */
 
+static void webhook_cap(struct webhook *w);
+
 int webhook_open(const struct webhook_settings *s, struct webhook **out, char *err, size_t errlen)
 {
     struct webhook *w = calloc(1, sizeof(*w));
@@ -169,6 +171,7 @@ int webhook_open(const struct webhook_settings *s, struct webhook **out, char *e
     }
     if (rc > 0)
         log_msg(LOG_LEVEL_INFO, "webhook: %d events queued by a previous run", rc);
+    webhook_cap(w); /* webhook-max-queue may be smaller than it was */
     w->stats.queued = w->q.count;
     *out = w;
     return 0;
@@ -275,31 +278,24 @@ static void webhook_xfer_free(struct webhook_xfer *x)
 /* The request's headers: the event id and the signature over the send time and the body. */
 static int webhook_headers(struct webhook *w, struct webhook_xfer *x, const char *id, size_t len)
 {
-    char sig[WHSIGN_HEADER_MAX], line[32 + WHSIGN_HEADER_MAX];
+    char sig[WHSIGN_HEADER_MAX], id_line[16 + WHEVENT_ID_LEN], sig_line[16 + WHSIGN_HEADER_MAX];
+    const char *lines[] = {"Content-Type: application/json",
+                           "User-Agent: vc-signal/" SIGNALD_VERSION, "Expect:", id_line, sig_line};
     struct curl_slist *h = NULL, *next;
-    const char *fixed[] = {"Content-Type: application/json",
-                           "User-Agent: vc-signal/" SIGNALD_VERSION, "Expect:"};
 
     if (whsign_header(w->secret->bytes, w->secret->len, webhook_now_ms() / 1000, x->body, len, sig,
                       sizeof(sig)) < 0)
         return -EIO;
-    for (size_t i = 0; i < 3; i++) {
-        if (!(next = curl_slist_append(h, fixed[i])))
-            goto fail;
-        h = next;
+    snprintf(id_line, sizeof(id_line), "Vc-Event-Id: %s", id);
+    snprintf(sig_line, sizeof(sig_line), "Vc-Signature: %s", sig);
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++, h = next) {
+        if (!(next = curl_slist_append(h, lines[i]))) {
+            curl_slist_free_all(h);
+            return -ENOMEM;
+        }
     }
-    snprintf(line, sizeof(line), "Vc-Event-Id: %s", id);
-    if (!(next = curl_slist_append(h, line)))
-        goto fail;
-    h = next;
-    snprintf(line, sizeof(line), "Vc-Signature: %s", sig);
-    if (!(next = curl_slist_append(h, line)))
-        goto fail;
-    x->headers = next;
+    x->headers = h;
     return 0;
-fail:
-    curl_slist_free_all(h);
-    return -ENOMEM;
 }
 
 /* A POST of the event's stored body, signed now. */
