@@ -1,4 +1,5 @@
-/* Clinician accounts and sessions in an embedded SQLite database; scrypt password hashes. */
+/* Clinician accounts and sessions in the account database (SQLite for one node, PostgreSQL for
+ * many: store.h); scrypt password hashes. */
 #ifndef VC_ACCOUNTS_H
 #define VC_ACCOUNTS_H
 
@@ -7,6 +8,8 @@
 #include <stdint.h>
 
 struct accounts;
+struct store;
+struct store_conf;
 
 #define ACCOUNTS_TOKEN_LEN 43 /* base64url of 32 random bytes, no padding */
 #define ACCOUNTS_EMAIL_MAX 254
@@ -15,17 +18,24 @@ struct accounts;
 #define ACCOUNTS_PASSWORD_MAX 1024
 #define ACCOUNTS_HASH_MAX 128 /* a stored "scrypt$N$r$p$salt$key" hash */
 
-/* Opens (creating if needed) DIR/vc.db, with DIR mode 0700 and the file 0600. Returns 0, or a
- * negative errno with a message in err. *out is owned by the caller: accounts_close(). */
+/* Opens the database conf names (store_open(): SQLite's DIR/vc.db, with DIR mode 0700 and the
+ * file 0600, or PostgreSQL), migrated to this build's schema. Returns 0, or a negative errno
+ * with a message in err. *out is owned by the caller: accounts_close(). */
+int accounts_open_conf(const struct store_conf *conf, struct accounts **out, char *err,
+                       size_t errlen);
+/* The same for SQLite in dir. */
 int accounts_open(const char *dir, struct accounts **out, char *err, size_t errlen);
 void accounts_close(struct accounts *a);
+/* True when every vc-signal node shares this database (and so its sessions). */
+bool accounts_shared(const struct accounts *a);
 
 /* Adds a clinician. The email is lower-cased; the password (pwlen bytes, not NUL-terminated)
  * is stored only as an scrypt hash. Returns 0, -EEXIST, or -EINVAL (bad email, password too
  * short or long, name too long). */
 int accounts_user_add(struct accounts *a, const char *email, const char *name, const char *password,
                       size_t pwlen);
-/* Deletes a clinician and their sessions. 0 or -ENOENT. */
+/* Deletes a clinician and their sessions. 0 or -ENOENT.
+ * Here and below, -EIO means the database failed or did not answer in time. */
 int accounts_user_del(struct accounts *a, const char *email);
 
 /* Checks a login. Returns the user id (> 0); -EACCES for an unknown email or a wrong password
@@ -71,10 +81,9 @@ int64_t accounts_user_id(struct accounts *a, const char *email);
 int accounts_user_info(struct accounts *a, int64_t user_id, char *email, size_t email_len,
                        char *name, size_t name_len);
 
-/* The database handle, for modules that keep their tables beside the accounts (teams.c). Calls
- * on it must hold the accounts lock. */
-struct sqlite3 *accounts_db(struct accounts *a);
-void accounts_lock(struct accounts *a);
+/* The store, for modules whose tables live beside the accounts (teams.c), locked: one call at a
+ * time, then accounts_unlock(). */
+struct store *accounts_lock(struct accounts *a);
 void accounts_unlock(struct accounts *a);
 
 #endif

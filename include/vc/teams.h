@@ -1,4 +1,5 @@
-/* Clinicians' teams, kept in the accounts database: a team shares one waiting area. */
+/* Clinicians' teams, kept in the account database: a team shares one waiting area. Every call
+ * may also return -EIO: the database failed or did not answer in time. */
 #ifndef VC_TEAMS_H
 #define VC_TEAMS_H
 
@@ -10,9 +11,6 @@
 struct accounts;
 
 #define TEAMS_NAME_MAX HUB_TEAM_MAX
-
-/* The schema change that adds teams to a version-1 accounts database (accounts.c runs it). */
-extern const char teams_schema_v2[];
 
 /* A team name is 1..TEAMS_NAME_MAX bytes of UTF-8 without control characters, and does not
  * start or end with a space. 0 or -EINVAL. */

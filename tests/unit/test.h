@@ -15,6 +15,9 @@ struct test_case {
 };
 
 void test_register(struct test_case *tc);
+/* Marks the running test as skipped (why: borrowed, static): it counts as neither passed nor
+ * failed. */
+void test_skip(const char *why);
 /* Records a failure of the running test with its location; returns false. */
 bool test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

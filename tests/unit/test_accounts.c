@@ -1,5 +1,5 @@
-/* Unit tests for accounts: users, scrypt hashes, login limits and sessions in a real SQLite file.
- */
+/* Unit tests for accounts: users, scrypt hashes, login limits and sessions, against a real SQLite
+ * file and, when $VC_TEST_DATABASE names one, a real PostgreSQL server (store_fixture.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
+#include "store_fixture.h"
 #include "test.h"
 #include "vc/accounts.h"
 
@@ -18,122 +18,45 @@
 #define PW "correct horse battery"
 #define PW_LEN (sizeof(PW) - 1)
 
-/* A temp directory holding the data directory "data" (created by accounts_open). */
-struct fixture {
-    char root[64];
-    char data[96];
-    struct accounts *a;
-};
-
-static bool fixture_open(struct fixture *f)
-{
-    char err[256] = "";
-    int rc;
-
-    snprintf(f->root, sizeof(f->root), "/tmp/vc-test-accounts-XXXXXX");
-    if (!mkdtemp(f->root))
-        return false;
-    snprintf(f->data, sizeof(f->data), "%s/data", f->root);
-    rc = accounts_open(f->data, &f->a, err, sizeof(err));
-    if (rc < 0)
-        fprintf(stderr, "    accounts_open: %s\n", err);
-    return rc == 0;
-}
-
-static void fixture_close(struct fixture *f)
-{
-    static const char *const names[] = {"vc.db", "vc.db-wal", "vc.db-shm"};
-    char path[160];
-
-    accounts_close(f->a);
-    f->a = NULL;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", f->data, names[i]);
-        unlink(path);
-    }
-    rmdir(f->data);
-    rmdir(f->root);
-}
-
-/* Runs one query with an optional text parameter on the fixture's database through a separate
- * connection and copies the first column of the first row (as text or raw blob). Returns its
- * length, or -1 when there is no row. */
-static int db_query(struct fixture *f, const char *sql, const char *param, void *out, size_t max)
-{
-    char path[160];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    int n = -1;
-
-    snprintf(path, sizeof(path), "%s/vc.db", f->data);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (param)
-            sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            const void *v = sqlite3_column_blob(st, 0);
-
-            n = sqlite3_column_bytes(st, 0);
-            if ((size_t)n >= max)
-                n = (int)max - 1;
-            if (v)
-                memcpy(out, v, (size_t)n);
-            ((char *)out)[n] = '\0';
-        }
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return n;
-}
-
 static int64_t login(struct fixture *f, const char *email, const char *pw, const char *ip,
                      int64_t now)
 {
     return accounts_login(f->a, email, pw, strlen(pw), ip, now);
 }
 
-TEST(accounts_add_delete_and_duplicate)
+STORE_TEST(accounts_add_delete_and_duplicate)
 {
-    struct fixture f;
     char email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
     int64_t id;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "Dr Who", PW, PW_LEN), 0);
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "Other", PW, PW_LEN), -EEXIST);
-    id = db_query(&f, "SELECT id FROM users WHERE email = ?1", "dr@example.org", email,
-                  sizeof(email)) > 0
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "Dr Who", PW, PW_LEN), 0);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "Other", PW, PW_LEN), -EEXIST);
+    id = fixture_query(f, "SELECT id FROM users WHERE email = $1", "dr@example.org", email,
+                       sizeof(email)) > 0
              ? strtoll(email, NULL, 10)
              : -1;
     CHECK(id > 0);
-    CHECK_INT(accounts_user_info(f.a, id, email, sizeof(email), name, sizeof(name)), 0);
+    CHECK_INT(accounts_user_info(f->a, id, email, sizeof(email), name, sizeof(name)), 0);
     CHECK_STR(email, "dr@example.org");
     CHECK_STR(name, "Dr Who");
-    CHECK_INT(accounts_user_del(f.a, "dr@example.org"), 0);
-    CHECK_INT(accounts_user_del(f.a, "dr@example.org"), -ENOENT);
-    CHECK_INT(accounts_user_info(f.a, id, email, sizeof(email), name, sizeof(name)), -ENOENT);
-    CHECK_INT(accounts_user_del(f.a, "nobody@example.org"), -ENOENT);
-    fixture_close(&f);
+    CHECK_INT(accounts_user_del(f->a, "dr@example.org"), 0);
+    CHECK_INT(accounts_user_del(f->a, "dr@example.org"), -ENOENT);
+    CHECK_INT(accounts_user_info(f->a, id, email, sizeof(email), name, sizeof(name)), -ENOENT);
+    CHECK_INT(accounts_user_del(f->a, "nobody@example.org"), -ENOENT);
 }
 
-TEST(accounts_normalises_email_case_and_space)
+STORE_TEST(accounts_normalises_email_case_and_space)
 {
-    struct fixture f;
     char got[ACCOUNTS_EMAIL_MAX + 1];
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "  Alice@Example.COM\t", NULL, PW, PW_LEN), 0);
-    CHECK_INT(db_query(&f, "SELECT email FROM users", NULL, got, sizeof(got)), 17);
+    CHECK_INT(accounts_user_add(f->a, "  Alice@Example.COM\t", NULL, PW, PW_LEN), 0);
+    CHECK_INT(fixture_query(f, "SELECT email FROM users", NULL, got, sizeof(got)), 17);
     CHECK_STR(got, "alice@example.com");
-    CHECK_INT(accounts_user_add(f.a, "alice@example.com", "", PW, PW_LEN), -EEXIST);
-    CHECK_INT(accounts_user_del(f.a, "ALICE@example.com "), 0);
-    fixture_close(&f);
+    CHECK_INT(accounts_user_add(f->a, "alice@example.com", "", PW, PW_LEN), -EEXIST);
+    CHECK_INT(accounts_user_del(f->a, "ALICE@example.com "), 0);
 }
 
-TEST(accounts_rejects_bad_inputs)
+STORE_TEST(accounts_rejects_bad_inputs)
 {
     static const struct {
         const char *email, *name;
@@ -156,102 +79,83 @@ TEST(accounts_rejects_bad_inputs)
     };
     char longmail[300], longname[ACCOUNTS_NAME_MAX + 2];
     char bigpw[ACCOUNTS_PASSWORD_MAX + 2];
-    struct fixture f;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
     memset(bigpw, 'p', sizeof(bigpw));
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (!CHECK_INT(accounts_user_add(f.a, cases[i].email, cases[i].name, bigpw, cases[i].pwlen),
-                       -EINVAL))
+        if (!CHECK_INT(
+                accounts_user_add(f->a, cases[i].email, cases[i].name, bigpw, cases[i].pwlen),
+                -EINVAL))
             fprintf(stderr, "    case %zu\n", i);
     }
     memset(longmail, 'a', sizeof(longmail));
     memcpy(longmail + 250, "@x.io", 6); /* 255 characters */
-    CHECK_INT(accounts_user_add(f.a, longmail, "", PW, PW_LEN), -EINVAL);
+    CHECK_INT(accounts_user_add(f->a, longmail, "", PW, PW_LEN), -EINVAL);
     memset(longname, 'n', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
-    CHECK_INT(accounts_user_add(f.a, "ok@example.org", longname, PW, PW_LEN), -EINVAL);
-    CHECK_INT(accounts_user_add(f.a, NULL, "", PW, PW_LEN), -EINVAL);
-    CHECK_INT(db_query(&f, "SELECT count(*) FROM users", NULL, longmail, sizeof(longmail)), 1);
+    CHECK_INT(accounts_user_add(f->a, "ok@example.org", longname, PW, PW_LEN), -EINVAL);
+    CHECK_INT(accounts_user_add(f->a, NULL, "", PW, PW_LEN), -EINVAL);
+    CHECK_INT(fixture_query(f, "SELECT count(*) FROM users", NULL, longmail, sizeof(longmail)), 1);
     CHECK_STR(longmail, "0");
-    fixture_close(&f);
 }
 
-TEST(accounts_login_checks_password_and_hides_unknown_emails)
+STORE_TEST(accounts_login_checks_password_and_hides_unknown_emails)
 {
-    struct fixture f;
     char stored[256];
     int64_t id;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
-    id = login(&f, " DR@example.org", PW, "192.0.2.1", T0);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "", PW, PW_LEN), 0);
+    id = login(f, " DR@example.org", PW, "192.0.2.1", T0);
     CHECK(id > 0);
-    CHECK_INT(login(&f, "dr@example.org", "wrong password!", "192.0.2.1", T0), -EACCES);
-    CHECK_INT(login(&f, "nobody@example.org", PW, "192.0.2.1", T0), -EACCES);
+    CHECK_INT(login(f, "dr@example.org", "wrong password!", "192.0.2.1", T0), -EACCES);
+    CHECK_INT(login(f, "nobody@example.org", PW, "192.0.2.1", T0), -EACCES);
     /* A prefix of the right password is wrong too (the length counts). */
-    CHECK_INT(accounts_login(f.a, "dr@example.org", PW, PW_LEN - 1, "192.0.2.1", T0), -EACCES);
+    CHECK_INT(accounts_login(f->a, "dr@example.org", PW, PW_LEN - 1, "192.0.2.1", T0), -EACCES);
 
-    CHECK(db_query(&f, "SELECT pw_hash FROM users", NULL, stored, sizeof(stored)) > 0);
+    CHECK(fixture_query(f, "SELECT pw_hash FROM users", NULL, stored, sizeof(stored)) > 0);
     CHECK(strncmp(stored, "scrypt$15$8$1$", 14) == 0);
     CHECK(strstr(stored, PW) == NULL);
     CHECK_INT(strlen(stored), 14 + 24 + 1 + 44);
-    fixture_close(&f);
 }
 
-TEST(accounts_locks_account_after_five_failures_until_window_passes)
+STORE_TEST(accounts_locks_account_after_five_failures_until_window_passes)
 {
-    struct fixture f;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "", PW, PW_LEN), 0);
     for (int i = 0; i < 5; i++)
-        CHECK_INT(login(&f, "dr@example.org", "wrong password!", "192.0.2.1", T0 + i), -EACCES);
+        CHECK_INT(login(f, "dr@example.org", "wrong password!", "192.0.2.1", T0 + i), -EACCES);
     /* Locked: even the right password, from another address, is refused without a hash. */
-    CHECK_INT(login(&f, "dr@example.org", PW, "192.0.2.2", T0 + 10), -EAGAIN);
-    CHECK_INT(login(&f, "Dr@Example.org", PW, "192.0.2.3", T0 + 899), -EAGAIN);
-    CHECK(login(&f, "dr@example.org", PW, "192.0.2.3", T0 + 900) > 0);
-    fixture_close(&f);
+    CHECK_INT(login(f, "dr@example.org", PW, "192.0.2.2", T0 + 10), -EAGAIN);
+    CHECK_INT(login(f, "Dr@Example.org", PW, "192.0.2.3", T0 + 899), -EAGAIN);
+    CHECK(login(f, "dr@example.org", PW, "192.0.2.3", T0 + 900) > 0);
 }
 
-TEST(accounts_successful_login_resets_failures)
+STORE_TEST(accounts_successful_login_resets_failures)
 {
-    struct fixture f;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "", PW, PW_LEN), 0);
     for (int i = 0; i < 2; i++)
-        CHECK_INT(login(&f, "dr@example.org", "wrong password!", NULL, T0), -EACCES);
-    CHECK(login(&f, "dr@example.org", PW, NULL, T0) > 0);
+        CHECK_INT(login(f, "dr@example.org", "wrong password!", NULL, T0), -EACCES);
+    CHECK(login(f, "dr@example.org", PW, NULL, T0) > 0);
     for (int i = 0; i < 4; i++)
-        CHECK_INT(login(&f, "dr@example.org", "wrong password!", NULL, T0 + 1), -EACCES);
+        CHECK_INT(login(f, "dr@example.org", "wrong password!", NULL, T0 + 1), -EACCES);
     /* Six failures in the window, but never five since the success. */
-    CHECK(login(&f, "dr@example.org", PW, NULL, T0 + 2) > 0);
-    fixture_close(&f);
+    CHECK(login(f, "dr@example.org", PW, NULL, T0 + 2) > 0);
 }
 
-TEST(accounts_limits_attempts_per_ip_per_minute)
+STORE_TEST(accounts_limits_attempts_per_ip_per_minute)
 {
-    struct fixture f;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "locked@example.org", "", PW, PW_LEN), 0);
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
+    CHECK_INT(accounts_user_add(f->a, "locked@example.org", "", PW, PW_LEN), 0);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "", PW, PW_LEN), 0);
     for (int i = 0; i < 5; i++)
-        CHECK_INT(login(&f, "locked@example.org", "wrong password!", "198.51.100.1", T0), -EACCES);
+        CHECK_INT(login(f, "locked@example.org", "wrong password!", "198.51.100.1", T0), -EACCES);
     /* Attempts at a locked account cost no hash but still count for the address. */
     for (int i = 0; i < 19; i++)
-        CHECK_INT(login(&f, "locked@example.org", PW, "203.0.113.9", T0 + 60), -EAGAIN);
-    CHECK(login(&f, "dr@example.org", PW, "203.0.113.9", T0 + 61) > 0); /* the 20th */
-    CHECK_INT(login(&f, "dr@example.org", PW, "203.0.113.9", T0 + 62), -EAGAIN);
-    CHECK(login(&f, "dr@example.org", PW, "203.0.113.10", T0 + 62) > 0);
-    CHECK(login(&f, "dr@example.org", PW, "203.0.113.9", T0 + 120) > 0);
-    fixture_close(&f);
+        CHECK_INT(login(f, "locked@example.org", PW, "203.0.113.9", T0 + 60), -EAGAIN);
+    CHECK(login(f, "dr@example.org", PW, "203.0.113.9", T0 + 61) > 0); /* the 20th */
+    CHECK_INT(login(f, "dr@example.org", PW, "203.0.113.9", T0 + 62), -EAGAIN);
+    CHECK(login(f, "dr@example.org", PW, "203.0.113.10", T0 + 62) > 0);
+    CHECK(login(f, "dr@example.org", PW, "203.0.113.9", T0 + 120) > 0);
 }
 
 /* The password check of an attempt, on its own thread: it touches no database. */
@@ -286,36 +190,31 @@ static int64_t login_steps(struct fixture *f, const char *email, const char *pw,
     return accounts_login_end(f->a, &at, c.ok, now);
 }
 
-TEST(accounts_login_in_steps_checks_off_thread_and_keeps_the_limits)
+STORE_TEST(accounts_login_in_steps_checks_off_thread_and_keeps_the_limits)
 {
-    struct fixture f;
     struct accounts_attempt at;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
-    CHECK(login_steps(&f, "dr@example.org", PW, "192.0.2.1", T0) > 0);
-    CHECK_INT(login_steps(&f, "nobody@example.org", PW, "192.0.2.1", T0), -EACCES);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "", PW, PW_LEN), 0);
+    CHECK(login_steps(f, "dr@example.org", PW, "192.0.2.1", T0) > 0);
+    CHECK_INT(login_steps(f, "nobody@example.org", PW, "192.0.2.1", T0), -EACCES);
     /* An unknown email is checked against the dummy hash: same scrypt run, never a match. */
-    CHECK_INT(accounts_login_begin(f.a, "nobody@example.org", "192.0.2.1", T0, &at), 0);
+    CHECK_INT(accounts_login_begin(f->a, "nobody@example.org", "192.0.2.1", T0, &at), 0);
     CHECK_INT(at.id, 0);
     CHECK(strncmp(at.hash, "scrypt$15$8$1$", 14) == 0);
     CHECK(!accounts_login_check(&at, PW, PW_LEN));
-    CHECK_INT(accounts_login_end(f.a, &at, true, T0), -EACCES); /* ok without an account */
+    CHECK_INT(accounts_login_end(f->a, &at, true, T0), -EACCES); /* ok without an account */
     for (int i = 0; i < 5; i++)
-        CHECK_INT(login_steps(&f, "dr@example.org", "wrong password!", "192.0.2.2", T0), -EACCES);
+        CHECK_INT(login_steps(f, "dr@example.org", "wrong password!", "192.0.2.2", T0), -EACCES);
     /* A locked account and a busy address are told apart (the one call says -EAGAIN to both). */
-    CHECK_INT(accounts_login_begin(f.a, "dr@example.org", "192.0.2.3", T0, &at), -EBUSY);
-    CHECK_INT(login(&f, "dr@example.org", PW, "192.0.2.3", T0), -EAGAIN);
+    CHECK_INT(accounts_login_begin(f->a, "dr@example.org", "192.0.2.3", T0, &at), -EBUSY);
+    CHECK_INT(login(f, "dr@example.org", PW, "192.0.2.3", T0), -EAGAIN);
     for (int i = 0; i < 18; i++) /* 20 attempts from the address in all */
-        CHECK_INT(accounts_login_begin(f.a, "dr@example.org", "192.0.2.3", T0, &at), -EBUSY);
-    CHECK_INT(accounts_login_begin(f.a, "other@example.org", "192.0.2.3", T0, &at), -EAGAIN);
-    fixture_close(&f);
+        CHECK_INT(accounts_login_begin(f->a, "dr@example.org", "192.0.2.3", T0, &at), -EBUSY);
+    CHECK_INT(accounts_login_begin(f->a, "other@example.org", "192.0.2.3", T0, &at), -EAGAIN);
 }
 
-TEST(accounts_sessions_create_check_expire_delete)
+STORE_TEST(accounts_sessions_create_check_expire_delete)
 {
-    struct fixture f;
     char tok[ACCOUNTS_TOKEN_LEN + 1], csrf[ACCOUNTS_TOKEN_LEN + 1], got[ACCOUNTS_TOKEN_LEN + 1];
     char tok2[ACCOUNTS_TOKEN_LEN + 1], csrf2[ACCOUNTS_TOKEN_LEN + 1];
     uint8_t stored[64], want[32];
@@ -323,101 +222,103 @@ TEST(accounts_sessions_create_check_expire_delete)
     int64_t id;
     char saved;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
-    id = login(&f, "dr@example.org", PW, NULL, T0);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "", PW, PW_LEN), 0);
+    id = login(f, "dr@example.org", PW, NULL, T0);
     if (!CHECK(id > 0))
-        goto out;
-    CHECK_INT(accounts_session_new(f.a, id, T0, 3600, tok, csrf), 0);
+        return;
+    CHECK_INT(accounts_session_new(f->a, id, T0, 3600, tok, csrf), 0);
     CHECK_INT(strlen(tok), ACCOUNTS_TOKEN_LEN);
     CHECK_INT(strlen(csrf), ACCOUNTS_TOKEN_LEN);
     CHECK(strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
           ACCOUNTS_TOKEN_LEN);
     CHECK(strcmp(tok, csrf) != 0);
 
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0 + 10, got), id);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0 + 10, got), id);
     CHECK_STR(got, csrf);
     /* Only the SHA-256 of the token is in the database. */
-    CHECK_INT(db_query(&f, "SELECT token_hash FROM sessions", NULL, stored, sizeof(stored)), 32);
+    CHECK_INT(fixture_query(f, "SELECT token_hash FROM sessions", NULL, stored, sizeof(stored)),
+              32);
     EVP_Digest(tok, ACCOUNTS_TOKEN_LEN, want, &mdlen, EVP_sha256(), NULL);
     CHECK_MEM(stored, want, 32);
-    CHECK_INT(db_query(&f, "SELECT count(*) FROM sessions WHERE csrf = ?1 OR token_hash = ?1", tok,
-                       stored, sizeof(stored)),
+    CHECK_INT(fixture_query(f, "SELECT count(*) FROM sessions WHERE csrf = $1", tok, stored,
+                            sizeof(stored)),
               1);
     CHECK_STR((char *)stored, "0");
 
     /* Wrong, truncated and altered tokens. */
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN - 1, T0, got), -ENOENT);
-    CHECK_INT(accounts_session_check(f.a, csrf, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN - 1, T0, got), -ENOENT);
+    CHECK_INT(accounts_session_check(f->a, csrf, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
     saved = tok[5];
     tok[5] = saved == 'A' ? 'B' : 'A';
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
     tok[5] = saved;
 
     /* Expiry: at expires_at it is gone, and the row is removed. */
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0 + 3599, NULL), id);
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0 + 3600, got), -ENOENT);
-    CHECK_INT(db_query(&f, "SELECT count(*) FROM sessions", NULL, stored, sizeof(stored)), 1);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0 + 3599, NULL), id);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0 + 3600, got), -ENOENT);
+    CHECK_INT(fixture_query(f, "SELECT count(*) FROM sessions", NULL, stored, sizeof(stored)), 1);
     CHECK_STR((char *)stored, "0");
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
 
     /* Delete. */
-    CHECK_INT(accounts_session_new(f.a, id, T0, 3600, tok2, csrf2), 0);
+    CHECK_INT(accounts_session_new(f->a, id, T0, 3600, tok2, csrf2), 0);
     CHECK(strcmp(tok2, tok) != 0);
-    CHECK_INT(accounts_session_del(f.a, tok2, ACCOUNTS_TOKEN_LEN), 0);
-    CHECK_INT(accounts_session_del(f.a, tok2, ACCOUNTS_TOKEN_LEN), -ENOENT);
-    CHECK_INT(accounts_session_check(f.a, tok2, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
-    CHECK_INT(accounts_session_new(f.a, id + 1000, T0, 3600, tok2, csrf2), -ENOENT);
-    CHECK_INT(accounts_session_new(f.a, id, T0, 0, tok2, csrf2), -EINVAL);
-out:
-    fixture_close(&f);
+    CHECK_INT(accounts_session_del(f->a, tok2, ACCOUNTS_TOKEN_LEN), 0);
+    CHECK_INT(accounts_session_del(f->a, tok2, ACCOUNTS_TOKEN_LEN), -ENOENT);
+    CHECK_INT(accounts_session_check(f->a, tok2, ACCOUNTS_TOKEN_LEN, T0, got), -ENOENT);
+    CHECK_INT(accounts_session_new(f->a, id + 1000, T0, 3600, tok2, csrf2), -ENOENT);
+    CHECK_INT(accounts_session_new(f->a, id, T0, 0, tok2, csrf2), -EINVAL);
 }
 
-TEST(accounts_deleting_user_ends_their_sessions)
+STORE_TEST(accounts_deleting_user_ends_their_sessions)
 {
-    struct fixture f;
     char tok[ACCOUNTS_TOKEN_LEN + 1], csrf[ACCOUNTS_TOKEN_LEN + 1], n[8];
     int64_t id;
 
-    if (!CHECK(fixture_open(&f)))
-        return;
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "", PW, PW_LEN), 0);
-    CHECK(db_query(&f, "SELECT id FROM users", NULL, n, sizeof(n)) > 0);
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "", PW, PW_LEN), 0);
+    CHECK(fixture_query(f, "SELECT id FROM users", NULL, n, sizeof(n)) > 0);
     id = strtoll(n, NULL, 10);
-    CHECK_INT(accounts_session_new(f.a, id, T0, 3600, tok, csrf), 0);
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0, NULL), id);
-    CHECK_INT(accounts_user_del(f.a, "dr@example.org"), 0);
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0, NULL), -ENOENT);
-    CHECK_INT(db_query(&f, "SELECT count(*) FROM sessions", NULL, n, sizeof(n)), 1);
+    CHECK_INT(accounts_session_new(f->a, id, T0, 3600, tok, csrf), 0);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0, NULL), id);
+    CHECK_INT(accounts_user_del(f->a, "dr@example.org"), 0);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0, NULL), -ENOENT);
+    CHECK_INT(fixture_query(f, "SELECT count(*) FROM sessions", NULL, n, sizeof(n)), 1);
     CHECK_STR(n, "0");
-    fixture_close(&f);
 }
 
-TEST(accounts_files_are_private_and_data_survives_reopen)
+TEST(accounts_files_are_private)
 {
-    struct fixture f;
+    struct fixture f = {.be = FIXTURE_SQLITE};
     struct stat st;
-    char path[160], err[256], email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
-    char tok[ACCOUNTS_TOKEN_LEN + 1], csrf[ACCOUNTS_TOKEN_LEN + 1];
+    char path[160];
 
-    if (!CHECK(fixture_open(&f)))
+    if (!CHECK(fixture_open(&f, FIXTURE_SQLITE)))
         return;
     CHECK(stat(f.data, &st) == 0 && (st.st_mode & 07777) == 0700);
     snprintf(path, sizeof(path), "%s/vc.db", f.data);
     CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600);
-    CHECK_INT(accounts_user_add(f.a, "dr@example.org", "Dr \xc3\x89mile", PW, PW_LEN), 0);
-    CHECK_INT(accounts_session_new(f.a, 1, T0, 3600, tok, csrf), 0);
-    accounts_close(f.a);
-    CHECK_INT(accounts_open(f.data, &f.a, err, sizeof(err)), 0);
-    if (!CHECK(f.a))
+    CHECK_INT(fixture_query(&f, "PRAGMA journal_mode", NULL, path, sizeof(path)), 3);
+    CHECK_STR(path, "wal");
+    fixture_close(&f);
+}
+
+STORE_TEST(accounts_data_survives_reopen)
+{
+    char err[256], email[ACCOUNTS_EMAIL_MAX + 1], name[ACCOUNTS_NAME_MAX + 1];
+    char tok[ACCOUNTS_TOKEN_LEN + 1], csrf[ACCOUNTS_TOKEN_LEN + 1];
+    int64_t id;
+
+    CHECK_INT(accounts_user_add(f->a, "dr@example.org", "Dr \xc3\x89mile", PW, PW_LEN), 0);
+    id = accounts_user_id(f->a, "dr@example.org");
+    CHECK_INT(accounts_session_new(f->a, id, T0, 3600, tok, csrf), 0);
+    CHECK_INT(fixture_reopen(f, err, sizeof(err)), 0);
+    if (!CHECK(f->a))
         return;
-    CHECK_INT(accounts_user_info(f.a, 1, email, sizeof(email), name, sizeof(name)), 0);
+    CHECK_INT(accounts_user_info(f->a, id, email, sizeof(email), name, sizeof(name)), 0);
     CHECK_STR(email, "dr@example.org");
     CHECK_STR(name, "Dr \xc3\x89mile");
-    CHECK_INT(accounts_session_check(f.a, tok, ACCOUNTS_TOKEN_LEN, T0 + 1, NULL), 1);
-    CHECK_INT(accounts_user_info(f.a, 1, email, 4, name, sizeof(name)), -ENOSPC);
-    fixture_close(&f);
+    CHECK_INT(accounts_session_check(f->a, tok, ACCOUNTS_TOKEN_LEN, T0 + 1, NULL), id);
+    CHECK_INT(accounts_user_info(f->a, id, email, 4, name, sizeof(name)), -ENOSPC);
 }
 
 TEST(accounts_open_refuses_a_file_as_data_dir)

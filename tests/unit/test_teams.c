@@ -1,49 +1,16 @@
 /* Unit tests for teams: names, memberships, the clinician as the hub sees them, and the upgrade
- * of a version-1 accounts database. */
+ * of a version-1 accounts database, on SQLite and on PostgreSQL (store_fixture.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "store_fixture.h"
 #include "test.h"
 #include "vc/accounts.h"
 #include "vc/teams.h"
 
 #define PW "correct horse battery"
-
-struct fixture {
-    char root[64];
-    char data[96];
-    struct accounts *a;
-};
-
-static bool fixture_open(struct fixture *f)
-{
-    char err[256] = "";
-
-    snprintf(f->root, sizeof(f->root), "/tmp/vc-test-teams-XXXXXX");
-    if (!mkdtemp(f->root))
-        return false;
-    snprintf(f->data, sizeof(f->data), "%s/data", f->root);
-    if (accounts_open(f->data, &f->a, err, sizeof(err)) < 0) {
-        fprintf(stderr, "    accounts_open: %s\n", err);
-        return false;
-    }
-    return true;
-}
-
-static void fixture_close(struct fixture *f)
-{
-    char cmd[160];
-
-    accounts_close(f->a);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "    could not remove %s\n", f->root);
-}
 
 static void add_user(struct fixture *f, const char *email, const char *name)
 {
@@ -60,55 +27,50 @@ static void list_row(void *arg, const char *team, const char *email, const char 
     snprintf(out + n, 512 - n, "%s%s:%s", n ? " " : "", team, email ? email : "-");
 }
 
-TEST(teams_are_added_listed_and_deleted_with_their_members)
+STORE_TEST(teams_are_added_listed_and_deleted_with_their_members)
 {
-    struct fixture f;
     char rows[512] = "";
 
-    CHECK(fixture_open(&f));
-    add_user(&f, "alice@example.org", "Dr Alice");
-    add_user(&f, "bob@example.org", "Dr Bob");
-    CHECK_INT(teams_add(f.a, "Cardiology"), 0);
-    CHECK_INT(teams_add(f.a, "Renal"), 0);
-    CHECK_INT(teams_add(f.a, "Cardiology"), -EEXIST);
-    CHECK_INT(teams_add(f.a, " padded"), -EINVAL);
-    CHECK_INT(teams_add(f.a, "tab\there"), -EINVAL);
-    CHECK_INT(teams_add(f.a, ""), -EINVAL);
-    CHECK_INT(teams_member_add(f.a, "Cardiology", "Alice@Example.org"), 0);
-    CHECK_INT(teams_member_add(f.a, "Cardiology", "alice@example.org"), -EEXIST);
-    CHECK_INT(teams_member_add(f.a, "Cardiology", "bob@example.org"), 0);
-    CHECK_INT(teams_member_add(f.a, "Nope", "bob@example.org"), -ENOENT);
-    CHECK_INT(teams_member_add(f.a, "Renal", "nobody@example.org"), -ENOENT);
-    CHECK_INT(teams_exists(f.a, "Renal"), 1);
-    CHECK_INT(teams_exists(f.a, "Nope"), 0);
-    CHECK_INT(teams_list(f.a, list_row, rows), 0);
+    add_user(f, "alice@example.org", "Dr Alice");
+    add_user(f, "bob@example.org", "Dr Bob");
+    CHECK_INT(teams_add(f->a, "Cardiology"), 0);
+    CHECK_INT(teams_add(f->a, "Renal"), 0);
+    CHECK_INT(teams_add(f->a, "Cardiology"), -EEXIST);
+    CHECK_INT(teams_add(f->a, " padded"), -EINVAL);
+    CHECK_INT(teams_add(f->a, "tab\there"), -EINVAL);
+    CHECK_INT(teams_add(f->a, ""), -EINVAL);
+    CHECK_INT(teams_member_add(f->a, "Cardiology", "Alice@Example.org"), 0);
+    CHECK_INT(teams_member_add(f->a, "Cardiology", "alice@example.org"), -EEXIST);
+    CHECK_INT(teams_member_add(f->a, "Cardiology", "bob@example.org"), 0);
+    CHECK_INT(teams_member_add(f->a, "Nope", "bob@example.org"), -ENOENT);
+    CHECK_INT(teams_member_add(f->a, "Renal", "nobody@example.org"), -ENOENT);
+    CHECK_INT(teams_exists(f->a, "Renal"), 1);
+    CHECK_INT(teams_exists(f->a, "Nope"), 0);
+    CHECK_INT(teams_list(f->a, list_row, rows), 0);
     CHECK_STR(rows, "Cardiology:alice@example.org Cardiology:bob@example.org Renal:-");
-    CHECK_INT(teams_member_del(f.a, "Cardiology", "bob@example.org"), 0);
-    CHECK_INT(teams_member_del(f.a, "Cardiology", "bob@example.org"), -ENOENT);
-    CHECK_INT(teams_del(f.a, "Renal"), 0);
-    CHECK_INT(teams_del(f.a, "Renal"), -ENOENT);
+    CHECK_INT(teams_member_del(f->a, "Cardiology", "bob@example.org"), 0);
+    CHECK_INT(teams_member_del(f->a, "Cardiology", "bob@example.org"), -ENOENT);
+    CHECK_INT(teams_del(f->a, "Renal"), 0);
+    CHECK_INT(teams_del(f->a, "Renal"), -ENOENT);
     /* Deleting a clinician takes their memberships with them. */
-    CHECK_INT(accounts_user_del(f.a, "alice@example.org"), 0);
+    CHECK_INT(accounts_user_del(f->a, "alice@example.org"), 0);
     rows[0] = '\0';
-    CHECK_INT(teams_list(f.a, list_row, rows), 0);
+    CHECK_INT(teams_list(f->a, list_row, rows), 0);
     CHECK_STR(rows, "Cardiology:-");
-    fixture_close(&f);
 }
 
-TEST(a_clinician_is_found_by_user_and_by_id_with_their_teams)
+STORE_TEST(a_clinician_is_found_by_user_and_by_id_with_their_teams)
 {
-    struct fixture f;
     struct hub_clinician c, by_id;
     char id[HUB_OWNER_MAX + 1];
 
-    CHECK(fixture_open(&f));
-    add_user(&f, "alice@example.org", "Dr Alice");
-    teams_add(f.a, "Renal");
-    teams_add(f.a, "Cardiology");
-    teams_member_add(f.a, "Renal", "alice@example.org");
-    teams_member_add(f.a, "Cardiology", "alice@example.org");
-    int64_t uid = accounts_user_id(f.a, "alice@example.org");
-    CHECK_INT(teams_clinician_of_user(f.a, uid, &c), 0);
+    add_user(f, "alice@example.org", "Dr Alice");
+    teams_add(f->a, "Renal");
+    teams_add(f->a, "Cardiology");
+    teams_member_add(f->a, "Renal", "alice@example.org");
+    teams_member_add(f->a, "Cardiology", "alice@example.org");
+    int64_t uid = accounts_user_id(f->a, "alice@example.org");
+    CHECK_INT(teams_clinician_of_user(f->a, uid, &c), 0);
     teams_owner_id("alice@example.org", id);
     CHECK_STR(c.id, id);
     CHECK(strncmp(c.id, "user:", 5) == 0 && strlen(c.id) == 21);
@@ -116,32 +78,25 @@ TEST(a_clinician_is_found_by_user_and_by_id_with_their_teams)
     CHECK_INT(c.nteams, 2);
     CHECK_STR(c.teams[0], "Cardiology"); /* by name: the first is a new room's default */
     CHECK_STR(c.teams[1], "Renal");
-    CHECK_INT(teams_clinician_by_id(f.a, id, &by_id), 0);
+    CHECK_INT(teams_clinician_by_id(f->a, id, &by_id), 0);
     CHECK_STR(by_id.name, "Dr Alice");
     CHECK_INT(by_id.nteams, 2);
-    CHECK_INT(teams_clinician_by_id(f.a, "user:0000000000000000", &by_id), -ENOENT);
-    CHECK_INT(teams_clinician_of_user(f.a, uid + 100, &by_id), -ENOENT);
-    fixture_close(&f);
+    CHECK_INT(teams_clinician_by_id(f->a, "user:0000000000000000", &by_id), -ENOENT);
+    CHECK_INT(teams_clinician_of_user(f->a, uid + 100, &by_id), -ENOENT);
 }
 
-TEST(a_version_1_database_gains_teams_and_keeps_its_clinicians)
+STORE_TEST(a_version_1_database_gains_teams_and_keeps_its_clinicians)
 {
-    struct fixture f;
-    char path[160], err[256];
-    sqlite3 *db;
+    char err[256];
 
-    CHECK(fixture_open(&f));
-    add_user(&f, "alice@example.org", "Dr Alice");
-    accounts_close(f.a);
+    add_user(f, "alice@example.org", "Dr Alice");
+    accounts_close(f->a);
+    f->a = NULL;
     /* Back to version 1, as a database from before teams. */
-    snprintf(path, sizeof(path), "%s/vc.db", f.data);
-    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "DROP TABLE team_members; DROP TABLE teams; PRAGMA user_version = 1;",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-    CHECK_INT(accounts_open(f.data, &f.a, err, sizeof(err)), 0);
-    CHECK(accounts_user_id(f.a, "alice@example.org") > 0);
-    CHECK_INT(teams_add(f.a, "Cardiology"), 0);
-    CHECK_INT(teams_member_add(f.a, "Cardiology", "alice@example.org"), 0);
-    fixture_close(&f);
+    CHECK(fixture_exec(f, "DROP TABLE team_members; DROP TABLE teams"));
+    CHECK(fixture_set_version(f, 1));
+    CHECK_INT(fixture_reopen(f, err, sizeof(err)), 0);
+    CHECK(accounts_user_id(f->a, "alice@example.org") > 0);
+    CHECK_INT(teams_add(f->a, "Cardiology"), 0);
+    CHECK_INT(teams_member_add(f->a, "Cardiology", "alice@example.org"), 0);
 }
