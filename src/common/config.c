@@ -52,7 +52,9 @@ static void *cfg_field(const struct cfg_ctx *c, const struct cfg_option *opt)
 /* Values of keys like "secret", "turn-secret-file" or "api-key" are never quoted in messages. */
 static bool cfg_is_secret(const char *key)
 {
-    return strstr(key, "secret") || strstr(key, "key");
+    /* A database URL may hold a password. */
+    return strstr(key, "secret") || strstr(key, "key") || strstr(key, "password") ||
+           strcmp(key, "database") == 0;
 }
 
 /* Copies value into out for quoting: at most CFG_SHOW_MAX bytes, control bytes as '?'. */

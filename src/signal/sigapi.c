@@ -228,11 +228,13 @@ static bool sigapi_auth_bearer(struct sigapi_call *c)
 
 /* The session's clinician: their id, the owner of their rooms ("user:" and 16 hex digits of the
  * SHA-256 of their email: the same on every node, and no personal data in the metadata log),
- * name and teams. -ENOENT if the account is gone. */
+ * name and teams. -ENOENT if the account is gone, -EIO if the database failed. */
 static int sigapi_user_owner(struct sigapi_call *c, int64_t id)
 {
-    if (teams_clinician_of_user(c->s->accounts, id, &c->clin) < 0)
-        return -ENOENT;
+    int rc = teams_clinician_of_user(c->s->accounts, id, &c->clin);
+
+    if (rc < 0)
+        return rc == -EIO ? -EIO : -ENOENT;
     memcpy(c->owner, c->clin.id, sizeof(c->owner));
     return 0;
 }
@@ -272,7 +274,7 @@ static int64_t sigapi_session_user(struct sigapi_call *c)
 }
 
 /* Validates the session cookie, if any. 1: valid session; 0: no cookie; -1: a bad cookie (logged
- * as auth.failed). */
+ * as auth.failed); -EIO: the account database failed or did not answer, so nobody can tell. */
 static int sigapi_auth_session(struct sigapi_call *c)
 {
     int64_t id;
@@ -282,12 +284,13 @@ static int sigapi_auth_session(struct sigapi_call *c)
     if (!c->s->accounts)
         return -1;
     id = sigapi_session_user(c);
-    if (id <= 0) {
-        sigapi_auth_failed(c, "session");
-        return -1;
+    if (id > 0) {
+        c->user_id = id;
+        id = sigapi_user_owner(c, id);
     }
-    c->user_id = id;
-    if (sigapi_user_owner(c, id) < 0) {
+    if (id == -EIO)
+        return -EIO;
+    if (id < 0) {
         sigapi_auth_failed(c, "session");
         return -1;
     }
@@ -331,6 +334,10 @@ bool sigapi_authenticate(struct sigapi_call *c, bool allow_key)
         return false;
     }
     rc = sigapi_auth_session(c);
+    if (rc == -EIO) {
+        sigapi_error(c, 503, "unavailable", "the account database is unreachable; try again");
+        return false;
+    }
     if (rc <= 0) {
         if (rc < 0) /* a stale cookie: tell the browser to drop it */
             sigapi_set_cookie(c, "", 0);

@@ -161,7 +161,13 @@ static void sigapi_login_start(struct sigapi_call *c, int64_t id)
     char token[ACCOUNTS_TOKEN_LEN + 1], csrf[ACCOUNTS_TOKEN_LEN + 1];
     unsigned ttl = c->s->session_ttl ? c->s->session_ttl : SIGAPI_SESSION_TTL_DEFAULT;
 
-    if (accounts_session_new(c->s->accounts, id, c->req->now_s, ttl, token, csrf) < 0) {
+    int rc = accounts_session_new(c->s->accounts, id, c->req->now_s, ttl, token, csrf);
+
+    if (rc == -EIO) {
+        sigapi_error(c, 503, "unavailable", "the account database is unreachable; try again");
+        return;
+    }
+    if (rc < 0) {
         sigapi_error(c, 500, "internal", "the session could not be started");
         return;
     }
@@ -201,6 +207,8 @@ static void sigapi_login(struct sigapi_call *c)
             sigapi_refused(c->s, c->req->ip, c->req->now_s,
                            rc == -EBUSY ? SIGAPI_LOGIN_LOCKED : SIGAPI_LOGIN_RATE_LIMITED);
             sigapi_error(c, 429, "too_many_requests", "too many login attempts; try again later");
+        } else if (rc == -EIO) {
+            sigapi_error(c, 503, "unavailable", "the account database is unreachable; try again");
         } else {
             sigapi_error(c, 500, "internal", "the login could not be checked");
         }

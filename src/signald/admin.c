@@ -9,16 +9,16 @@
 #include "vc/config.h"
 #include "vc/daemon.h"
 #include "vc/log.h"
+#include "vc/store.h"
 #include "vc/teams.h"
 #include "signald.h"
 
 struct admin_team_config {
-    char *data_dir;
+    struct signald_db_keys db;
 };
 
 static const struct cfg_option admin_team_options[] = {
-    DAEMON_OPT(admin_team_config, "data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
-               "directory of the accounts database (vc.db)", NULL, "DIR"),
+    SIGNALD_DB_OPTIONS(admin_team_config),
 };
 #define ADMIN_TEAM_NOPTS (sizeof(admin_team_options) / sizeof(admin_team_options[0]))
 
@@ -26,9 +26,11 @@ static const struct cfg_option admin_team_options[] = {
 static const struct daemon_info admin_team_info = {
     "vc-signal",
     SIGNALD_VERSION,
-    "usage: vc-signal team add|del NAME [--data-dir DIR]\n"
-    "       vc-signal team list [--data-dir DIR]\n"
-    "Adds, deletes or lists the teams (and their members) in DIR/vc.db.\n\n",
+    "usage: vc-signal team add|del NAME [DATABASE]\n"
+    "       vc-signal team list [DATABASE]\n"
+    "DATABASE: --data-dir DIR (SQLite, the default), or --database postgresql://... "
+    "[--database-password-file FILE] [--database-timeout MS]\n"
+    "Adds, deletes or lists the teams (and their members) in the account database.\n\n",
     admin_team_options,
     ADMIN_TEAM_NOPTS,
 };
@@ -124,8 +126,8 @@ int signald_team_main(int argc, char **argv)
         log_msg(LOG_LEVEL_ERROR, "%s", err);
         return DAEMON_EXIT_CONFIG;
     }
-    if (accounts_open(tc.data_dir, &a, err, sizeof(err)) < 0) {
-        log_msg(LOG_LEVEL_ERROR, "data-dir: %s", err);
+    if (signald_db_open(&tc.db, &a, err, sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         cfg_free(admin_team_options, ADMIN_TEAM_NOPTS, &tc);
         return 1;
     }

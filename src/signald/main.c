@@ -1,4 +1,4 @@
-/* vc-signal: command line and config, start-up checks, `user add/del`, and the server's lifetime.
+/* vc-signal: command line and config, start-up checks, and the server's lifetime.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include "vc/secret.h"
 #include "vc/sigapi.h"
 #include "vc/sigmsg.h"
+#include "vc/store.h"
 #include "vc/turnpool.h"
 #include "signald.h"
 #include "turnprobe.h"
@@ -49,7 +50,7 @@ struct main_config {
     struct cfg_list allowed_origin;
     long long max_msg_rate;
     long long resume_grace;
-    char *data_dir;
+    struct signald_db_keys db;
     char *redis;
     char *node_id;
     char *log;
@@ -253,8 +254,7 @@ static const struct cfg_option main_options[] = {
         "WebSocket messages per second per connection (burst: twice this)", NULL),
     OPT("resume-grace", CFG_INT, 0, 3600, "60", resume_grace, "seconds a dropped peer may resume",
         NULL),
-    OPT("data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
-        "directory of the accounts database (vc.db)", NULL, "DIR"),
+    SIGNALD_DB_OPTIONS(main_config),
     OPT("redis", CFG_STR, 0, 0, NULL, redis,
         "redis://[:PASSWORD@]HOST[:PORT][/DB]: rooms shared with other nodes", main_check_redis,
         "URL"),
@@ -327,42 +327,16 @@ static const struct cfg_option main_options[] = {
 };
 #define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
 
-/* Options of `vc-signal user add|del EMAIL`. */
-struct main_user_config {
-    char *name;
-    char *data_dir;
-    struct cfg_list team;
-};
-
-static const struct cfg_option main_user_options[] = {
-    DAEMON_OPT(main_user_config, "name", CFG_STR, 0, 0, NULL, name, "display name (user add)", NULL,
-               "NAME"),
-    DAEMON_OPT(main_user_config, "data-dir", CFG_STR, 0, 0, "./build/data", data_dir,
-               "directory of the accounts database (vc.db)", NULL, "DIR"),
-    DAEMON_OPT(main_user_config, "team", CFG_LIST, 0, 0, NULL, team,
-               "a team the clinician belongs to (user add; see vc-signal team)", NULL, "TEAM"),
-};
-#define MAIN_USER_NOPTS (sizeof(main_user_options) / sizeof(main_user_options[0]))
-
-/* `vc-signal user --help` (and --man-options, --version) print this. */
-static const struct daemon_info main_user_info = {
-    "vc-signal",
-    SIGNALD_VERSION,
-    "usage: vc-signal user add EMAIL [--name NAME] [--team TEAM]... [--data-dir DIR]  (password on "
-    "stdin)\n"
-    "       vc-signal user del EMAIL [--data-dir DIR]\n"
-    "Adds or deletes a clinician's account in DIR/vc.db.\n\n",
-    main_user_options,
-    MAIN_USER_NOPTS,
-};
-
 static const struct daemon_info main_info = {
     "vc-signal",
     SIGNALD_VERSION,
     "usage: vc-signal [--config FILE] [--OPTION VALUE]...\n"
-    "       vc-signal user add EMAIL [--name NAME] [--data-dir DIR]  (password on stdin)\n"
-    "       vc-signal user del EMAIL [--data-dir DIR]\n"
-    "       vc-signal team add|del|list [NAME] [--data-dir DIR]\n"
+    "       vc-signal user add EMAIL [--name NAME] [--team TEAM]... [DATABASE]  (password on "
+    "stdin)\n"
+    "       vc-signal user del EMAIL [DATABASE]\n"
+    "       vc-signal team add|del|list [NAME] [DATABASE]\n"
+    "DATABASE: --data-dir DIR (SQLite, the default), or --database postgresql://... "
+    "[--database-password-file FILE] [--database-timeout MS]\n"
     "Signalling server for video consultations: HTTPS and WSS on one port.\n\n",
     main_options,
     MAIN_NOPTS,
@@ -574,7 +548,7 @@ static int main_webhook(const struct main_config *c, struct main_state *st, char
         .url = c->webhook_url,
         .ca = c->webhook_ca,
         .secret = &st->webhook_secret,
-        .data_dir = c->data_dir,
+        .data_dir = c->db.data_dir,
         .max_queue = (unsigned)c->webhook_max_queue,
         .retry_min_ms = (unsigned)c->webhook_retry_min_ms,
         .retry_max_ms = (unsigned)c->webhook_retry_max_ms,
@@ -667,7 +641,6 @@ static void main_settings(const struct main_config *c, struct main_state *st)
 static int main_resolve(const struct main_config *c, struct main_state *st, char *err,
                         size_t errlen)
 {
-    char aerr[256] = "";
     int r;
 
     daemon_set_level(c->log_level);
@@ -679,8 +652,8 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
     st->log = event_log_open(c->log);
     if (!st->log)
         return daemon_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
-    if (accounts_open(c->data_dir, &st->accounts, aerr, sizeof(aerr)) < 0)
-        return daemon_fail(err, errlen, "data-dir: %s", aerr);
+    if ((r = signald_db_open(&c->db, &st->accounts, err, errlen)) < 0)
+        return r;
     if ((r = main_webhook(c, st, err, errlen)) < 0)
         return r;
     main_settings(c, st);
@@ -692,8 +665,9 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
 static bool main_needs_restart(const char *key)
 {
     static const char *const keys[] = {
-        "listen",   "public-url",      "data-dir",       "redis",       "node-id",   "log",
-        "web-root", "frame-ancestors", "default-region", "webhook-url", "webhook-ca"};
+        "listen",           "public-url",     "data-dir",    "database",  "database-password-file",
+        "database-timeout", "redis",          "node-id",     "log",       "web-root",
+        "frame-ancestors",  "default-region", "webhook-url", "webhook-ca"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(key, keys[i]) == 0)
@@ -709,13 +683,23 @@ static int main_keep_restart_keys(const struct main_config *old, struct main_con
         const struct cfg_option *o = &main_options[i];
         char *const *was = (char *const *)((const char *)old + o->offset);
         char **now = (char **)((char *)next + o->offset);
+        const long long *was_n = (const long long *)((const char *)old + o->offset);
+        long long *now_n = (long long *)((char *)next + o->offset);
 
-        if (o->type != CFG_STR || !main_needs_restart(o->key))
+        if (!main_needs_restart(o->key))
             continue;
-        if ((!*was && !*now) || (*was && *now && strcmp(*was, *now) == 0))
+        if (o->type == CFG_INT && *was_n != *now_n) {
+            log_msg(LOG_LEVEL_WARN, "SIGHUP: %s changed: needs a restart (keeping %lld)", o->key,
+                    *was_n);
+            *now_n = *was_n;
+        }
+        if (o->type != CFG_STR || (!*was && !*now) || (*was && *now && strcmp(*was, *now) == 0))
             continue;
+        /* A URL may hold a password: its value is not logged. */
         log_msg(LOG_LEVEL_WARN, "SIGHUP: %s changed: needs a restart (keeping %s)", o->key,
-                *was ? *was : "none");
+                !*was                                                        ? "none"
+                : strstr(o->key, "database") || strcmp(o->key, "redis") == 0 ? "the running value"
+                                                                             : *was);
         free(*now);
         *now = NULL;
         if (*was && !(*now = strdup(*was)))
@@ -806,105 +790,6 @@ static void main_free(struct main_state *st)
     secret_wipe(&st->webhook_secret);
 }
 
-/* Reads the password from the first line of stdin into pw; returns its length or -EINVAL. */
-static int main_read_password(char *pw, size_t pwcap)
-{
-    size_t len;
-
-    if (isatty(STDIN_FILENO))
-        fputs("password: ", stderr);
-    if (!fgets(pw, (int)pwcap, stdin))
-        return -EINVAL;
-    len = strcspn(pw, "\r\n");
-    if (pw[len] == '\0' && len + 1 == pwcap)
-        return -EMSGSIZE; /* no end of line within the cap */
-    pw[len] = '\0';
-    return (int)len;
-}
-
-static int main_user_add(struct accounts *a, const char *email, const char *name)
-{
-    char pw[ACCOUNTS_PASSWORD_MAX + 3];
-    int len = main_read_password(pw, sizeof(pw)), r;
-
-    if (len < 0) {
-        log_msg(LOG_LEVEL_ERROR, "user add: %s",
-                len == -EMSGSIZE ? "the password is too long"
-                                 : "no password on stdin (first line)");
-        return 1;
-    }
-    r = accounts_user_add(a, email, name, pw, (size_t)len);
-    explicit_bzero(pw, sizeof(pw));
-    if (r == -EEXIST) {
-        log_msg(LOG_LEVEL_ERROR, "user add: %s already exists", email);
-        return 1;
-    }
-    if (r == -EINVAL) {
-        log_msg(LOG_LEVEL_ERROR,
-                "user add: refused (a valid email, a password of %d to %d bytes and a name up "
-                "to %d bytes are needed)",
-                ACCOUNTS_PASSWORD_MIN, ACCOUNTS_PASSWORD_MAX, ACCOUNTS_NAME_MAX);
-        return 1;
-    }
-    if (r < 0) {
-        log_msg(LOG_LEVEL_ERROR, "user add: %s", strerror(-r));
-        return 1;
-    }
-    fprintf(stderr, "vc-signal: added %s\n", email);
-    return 0;
-}
-
-/* `vc-signal user add|del EMAIL [--name NAME] [--data-dir DIR]`. Returns the exit status. */
-static int main_user(int argc, char **argv)
-{
-    struct main_user_config uc;
-    struct accounts *a = NULL;
-    char err[512] = "";
-    const char *verb, *email;
-    int status = 1, r;
-
-    if (daemon_info_flag(&main_user_info, argc - 1, argv + 1))
-        return 0;
-    if (argc < 4 || (strcmp(argv[2], "add") != 0 && strcmp(argv[2], "del") != 0) ||
-        strncmp(argv[3], "--", 2) == 0) {
-        log_msg(LOG_LEVEL_ERROR, "user: want `user add EMAIL` or `user del EMAIL`");
-        daemon_usage(&main_user_info, stderr);
-        return DAEMON_EXIT_CONFIG;
-    }
-    verb = argv[2];
-    email = argv[3];
-    memset(&uc, 0, sizeof(uc));
-    /* cfg_load() skips argv[0], here the email. */
-    if (cfg_load(main_user_options, MAIN_USER_NOPTS, &uc, argc - 3, argv + 3, err, sizeof(err)) <
-            0 ||
-        (strcmp(verb, "del") == 0 && uc.name &&
-         daemon_fail(err, sizeof(err), "name: only for user add") < 0)) {
-        log_msg(LOG_LEVEL_ERROR, "%s", err);
-        cfg_free(main_user_options, MAIN_USER_NOPTS, &uc);
-        return DAEMON_EXIT_CONFIG;
-    }
-    if (accounts_open(uc.data_dir, &a, err, sizeof(err)) < 0) {
-        log_msg(LOG_LEVEL_ERROR, "data-dir: %s", err);
-        cfg_free(main_user_options, MAIN_USER_NOPTS, &uc);
-        return 1;
-    }
-    if (strcmp(verb, "add") == 0) {
-        status = signald_user_teams(a, NULL, (const char *const *)uc.team.v, uc.team.n);
-        if (status == 0)
-            status = main_user_add(a, email, uc.name ? uc.name : "");
-        if (status == 0)
-            status = signald_user_teams(a, email, (const char *const *)uc.team.v, uc.team.n);
-    } else if ((r = accounts_user_del(a, email)) < 0) {
-        log_msg(LOG_LEVEL_ERROR, "user del: %s", r == -ENOENT ? "no such user" : strerror(-r));
-    } else {
-        fprintf(stderr, "vc-signal: deleted %s\n", email);
-        status = 0;
-    }
-    accounts_close(a);
-    cfg_free(main_user_options, MAIN_USER_NOPTS, &uc);
-    return status;
-}
-
 int main(int argc, char **argv)
 {
     struct main_config cfg;
@@ -914,7 +799,7 @@ int main(int argc, char **argv)
     int status = 0;
 
     if (argc > 1 && strcmp(argv[1], "user") == 0)
-        return main_user(argc, argv);
+        return signald_user_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "team") == 0)
         return signald_team_main(argc, argv);
     if (daemon_info_flag(&main_info, argc, argv))

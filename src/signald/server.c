@@ -10,6 +10,7 @@
 
 #include <ev.h>
 
+#include "vc/accounts.h"
 #include "vc/hub.h"
 #include "vc/log.h"
 #include "vc/sigapi.h"
@@ -193,8 +194,11 @@ static int server_cluster_start(struct server *srv, char *err, size_t errlen)
         return r;
     }
     hub_set_registry(srv->hub, &cluster_registry_ops, srv->cluster);
-    srv->s->api->sessions = &cluster_session_ops;
-    srv->s->api->sessions_ctx = srv->cluster;
+    /* A shared account database holds the sessions already: Redis need not. */
+    if (!srv->s->api->accounts || !accounts_shared(srv->s->api->accounts)) {
+        srv->s->api->sessions = &cluster_session_ops;
+        srv->s->api->sessions_ctx = srv->cluster;
+    }
     return 0;
 }
 

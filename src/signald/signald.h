@@ -170,9 +170,45 @@ int signald_iplimit_init(struct signald_iplimit *l, unsigned per_min);
 /* Takes one token for ip (len bytes) at now_ms; false when the bucket is empty. */
 bool signald_iplimit_take(struct signald_iplimit *l, const char *ip, size_t len, uint64_t now_ms);
 
-/* The team commands and teams of new clinicians (admin.c). */
+/* The account database's keys (database.c), the same for the daemon and the user and team
+ * commands: a config struct holds them as a member named db, and its option table takes
+ * SIGNALD_DB_OPTIONS(that struct) rows (DAEMON_OPT, vc/daemon.h). */
 struct accounts;
-/* `vc-signal team add|del NAME` and `vc-signal team list`, with --data-dir. The exit status. */
+struct signald_db_keys {
+    char *data_dir;      /* SQLite's directory, when database is not set */
+    char *database;      /* a postgresql:// URL, or NULL */
+    char *password_file; /* the database password's file, or NULL */
+    long long timeout;   /* ms: the bound of one call on the event loop */
+};
+#define SIGNALD_DB_OPTIONS(type)                                                                   \
+    DAEMON_OPT(type, "data-dir", CFG_STR, 0, 0, "./build/data", db.data_dir,                       \
+               "directory of the SQLite files: vc.db, the accounts (unless database is set), "     \
+               "and the webhook queue",                                                            \
+               NULL, "DIR"),                                                                       \
+        DAEMON_OPT(type, "database", CFG_STR, 0, 0, NULL, db.database,                             \
+                   "the account database every node shares, "                                      \
+                   "postgresql://[USER@]HOST[:PORT]/DBNAME[?PARAM=VALUE...] (default: SQLite in "  \
+                   "data-dir)",                                                                    \
+                   NULL, "URL"),                                                                   \
+        DAEMON_OPT(type, "database-password-file", CFG_STR, 0, 0, NULL, db.password_file,          \
+                   "file whose first line is the database password (rather than in the URL)",      \
+                   NULL, "FILE"),                                                                  \
+        DAEMON_OPT(type, "database-timeout", CFG_INT, STORE_TIMEOUT_MS_MIN, STORE_TIMEOUT_MS_MAX,  \
+                   "1000", db.timeout,                                                             \
+                   "milliseconds one database call may take, connecting included (the event "      \
+                   "loop waits)",                                                                  \
+                   NULL, "MS")
+/* Opens the account database the keys name (and migrates it). 0, or -errno with a message that
+ * names the key (data-dir, database or database-password-file) in err. */
+int signald_db_open(const struct signald_db_keys *k, struct accounts **out, char *err,
+                    size_t errlen);
+
+/* `vc-signal user add|del EMAIL ...` (users.c). The exit status. */
+int signald_user_main(int argc, char **argv);
+
+/* The team commands and teams of new clinicians (admin.c). */
+/* `vc-signal team add|del NAME` and `vc-signal team list`, with the database keys. The exit
+ * status. */
 int signald_team_main(int argc, char **argv);
 /* Puts the clinician email in each team; with email NULL, only checks that each team exists.
  * Returns the exit status (0, or 1 after saying why). */
