@@ -376,7 +376,7 @@ static int pg_begin(struct store *s, char *err, size_t errlen)
              "BEGIN; SET LOCAL statement_timeout = %u; SELECT pg_advisory_xact_lock(%s); "
              "CREATE TABLE IF NOT EXISTS vc_schema(grp text PRIMARY KEY, version integer NOT "
              "NULL)",
-             pg_conn(s)->timeout_ms * PGCONN_MIGRATION_FACTOR, PG_MIGRATION_LOCK);
+             pg_conn(s)->timeout_ms * PGCONN_MIGRATION_FACTOR * 2, PG_MIGRATION_LOCK);
     return pgconn_exec(pg_conn(s), sql, NULL, NULL, NULL, err, errlen);
 }
 

@@ -172,7 +172,7 @@ static void pgconn_quiet(void *arg, const char *message)
 }
 
 /* A new connection within deadline, in non-blocking mode, with the server's statement timeout
- * set to ours. 0 or -EIO with err. */
+ * set just past ours. 0 or -EIO with err. */
 static int pgconn_connect(struct pgconn *c, int64_t deadline, char *err, size_t errlen)
 {
     const char *keys[4] = {"dbname", "fallback_application_name", NULL, NULL};
@@ -203,7 +203,9 @@ static int pgconn_connect(struct pgconn *c, int64_t deadline, char *err, size_t 
     rc =
         w > 0 && PQstatus(c->conn) == CONNECTION_OK && PQsetnonblocking(c->conn, 1) == 0 ? 0 : -EIO;
     c->prepared = 0;
-    snprintf(set, sizeof(set), "SET statement_timeout = %u", c->timeout_ms);
+    /* The server gives up a little after we do: our deadline decides, its timeout only stops
+     * the work of a statement nobody waits for any more. */
+    snprintf(set, sizeof(set), "SET statement_timeout = %u", c->timeout_ms * 2);
     if (rc == 0)
         rc = pgconn_command(c, set, NULL, deadline, &r, err, errlen);
     PQclear(r);
@@ -226,6 +228,18 @@ static void pgconn_drop(struct pgconn *c, const char *why)
     c->prepared = 0;
 }
 
+/* After a failed connection or a call that found no answer: no new connection for a while,
+ * doubling up to PGCONN_BACKOFF_MAX_MS, so that a sick server stalls the caller once in a while
+ * rather than on every call. */
+static void pgconn_backoff(struct pgconn *c)
+{
+    c->lost = true;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : PGCONN_BACKOFF_MIN_MS;
+    if (c->backoff_ms > PGCONN_BACKOFF_MAX_MS)
+        c->backoff_ms = PGCONN_BACKOFF_MAX_MS;
+    c->retry_at_ms = pgconn_now_ms() + c->backoff_ms;
+}
+
 /* A connection, made now unless a recent failure asks to wait. 0 or -EIO. */
 static int pgconn_ensure(struct pgconn *c, int64_t deadline)
 {
@@ -242,11 +256,7 @@ static int pgconn_ensure(struct pgconn *c, int64_t deadline)
         c->backoff_ms = 0;
         return 0;
     }
-    c->lost = true;
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : PGCONN_BACKOFF_MIN_MS;
-    if (c->backoff_ms > PGCONN_BACKOFF_MAX_MS)
-        c->backoff_ms = PGCONN_BACKOFF_MAX_MS;
-    c->retry_at_ms = pgconn_now_ms() + c->backoff_ms;
+    pgconn_backoff(c);
     log_msg(LOG_LEVEL_WARN, "database: cannot connect (%s); next try in %u ms", why, c->backoff_ms);
     return -EIO;
 }
@@ -317,6 +327,8 @@ int pgconn_run(struct pgconn *c, unsigned i, const struct pgconn_param *p, int n
         else
             pgconn_why(c, PQerrorMessage(c->conn), why, sizeof(why));
         pgconn_drop(c, why);
+        if (rc == -ETIMEDOUT)
+            pgconn_backoff(c);
         return -EIO;
     }
     if (rc == 0 && (rc = pgconn_status(*res)) < 0) {
