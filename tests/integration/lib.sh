@@ -263,25 +263,41 @@ start_signal() {
         --resolve "localhost:$port:127.0.0.1" "https://localhost:$port/healthz"
 }
 
+# db_args DATA_DIR: the account database options of vc-signal and of its user and team commands,
+# one a line: SQLite in DATA_DIR, or, when VC_SIGNAL_DATABASE is set (a postgresql:// URL), that
+# PostgreSQL database with VC_SIGNAL_DATABASE_PASSWORD_FILE, if set.
+db_args() {
+    if [ -z "${VC_SIGNAL_DATABASE:-}" ]; then
+        printf '%s\n' --data-dir "$1"
+        return 0
+    fi
+    printf '%s\n' --database "$VC_SIGNAL_DATABASE"
+    [ -z "${VC_SIGNAL_DATABASE_PASSWORD_FILE:-}" ] ||
+        printf '%s\n' --database-password-file "$VC_SIGNAL_DATABASE_PASSWORD_FILE"
+}
+
 # signal_user_add DATA_DIR EMAIL NAME PASSWORD [OPTION...]: adds a vc-signal account to DATA_DIR
-# (with OPTIONs such as --team NAME); dies when that fails. Output goes to
-# $TEST_LOGS/$SUITE-useradd.log, emptied by the suite's first call.
+# (or VC_SIGNAL_DATABASE: db_args) with OPTIONs such as --team NAME; dies when that fails. Output
+# goes to $TEST_LOGS/$SUITE-useradd.log, emptied by the suite's first call.
 USERADD_LOGGED=
 signal_user_add() {
-    local log=$TEST_LOGS/$SUITE-useradd.log dir=$1 email=$2 name=$3 pw=$4
+    local log=$TEST_LOGS/$SUITE-useradd.log dir=$1 email=$2 name=$3 pw=$4 db
     shift 4
     [ -n "$USERADD_LOGGED" ] || : >"$log"
     USERADD_LOGGED=1
+    mapfile -t db < <(db_args "$dir")
     printf '%s\n' "$pw" | "$VC_BUILD/bin/vc-signal" user add "$email" --name "$name" \
-        --data-dir "$dir" "$@" >>"$log" 2>&1 || die "vc-signal user add $email failed (see $log)"
+        "${db[@]}" "$@" >>"$log" 2>&1 || die "vc-signal user add $email failed (see $log)"
 }
 
-# signal_team_add DATA_DIR NAME...: adds teams to DATA_DIR's accounts; dies when that fails.
+# signal_team_add DATA_DIR NAME...: adds teams to DATA_DIR's accounts (or VC_SIGNAL_DATABASE's);
+# dies when that fails.
 signal_team_add() {
-    local dir=$1 t
+    local dir=$1 t db
     shift
+    mapfile -t db < <(db_args "$dir")
     for t in "$@"; do
-        "$VC_BUILD/bin/vc-signal" team add "$t" --data-dir "$dir" >>"$TEST_LOGS/$SUITE-useradd.log" 2>&1 ||
+        "$VC_BUILD/bin/vc-signal" team add "$t" "${db[@]}" >>"$TEST_LOGS/$SUITE-useradd.log" 2>&1 ||
             die "vc-signal team add $t failed"
     done
 }

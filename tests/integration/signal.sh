@@ -2,7 +2,9 @@
 # Starts vc-signal on loopback and runs the node integration tests (tests/signal) against it:
 # REST, vc.v1 over WebSocket, limits, the HTTP edge, the canary call; then scans logs and database
 # once more.
-# Environment: VC_BUILD (default build); VC_ONLY=REGEX runs only the node tests whose names match.
+# Environment: VC_BUILD (default build); VC_ONLY=REGEX runs only the node tests whose names match;
+# VC_SIGNAL_DATABASE (and VC_SIGNAL_DATABASE_PASSWORD_FILE) put the accounts in that PostgreSQL
+# database instead of SQLite (tests/integration/postgres.sh does).
 . "$(dirname "$0")/lib.sh"
 
 TESTS_DIR=tests/signal
@@ -66,10 +68,11 @@ ln -s js "$WEB_ROOT/js-link"
 HEADER_TIMEOUT=4
 BODY_TIMEOUT=3
 MAX_CONNS_PER_IP=64
+mapfile -t db < <(db_args "$DATA_DIR")
 argv=(--listen "127.0.0.1:$port" --cert certs/server.crt
     --key certs/server.key --public-url "https://localhost:$port" --api-key "$API_KEY"
     --turn-secret "$SIGNAL_TURN_SECRET" --ice-server stun:127.0.0.1:3478
-    --ice-server 'turn:127.0.0.1:3478?transport=udp' --data-dir "$DATA_DIR" --log "$META_LOG"
+    --ice-server 'turn:127.0.0.1:3478?transport=udp' "${db[@]}" --log "$META_LOG"
     --resume-grace "$RESUME_GRACE" --max-msg-rate 50 --max-conns-per-ip-per-min 100000
     --allowed-origin https://app.example.test --web-root "$WEB_ROOT"
     --http-header-timeout "$HEADER_TIMEOUT" --http-body-timeout "$BODY_TIMEOUT"

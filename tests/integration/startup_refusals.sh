@@ -47,6 +47,14 @@ refused signal_http_header_timeout_zero http-header-timeout "$signal" "${s[@]}" 
 refused signal_http_body_timeout_too_long http-body-timeout "$signal" "${s[@]}" \
     --http-body-timeout 99999
 refused signal_listen_not_an_address listen "$signal" "${s[@]}" --listen localhost:8443
+refused signal_database_not_postgresql database "$signal" "${s[@]}" --database mysql://vc@127.0.0.1/vc
+refused signal_database_unreachable database "$signal" "${s[@]}" \
+    --database postgresql://vc:pw-not-to-print@127.0.0.1:1/vc
+refused signal_database_timeout_zero database-timeout "$signal" "${s[@]}" --database-timeout 0
+refused signal_database_password_file_missing database-password-file "$signal" "${s[@]}" \
+    --database postgresql://vc@127.0.0.1:1/vc --database-password-file "$tmp/none"
+refused signal_database_password_file_without_database database-password-file "$signal" "${s[@]}" \
+    --database-password-file "$tmp/turn-broken.json"
 
 # Webhooks: an https URL that parses and resolves, a secret file with a first line, a PEM CA.
 printf 'whsec-for-refusals\n' >"$tmp/webhook-secret"
@@ -93,7 +101,10 @@ out=$( (
 check signal_max_connections_held_to_the_descriptor_limit "stderr: $(head -c 400 <<<"$out")" \
     grep -q 'max-connections 1000 is more than 600 open files allow; holding at most 344' <<<"$out"
 
-# A secret never appears in a refusal message.
+# A secret never appears in a refusal message, nor a database URL's password.
+out=$(timeout 5 "$signal" "${s[@]}" --database 'postgresql://vc:pw-not-to-print@127.0.0.1:1/vc?x=y' 2>&1)
+check signal_database_refusal_does_not_echo_the_password "printed: $out" \
+    not_grep -q pw-not-to-print <<<"$out"
 out=$(timeout 5 "$turn" "${t[@]}" --secret s3cret-not-to-print --threads 0 2>&1)
 check turn_refusal_does_not_echo_the_secret "secret printed: $out" not_grep -q s3cret-not-to-print <<<"$out"
 finish
