@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Starts, checks and stops a small real vc cluster on loopback for trying vc out and for tests:
-# one redis-server, two vc-signal nodes sharing rooms through it, two vc-turn nodes in one pool,
-# and haproxy in TCP mode passing TLS through to the vc-signal nodes.
+# one redis-server, one PostgreSQL (deploy/local-postgres.sh) holding the clinician accounts and
+# sessions, two vc-signal nodes sharing rooms through Redis and accounts through PostgreSQL, two
+# vc-turn nodes in one pool, and haproxy in TCP mode passing TLS through to the vc-signal nodes.
 # Usage: deploy/local-cluster.sh start|stop|status [--dir DIR] [--base-port N]
 #
 # State (secrets, configs, data, pids, logs) lives in DIR (default build/cluster); after `start`,
 # DIR/cluster.env holds ports, pids and file paths as shell assignments for tests to `source`.
 # Ports are offsets from the base port N (default 18440): load balancer N, vc-signal N+1 and N+2,
-# vc-turn UDP/TCP N+38 and N+48, TLS N+9 and N+19, metrics N+51 and N+52, Redis N+39; relay
+# vc-turn UDP/TCP N+38 and N+48, TLS N+9 and N+19, metrics N+51 and N+52, Redis N+39,
+# PostgreSQL N+40; relay
 # ports N+21560 to N+23559, a thousand per vc-turn node (40000-41999 by default). A second
 # cluster needs its own DIR and a base port at least 53 away; within 2000, relay ranges overlap,
 # which vc-turn survives (it skips relay ports in use).
@@ -63,12 +65,14 @@ parse_args() {
 set_layout() {
     LB_PORT=$BASE
     REDIS_PORT=$((BASE + 39))
+    PG_PORT=$((BASE + 40))
+    PG_DIR=$DIR/postgres
     RELAY_BASE=$((BASE + 21560))
     API_KEY_FILE=$DIR/api-key
     TURN_SECRET_FILE=$DIR/turn-secret
     HAPROXY_CFG=$DIR/haproxy.cfg
     ENV_FILE=$DIR/cluster.env
-    COMPONENTS=(redis)
+    COMPONENTS=(redis postgres)
     local i
     for i in "${NODES[@]}"; do COMPONENTS+=("turn-$i"); done
     for i in "${NODES[@]}"; do COMPONENTS+=("signal-$i"); done
@@ -88,6 +92,7 @@ log_file() { echo "$DIR/logs/$1.log"; }
 program() {
     case $1 in
         redis) echo redis-server ;;
+        postgres) echo postgres ;;
         haproxy) echo haproxy ;;
         turn-*) echo vc-turn ;;
         signal-*) echo vc-signal ;;
@@ -122,12 +127,14 @@ launch() {
     echo $! >"$(pid_file "$name")"
 }
 
-# stop_all: the load balancer and the vc nodes first, then Redis (so that vc-signal leaves it
-# cleanly), then up to REAP_SECONDS until no process is left even as a zombie, so that pgrep
-# right after a stop shows none. Harmless when nothing runs.
+# stop_all: the load balancer and the vc nodes first, then Redis and PostgreSQL (so that
+# vc-signal leaves them cleanly; PostgreSQL with a fast shutdown, which TERM is not), then up to
+# REAP_SECONDS until no process is left even as a zombie, so that pgrep right after a stop shows
+# none. Harmless when nothing runs.
 stop_all() {
-    stop_stage "${COMPONENTS[@]:1}"
+    stop_stage "${COMPONENTS[@]:2}"
     stop_stage redis
+    deploy/local-postgres.sh stop "$PG_DIR" || stop_stage postgres
     wait_until_none "$REAP_SECONDS" present "${COMPONENTS[@]}"
     rm -f "$DIR"/pids/*.pid "$ENV_FILE"
 }
@@ -188,6 +195,7 @@ https_answer() {
 }
 
 redis_ok() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+postgres_ok() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -d vc 2>/dev/null; }
 turn_ok() {
     local url
     url=http://127.0.0.1:$(turn_metrics_port "$1")/healthz
@@ -200,6 +208,7 @@ lb_ok() { [ "$(https_get "$LB_PORT" /healthz)" = ok ]; }
 healthy() {
     case $1 in
         redis) redis_ok ;;
+        postgres) postgres_ok ;;
         haproxy) lb_ok ;;
         turn-*) turn_ok "${1#turn-}" ;;
         signal-*) signal_ok "${1#signal-}" ;;
@@ -211,7 +220,7 @@ port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 all_tcp_ports() {
     local i
-    echo "$LB_PORT" "$REDIS_PORT"
+    echo "$LB_PORT" "$REDIS_PORT" "$PG_PORT"
     for i in "${NODES[@]}"; do
         signal_port "$i"
         turn_port "$i"
@@ -245,6 +254,15 @@ make_state_dir() {
         [ -s "$f" ] || (umask 077 && openssl rand -hex 32 >"$f")
         chmod 600 "$f"
     done
+}
+
+# start_postgres: the accounts database (its first start makes it: initdb, the vc role with a
+# generated password in PG_DIR/password, the vc database); pg_ctl runs it in the background,
+# and its postmaster's pid is recorded like the others'.
+start_postgres() {
+    deploy/local-postgres.sh start "$PG_DIR" "$PG_PORT" >"$(log_file postgres)" 2>&1 ||
+        start_failed postgres "did not start"
+    head -n 1 "$PG_DIR/pgdata/postmaster.pid" >"$(pid_file postgres)"
 }
 
 start_redis() {
@@ -293,6 +311,7 @@ start_signal() {
         --cert certs/server.crt --key certs/server.key \
         --public-url "https://localhost:$LB_PORT" --allowed-origin "https://127.0.0.1:$LB_PORT" \
         --api-key-file "$API_KEY_FILE" --turn-secret-file "$TURN_SECRET_FILE" \
+        --database "$(cat "$PG_DIR/url")" --database-password-file "$PG_DIR/password" \
         --ice-server "stun:127.0.0.1:$(turn_port "${NODES[0]}")" \
         "${pool[@]}" --default-region local \
         --data-dir "$DIR/signal-$i" --web-root src/web --log "$DIR/logs/signal-$i-meta.log"
@@ -326,7 +345,8 @@ frontend vc
 
 backend vc_signal
     # A browser's connections stay on one node (by source address) until that node fails: rooms
-    # and clinician sessions are shared through Redis, so this only keeps things together.
+    # are shared through Redis and clinician sessions through PostgreSQL, so this only keeps
+    # things together.
     balance source
     hash-type consistent
     option httpchk
@@ -349,6 +369,7 @@ start_haproxy() {
 start_component() {
     case $1 in
         redis) start_redis ;;
+        postgres) start_postgres ;;
         haproxy) start_haproxy ;;
         turn-*) start_turn "${1#turn-}" ;;
         signal-*) start_signal "${1#signal-}" ;;
@@ -389,6 +410,10 @@ write_env() {
         env_line REDIS_PORT "$REDIS_PORT"
         env_line REDIS_URL "redis://127.0.0.1:$REDIS_PORT"
         env_line REDIS_PID "$(read_pid redis)"
+        env_line PG_PORT "$PG_PORT"
+        env_line PG_URL "$(cat "$PG_DIR/url")"
+        env_line PG_PASSWORD_FILE "$PG_DIR/password"
+        env_line PG_PID "$(read_pid postgres)"
         for i in "${NODES[@]}"; do
             p=SIGNAL$i
             env_line "${p}_PORT" "$(signal_port "$i")"
@@ -424,6 +449,9 @@ print_summary() {
             "relay $(relay_range "$i")"
     done
     echo "  redis          redis://127.0.0.1:$REDIS_PORT"
+    echo "  postgresql     $(cat "$PG_DIR/url") (password in $PG_DIR/password)"
+    echo "  a clinician    build/bin/vc-signal user add EMAIL --name NAME" \
+        "--database $(cat "$PG_DIR/url") --database-password-file $PG_DIR/password"
     echo "  ports, pids    $ENV_FILE"
     echo "  logs           $DIR/logs/"
     echo "status: deploy/local-cluster.sh status$(cluster_flags)"

@@ -89,7 +89,8 @@ do_stop() {
 
 [ $# -ge 2 ] || usage
 ACTION=$1
-DIR=$(mkdir -p "$2" && cd "$2" && pwd)
+[ "$ACTION" != start ] || mkdir -p "$2"
+DIR=$(cd "$2" 2>/dev/null && pwd) || exit 0 # nothing there to stop
 case $ACTION in
     start)
         [ $# -eq 3 ] && [[ $3 =~ ^[0-9]{4,5}$ ]] || usage
