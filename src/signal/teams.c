@@ -1,6 +1,7 @@
 /* Clinicians' teams in the account database: names, memberships, and a clinician as the hub
  * knows them (id, display name, teams). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +61,8 @@ static int64_t teams_user_id(struct accounts *a, const char *email)
     return id > 0 || id == -EIO ? id : -ENOENT;
 }
 
-int teams_member_add(struct accounts *a, const char *team, const char *email)
+/* Adds (add true) or removes the clinician with that email in team. 0 or -errno. */
+static int teams_member(struct accounts *a, const char *team, const char *email, bool add)
 {
     int64_t uid = teams_user_id(a, email);
     struct store *s;
@@ -69,8 +71,8 @@ int teams_member_add(struct accounts *a, const char *team, const char *email)
     if (uid < 0)
         return (int)uid;
     s = accounts_lock(a);
-    rc = s->ops->teams->member_add(s, team, uid);
-    if (rc == 0) { /* nothing added: already a member, or no such team */
+    rc = add ? s->ops->teams->member_add(s, team, uid) : s->ops->teams->member_del(s, team, uid);
+    if (add && rc == 0) { /* nothing added: already a member, or no such team */
         rc = s->ops->teams->exists(s, team);
         rc = rc == 1 ? -EEXIST : rc == 0 ? -ENOENT : rc;
     }
@@ -78,18 +80,14 @@ int teams_member_add(struct accounts *a, const char *team, const char *email)
     return rc < 0 ? rc : 0;
 }
 
+int teams_member_add(struct accounts *a, const char *team, const char *email)
+{
+    return teams_member(a, team, email, true);
+}
+
 int teams_member_del(struct accounts *a, const char *team, const char *email)
 {
-    int64_t uid = teams_user_id(a, email);
-    struct store *s;
-    int rc;
-
-    if (uid < 0)
-        return (int)uid;
-    s = accounts_lock(a);
-    rc = s->ops->teams->member_del(s, team, uid);
-    accounts_unlock(a);
-    return rc;
+    return teams_member(a, team, email, false);
 }
 
 int teams_list(struct accounts *a, teams_list_cb cb, void *arg)

@@ -4,7 +4,9 @@
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assert, client as vcClient, request, results } from './vcnode.mjs';
+import {
+    assert, client as vcClient, dashboard as watchOn, entry, request, results,
+} from './vcnode.mjs';
 
 const env = (k) => {
     if (!process.env[k]) throw new Error(`${k} is not set (run tests/integration/cluster.sh)`);
@@ -163,21 +165,7 @@ await test('cluster_unknown_token_is_invalid_on_both_nodes', async () => {
 // ---- the clinic day across nodes ----------------------------------------------------------------
 
 // A signed-in clinician's dashboard on port: its watch socket, after the rooms answer.
-async function dashboard(port, session, label) {
-    const d = vcClient({ port, ca, origin: `https://localhost:${port}`, label, cookie: session.cookie });
-    await d.open;
-    d.send({ type: 'watch' });
-    d.rooms = await d.next('rooms');
-    return d;
-}
-// The next room entry for id on d that pred accepts.
-async function entry(d, id, pred = () => true, ms = 3000) {
-    const t0 = Date.now();
-    for (;;) {
-        const m = await d.next('room', Math.max(1, ms - (Date.now() - t0)));
-        if (m.id === id && pred(m)) return m;
-    }
-}
+const dashboard = (port, session, label) => watchOn({ port, ca, session, label });
 // A knock on port for room r; returns the guest and its waiting frame.
 async function knock(port, r, label = 'patient') {
     const g = await join(port, r.guest, label);

@@ -5,7 +5,9 @@
 // VC_SECRETS_FILE (none may be in the database) and a live session to VC_SESSION_FILE.
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { assert, client as vcClient, request, results } from './vcnode.mjs';
+import {
+    assert, client as vcClient, dashboard as watchOn, entry, request, results,
+} from './vcnode.mjs';
 
 const env = (k) => {
     if (!process.env[k]) throw new Error(`${k} is not set (run tests/integration/postgres.sh)`);
@@ -35,20 +37,7 @@ function userCommand(args, input) {
     execFileSync(env('VC_SIGNAL_BIN'), ['user', ...args, '--database', env('VC_DATABASE'),
         '--database-password-file', env('VC_DATABASE_PASSWORD_FILE')], { input, stdio: ['pipe', 'ignore', 'pipe'] });
 }
-async function dashboard(port, session, label) {
-    const d = vcClient({ port, ca, origin: `https://localhost:${port}`, label, cookie: session.cookie });
-    await d.open;
-    d.send({ type: 'watch' });
-    d.rooms = await d.next('rooms');
-    return d;
-}
-async function entry(d, id, pred = () => true, ms = 3000) {
-    const t0 = Date.now();
-    for (;;) {
-        const m = await d.next('room', Math.max(1, ms - (Date.now() - t0)));
-        if (m.id === id && pred(m)) return m;
-    }
-}
+const dashboard = (port, session, label) => watchOn({ port, ca, session, label });
 
 await test('pg_clinician_added_by_the_command_logs_in_on_node_b', async () => {
     const s = await login(P2, 'a@example.org');

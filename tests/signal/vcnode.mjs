@@ -1,6 +1,7 @@
-// Shared by the multi-node scripts (tests/signal/cluster.mjs, tests/faults/partition.mjs): results
-// ("ok NAME" / "FAIL NAME (why)", then "N passed, N failed"), HTTPS JSON requests and a vc.v1
-// client over the `ws` package of tests/signal.
+// Shared by the multi-node scripts (tests/signal/cluster.mjs, postgres.mjs,
+// tests/faults/partition.mjs): results ("ok NAME" / "FAIL NAME (why)", then "N passed, N
+// failed"), HTTPS JSON requests, a vc.v1 client over the `ws` package of tests/signal, and a
+// clinician's dashboard.
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -101,4 +102,23 @@ export function client({ addr = '127.0.0.1', port, ca, origin, label, live = nul
     c.closedWithin = (ms) => Promise.race([c.closedP, sleep(ms).then(() => 'open')]);
     c.close = () => ws.close();
     return c;
+}
+
+// A signed-in clinician's dashboard on port (session: {cookie}): its watch socket, after the
+// rooms answer (in d.rooms).
+export async function dashboard({ port, ca, session, label }) {
+    const d = client({ port, ca, origin: `https://localhost:${port}`, label, cookie: session.cookie });
+    await d.open;
+    d.send({ type: 'watch' });
+    d.rooms = await d.next('rooms');
+    return d;
+}
+
+// The next room entry for id on dashboard d that pred accepts, within ms.
+export async function entry(d, id, pred = () => true, ms = 3000) {
+    const t0 = Date.now();
+    for (;;) {
+        const m = await d.next('room', Math.max(1, ms - (Date.now() - t0)));
+        if (m.id === id && pred(m)) return m;
+    }
 }
