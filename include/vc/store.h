@@ -24,7 +24,11 @@ struct store_conf {
 };
 
 /* One table group: its own tables and its own version, migrated step by step at open. A
- * backend lists its groups in its ops; a later feature (reports) adds a group and its ops. */
+ * backend lists its groups in its ops. A later feature (report metadata, say) adds its own
+ * group: a name and steps in each backend's list (SQLite keeps the version of a group other than
+ * "accounts" in a vc_schema table, PostgreSQL every group's), an ops table of its own (a
+ * `const struct store_report_ops *reports` member below) and one module per backend for it
+ * (store_sqlite_reports.c, store_pg_reports.c), without touching the accounts' versions. */
 struct store_group {
     const char *name;         /* "accounts" */
     const char *const *steps; /* steps[v] takes the group from version v to v + 1 */
