@@ -180,7 +180,7 @@ static int pgconn_connect(struct pgconn *c, int64_t deadline, char *err, size_t 
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     PGresult *r = NULL;
     char set[64];
-    int w = 1, rc;
+    int w = 1, rc = -EIO;
 
     if (c->password) {
         keys[2] = "password";
@@ -200,8 +200,10 @@ static int pgconn_connect(struct pgconn *c, int64_t deadline, char *err, size_t 
         snprintf(err, errlen, "no answer within %u ms", c->timeout_ms);
     else if (PQstatus(c->conn) != CONNECTION_OK)
         pgconn_why(c, PQerrorMessage(c->conn), err, errlen);
-    rc =
-        w > 0 && PQstatus(c->conn) == CONNECTION_OK && PQsetnonblocking(c->conn, 1) == 0 ? 0 : -EIO;
+    else if (PQsetnonblocking(c->conn, 1) != 0)
+        snprintf(err, errlen, "cannot make the connection non-blocking");
+    else
+        rc = 0;
     c->prepared = 0;
     /* The server gives up a little after we do: our deadline decides, its timeout only stops
      * the work of a statement nobody waits for any more. */
@@ -253,8 +255,7 @@ static int pgconn_ensure(struct pgconn *c, int64_t deadline)
         if (c->lost)
             log_msg(LOG_LEVEL_INFO, "database: connected again");
         c->lost = false;
-        c->backoff_ms = 0;
-        return 0;
+        return 0; /* the backoff is reset by an answer, not by a connection */
     }
     pgconn_backoff(c);
     log_msg(LOG_LEVEL_WARN, "database: cannot connect (%s); next try in %u ms", why, c->backoff_ms);
@@ -331,6 +332,8 @@ int pgconn_run(struct pgconn *c, unsigned i, const struct pgconn_param *p, int n
             pgconn_backoff(c);
         return -EIO;
     }
+    if (rc == 0)
+        c->backoff_ms = 0; /* the server answered, whatever it said */
     if (rc == 0 && (rc = pgconn_status(*res)) < 0) {
         if (rc == -EIO)
             log_msg(LOG_LEVEL_ERROR, "database: statement %u: %s", i, PQresultErrorMessage(*res));
