@@ -29,6 +29,11 @@ struct hub_conn;    /* the I/O layer's connection: opaque to the core */
 #define HUB_TEAM_MAX 64  /* bytes of a team name */
 #define HUB_TEAMS_MAX 16 /* teams a clinician belongs to, at most */
 #define HUB_NAME_MAX 128 /* bytes of a clinician's display name (ACCOUNTS_NAME_MAX) */
+/* A participant's display name, shown to the others in the call: memory only, never logged. */
+#define HUB_DISPLAY_NAME_MAX_CHARS SIGMSG_NAME_MAX_CHARS
+#define HUB_DISPLAY_NAME_MAX_BYTES SIGMSG_NAME_MAX_BYTES
+#define HUB_INVITE_ID_LEN 8 /* hex characters of an invite's id: not a secret, safe to log */
+#define HUB_MAX_INVITES 8   /* live invites per room */
 
 /* What the core needs from the I/O layer; every call happens on the I/O thread. */
 struct hub_io_ops {
@@ -117,6 +122,12 @@ struct hub_peer_record {
     bool host;
     bool has_resume;
     unsigned char resume_hash[HUB_HASH_LEN];
+    char invite[HUB_INVITE_ID_LEN + 1]; /* the invite it came in with; "" none */
+};
+/* An invite as the registry keeps it: its id and token hash (never its display name). */
+struct hub_invite_record {
+    char id[HUB_INVITE_ID_LEN + 1];
+    unsigned char hash[HUB_HASH_LEN];
 };
 struct hub_room_record {
     struct hub_room_info info; /* tokens empty; participants and waiting are counts */
@@ -125,6 +136,8 @@ struct hub_room_record {
     unsigned npeers; /* admitted peers (joined or away) */
     struct hub_peer_record peers[HUB_MAX_CAPACITY];
     struct hub_who owner_who, assignee, clinician;
+    unsigned ninvites; /* live invites */
+    struct hub_invite_record invites[HUB_MAX_INVITES];
 };
 
 /* A shared room registry (Redis) behind the in-process one; every call is on the I/O thread.
@@ -239,6 +252,25 @@ int hub_room_set_label(struct hub *h, const char *owner, const struct hub_clinic
  * -EINPROGRESS (another node holds the room: the text went to it), -EAGAIN. */
 int hub_lobby_send(struct hub *h, const char *owner, const struct hub_clinician *who,
                    const char *id, const char *peer, const char *text);
+/* A guest invite: its own link to the room, made and revoked by the room's owner or a clinician
+ * who may see it. */
+struct hub_invite_info {
+    char id[HUB_INVITE_ID_LEN + 1];
+    char token[HUB_TOKEN_LEN + 1]; /* a fresh 128-bit CSPRNG token; only its hash is kept */
+    int64_t expires_ms;            /* the room's expiry */
+};
+/* Makes an invite to room id; name (borrowed; NULL or "" for none, at most
+ * HUB_DISPLAY_NAME_MAX_CHARS characters) is what the others see until the guest types its own.
+ * 0, -ENOENT (no room the caller may see), -EINVAL (control characters in name), -EMSGSIZE (name
+ * too long), -EBUSY (the room is full), -EDQUOT (HUB_MAX_INVITES live already), -EREMOTE
+ * (another node holds the room), -EIO. */
+int hub_invite_create(struct hub *h, const char *owner, const struct hub_clinician *who,
+                      const char *id, const char *name, struct hub_invite_info *out);
+/* Revokes invite of room id: its link opens nothing any more (whoever came in with it stays). 0,
+ * -ENOENT (no such room or invite), -EINPROGRESS (another node holds the room: passed on),
+ * -EAGAIN. */
+int hub_invite_revoke(struct hub *h, const char *owner, const struct hub_clinician *who,
+                      const char *id, const char *invite);
 size_t hub_room_count(const struct hub *h);
 size_t hub_session_count(const struct hub *h);
 size_t hub_watcher_count(const struct hub *h);

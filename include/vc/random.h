@@ -18,6 +18,8 @@ int random_token_hex(char *out, size_t outlen, size_t nbytes);
 
 /* Writes 2 * len lowercase hex digits of in and a NUL into out (borrowed). */
 void hex_encode(const void *in, size_t len, char *out);
+/* Reads exactly 2 * len lowercase hex digits (the whole string in) into out: 0 or -EINVAL. */
+int hex_decode(const char *in, unsigned char *out, size_t len);
 
 /* SHA-256 of a secret token, so that only its hash is kept (in memory and in Redis). */
 #define TOKEN_HASH_LEN 32

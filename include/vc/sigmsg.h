@@ -16,6 +16,10 @@
 #define SIGMSG_TEXT_MAX_BYTES (SIGMSG_TEXT_MAX_CHARS * 4)
 /* A room's label: at most this many characters (HUB_LABEL_MAX_CHARS). */
 #define SIGMSG_LABEL_MAX_CHARS 80
+/* A participant's display name (join.name): at most this many characters. */
+#define SIGMSG_NAME_MAX_CHARS 40
+#define SIGMSG_NAME_MAX_BYTES (SIGMSG_NAME_MAX_CHARS * 4)
+#define SIGMSG_HASH_HEX 64 /* hex characters of a SHA-256 */
 
 enum sigmsg_type {
     SIGMSG_JOIN,
@@ -31,6 +35,9 @@ enum sigmsg_type {
     SIGMSG_LOBBY_MESSAGE, /* a short text to one or every waiting guest of a room */
     SIGMSG_HANDOVER,      /* a consultation handed to another clinician of its team */
     SIGMSG_LABEL,         /* a consultation's label changed */
+    SIGMSG_REMOVE,        /* a host takes a participant out of the call */
+    SIGMSG_INVITE,        /* a guest invite to the room (from a host, a dashboard, a node) */
+    SIGMSG_REVOKE,        /* an invite revoked */
 };
 
 enum sigmsg_path { SIGMSG_PATH_UNKNOWN = 0, SIGMSG_PATH_P2P, SIGMSG_PATH_RELAY };
@@ -46,15 +53,19 @@ struct sigmsg {
     char token[SIGMSG_TOKEN_MAX + 1];  /* join; "" when it names a room instead */
     char resume[SIGMSG_TOKEN_MAX + 1]; /* join; "" when absent */
     struct sigmsg_precheck precheck;   /* join, precheck */
-    char peer[SIGMSG_ID_MAX + 1];      /* signal.to, admit.peer, deny.peer, lobby-message.peer */
-    char room[SIGMSG_ID_MAX + 1];      /* join, admit, deny, lobby-message, handover; "" absent */
-    char to[SIGMSG_CLINICIAN_MAX + 1]; /* handover: the clinician's id */
+    char peer[SIGMSG_ID_MAX + 1]; /* signal.to, admit.peer, deny.peer, lobby-message.peer, remove */
+    char room[SIGMSG_ID_MAX + 1]; /* join, admit, deny, lobby-message, handover; "" absent */
+    char to[SIGMSG_CLINICIAN_MAX + 1];    /* handover: the clinician's id */
     char text[SIGMSG_TEXT_MAX_BYTES + 1]; /* lobby-message.text, label.label: UTF-8, no NUL */
+    char name[SIGMSG_NAME_MAX_BYTES + 1]; /* join.name, invite.name: UTF-8, no control characters */
+    char invite[SIGMSG_ID_MAX + 1];       /* invite.invite (from a node), revoke.invite */
+    char hash[SIGMSG_HASH_HEX + 1];       /* invite.hash (from a node): the token's SHA-256, hex */
     /* signal.data: where its raw JSON text lies in the frame, so it is forwarded byte for byte
      * without being inspected or copied anywhere else. */
     size_t data_off, data_len;
     enum sigmsg_path path; /* stats */
     double rtt_ms, loss_pct, bitrate_kbps;
+    bool video_off; /* stats.video: false (the browser sends no video) */
 };
 
 /* Parses one client text frame (borrowed). Returns 0, or -EMSGSIZE (too_large: the frame, or a

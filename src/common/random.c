@@ -1,6 +1,7 @@
 /* Randomness from getrandom(2), hex tokens, and constant-time comparison via OpenSSL. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
@@ -37,6 +38,20 @@ void hex_encode(const void *in, size_t len, char *out)
         out[2 * i + 1] = hex[b[i] & 0x0f];
     }
     out[2 * len] = '\0';
+}
+
+int hex_decode(const char *in, unsigned char *out, size_t len)
+{
+    if (!in || strlen(in) != 2 * len)
+        return -EINVAL;
+    for (size_t i = 0; i < 2 * len; i++) {
+        const char c = in[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return -EINVAL;
+        out[i / 2] = (unsigned char)(i % 2 ? (out[i / 2] << 4) | v : v);
+    }
+    return 0;
 }
 
 int random_token_hex(char *out, size_t outlen, size_t nbytes)

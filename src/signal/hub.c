@@ -202,12 +202,11 @@ static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
     new_resume(p, resume);
     for (struct hub_peer *o = p->room->peers; o; o = o->next)
         if (o != p && o->state != HUB_WAITING)
-            json_array_append_new(
-                peers, json_pack("{s:s,s:s}", "peer", o->id, "role", role_name(o->role)));
-    if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b}", "peer", p->id, "role",
-                      role_name(p->role), "polite", p->role == HUB_GUEST, "peers", peers,
+            json_array_append_new(peers, hub_member_json(o));
+    if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b,s:s,s:s}", "peer", p->id,
+                      "role", role_name(p->role), "polite", p->role == HUB_GUEST, "peers", peers,
                       "ice_servers", ice_servers(h, p), "resume", resume, "relay_only",
-                      p->room->relay_only) == 0)
+                      p->room->relay_only, "name", p->name, "region", p->room->region) == 0)
         hub_send(h, p->sess);
     hub_peer_flush_queue(h, p);
     hub_room_changed(h, p->room); /* a new resume token, or a new participant */
@@ -229,9 +228,10 @@ static void send_waiting(struct hub *h, struct hub_peer *g)
 
 static void send_knock(struct hub *h, struct hub_session *host, const struct hub_peer *g)
 {
-    if (sigmsg_encode(&h->out, "knock", "{s:s,s:s,s:s,s:s,s:o}", "peer", g->id, "browser",
+    if (sigmsg_encode(&h->out, "knock", "{s:s,s:s,s:s,s:s,s:o,s:s,s:b}", "peer", g->id, "browser",
                       g->info.browser, "browser_version", g->info.browser_version, "os", g->info.os,
-                      "precheck", hub_precheck_json(&g->precheck)) == 0)
+                      "precheck", hub_precheck_json(&g->precheck), "name", g->name, "invited",
+                      g->invite[0] != '\0') == 0)
         hub_send(h, host);
 }
 
@@ -259,8 +259,8 @@ void hub_make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
     }
     hub_call_admitted(h, p->room, p);
     hub_call_count(h, p->room);
-    if (sigmsg_encode(&h->out, "peer-joined", "{s:s,s:s}", "peer", p->id, "role",
-                      role_name(p->role)) == 0)
+    if (sigmsg_encode(&h->out, "peer-joined", "{s:s,s:s,s:s,s:b}", "peer", p->id, "role",
+                      role_name(p->role), "name", p->name, "invited", p->invite[0] != '\0') == 0)
         hub_broadcast(h, p->room, p, HUB_TO_JOINED);
     if (p->sess)
         send_pending_knocks(h, p);
@@ -288,8 +288,9 @@ static void resume_waiting(struct hub *h, struct hub_session *s, struct hub_peer
 
 /* A resume: the same peer on a new connection, without a second lobby wait. */
 static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r, enum hub_role role,
-                       const char *resume)
+                       const struct sigmsg *m)
 {
+    const char *resume = m->resume;
     struct hub_peer *p = NULL;
     unsigned char hash[TOKEN_HASH_LEN];
 
@@ -301,6 +302,8 @@ static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
             p = o;
     if (!p)
         return false;
+    if (m->name[0]) /* a room taken over by another node keeps no names: they come back here */
+        hub_member_name(p, m->name, NULL, NULL);
     bool was_away = p->state == HUB_AWAY;
     if (p->sess) { /* the old connection is not dead yet: this one replaces it */
         hub_close(h, p->sess, 4000, "replaced by a resumed connection");
@@ -344,27 +347,29 @@ void hub_knock_hosts(struct hub *h, struct hub_peer *g)
 /* The room a join names: by token (a link), or by id for a signed-in clinician, who then joins
  * as a host. NULL when there is none to join, after answering for a room by id. */
 static struct hub_room *join_room(struct hub *h, struct hub_session *s, const struct sigmsg *m,
-                                  enum hub_role *role)
+                                  enum hub_role *role, struct hub_invite **inv)
 {
     if (m->room[0]) {
         *role = HUB_HOST;
+        *inv = NULL;
         return hub_lobby_join_room(h, s, m->room);
     }
-    return hub_room_by_token(h, m->token, role);
+    return hub_room_by_token(h, m->token, role, inv);
 }
 
 static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m)
 {
     enum hub_role role = HUB_GUEST;
+    struct hub_invite *inv = NULL;
 
     if (s->peer)
         return hub_send_error(h, s, "bad_request", "already joined");
     if (m->room[0] && !s->clinician)
         return hub_send_error(h, s, "forbidden", "Sign in to join a consultation by its id.");
-    struct hub_room *r = join_room(h, s, m, &role);
+    struct hub_room *r = join_room(h, s, m, &role, &inv);
     if (!r && m->room[0])
         return; /* join_room answered */
-    if (r && m->resume[0] && try_resume(h, s, r, role, m->resume))
+    if (r && m->resume[0] && try_resume(h, s, r, role, m))
         return;
     if (!r || hub_room_expired(h, r))
         return hub_send_error(h, s, "invalid_token", "This link is not valid or has expired.");
@@ -382,6 +387,9 @@ static void on_join(struct hub *h, struct hub_session *s, const struct sigmsg *m
     attach(s, p);
     p->info = s->info;
     p->precheck = m->precheck;
+    if (inv)
+        memcpy(p->invite, inv->id, sizeof(p->invite));
+    hub_member_name(p, m->name, inv, m->room[0] ? s->clinician : NULL);
     p->knock_unix_ms = h->unix_ms;
     p->knock_seq = ++h->knock_seq;
     if (m->room[0] && s->clinician) { /* a clinician taking the call from their dashboard */

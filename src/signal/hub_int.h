@@ -69,17 +69,34 @@ struct hub_peer {
     struct hub_client_info info;
     struct sigmsg_precheck precheck;
     enum sigmsg_path path;
+    bool video_off; /* the last stats said video: false */
     struct hub_queued *queue, **queue_tail;
     unsigned queue_msgs;
     size_t queue_bytes;
-    struct turnpool_pick turn_pick; /* pool nodes counted for this peer (h->set.pool) */
+    struct turnpool_pick turn_pick;            /* pool nodes counted for this peer (h->set.pool) */
+    char name[HUB_DISPLAY_NAME_MAX_BYTES + 1]; /* shown to the others; never logged */
+    char invite[HUB_INVITE_ID_LEN + 1];        /* the invite it came in with; "" none */
 };
 
-/* One of a room's two tokens in the token index (roomindex.c). */
+struct hub_invite;
+
+/* One of a room's tokens in the token index (roomindex.c): its host or guest token, or one of
+ * its invites. */
 struct room_token_key {
     struct room_token_key *next;
     struct hub_room *room;
     enum hub_role role;
+    const unsigned char *hash; /* TOKEN_HASH_LEN bytes, owned by the room or the invite */
+    struct hub_invite *invite; /* NULL for the room's own tokens */
+};
+
+/* A guest invite (members.c): its own token, kept as a hash, and the name it gives its guest. */
+struct hub_invite {
+    struct hub_invite *next;
+    struct room_token_key key;
+    char id[HUB_INVITE_ID_LEN + 1];
+    unsigned char hash[TOKEN_HASH_LEN];
+    char name[HUB_DISPLAY_NAME_MAX_BYTES + 1]; /* memory only; "" none */
 };
 
 struct hub_room {
@@ -109,6 +126,8 @@ struct hub_room {
     bool closing;                        /* being destroyed or forgotten: no registry updates */
     bool linked;                         /* in h->rooms and the index */
     struct hub_call call;                /* for call.summary */
+    struct hub_invite *invites;          /* owned; at most HUB_MAX_INVITES */
+    unsigned ninvites;
 };
 
 struct hub_session {
@@ -190,7 +209,9 @@ struct hub {
 };
 
 /* room.c */
-struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role);
+/* The room a token opens, its role, and the invite it belongs to (NULL: the room's own). */
+struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role,
+                                   struct hub_invite **invite);
 void hub_room_destroy(struct hub *h, struct hub_room *r, const char *reason);
 /* Counts and links a filled-in room. 0 or -ENOMEM. */
 int hub_room_link(struct hub *h, struct hub_room *r);
@@ -209,7 +230,10 @@ int room_index_add(struct room_index *ix, struct hub_room *r);
 void room_index_remove(struct room_index *ix, struct hub_room *r);
 struct hub_room *room_index_by_id(const struct room_index *ix, const char *id);
 struct hub_room *room_index_by_token(const struct room_index *ix, const unsigned char *hash,
-                                     enum hub_role *role);
+                                     enum hub_role *role, struct hub_invite **invite);
+/* An invite's key, for a room already in the index. */
+void room_index_add_key(struct room_index *ix, struct room_token_key *k);
+void room_index_remove_key(struct room_index *ix, struct room_token_key *k);
 void room_index_free(struct room_index *ix);
 
 /* record.c */
@@ -257,8 +281,33 @@ int64_t hub_rfc3339_parse_ms(const char *s);
  * on to the room's home when another node holds it); false for any other message. */
 bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg *m,
                       const uint8_t *frame, size_t len);
+/* 0 for text of 1..max_chars characters (0..max_chars when empty_ok) without control characters
+ * (newline_ok lets '\n' through); -EMSGSIZE when too long, -EINVAL otherwise. */
+int hub_text_check(const char *text, size_t max_chars, bool empty_ok, bool newline_ok);
+/* The room a REST call names, if owner owns it or who may see it; else NULL. */
+struct hub_room *hub_api_room(struct hub *h, const char *owner, const struct hub_clinician *who,
+                              const char *id);
+/* Passes a REST call for a room another node holds to it as a vc.v1 frame (taken): -EINPROGRESS
+ * once passed on, -ENOENT (no room the caller may see), -EAGAIN. */
+int hub_api_relay(struct hub *h, const char *owner, const struct hub_clinician *who, const char *id,
+                  struct json_t *frame);
 /* The room a clinician's join names by id, if they may see it; else NULL after an error. */
 struct hub_room *hub_lobby_join_room(struct hub *h, struct hub_session *s, const char *id);
+
+/* members.c: who is in a call beyond its two links: invites, display names, removal */
+/* remove, invite and revoke on r (from its host, or a clinician's dashboard, or another node). */
+void hub_member_action(struct hub *h, struct hub_session *s, struct hub_room *r,
+                       const struct sigmsg *m);
+/* The name p shows the others: the one it typed, else its invite's, else (a clinician joining
+ * from the dashboard) the clinician's; cut at HUB_DISPLAY_NAME_MAX_CHARS characters. */
+void hub_member_name(struct hub_peer *p, const char *typed, const struct hub_invite *inv,
+                     const struct hub_clinician *c);
+/* {peer, role, name, invited}: a new reference. */
+struct json_t *hub_member_json(const struct hub_peer *p);
+/* Takes an invite record back (hub_room_adopt): 0 or -ENOMEM. */
+int hub_invite_adopt(struct hub *h, struct hub_room *r, const struct hub_invite_record *rec);
+/* Frees every invite of r; r must be out of the index already. */
+void hub_invites_free(struct hub_room *r);
 
 /* peer.c */
 struct hub_peer *hub_peer_new(struct hub *h, struct hub_room *r, enum hub_role role);

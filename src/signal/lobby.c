@@ -1,5 +1,5 @@
 /* What hosts and clinicians' dashboards do with waiting guests: admit, turn away, message them,
- * label a consultation and hand it over to a team mate. */
+ * label a consultation and hand it over to a team mate (and, members.c, remove a participant). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@ static void who_set(struct hub_who *w, const struct hub_clinician *c)
 
 /* True for text of 1..max_chars characters (0..max_chars when empty_ok) without control
  * characters; newline_ok lets '\n' through. -EMSGSIZE when too long, -EINVAL otherwise. */
-static int text_check(const char *text, size_t max_chars, bool empty_ok, bool newline_ok)
+int hub_text_check(const char *text, size_t max_chars, bool empty_ok, bool newline_ok)
 {
     size_t n = strnlen(text, max_chars * 4 + 1);
 
@@ -41,8 +41,8 @@ static int text_check(const char *text, size_t max_chars, bool empty_ok, bool ne
 }
 
 /* The room a REST call names, if owner owns it or who may see it. */
-static struct hub_room *api_room(struct hub *h, const char *owner, const struct hub_clinician *who,
-                                 const char *id)
+struct hub_room *hub_api_room(struct hub *h, const char *owner, const struct hub_clinician *who,
+                              const char *id)
 {
     struct hub_room *r = hub_room_by_id(h, id);
 
@@ -54,8 +54,8 @@ static struct hub_room *api_room(struct hub *h, const char *owner, const struct 
 /* A REST call for a room another node holds goes to that node as the matching vc.v1 frame
  * (taken), on behalf of the caller (the API key's owner, or the clinician). -EINPROGRESS once
  * passed on, -ENOENT for no room the caller may see, -EAGAIN. */
-static int api_relay(struct hub *h, const char *owner, const struct hub_clinician *who,
-                     const char *id, json_t *frame)
+int hub_api_relay(struct hub *h, const char *owner, const struct hub_clinician *who, const char *id,
+                  json_t *frame)
 {
     struct hub_clinician key = {.nteams = 0};
     char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
@@ -187,7 +187,7 @@ static bool lobby_rate_ok(struct hub *h, struct hub_room *r)
  * hub_lobby_send(). A guest whose connection dropped gets it when it is back. */
 static int lobby_deliver(struct hub *h, struct hub_room *r, const char *peer, const char *text)
 {
-    int rc = text_check(text, SIGMSG_TEXT_MAX_CHARS, false, true), n = 0;
+    int rc = hub_text_check(text, SIGMSG_TEXT_MAX_CHARS, false, true), n = 0;
 
     if (rc < 0)
         return rc;
@@ -245,7 +245,7 @@ static void on_handover(struct hub *h, struct hub_session *s, struct hub_room *r
 static void on_label(struct hub *h, struct hub_session *s, struct hub_room *r,
                      const struct sigmsg *m)
 {
-    if (text_check(m->text, HUB_LABEL_MAX_CHARS, true, false) < 0)
+    if (hub_text_check(m->text, HUB_LABEL_MAX_CHARS, true, false) < 0)
         return hub_send_error(h, s, "bad_request", "A label has no control characters.");
     memcpy(r->label, m->text, strlen(m->text) + 1);
     hub_room_changed(h, r);
@@ -257,11 +257,14 @@ bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg 
     struct hub_room *r;
 
     if (m->type != SIGMSG_ADMIT && m->type != SIGMSG_DENY && m->type != SIGMSG_LOBBY_MESSAGE &&
-        m->type != SIGMSG_HANDOVER && m->type != SIGMSG_LABEL)
+        m->type != SIGMSG_HANDOVER && m->type != SIGMSG_LABEL && m->type != SIGMSG_REMOVE &&
+        m->type != SIGMSG_INVITE && m->type != SIGMSG_REVOKE)
         return false;
     if (!(r = action_room(h, s, m, frame, len)))
         return true;
-    if (m->type == SIGMSG_ADMIT)
+    if (m->type == SIGMSG_REMOVE || m->type == SIGMSG_INVITE || m->type == SIGMSG_REVOKE)
+        hub_member_action(h, s, r, m);
+    else if (m->type == SIGMSG_ADMIT)
         on_admit(h, s, r, m);
     else if (m->type == SIGMSG_DENY)
         on_deny(h, s, r, m);
@@ -281,16 +284,16 @@ bool hub_lobby_action(struct hub *h, struct hub_session *s, const struct sigmsg 
 int hub_room_set_label(struct hub *h, const char *owner, const struct hub_clinician *who,
                        const char *id, const char *label, struct hub_room_info *out)
 {
-    struct hub_room *r = api_room(h, owner, who, id);
-    int rc = text_check(label, HUB_LABEL_MAX_CHARS, true, false);
+    struct hub_room *r = hub_api_room(h, owner, who, id);
+    int rc = hub_text_check(label, HUB_LABEL_MAX_CHARS, true, false);
 
     if (rc < 0)
         return rc;
     if (!r)
         return hub_room_held(h, id) ? -ENOENT
-                                    : api_relay(h, owner, who, id,
-                                                json_pack("{s:s,s:s,s:s}", "type", "label", "room",
-                                                          id, "label", label));
+                                    : hub_api_relay(h, owner, who, id,
+                                                    json_pack("{s:s,s:s,s:s}", "type", "label",
+                                                              "room", id, "label", label));
     memcpy(r->label, label, strlen(label) + 1);
     hub_room_changed(h, r);
     memset(out, 0, sizeof(*out));
@@ -301,14 +304,14 @@ int hub_room_set_label(struct hub *h, const char *owner, const struct hub_clinic
 int hub_lobby_send(struct hub *h, const char *owner, const struct hub_clinician *who,
                    const char *id, const char *peer, const char *text)
 {
-    struct hub_room *r = api_room(h, owner, who, id);
+    struct hub_room *r = hub_api_room(h, owner, who, id);
     json_t *frame;
 
     if (r)
         return lobby_deliver(h, r, peer ? peer : "", text);
     if (hub_room_held(h, id))
         return -ENOENT;
-    int rc = text_check(text, SIGMSG_TEXT_MAX_CHARS, false, true);
+    int rc = hub_text_check(text, SIGMSG_TEXT_MAX_CHARS, false, true);
     if (rc < 0)
         return rc;
     frame = json_pack("{s:s,s:s,s:s}", "type", "lobby-message", "room", id, "text", text);
@@ -316,5 +319,5 @@ int hub_lobby_send(struct hub *h, const char *owner, const struct hub_clinician 
         json_decref(frame);
         frame = NULL;
     }
-    return api_relay(h, owner, who, id, frame);
+    return hub_api_relay(h, owner, who, id, frame);
 }

@@ -130,19 +130,20 @@ void hub_peer_log_joined(struct hub *h, const struct hub_peer *p, bool resumed)
                     "resumed", resumed);
 }
 
-/* Remembers the path; logs call.stats when it changes, or every HUB_STATS_LOG_MS. */
+/* Remembers the path; logs call.stats when it or video changes, or every HUB_STATS_LOG_MS. */
 void hub_peer_log_stats(struct hub *h, struct hub_peer *p, const struct sigmsg *m)
 {
-    bool changed = m->path != p->path;
+    bool changed = m->path != p->path || m->video_off != p->video_off;
 
     hub_call_stats(h, p, m);
     p->path = m->path;
+    p->video_off = m->video_off;
     if (!h->set.log || (!changed && h->mono_ms - p->stats_log_ms < HUB_STATS_LOG_MS))
         return;
     p->stats_log_ms = h->mono_ms;
-    event_log_write(h->set.log, "call.stats", "{s:s,s:s,s:s,s:f,s:f,s:f}", "room", p->room->id,
+    event_log_write(h->set.log, "call.stats", "{s:s,s:s,s:s,s:f,s:f,s:f,s:b}", "room", p->room->id,
                     "peer", p->id, "path", path_name(m->path), "rtt_ms", m->rtt_ms, "loss_pct",
-                    m->loss_pct, "bitrate_kbps", m->bitrate_kbps);
+                    m->loss_pct, "bitrate_kbps", m->bitrate_kbps, "video", !m->video_off);
 }
 
 void hub_peer_log_knocked(struct hub *h, const struct hub_peer *p)

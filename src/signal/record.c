@@ -30,6 +30,12 @@ void hub_room_record_of(const struct hub_room *r, struct hub_room_record *out)
         pr->host = p->role == HUB_HOST;
         pr->has_resume = p->has_resume;
         memcpy(pr->resume_hash, p->resume_hash, HUB_HASH_LEN);
+        memcpy(pr->invite, p->invite, sizeof(pr->invite));
+    }
+    for (const struct hub_invite *inv = r->invites; inv && out->ninvites < HUB_MAX_INVITES;
+         inv = inv->next) {
+        memcpy(out->invites[out->ninvites].id, inv->id, sizeof(inv->id));
+        memcpy(out->invites[out->ninvites++].hash, inv->hash, HUB_HASH_LEN);
     }
     out->owner_who = r->owner_who;
     out->assignee = r->assignee;
@@ -67,8 +73,12 @@ static bool record_ok(const struct hub_room_record *rec)
     const struct hub_room_info *i = &rec->info;
 
     if (strlen(i->id) != HUB_ROOM_ID_LEN || !rec->owner[0] || i->capacity < 2 ||
-        i->capacity > HUB_MAX_CAPACITY || rec->npeers > i->capacity || i->expires_ms <= 0)
+        i->capacity > HUB_MAX_CAPACITY || rec->npeers > i->capacity || i->expires_ms <= 0 ||
+        rec->ninvites > HUB_MAX_INVITES)
         return false;
+    for (unsigned k = 0; k < rec->ninvites; k++)
+        if (strlen(rec->invites[k].id) != HUB_INVITE_ID_LEN)
+            return false;
     for (unsigned k = 0; k < rec->npeers; k++)
         if (strlen(rec->peers[k].id) != HUB_PEER_ID_LEN ||
             strlen(rec->peers[k].turn_id) != HUB_TURN_ID_LEN)
@@ -108,6 +118,9 @@ int hub_room_adopt(struct hub *h, const struct hub_room_record *rec)
         free(r);
         return -ENOMEM;
     }
+    for (unsigned k = 0; k < rec->ninvites; k++)
+        if (hub_invite_adopt(h, r, &rec->invites[k]) < 0)
+            break; /* out of memory: that invite's link opens nothing here */
     for (unsigned k = 0; k < rec->npeers; k++) {
         const struct hub_peer_record *pr = &rec->peers[k];
         struct hub_peer *p = hub_peer_new(h, r, pr->host ? HUB_HOST : HUB_GUEST);
@@ -117,6 +130,7 @@ int hub_room_adopt(struct hub *h, const struct hub_room_record *rec)
         memcpy(p->turn_id, pr->turn_id, sizeof(p->turn_id));
         p->has_resume = pr->has_resume;
         memcpy(p->resume_hash, pr->resume_hash, HUB_HASH_LEN);
+        memcpy(p->invite, pr->invite, sizeof(p->invite));
         p->state = HUB_AWAY; /* its connection was on the old home: it comes back with resume */
         p->away_ms = h->mono_ms;
         p->joined_ms = h->mono_ms;
@@ -150,8 +164,9 @@ int hub_room_end_held(struct hub *h, const char *id)
 bool hub_token_held(struct hub *h, const char *token)
 {
     enum hub_role role;
+    struct hub_invite *inv;
 
-    return hub_room_by_token(h, token, &role) != NULL;
+    return hub_room_by_token(h, token, &role, &inv) != NULL;
 }
 
 size_t hub_room_ids(const struct hub *h, char (*ids)[HUB_ROOM_ID_LEN + 1], size_t max)
@@ -167,16 +182,7 @@ size_t hub_room_ids(const struct hub *h, char (*ids)[HUB_ROOM_ID_LEN + 1], size_
 
 static bool hex_to(const char *in, unsigned char *out, size_t len)
 {
-    if (!in || strlen(in) != 2 * len)
-        return false;
-    for (size_t i = 0; i < 2 * len; i++) {
-        const char c = in[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0)
-            return false;
-        out[i / 2] = (unsigned char)(i % 2 ? (out[i / 2] << 4) | v : v);
-    }
-    return true;
+    return hex_decode(in, out, len) == 0;
 }
 
 /* Copies a JSON string of at most max bytes into out. */
@@ -212,13 +218,19 @@ int hub_record_encode(const struct hub_room_record *rec, char *out, size_t outle
 {
     const struct hub_room_info *i = &rec->info;
     char hh[2 * HUB_HASH_LEN + 1], gh[2 * HUB_HASH_LEN + 1], rh[2 * HUB_HASH_LEN + 1];
-    json_t *peers = json_array(), *j;
+    json_t *peers = json_array(), *invites = json_array(), *j;
 
     for (unsigned k = 0; k < rec->npeers; k++) {
         const struct hub_peer_record *p = &rec->peers[k];
         hex_encode(p->resume_hash, HUB_HASH_LEN, rh);
-        json_array_append_new(peers, json_pack("{s:s,s:s,s:b,s:s}", "id", p->id, "turn", p->turn_id,
-                                               "host", p->host, "resume", p->has_resume ? rh : ""));
+        json_array_append_new(peers, json_pack("{s:s,s:s,s:b,s:s,s:s}", "id", p->id, "turn",
+                                               p->turn_id, "host", p->host, "resume",
+                                               p->has_resume ? rh : "", "invite", p->invite));
+    }
+    for (unsigned k = 0; k < rec->ninvites; k++) { /* ids and hashes only, never names */
+        hex_encode(rec->invites[k].hash, HUB_HASH_LEN, rh);
+        json_array_append_new(invites,
+                              json_pack("{s:s,s:s}", "id", rec->invites[k].id, "hash", rh));
     }
     hex_encode(rec->host_hash, HUB_HASH_LEN, hh);
     hex_encode(rec->guest_hash, HUB_HASH_LEN, gh);
@@ -227,10 +239,11 @@ int hub_record_encode(const struct hub_room_record *rec, char *out, size_t outle
                   "expires", (json_int_t)i->expires_ms, "capacity", (int)i->capacity, "lobby",
                   i->lobby, "relay_only", i->relay_only, "region", i->region, "participants",
                   (int)i->participants, "waiting", (int)i->waiting, "peers", peers);
-    if (j && json_object_update_new(j, json_pack("{s:s,s:s,s:o,s:o,s:o}", "label", i->label, "team",
-                                                 i->team, "owner_who", who_to(&rec->owner_who),
-                                                 "assignee", who_to(&rec->assignee), "clinician",
-                                                 who_to(&rec->clinician))) < 0) {
+    if (j &&
+        json_object_update_new(j, json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "label", i->label, "team",
+                                            i->team, "owner_who", who_to(&rec->owner_who),
+                                            "assignee", who_to(&rec->assignee), "clinician",
+                                            who_to(&rec->clinician), "invites", invites)) < 0) {
         json_decref(j);
         j = NULL;
     }
@@ -250,11 +263,29 @@ static bool peer_from(const json_t *v, struct hub_peer_record *p)
 
     if (!json_is_object(v) || !str_to(json_object_get(v, "id"), p->id, HUB_PEER_ID_LEN) ||
         !str_to(json_object_get(v, "turn"), p->turn_id, HUB_TURN_ID_LEN) ||
-        !json_is_boolean(json_object_get(v, "host")) || !resume)
+        !json_is_boolean(json_object_get(v, "host")) || !resume ||
+        !opt_str_to(json_object_get(v, "invite"), p->invite, HUB_INVITE_ID_LEN))
         return false;
     p->host = json_is_true(json_object_get(v, "host"));
     p->has_resume = resume[0] != '\0';
     return !p->has_resume || hex_to(resume, p->resume_hash, HUB_HASH_LEN);
+}
+
+/* The optional invites: [{id, hash}] (absent in records of older nodes). */
+static bool invites_from(const json_t *v, struct hub_room_record *out)
+{
+    if (!v)
+        return true;
+    if (!json_is_array(v) || json_array_size(v) > HUB_MAX_INVITES)
+        return false;
+    for (size_t k = 0; k < json_array_size(v); k++) {
+        const json_t *e = json_array_get(v, k);
+        struct hub_invite_record *inv = &out->invites[out->ninvites++];
+        if (!str_to(json_object_get(e, "id"), inv->id, HUB_INVITE_ID_LEN) ||
+            !hex_to(json_string_value(json_object_get(e, "hash")), inv->hash, HUB_HASH_LEN))
+            return false;
+    }
+    return true;
 }
 
 int hub_record_decode(const char *text, size_t len, struct hub_room_record *out)
@@ -286,6 +317,7 @@ int hub_record_decode(const char *text, size_t len, struct hub_room_record *out)
          waiting >= 0 && waiting <= 1000000;
     for (size_t k = 0; ok && k < json_array_size(peers); k++)
         ok = peer_from(json_array_get(peers, k), &out->peers[out->npeers++]);
+    ok = ok && invites_from(json_object_get(j, "invites"), out);
     if (ok) {
         i->created_ms = created;
         i->expires_ms = expires;

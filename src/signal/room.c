@@ -375,14 +375,16 @@ int hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, s
 }
 
 /* Looked up by the token's SHA-256 hash (see roomindex.c for why that is safe from timing). */
-struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role)
+struct hub_room *hub_room_by_token(struct hub *h, const char *token, enum hub_role *role,
+                                   struct hub_invite **invite)
 {
     unsigned char hash[TOKEN_HASH_LEN];
 
+    *invite = NULL;
     if (strlen(token) != HUB_TOKEN_LEN)
         return NULL;
     token_hash(token, HUB_TOKEN_LEN, hash);
-    return room_index_by_token(&h->index, hash, role);
+    return room_index_by_token(&h->index, hash, role, invite);
 }
 
 /* Closes every connection of the room with code, then frees its peers (logging who was in the
@@ -402,8 +404,10 @@ void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *wh
     /* Nobody is connected any more, so removing the peers only logs their departure. */
     while (r->peers)
         hub_peer_remove(h, r->peers, code == 1000 ? "room_ended" : "moved");
-    if (!r->linked)
+    if (!r->linked) {
+        hub_invites_free(r);
         return;
+    }
     r->linked = false;
     if (r->prev)
         r->prev->next = r->next;
@@ -413,6 +417,7 @@ void hub_room_unlink(struct hub *h, struct hub_room *r, int code, const char *wh
         r->next->prev = r->prev;
     h->nrooms--;
     room_index_remove(&h->index, r);
+    hub_invites_free(r);
     room_owner_remove(room_owners_of(h), r->owner);
     hub_watch_requeue_after(h, r);
 }

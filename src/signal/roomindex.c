@@ -30,25 +30,44 @@ static size_t room_index_token_hash(const unsigned char *hash)
     return (size_t)x;
 }
 
-static const unsigned char *room_key_hash(const struct room_token_key *k)
+static void room_index_put_key(struct room_index *ix, struct room_token_key *k)
 {
-    return k->role == HUB_HOST ? k->room->host_hash : k->room->guest_hash;
+    struct room_token_key **tb = &ix->by_token[room_index_token_hash(k->hash) & (ix->nbuckets - 1)];
+
+    k->next = *tb;
+    *tb = k;
 }
 
+/* A room with every key it has: its host and guest tokens and its invites. */
 static void room_index_put(struct room_index *ix, struct hub_room *r)
 {
-    size_t mask = ix->nbuckets - 1;
-    struct hub_room **idb = &ix->by_id[hub_name_hash(r->id) & mask];
+    struct hub_room **idb = &ix->by_id[hub_name_hash(r->id) & (ix->nbuckets - 1)];
 
     r->next_by_id = *idb;
     *idb = r;
-    for (int i = 0; i < 2; i++) {
-        struct room_token_key *k = &r->keys[i];
-        struct room_token_key **tb = &ix->by_token[room_index_token_hash(room_key_hash(k)) & mask];
+    for (int i = 0; i < 2; i++)
+        room_index_put_key(ix, &r->keys[i]);
+    for (struct hub_invite *inv = r->invites; inv; inv = inv->next)
+        room_index_put_key(ix, &inv->key);
+}
 
-        k->next = *tb;
-        *tb = k;
-    }
+void room_index_add_key(struct room_index *ix, struct room_token_key *k)
+{
+    if (ix->nbuckets)
+        room_index_put_key(ix, k);
+}
+
+void room_index_remove_key(struct room_index *ix, struct room_token_key *k)
+{
+    struct room_token_key **kp;
+
+    if (!ix->nbuckets)
+        return;
+    kp = &ix->by_token[room_index_token_hash(k->hash) & (ix->nbuckets - 1)];
+    while (*kp && *kp != k)
+        kp = &(*kp)->next;
+    if (*kp)
+        *kp = k->next;
 }
 
 /* Doubles both tables (or creates them), moving every room across. -ENOMEM leaves them. */
@@ -82,8 +101,8 @@ int room_index_add(struct room_index *ix, struct hub_room *r)
 {
     if (ix->count >= ix->nbuckets && room_index_grow(ix) < 0 && ix->nbuckets == 0)
         return -ENOMEM; /* a full table that cannot grow still works, with longer chains */
-    r->keys[0] = (struct room_token_key){.room = r, .role = HUB_HOST};
-    r->keys[1] = (struct room_token_key){.room = r, .role = HUB_GUEST};
+    r->keys[0] = (struct room_token_key){.room = r, .role = HUB_HOST, .hash = r->host_hash};
+    r->keys[1] = (struct room_token_key){.room = r, .role = HUB_GUEST, .hash = r->guest_hash};
     room_index_put(ix, r);
     ix->count++;
     return 0;
@@ -103,15 +122,10 @@ void room_index_remove(struct room_index *ix, struct hub_room *r)
             break;
         }
     }
-    for (int i = 0; i < 2; i++) {
-        struct room_token_key **kp =
-            &ix->by_token[room_index_token_hash(room_key_hash(&r->keys[i])) & mask];
-
-        while (*kp && *kp != &r->keys[i])
-            kp = &(*kp)->next;
-        if (*kp)
-            *kp = r->keys[i].next;
-    }
+    for (int i = 0; i < 2; i++)
+        room_index_remove_key(ix, &r->keys[i]);
+    for (struct hub_invite *inv = r->invites; inv; inv = inv->next)
+        room_index_remove_key(ix, &inv->key);
 }
 
 struct hub_room *room_index_by_id(const struct room_index *ix, const char *id)
@@ -126,15 +140,16 @@ struct hub_room *room_index_by_id(const struct room_index *ix, const char *id)
 }
 
 struct hub_room *room_index_by_token(const struct room_index *ix, const unsigned char *hash,
-                                     enum hub_role *role)
+                                     enum hub_role *role, struct hub_invite **invite)
 {
     if (!ix->nbuckets)
         return NULL;
     for (const struct room_token_key *k =
              ix->by_token[room_index_token_hash(hash) & (ix->nbuckets - 1)];
          k; k = k->next) {
-        if (ct_equal(room_key_hash(k), hash, TOKEN_HASH_LEN)) {
+        if (ct_equal(k->hash, hash, TOKEN_HASH_LEN)) {
             *role = k->role;
+            *invite = k->invite;
             return k->room;
         }
     }

@@ -286,6 +286,26 @@ static int sigmsg_take_room(const json_t *root, struct sigmsg *out, bool require
     return sigmsg_take_id(v, out->room, SIGMSG_ID_MAX) ? 0 : SIGMSG_BAD;
 }
 
+/* An optional display name (join.name): 0 to SIGMSG_NAME_MAX_CHARS characters without control
+ * characters, into out->name; -EMSGSIZE past the cap. */
+static int sigmsg_take_name(const json_t *v, struct sigmsg *out)
+{
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || strlen(s) != n)
+        return SIGMSG_BAD;
+    if (n > SIGMSG_NAME_MAX_BYTES || sigmsg_utf8_chars(s, n) > SIGMSG_NAME_MAX_CHARS)
+        return -EMSGSIZE;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return SIGMSG_BAD;
+    memcpy(out->name, s, n + 1);
+    return 0;
+}
+
 /* join names its room by a token (a link) or, for a clinician's session, by the room's id. */
 static int sigmsg_parse_join(const json_t *root, struct sigmsg *out)
 {
@@ -301,7 +321,7 @@ static int sigmsg_parse_join(const json_t *root, struct sigmsg *out)
         return SIGMSG_BAD;
     if (pc && sigmsg_parse_precheck(pc, &out->precheck) < 0)
         return SIGMSG_BAD;
-    return 0;
+    return sigmsg_take_name(json_object_get(root, "name"), out);
 }
 
 static int sigmsg_parse_signal(const json_t *root, const uint8_t *buf, size_t len,
@@ -351,6 +371,10 @@ static int sigmsg_parse_stats(const json_t *root, struct sigmsg *out)
         sigmsg_take_number(root, "loss_pct", 100, &out->loss_pct) < 0 ||
         sigmsg_take_number(root, "bitrate_kbps", 10000000, &out->bitrate_kbps) < 0)
         return SIGMSG_BAD;
+    const json_t *video = json_object_get(root, "video");
+    if (video && !json_is_boolean(video))
+        return SIGMSG_BAD;
+    out->video_off = json_is_false(video);
     return 0;
 }
 
@@ -392,6 +416,20 @@ static int sigmsg_parse_handover(const json_t *root, struct sigmsg *out)
     return 0;
 }
 
+/* invite {room?, name?} from a host or a dashboard; another node passing on a REST call adds
+ * the invite's id and its token's hash. */
+static int sigmsg_parse_invite(const json_t *root, struct sigmsg *out)
+{
+    const json_t *id = json_object_get(root, "invite"), *hash = json_object_get(root, "hash");
+
+    if (sigmsg_take_room(root, out, false) < 0 || (id && !sigmsg_take_id(id, out->invite, 16)) ||
+        (hash && (!sigmsg_take_id(hash, out->hash, SIGMSG_HASH_HEX) ||
+                  strspn(out->hash, "0123456789abcdef") != SIGMSG_HASH_HEX)) ||
+        !id != !hash)
+        return SIGMSG_BAD;
+    return sigmsg_take_name(json_object_get(root, "name"), out);
+}
+
 static const struct {
     const char *name;
     enum sigmsg_type type;
@@ -409,6 +447,9 @@ static const struct {
     {"lobby-message", SIGMSG_LOBBY_MESSAGE},
     {"handover", SIGMSG_HANDOVER},
     {"label", SIGMSG_LABEL},
+    {"remove", SIGMSG_REMOVE},
+    {"invite", SIGMSG_INVITE},
+    {"revoke", SIGMSG_REVOKE},
 };
 
 /* Validates the fields of a frame whose type is known. Returns 0, or -EBADMSG (bad_request). */
@@ -422,11 +463,18 @@ static int sigmsg_parse_fields(const json_t *root, const uint8_t *buf, size_t le
         return sigmsg_parse_signal(root, buf, len, out);
     case SIGMSG_ADMIT:
     case SIGMSG_DENY:
+    case SIGMSG_REMOVE:
         return sigmsg_take_id(json_object_get(root, "peer"), out->peer, SIGMSG_ID_MAX)
                    ? sigmsg_take_room(root, out, false)
                    : SIGMSG_BAD;
     case SIGMSG_LOBBY_MESSAGE:
         return sigmsg_parse_lobby_message(root, out);
+    case SIGMSG_INVITE:
+        return sigmsg_parse_invite(root, out);
+    case SIGMSG_REVOKE:
+        return sigmsg_take_id(json_object_get(root, "invite"), out->invite, 16)
+                   ? sigmsg_take_room(root, out, false)
+                   : SIGMSG_BAD;
     case SIGMSG_HANDOVER:
         return sigmsg_parse_handover(root, out);
     case SIGMSG_LABEL:

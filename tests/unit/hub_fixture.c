@@ -233,3 +233,16 @@ void admit(struct world *w, struct client *host, const char *verb, const char *p
     snprintf(buf, sizeof(buf), "{\"type\":\"%s\",\"peer\":\"%s\"}", verb, peer);
     say(w, host, buf);
 }
+
+bool file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    bool found = false;
+
+    while (f && fgets(line, sizeof(line), f))
+        found |= strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}

@@ -59,5 +59,7 @@ void start_direct_call(struct world *w, struct client *host, struct client *gues
 void signal_to(struct world *w, struct client *from, const char *peer, const char *data);
 void knocker(struct client *host, char *out, size_t outlen);
 void admit(struct world *w, struct client *host, const char *verb, const char *peer);
+/* True when a line of the file at path holds needle. */
+bool file_contains(const char *path, const char *needle);
 
 #endif

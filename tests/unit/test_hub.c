@@ -547,19 +547,6 @@ TEST(draining_refuses_new_rooms_but_joins_resumes_and_signals_go_on)
     world_free(&w);
 }
 
-static bool file_contains(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    bool found = false;
-
-    while (f && fgets(line, sizeof(line), f))
-        found |= strstr(line, needle) != NULL;
-    if (f)
-        fclose(f);
-    return found;
-}
-
 TEST(metadata_log_has_events_but_no_tokens_or_signal_data)
 {
     struct world w;

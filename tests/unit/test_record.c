@@ -216,6 +216,16 @@ TEST(hostile_records_are_refused)
         "\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
         "\"region\":\"\",\"participants\":1,\"waiting\":0,\"peers\":[{\"id\":\"x\","
         "\"turn\":\"0123456789abcdef\",\"host\":true,\"resume\":\"\"}]}",
+        /* nine invites */
+        "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"%s\",\"guest\":\"%s\","
+        "\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
+        "\"region\":\"\",\"participants\":0,\"waiting\":0,\"peers\":[],\"invites\":[1,2,3,4,5,"
+        "6,7,8,9]}",
+        /* an invite id of the wrong length */
+        "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"%s\",\"guest\":\"%s\","
+        "\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
+        "\"region\":\"\",\"participants\":0,\"waiting\":0,\"peers\":[],\"invites\":[{\"id\":"
+        "\"abc\",\"hash\":\"%s\"}]}",
         /* more peers than places */
         "{\"id\":\"0123456789abcdef\",\"owner\":\"key\",\"host\":\"%s\",\"guest\":\"%s\","
         "\"created\":1,\"expires\":2,\"capacity\":2,\"lobby\":true,\"relay_only\":false,"
@@ -236,4 +246,49 @@ TEST(hostile_records_are_refused)
     char *nine = strstr(json, "\"capacity\":9");
     nine[11] = '2';
     CHECK_INT(hub_record_decode(json, strlen(json), &rec), 0);
+}
+
+TEST(invites_survive_a_takeover_and_leave_the_record_when_revoked)
+{
+    struct world a, b;
+    struct fake_registry reg = {0};
+    struct client host, guest, host2, guest2, late;
+    struct hub_room_record back;
+    struct hub_invite_info inv, gone;
+    char json[8192];
+
+    world_init(&a);
+    hub_set_registry(a.h, &fake_registry_ops, &reg);
+    struct hub_room_info room = make_room(&a, false, 4);
+    CHECK_INT(hub_invite_create(a.h, "key", NULL, room.id, "Interpreter", &inv), 0);
+    CHECK_INT(hub_invite_create(a.h, "key", NULL, room.id, NULL, &gone), 0);
+    CHECK_INT(reg.last.ninvites, 2);
+    CHECK_INT(hub_invite_revoke(a.h, "key", NULL, room.id, gone.id), 0);
+    CHECK_INT(reg.last.ninvites, 1); /* the registry forgets the revoked token */
+    arrive(&a, &host, room.host_token, NULL);
+    arrive(&a, &guest, inv.token, NULL);
+    CHECK_STR(reg.last.peers[1].invite, inv.id);
+    CHECK_INT(hub_record_encode(&reg.last, json, sizeof(json)), 0);
+    CHECK(strstr(json, "Interpreter") == NULL); /* names stay in memory */
+    CHECK_INT(hub_record_decode(json, strlen(json), &back), 0);
+    CHECK_INT(back.ninvites, 1);
+    CHECK_STR(back.invites[0].id, inv.id);
+    CHECK_STR(back.peers[1].invite, inv.id);
+
+    world_init(&b);
+    CHECK_INT(hub_room_adopt(b.h, &back), 0);
+    CHECK(hub_token_held(b.h, inv.token));
+    CHECK(!hub_token_held(b.h, gone.token));
+    arrive(&b, &host2, room.host_token, host.resume);
+    arrive(&b, &guest2, inv.token, guest.resume);
+    CHECK_STR(guest2.peer, guest.peer);
+    /* Removing it on the new home revokes the invite it came with there too. */
+    char buf[96];
+    snprintf(buf, sizeof(buf), "{\"type\":\"remove\",\"peer\":\"%s\"}", guest2.peer);
+    say(&b, &host2, buf);
+    CHECK(!hub_token_held(b.h, inv.token));
+    arrive(&b, &late, inv.token, NULL);
+    CHECK(got(&late, "error:invalid_token"));
+    world_free(&a);
+    world_free(&b);
 }

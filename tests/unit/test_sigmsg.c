@@ -35,6 +35,9 @@ TEST(sigmsg_parses_valid_message_of_every_type)
         {"{\"type\":\"handover\",\"room\":\"r1\",\"to\":\"user:0123456789abcdef\"}",
          SIGMSG_HANDOVER},
         {"{\"type\":\"label\",\"label\":\"\"}", SIGMSG_LABEL},
+        {"{\"type\":\"remove\",\"peer\":\"p4\"}", SIGMSG_REMOVE},
+        {"{\"type\":\"invite\"}", SIGMSG_INVITE},
+        {"{\"type\":\"revoke\",\"invite\":\"0a0b0c0d\"}", SIGMSG_REVOKE},
     };
     struct sigmsg m;
     const char *code;
@@ -629,4 +632,50 @@ TEST(sigmsg_fast_path_agrees_with_jansson)
             !CHECK(a < 0 || memcmp(&fast, &ref, sizeof(fast)) == 0))
             fprintf(stderr, "  frame %zu: %s\n", i, frames[i]);
     }
+}
+
+TEST(sigmsg_names_invites_removal_and_video_fields_and_caps)
+{
+    static const struct {
+        const char *frame, *code;
+    } bad[] = {
+        {"{\"type\":\"join\",\"token\":\"t\",\"name\":5}", "bad_request"},
+        {"{\"type\":\"join\",\"token\":\"t\",\"name\":\"a\\tb\"}", "bad_request"},
+        {"{\"type\":\"join\",\"token\":\"t\",\"name\":"
+         "\"0123456789012345678901234567890123456789x\"}",
+         "too_large"},
+        {"{\"type\":\"remove\"}", "bad_request"},
+        {"{\"type\":\"revoke\"}", "bad_request"},
+        {"{\"type\":\"invite\",\"invite\":\"0a0b0c0d\"}", "bad_request"}, /* id without hash */
+        {"{\"type\":\"invite\",\"invite\":\"0a0b0c0d\",\"hash\":\"AB\"}", "bad_request"},
+        {"{\"type\":\"stats\",\"path\":\"p2p\",\"video\":\"no\"}", "bad_request"},
+    };
+    struct sigmsg m;
+    const char *code;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        code = NULL;
+        if (!CHECK(parse_str(bad[i].frame, &m, &code) < 0))
+            fprintf(stderr, "    accepted: %s\n", bad[i].frame);
+        else if (!CHECK_STR(code, bad[i].code))
+            fprintf(stderr, "    frame: %s\n", bad[i].frame);
+    }
+    CHECK_INT(parse_str("{\"type\":\"join\",\"token\":\"t\",\"name\":\"Zoë\"}", &m, &code), 0);
+    CHECK_STR(m.name, "Zoë");
+    CHECK_INT(parse_str("{\"type\":\"join\",\"token\":\"t\",\"name\":null}", &m, &code), 0);
+    CHECK_STR(m.name, "");
+    CHECK_INT(parse_str("{\"type\":\"remove\",\"peer\":\"abc\",\"room\":\"r9\"}", &m, &code), 0);
+    CHECK_STR(m.peer, "abc");
+    CHECK_STR(m.room, "r9");
+    CHECK_INT(parse_str("{\"type\":\"invite\",\"name\":\"Carer\",\"invite\":\"0a0b0c0d\",\"hash\":"
+                        "\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+                        &m, &code),
+              0);
+    CHECK_STR(m.name, "Carer");
+    CHECK_STR(m.invite, "0a0b0c0d");
+    CHECK_INT(strlen(m.hash), 64);
+    CHECK_INT(parse_str("{\"type\":\"stats\",\"path\":\"p2p\"}", &m, &code), 0);
+    CHECK(!m.video_off);
+    CHECK_INT(parse_str("{\"type\":\"stats\",\"path\":\"p2p\",\"video\":false}", &m, &code), 0);
+    CHECK(m.video_off);
 }
