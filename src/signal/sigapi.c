@@ -20,7 +20,6 @@
 #include "sigapi_int.h"
 
 #define SIGAPI_LIST_MAX 256 /* rooms listed per owner */
-#define SIGAPI_URL_MAX 512
 
 bool sigapi_handles(const char *path)
 {
@@ -73,7 +72,7 @@ void sigapi_set_cookie(struct sigapi_call *c, const char *token, unsigned max_ag
 }
 
 /* "2026-11-22T23:30:13Z" from unix milliseconds. */
-static void sigapi_rfc3339(char out[32], int64_t ms)
+void sigapi_rfc3339(char out[32], int64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
@@ -106,13 +105,16 @@ static const struct {
     {"/api/v1/rooms", "GET POST", SIGAPI_ROUTE_ROOMS},
     {"/api/v1/rooms/{id}", "GET PATCH DELETE", SIGAPI_ROUTE_ROOM},
     {"/api/v1/rooms/{id}/messages", "POST", SIGAPI_ROUTE_MESSAGES},
+    {"/api/v1/rooms/{id}/invites", "POST", SIGAPI_ROUTE_INVITES},
+    {"/api/v1/rooms/{id}/invites/{invite}", "DELETE", SIGAPI_ROUTE_INVITE},
     {"/api/v1/session", "POST DELETE", SIGAPI_ROUTE_SESSION},
     {"/api/v1/me", "GET", SIGAPI_ROUTE_ME},
     {"/api/v1/teams", "GET", SIGAPI_ROUTE_TEAMS},
 };
 
-/* True when path matches pattern segment by segment; a "{id}" segment's value goes to room_id. */
-static bool sigapi_match(const char *pattern, const char *path, char *room_id)
+/* True when path matches pattern segment by segment; a "{id}" segment's value goes to
+ * c->room_id, an "{invite}" one's (HUB_INVITE_ID_LEN hex digits) to c->invite_id. */
+static bool sigapi_match(const char *pattern, const char *path, struct sigapi_call *c)
 {
     while (*pattern && *path) {
         size_t plen = strcspn(pattern, "/"), len = strcspn(path, "/");
@@ -120,8 +122,13 @@ static bool sigapi_match(const char *pattern, const char *path, char *room_id)
         if (plen == 4 && memcmp(pattern, "{id}", 4) == 0) {
             if (!sigapi_room_id_ok(path, len))
                 return false;
-            memcpy(room_id, path, len);
-            room_id[len] = '\0';
+            memcpy(c->room_id, path, len);
+            c->room_id[len] = '\0';
+        } else if (plen == 8 && memcmp(pattern, "{invite}", 8) == 0) {
+            if (len != HUB_INVITE_ID_LEN || !sigapi_room_id_ok(path, len))
+                return false;
+            memcpy(c->invite_id, path, len);
+            c->invite_id[len] = '\0';
         } else if (plen != len || memcmp(pattern, path, len) != 0) {
             return false;
         }
@@ -138,12 +145,12 @@ static bool sigapi_match(const char *pattern, const char *path, char *room_id)
 }
 
 /* The route for path, and in *methods the methods it answers. */
-static enum sigapi_route sigapi_route(const char *path, char *room_id, const char **methods)
+static enum sigapi_route sigapi_route(const char *path, struct sigapi_call *c, const char **methods)
 {
     if (!path)
         return SIGAPI_ROUTE_NONE;
     for (size_t i = 0; i < sizeof(sigapi_routes) / sizeof(sigapi_routes[0]); i++) {
-        if (sigapi_match(sigapi_routes[i].pattern, path, room_id)) {
+        if (sigapi_match(sigapi_routes[i].pattern, path, c)) {
             *methods = sigapi_routes[i].methods;
             return sigapi_routes[i].route;
         }
@@ -501,7 +508,7 @@ static json_t *sigapi_set_str(json_t *j, const char *key, const char *value)
     return j;
 }
 
-static bool sigapi_link(const struct sigapi_settings *s, const char *token, char *out)
+bool sigapi_link(const struct sigapi_settings *s, const char *token, char *out)
 {
     const char *base = s->public_url ? s->public_url : "";
     size_t blen = strlen(base);
@@ -664,7 +671,7 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
     resp->login = NULL;
     const char *methods = "";
 
-    c.route = sigapi_route(req->path, c.room_id, &methods);
+    c.route = sigapi_route(req->path, &c, &methods);
     if (c.route == SIGAPI_ROUTE_NONE) {
         sigapi_error(&c, 404, "not_found", "no such API path");
         return;
@@ -684,6 +691,8 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
             sigapi_room_message(&c);
         else if (c.route == SIGAPI_ROUTE_TEAMS)
             sigapi_teams(&c);
+        else if (c.route == SIGAPI_ROUTE_INVITES || c.route == SIGAPI_ROUTE_INVITE)
+            sigapi_invites(&c);
         else if (sigapi_is(&c, "POST"))
             sigapi_rooms_create(&c);
         else

@@ -53,9 +53,8 @@ bool sigapi_room_team(struct sigapi_call *c, const char *asked, char out[HUB_TEA
     return false;
 }
 
-/* Reads {"label"} or {"text", "peer"?}: the only keys of body, copied. False after answering. */
-static bool sigapi_fields(struct sigapi_call *c, json_t *body, const char *const keys[],
-                          json_t *vals[], size_t n)
+bool sigapi_fields(struct sigapi_call *c, json_t *body, const char *const keys[], json_t *vals[],
+                   size_t n)
 {
     const char *key;
     json_t *v;

@@ -23,6 +23,8 @@ enum sigapi_route {
     SIGAPI_ROUTE_ME,       /* /api/v1/me */
     SIGAPI_ROUTE_MESSAGES, /* /api/v1/rooms/{id}/messages */
     SIGAPI_ROUTE_TEAMS,    /* /api/v1/teams */
+    SIGAPI_ROUTE_INVITES,  /* /api/v1/rooms/{id}/invites */
+    SIGAPI_ROUTE_INVITE,   /* /api/v1/rooms/{id}/invites/{invite} */
 };
 
 /* One request in flight: what routing and authentication learnt about it. */
@@ -32,6 +34,7 @@ struct sigapi_call {
     struct sigapi_response *resp;
     enum sigapi_route route;
     char room_id[HUB_ROOM_ID_LEN + 1];
+    char invite_id[HUB_INVITE_ID_LEN + 1];
     char owner[HUB_OWNER_MAX + 1];
     int64_t user_id;           /* > 0 when authenticated by session */
     struct hub_clinician clin; /* the session's clinician (user_id > 0) */
@@ -65,6 +68,19 @@ const struct hub_clinician *sigapi_who(const struct sigapi_call *c);
  * (or 413 too_large) response. */
 bool sigapi_opt_text(struct sigapi_call *c, const char *key, json_t *v, size_t max_chars, char *out,
                      size_t outlen);
+
+/* Reads the body's fields, each one of keys (n of them; keys[0] is required), into vals (NULL
+ * for absent ones). False after answering 400. */
+bool sigapi_fields(struct sigapi_call *c, json_t *body, const char *const keys[], json_t *vals[],
+                   size_t n);
+/* Answers "2026-11-22T23:30:13Z" for unix milliseconds. */
+void sigapi_rfc3339(char out[32], int64_t ms);
+/* PUBLIC_URL/join#TOKEN into out (SIGAPI_URL_MAX bytes): false when it does not fit. */
+#define SIGAPI_URL_MAX 512
+bool sigapi_link(const struct sigapi_settings *s, const char *token, char *out);
+
+/* sigapi_invite.c: POST /api/v1/rooms/{id}/invites, DELETE .../invites/{invite}. */
+void sigapi_invites(struct sigapi_call *c);
 
 /* sigapi_session.c: POST and DELETE /api/v1/session, GET /api/v1/me. */
 void sigapi_session(struct sigapi_call *c);

@@ -756,3 +756,88 @@ TEST(sigapi_without_accounts_refuses_logins)
     CHECK_INT(key_req(&f, "GET", "/api/v1/rooms"), 200);
     fx_close(&f);
 }
+
+/* POSTs json to path with the API key. */
+static int key_post(struct fx *f, const char *path, const char *json)
+{
+    return run(f, (struct sigapi_request){
+                      .method = "POST", .path = path, .authorization = BEARER, JSON_BODY(json)});
+}
+
+TEST(sigapi_invites_make_guest_links_and_revoke_them)
+{
+    struct fx f;
+    char path[128], del[160], id[32];
+
+    if (!CHECK(fx_open(&f, false)))
+        goto out;
+    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
+                                              .path = "/api/v1/rooms",
+                                              .authorization = BEARER,
+                                              JSON_BODY("{\"capacity\":3,\"lobby\":false}")}),
+              201);
+    snprintf(path, sizeof(path), "/api/v1/rooms/%s/invites", got_str(&f, "id"));
+    CHECK_INT(key_post(&f, path, "{\"role\":\"guest\",\"name\":\"Interpreter\"}"), 201);
+    CHECK(strncmp(got_str(&f, "url"), "https://vc.example:8443/join#", 29) == 0);
+    CHECK_INT(strlen(got_str(&f, "url")), 29 + HUB_TOKEN_LEN);
+    CHECK_STR(got_str(&f, "role"), "guest");
+    CHECK_STR(got_str(&f, "name"), "Interpreter");
+    CHECK_STR(got_str(&f, "expires_at"), "2027-01-15T09:00:00Z");
+    snprintf(id, sizeof(id), "%s", got_str(&f, "id"));
+    CHECK_INT(strlen(id), HUB_INVITE_ID_LEN);
+    /* role is required and only "guest"; a name is checked. */
+    CHECK_INT(key_post(&f, path, "{}"), 400);
+    CHECK_INT(key_post(&f, path, "{\"role\":\"host\"}"), 400);
+    CHECK_STR(got_str(&f, "error.code"), "bad_request");
+    CHECK_INT(key_post(&f, path, "{\"role\":\"guest\",\"extra\":1}"), 400);
+    CHECK_INT(key_post(&f, path, "{\"role\":\"guest\",\"name\":\"a\\nb\"}"), 400);
+    CHECK_INT(
+        key_post(&f, path,
+                 "{\"role\":\"guest\",\"name\":\"0123456789012345678901234567890123456789x\"}"),
+        413);
+    CHECK_INT(key_post(&f, "/api/v1/rooms/00000000000000ff/invites", "{\"role\":\"guest\"}"), 404);
+    CHECK_INT(key_req(&f, "GET", path), 405);
+    snprintf(del, sizeof(del), "%s/%s", path, id);
+    CHECK_INT(key_req(&f, "DELETE", del), 204);
+    CHECK_INT(key_req(&f, "DELETE", del), 404);
+    CHECK_STR(got_str(&f, "error.code"), "not_found");
+    snprintf(del, sizeof(del), "%s/xyz", path);
+    CHECK_INT(key_req(&f, "DELETE", del), 404);
+    char *log = read_log(&f);
+    CHECK(strstr(log, "\"event\":\"invite.created\"") != NULL);
+    CHECK(strstr(log, "\"reason\":\"revoked\"") != NULL);
+    CHECK(strstr(log, "Interpreter") == NULL);
+out:
+    fx_close(&f);
+}
+
+TEST(sigapi_an_invite_to_a_full_room_is_409_and_past_eight_429)
+{
+    struct fx f;
+    struct hub_client_info info = {"192.0.2.9", "chrome", "130", "linux"};
+    char path[128], frame[160];
+    const char *urls[2] = {"host_url", "guest_url"};
+
+    if (!CHECK(fx_open(&f, false)))
+        goto out;
+    CHECK_INT(key_post(&f, "/api/v1/rooms", "{\"capacity\":2,\"lobby\":false}"), 201);
+    snprintf(path, sizeof(path), "/api/v1/rooms/%s/invites", got_str(&f, "id"));
+    struct hub_session *s[2];
+    for (int i = 0; i < 2; i++) { /* the host and the patient take both places */
+        snprintf(frame, sizeof(frame), "{\"type\":\"join\",\"token\":\"%s\"}",
+                 strchr(got_str(&f, urls[i]), '#') + 1);
+        s[i] = hub_session_open(f.hub, NULL, &info);
+        hub_session_message(f.hub, s[i], (const uint8_t *)frame, strlen(frame));
+    }
+    CHECK_INT(key_post(&f, path, "{\"role\":\"guest\"}"), 409);
+    CHECK_STR(got_str(&f, "error.code"), "room_full");
+    hub_session_message(f.hub, s[1], (const uint8_t *)"{\"type\":\"leave\"}", 16);
+    for (int i = 0; i < 8; i++)
+        CHECK_INT(key_post(&f, path, "{\"role\":\"guest\"}"), 201);
+    CHECK_INT(key_post(&f, path, "{\"role\":\"guest\"}"), 429);
+    CHECK_STR(got_str(&f, "error.code"), "quota_exceeded");
+    for (int i = 0; i < 2; i++)
+        hub_session_closed(f.hub, s[i]);
+out:
+    fx_close(&f);
+}
