@@ -14,7 +14,7 @@
  * SHA-256 in hex -> ID), vc:owner:OWNER and vc:rooms (sorted sets of IDs by expiry, for the
  * limits and listing), vc:node:NODE (liveness). Every room key expires with the room plus the
  * TURN margin, so Redis cleans up after a node that died holding it. */
-#define RECORD_MAX 4096
+#define RECORD_MAX 8192
 #define KEY_MAX 160
 
 /* Deletes a room's keys and leaves a tombstone, so a node that held the room through a Redis
@@ -22,6 +22,7 @@
 #define LUA_DELETE                                                                                 \
     "local function drop(rec)\n"                                                                   \
     "  redis.call('DEL', KEYS[1], KEYS[2], 'vc:tok:'..rec.host, 'vc:tok:'..rec.guest)\n"           \
+    "  for _, iv in ipairs(rec.invites or {}) do redis.call('DEL', 'vc:tok:'..iv.hash) end\n"      \
     "  redis.call('ZREM', 'vc:owner:'..rec.owner, rec.id)\n"                                       \
     "  redis.call('ZREM', 'vc:rooms', rec.id)\n"                                                   \
     "  redis.call('SET', 'vc:ended:'..rec.id, 1, 'PXAT', rec.expires + 86400000)\n"                \
@@ -33,6 +34,9 @@
     "  for i = 1, 4 do\n"                                                                          \
     "    local v = i == 1 and ARGV[1] or i == 2 and ARGV[4] or ARGV[3]\n"                          \
     "    redis.call('SET', KEYS[i], v, 'PXAT', ARGV[2])\n"                                         \
+    "  end\n"                                                                                      \
+    "  for _, iv in ipairs(cjson.decode(ARGV[1]).invites or {}) do\n"                              \
+    "    redis.call('SET', 'vc:tok:'..iv.hash, ARGV[3], 'PXAT', ARGV[2])\n"                        \
     "  end\n"                                                                                      \
     "  redis.call('ZADD', KEYS[5], ARGV[2], ARGV[3])\n"                                            \
     "  redis.call('ZADD', KEYS[6], ARGV[2], ARGV[3])\n"                                            \
@@ -58,11 +62,24 @@ static const char lua_resync[] =
               "write()\n"
               "return 1\n";
 
-/* KEYS room home; ARGV json node. 1 written, 0 the room has another home, -1 it is gone. */
+/* KEYS room home; ARGV json node. 1 written, 0 the room has another home, -1 it is gone. The
+ * tokens of invites the new record no longer has are deleted, new ones registered. */
 static const char lua_update[] =
     "local h = redis.call('GET', KEYS[2])\n"
     "if h and h ~= ARGV[2] then return 0 end\n"
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
+    "local old = redis.call('GET', KEYS[1])\n"
+    "if not old then return -1 end\n"
+    "local was, now = cjson.decode(old).invites or {}, cjson.decode(ARGV[1]).invites or {}\n"
+    "if #was > 0 or #now > 0 then\n"
+    "  local keep, pxat = {}, redis.call('PEXPIRETIME', KEYS[1])\n"
+    "  for _, iv in ipairs(now) do\n"
+    "    keep[iv.hash] = true\n"
+    "    redis.call('SET', 'vc:tok:'..iv.hash, ARGV[3], 'PXAT', pxat)\n"
+    "  end\n"
+    "  for _, iv in ipairs(was) do\n"
+    "    if not keep[iv.hash] then redis.call('DEL', 'vc:tok:'..iv.hash) end\n"
+    "  end\n"
+    "end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')\n"
     "if not h then redis.call('SET', KEYS[2], ARGV[2], 'PXAT', redis.call('PEXPIRETIME', KEYS[1]))"
     " end\n"
@@ -237,8 +254,8 @@ static void reg_update(void *ctx, const struct hub_room_record *rec)
     if (!cl->up || hub_record_encode(rec, json, sizeof(json)) < 0 || !(id = strdup(rec->info.id)))
         return; /* cluster_resync() writes it once Redis is back */
     room_keys(rec->info.id, room, home);
-    if (redisAsyncCommand(cl->pub, on_update, id, "EVAL %s 2 %s %s %s %s", lua_update, room, home,
-                          json, cl->node) != REDIS_OK)
+    if (redisAsyncCommand(cl->pub, on_update, id, "EVAL %s 2 %s %s %s %s %s", lua_update, room,
+                          home, json, cl->node, rec->info.id) != REDIS_OK)
         free(id);
 }
 

@@ -2,6 +2,7 @@
 // cross-node calls, registry REST on any node, resume on the other node, kill -9 of the room's
 // home, Redis lost and back. Prints "ok NAME" / "FAIL NAME (why)" and "N passed, N failed".
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -160,6 +161,54 @@ await test('cluster_unknown_token_is_invalid_on_both_nodes', async () => {
         assert(e.code === 'invalid_token', `node ${port}: ${JSON.stringify(e)}`);
         c.close();
     }
+});
+
+// Polls Redis until vc:tok:HASH of token holds want (a room id, or '' for gone), up to 3 s.
+async function tokenKey(token, want) {
+    const key = `vc:tok:${crypto.createHash('sha256').update(token).digest('hex')}`;
+    let got = '';
+    for (let i = 0; i < 30; i++) {
+        got = redis('GET', key);
+        if (got === want) return;
+        await sleep(100);
+    }
+    assert(false, `${key} holds "${got}", want "${want}"`);
+}
+await test('cluster_invite_made_on_node_1_opens_the_room_through_node_2', async () => {
+    const r = await room(P1, { capacity: 4, lobby: false });
+    const host = await join(P1, r.host, 'host');
+    const hj = await host.next('joined');
+    const made = await http(P1, 'POST', `/api/v1/rooms/${r.id}/invites`, { role: 'guest', name: 'Interpreter' });
+    assert(made.status === 201, `POST invites on node 1: ${made.status} ${made.text}`);
+    const token = made.json.url.split('#')[1];
+    await tokenKey(token, r.id);
+    const dump = redis('--no-raw', 'EVAL', "local o='' for _,k in ipairs(redis.call('KEYS','vc:*')) do o=o..k..' '..(redis.call('TYPE',k).ok=='string' and redis.call('GET',k) or '')..'\\n' end return o", '0');
+    assert(!dump.includes(token) && !dump.includes('Interpreter'), 'an invite token or name is stored in Redis');
+    const g = await join(P2, token, 'interpreter');
+    const gj = await g.next('joined');
+    assert(gj.name === 'Interpreter' && gj.peers.some((p) => p.peer === hj.peer), `joined through node 2: ${JSON.stringify(gj)}`);
+    const pj = await host.next('peer-joined');
+    assert(pj.peer === gj.peer && pj.invited === true, `peer-joined: ${JSON.stringify(pj)}`);
+    // Made on node 2 (not the room's home): its hash goes to node 1, and the link works there.
+    const far = await http(P2, 'POST', `/api/v1/rooms/${r.id}/invites`, { role: 'guest' });
+    assert(far.status === 202 && far.json.forwarded === true, `POST invites on node 2: ${far.status} ${far.text}`);
+    const farToken = far.json.url.split('#')[1];
+    await tokenKey(farToken, r.id);
+    const del = await http(P2, 'DELETE', `/api/v1/rooms/${r.id}/invites/${far.json.id}`);
+    assert(del.status === 202, `DELETE invite on node 2: ${del.status} ${del.text}`);
+    await tokenKey(farToken, '');
+    // Revoked on node 1: its key goes, and node 2 answers as for an unknown token.
+    assert((await http(P1, 'DELETE', `/api/v1/rooms/${r.id}/invites/${made.json.id}`)).status === 204, 'DELETE invite on node 1');
+    await tokenKey(token, '');
+    for (const t of [token, farToken]) {
+        const late = await join(P2, t, 'late');
+        const e = await late.next('error');
+        assert(e.code === 'invalid_token', `a revoked invite through node 2: ${JSON.stringify(e)}`);
+        late.close();
+    }
+    await http(P1, 'DELETE', `/api/v1/rooms/${r.id}`);
+    host.close();
+    g.close();
 });
 
 // ---- the clinic day across nodes ----------------------------------------------------------------
