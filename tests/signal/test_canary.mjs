@@ -23,6 +23,8 @@ const C = {
     relabel: `CANARY-RELABEL-${tag}`,
     lobbyText: `CANARY-LOBBY-WS-${tag} running late`,
     lobbyRest: `CANARY-LOBBY-REST-${tag} two minutes`,
+    guestName: `CANARY-GUESTNAME-${tag}`,
+    inviteName: `CANARY-INVITENAME-${tag}`,
     lockedEmail: `canary-locked-${tag}@example.test`,
     lockedPassword: `CANARY-LOCKED-PW-${tag}`,
 };
@@ -70,7 +72,11 @@ async function canaryCall() {
 
     const s = await login(who);
     eq(s.res.json.name, who.name, 'the login answer carries the display name');
-    const room = await createRoom({ capacity: 2, label: C.label }, { cookie: s.cookie, csrf: s.csrf });
+    const room = await createRoom({ capacity: 3, label: C.label }, { cookie: s.cookie, csrf: s.csrf });
+    // An invite with a name: the name goes to the others in the call, never to a log or a disk.
+    const inv = await request({ method: 'POST', path: `/api/v1/rooms/${room.id}/invites`, body: { role: 'guest', name: C.inviteName }, cookie: s.cookie, csrf: s.csrf });
+    eq(inv.status, 201, 'POST invites');
+    const inviteToken = inv.json.url.split('#')[1];
     const relabel = await request({ method: 'PATCH', path: `/api/v1/rooms/${room.id}`, body: { label: C.relabel }, cookie: s.cookie, csrf: s.csrf });
     eq(relabel.status, 200, 'PATCH label');
     state.roomId = room.id;
@@ -80,8 +86,9 @@ async function canaryCall() {
     const hj = await host.joinAs(room.hostToken);
     resumes.push(hj.resume);
     const guest = await connect({ name: 'guest', ua: FIREFOX_LINUX_UA });
-    eq((await guest.join(room.guestToken, { precheck: PRECHECK })).type, 'waiting', 'guest answer');
+    eq((await guest.join(room.guestToken, { precheck: PRECHECK, name: C.guestName })).type, 'waiting', 'guest answer');
     const k = await host.next('knock');
+    eq(k.name, C.guestName, 'the knock carries the typed name');
     // Messages to the waiting patient, over the socket and over REST: delivered, never kept.
     host.send({ type: 'lobby-message', text: C.lobbyText });
     eq((await guest.waitFor('message')).text, C.lobbyText, 'lobby message over the socket');
@@ -147,12 +154,15 @@ async function canaryCall() {
             'changed room label': C.relabel,
             'lobby message (socket)': C.lobbyText,
             'lobby message (REST)': C.lobbyRest,
+            'typed display name': C.guestName,
+            'invite name': C.inviteName,
         }),
         // Account data and secrets: never in a log (the display name may live in the database).
         notInLogs: needles({
             'display name': who.name,
             'host token': room.hostToken,
             'guest token': room.guestToken,
+            'invite token': inviteToken,
             'host resume token': resumes[0],
             'guest resume token': resumes[1],
             'fresh resume token': resumes[2],

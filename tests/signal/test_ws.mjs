@@ -226,7 +226,7 @@ async function lobbyKnockAdmit() {
     await guest.next('admitted');
     const gj = await guest.next('joined');
     eq([gj.peer, gj.role, gj.polite], [k.peer, 'guest', true], 'guest joined {peer, role, polite}');
-    eq(gj.peers, [{ peer: j.peer, role: 'host' }], 'guest joined.peers');
+    eq(gj.peers, [{ peer: j.peer, role: 'host', name: '', invited: false }], 'guest joined.peers');
     const pj = await host.waitFor('peer-joined');
     eq([pj.peer, pj.role], [k.peer, 'guest'], 'peer-joined {peer, role}');
     eq(await roomCounts(room.id), [2, 0], 'participants, waiting after admit');
@@ -299,7 +299,7 @@ async function hostLeavesAndReturns() {
     const again = await connect();
     const j = await again.joinAs(room.hostToken);
     eq(j.role, 'host', 'returning host role');
-    eq(j.peers, [{ peer: guest.peer, role: 'guest' }], 'returning host peers');
+    eq(j.peers, [{ peer: guest.peer, role: 'guest', name: '', invited: false }], 'returning host peers');
     const pj = await guest.next('peer-joined');
     eq([pj.peer, pj.role], [j.peer, 'host'], 'peer-joined for the returning host');
 }
@@ -583,12 +583,12 @@ async function politeFlags() {
     const g1 = await connect();
     const j1 = await g1.joinAs(room.guestToken);
     eq([j1.role, j1.polite], ['guest', true], 'first guest role, polite');
-    eq(j1.peers, [{ peer: hj.peer, role: 'host' }], 'first guest peers');
+    eq(j1.peers, [{ peer: hj.peer, role: 'host', name: '', invited: false }], 'first guest peers');
     const g2 = await connect();
     const j2 = await g2.joinAs(room.guestToken);
     eq([j2.role, j2.polite], ['guest', true], 'later guest role, polite');
     const peers = [...j2.peers].sort((x, y) => (x.peer < y.peer ? -1 : 1));
-    const want = [{ peer: hj.peer, role: 'host' }, { peer: j1.peer, role: 'guest' }].sort((x, y) => (x.peer < y.peer ? -1 : 1));
+    const want = [{ peer: hj.peer, role: 'host', name: '', invited: false }, { peer: j1.peer, role: 'guest', name: '', invited: false }].sort((x, y) => (x.peer < y.peer ? -1 : 1));
     eq(peers, want, 'later guest peers');
     eq((await g1.next('peer-joined')).peer, j2.peer, 'first guest sees the later guest join');
     assert(new Set([hj.peer, j1.peer, j2.peer]).size === 3, 'peer ids repeat');
@@ -667,7 +667,7 @@ async function resume() {
     eq(j.type, 'joined', `resumed guest's first frame (${show(back.lastRaw)})`);
     eq([j.peer, j.role, j.polite], [g, 'guest', true], 'resumed joined {peer, role, polite}');
     assert(typeof j.resume === 'string' && j.resume.length >= 22 && j.resume !== r1, `resume token not fresh: ${show(j.resume)}`);
-    eq(j.peers, [{ peer: host.peer, role: 'host' }], 'resumed joined.peers');
+    eq(j.peers, [{ peer: host.peer, role: 'host', name: '', invited: false }], 'resumed joined.peers');
     checkTurnCred(turnEntry(j, 'resumed guest'), room, 'resumed guest');
     for (const d of buffered) {
         const m = await back.next('signal');
