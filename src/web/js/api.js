@@ -1,4 +1,4 @@
-// The clinician REST API client: session login/logout, CSRF token, rooms, labels and teams.
+// The clinician REST API client: session login/logout, CSRF token, rooms, labels, invites, teams.
 
 export class ApiError extends Error {
     constructor(status, code, message) {
@@ -82,6 +82,15 @@ export class Api {
     /* Changes a room's label ('' clears it). */
     setLabel(id, label) {
         return this.request('PATCH', `/api/v1/rooms/${encodeURIComponent(id)}`, {label});
+    }
+
+    /* A guest invite to the room: {id, url, role, name?, expires_at}. */
+    createInvite(id, name) {
+        return this.request('POST', `/api/v1/rooms/${encodeURIComponent(id)}/invites`, name ? {role: 'guest', name} : {role: 'guest'});
+    }
+
+    revokeInvite(id, invite) {
+        return this.request('DELETE', `/api/v1/rooms/${encodeURIComponent(id)}/invites/${encodeURIComponent(invite)}`);
     }
 
     /* The clinician's teams with their members: [{name, members: [{id, name}]}]. */

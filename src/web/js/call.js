@@ -1,47 +1,72 @@
-// One consultation session: signalling, a PeerLink per remote peer, the media path and stats.
+// One consultation session: signalling, the mesh of peer links, chat, what this side sends, stats.
 import {Emitter} from './emitter.js';
 import {SignalClient} from './signal.js';
-import {PeerLink} from './peer.js';
-import {readStats, combineStats} from './stats.js';
+import {Mesh} from './mesh.js';
+import {Chat} from './chat.js';
+import {readStats, combineStats, LowDataWatch} from './stats.js';
 import {checkTurn} from './precheck.js';
 
 const TICK_MS = 1000;
 const STATS_EVERY_TICKS = 5;
+const INVITE_ERRORS = new Set(['room_full', 'rate_limited', 'bad_request', 'too_large', 'forbidden']);
 
 /*
  * Events:
  *  'phase'   ('connecting' | 'waiting' | 'call' | 'ended'), with the ended reason as second arg:
  *            'hangup' | 'left-waiting' | 'ended-by-you' | 'room-ended' | 'expired' | 'denied' |
- *            'invalid' | 'full' | 'forbidden' | 'error'
+ *            'removed' | 'invalid' | 'full' | 'forbidden' | 'error'
  *  'joined'  (the joined message), 'role' ('host' | 'guest')
- *  'peer-added' (PeerLink), 'peer-removed' (id), 'peer-away' (id), 'peer-back' (id)
- *  'path'    ('connecting' | 'direct' | 'relayed')
+ *  'peer-added' (PeerLink), 'peer-removed' (id), 'person' (person), 'full' (person)
+ *  'path'    ('connecting' | 'direct' | 'relayed'), 'pairs' (Map id -> stats of each pair)
  *  'signal-status' ('connecting' | 'open' | 'reconnecting' | 'closed')
  *  'knock' (msg), 'knock-cancelled' (peer id), 'turn' (checkTurn result), 'error' (msg)
  *  'waiting' (the waiting message: since), 'queue' (the queue message: position, waiting,
  *            notified), 'lobby-message' (text: a clinician's message to the waiting patient)
+ *  'invite' (the invite message: a host's new invite link), 'low-data' (suggest audio only)
  * Joins with the link's token, or (a clinician's dashboard) with the room id; store keeps a
- * waiting patient's resume token across a reload (resume.js).
+ * waiting patient's resume token across a reload (resume.js); name is the display name typed.
  */
 export class Call extends Emitter {
-    constructor({token, room, media, store}) {
+    constructor({token, room, media, store, name = ''}) {
         super();
         this.token = token;
         this.room = room;
         this.store = store;
         this.media = media;
-        this.links = new Map();
+        this.name = name;
         this.phase = 'idle';
         this.role = null;
         this.self = null;
-        this.iceServers = [];
-        this.relayOnly = false;
+        this.myName = '';
+        this.region = '';
         this.turn = null; // the TURN check's result once run
         this.path = 'connecting';
         this.ticks = 0;
         this.prevSamples = new Map();
-        this.roles = new Map(); // peer id -> role, from joined and peer-joined
+        this.pairs = new Map(); // peer id -> its last readStats result
+        this.screenTrack = null;
+        this.lowData = new LowDataWatch();
         this.signal = null;
+        this.mesh = new Mesh({send: (to, data) => this.signal.send('signal', {to, data})});
+        this.chat = new Chat();
+        this.mesh.on('peer-added', (link) => this.emit('peer-added', link));
+        this.mesh.on('peer-removed', (id) => {
+            this.prevSamples.delete(id);
+            this.pairs.delete(id);
+            this.chat.detach(id);
+            this.emit('peer-removed', id);
+            this.tick(true);
+        });
+        this.mesh.on('state', () => this.tick(true));
+        this.mesh.on('channel', (id, ch) => this.chat.attach(id, ch));
+        this.mesh.on('person', (p) => this.emit('person', p));
+        this.mesh.on('full', (p) => this.emit('full', p));
+        this.chat.on('state', (id, st) => this.mesh.setSending(id, st));
+        media.on('change', () => this.updateVideo());
+    }
+
+    get links() {
+        return this.mesh.links;
     }
 
     precheck() {
@@ -64,21 +89,24 @@ export class Call extends Emitter {
 
     join() {
         if (this.signal) return;
-        const sig = new SignalClient({token: this.token, room: this.room, store: this.store, getPrecheck: () => this.precheck()});
+        const sig = new SignalClient({token: this.token, room: this.room, store: this.store, name: this.name, getPrecheck: () => this.precheck()});
         this.signal = sig;
+        this.updateVideo();
         sig.on('status', (s) => this.emit('signal-status', s));
         sig.on('waiting', (m) => this.onWaiting(m));
         sig.on('joined', (m) => this.onJoined(m));
         sig.on('denied', () => this.end('denied'));
+        sig.on('removed', () => this.end('removed'));
         sig.on('room-ended', (m) => this.end(m.reason === 'expired' ? 'expired' : 'room-ended'));
-        sig.on('peer-joined', (m) => this.onPeerJoined(m));
-        sig.on('peer-left', (m) => this.removeLink(m.peer));
-        sig.on('peer-away', (m) => this.emit('peer-away', m.peer));
-        sig.on('peer-back', (m) => this.emit('peer-back', m.peer));
-        sig.on('signal', (m) => this.onSignal(m));
+        sig.on('peer-joined', (m) => this.mesh.peerJoined(m));
+        sig.on('peer-left', (m) => this.mesh.remove(m.peer));
+        sig.on('peer-away', (m) => this.mesh.setAway(m.peer, true));
+        sig.on('peer-back', (m) => this.mesh.setAway(m.peer, false));
+        sig.on('signal', (m) => this.mesh.signal(m.from, m.data));
         sig.on('knock', (m) => this.emit('knock', m));
         sig.on('knock-cancelled', (m) => this.emit('knock-cancelled', m.peer));
         sig.on('queue', (m) => this.emit('queue', m));
+        sig.on('invite', (m) => this.emit('invite', m));
         sig.on('message', (m) => {
             if (m.type === 'message' && typeof m.text === 'string') this.emit('lobby-message', m.text);
         });
@@ -100,33 +128,14 @@ export class Call extends Emitter {
     onJoined(m) {
         this.self = m.peer;
         this.role = m.role;
-        this.polite = Boolean(m.polite);
-        this.iceServers = Array.isArray(m.ice_servers) ? m.ice_servers : [];
-        this.relayOnly = Boolean(m.relay_only);
+        this.myName = typeof m.name === 'string' ? m.name : '';
+        this.region = typeof m.region === 'string' ? m.region : '';
+        this.mesh.configure(m);
         this.emit('role', m.role);
         this.emit('joined', m);
-        const listed = new Map((m.peers || []).map((p) => [p.peer, p.role]));
-        this.roles = new Map(listed);
-        if (m.resumed) {
-            // Same peer again: keep links with the fresh credentials, greet peers we missed. Media
-            // that still flows is left alone (signalling failed, not the network); a link whose
-            // ICE is not connected restarts ICE. Two sides restarting at once (both resumed after
-            // their signalling node was lost) would collide, and Chromium's rollback of the
-            // colliding restart left the remote video frozen.
-            for (const [id, link] of this.links) {
-                if (!listed.has(id)) this.removeLink(id);
-                else {
-                    link.updateIceServers(this.iceServers);
-                    if (!link.connected()) link.restartIce('signalling resumed');
-                }
-            }
-            for (const [id, role] of listed) if (!this.links.has(id)) this.addLink(id, role, true).offer();
-        } else {
-            // A fresh join: whoever is already here offers to us.
-            for (const id of [...this.links.keys()]) this.removeLink(id);
-        }
+        this.mesh.joined(m.peers, m.resumed);
         this.setPhase('call');
-        if (!this.turn) this.runTurnCheck();
+        if (!this.turn) this.runTurnCheck(this.mesh.iceServers);
     }
 
     /* In the lobby the server hands out short-lived relay credentials: the TURN part of the
@@ -141,63 +150,11 @@ export class Call extends Emitter {
         }
     }
 
-    async runTurnCheck(servers = this.iceServers) {
+    async runTurnCheck(servers) {
         this.turn = {pending: true};
         const result = await checkTurn(servers);
         this.turn = result;
         this.emit('turn', result);
-    }
-
-    onPeerJoined(m) {
-        if (m.peer === this.self) return;
-        this.removeLink(m.peer);
-        this.roles.set(m.peer, m.role);
-        this.addLink(m.peer, m.role, true).offer();
-    }
-
-    /* earlier: we were in the room first, so we make the first offer. */
-    addLink(id, role, earlier) {
-        const link = new PeerLink({
-            id,
-            role,
-            polite: this.politeTowards(role, earlier),
-            iceServers: this.iceServers,
-            relayOnly: this.relayOnly,
-            localStream: this.media.stream,
-            send: (data) => this.signal.send('signal', {to: id, data}),
-        });
-        link.on('state', () => this.tick(true));
-        this.links.set(id, link);
-        this.emit('peer-added', link);
-        return link;
-    }
-
-    /* The server's flag (guests polite, hosts not) decides between a host and a guest; between two
-     * peers of one role the later joiner, who answers the first offer, is polite. */
-    politeTowards(role, earlier) {
-        if (this.role !== role) return this.polite;
-        return !earlier;
-    }
-
-    removeLink(id) {
-        const link = this.links.get(id);
-        if (!link) return;
-        link.close();
-        this.links.delete(id);
-        this.prevSamples.delete(id);
-        this.emit('peer-removed', id);
-        this.tick(true);
-    }
-
-    onSignal(m) {
-        if (!m.from || !m.data) return;
-        let link = this.links.get(m.from);
-        if (!link) {
-            // The first message from a peer that was here before us: its offer.
-            if (!m.data.description || m.data.description.type !== 'offer') return;
-            link = this.addLink(m.from, this.roles.get(m.from) || 'guest', false);
-        }
-        link.handle(m.data);
     }
 
     admit(peer) {
@@ -206,6 +163,36 @@ export class Call extends Emitter {
 
     deny(peer) {
         this.signal.send('deny', {peer});
+    }
+
+    /* The host takes a participant out of the call. */
+    remove(peer) {
+        this.signal.send('remove', {peer});
+    }
+
+    /* The host asks for a guest invite (answered with 'invite'), or revokes one. */
+    invite(name) {
+        return this.signal.send('invite', name ? {name} : {});
+    }
+
+    revokeInvite(id) {
+        return this.signal.send('revoke', {invite: id});
+    }
+
+    /* An invite's link: resolves the invite message, rejects with {code, message}. */
+    requestInvite(name) {
+        return new Promise((resolve, reject) => {
+            const done = (fn, v) => {
+                offAnswer();
+                offError();
+                clearTimeout(timer);
+                fn(v);
+            };
+            const offAnswer = this.on('invite', (m) => done(resolve, m));
+            const offError = this.on('error', (m) => INVITE_ERRORS.has(m.code) && done(reject, m));
+            const timer = setTimeout(() => done(reject, {code: 'timeout', message: 'No answer came: try again.'}), 8000);
+            if (!this.invite(name)) done(reject, {code: 'offline', message: 'Not connected just now: try again in a moment.'});
+        });
     }
 
     hangup() {
@@ -224,30 +211,38 @@ export class Call extends Emitter {
         clearInterval(this.timer);
         if (this.signal) this.signal.close();
         this.setPhase('ended', reason);
-        for (const id of [...this.links.keys()]) this.removeLink(id);
+        this.mesh.closeAll();
+        this.chat.clear();
     }
 
     setLocalStream(stream) {
-        for (const link of this.links.values()) link.setLocalStream(stream);
+        this.mesh.setLocalStream(stream);
+        this.updateVideo();
+    }
+
+    /* A shared screen's track (null: back to the camera). */
+    setScreen(track) {
+        this.screenTrack = track;
+        this.updateVideo();
+    }
+
+    /* What every pair sends: a shared screen, else the camera unless it is off or missing. */
+    updateVideo() {
+        const cam = this.media.stream && !this.media.cameraOff ? this.media.stream.getVideoTracks()[0] || null : null;
+        const track = this.screenTrack || cam;
+        if (track !== this.mesh.videoTrack) this.mesh.setVideoTrack(track);
+        this.chat.setState({video: Boolean(track), screen: Boolean(this.screenTrack)});
+    }
+
+    get sendingVideo() {
+        return Boolean(this.mesh.videoTrack);
     }
 
     async tick(now = false) {
         if (this.phase !== 'call') return;
         if (!now) this.ticks++;
         const ids = [...this.links.keys()];
-        const results = await Promise.all(
-            ids.map(async (id) => {
-                const link = this.links.get(id);
-                if (!link || link.pc.connectionState !== 'connected') return null;
-                try {
-                    const r = await readStats(link.pc, this.prevSamples.get(id));
-                    this.prevSamples.set(id, r.sample);
-                    return r;
-                } catch {
-                    return null;
-                }
-            }),
-        );
+        const results = await Promise.all(ids.map((id) => this.readPair(id)));
         const all = results.length > 0 && results.every((r) => r && r.path);
         const combined = combineStats(results);
         const path = !all || !combined ? 'connecting' : combined.path === 'relay' ? 'relayed' : 'direct';
@@ -255,6 +250,35 @@ export class Call extends Emitter {
             this.path = path;
             this.emit('path', path);
         }
-        if (!now && combined && this.ticks % STATS_EVERY_TICKS === 0) this.signal.send('stats', combined);
+        this.emit('pairs', this.pairs);
+        if (now) return;
+        this.watchLowData(results);
+        if (combined && this.ticks % STATS_EVERY_TICKS === 0) this.signal.send('stats', {...combined, video: this.sendingVideo});
+    }
+
+    async readPair(id) {
+        const link = this.links.get(id);
+        if (!link || link.pc.connectionState !== 'connected') return null;
+        try {
+            const r = await readStats(link.pc, this.prevSamples.get(id));
+            this.prevSamples.set(id, r.sample);
+            this.pairs.set(id, r);
+            return r;
+        } catch {
+            return null;
+        }
+    }
+
+    /* The worst pair decides: a weak outgoing connection for 10 s suggests audio only. */
+    watchLowData(results) {
+        const known = results.filter((r) => r && r.path);
+        if (known.length === 0) return;
+        const rates = known.map((r) => r.out_kbps).filter((k) => typeof k === 'number');
+        const sample = {
+            sendingVideo: this.sendingVideo && !this.screenTrack,
+            outKbps: rates.length ? Math.min(...rates) : null,
+            outLossPct: Math.max(...known.map((r) => r.out_loss_pct || 0)),
+        };
+        if (this.lowData.sample(sample, performance.now())) this.emit('low-data');
     }
 }

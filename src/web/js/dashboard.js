@@ -34,8 +34,9 @@ const call = new DashCall(ui.callRoot);
 const rooms = new NewRoom(
     {form: el('new-room-form'), button: el('new-room-button'), error: el('create-error'), label: el('new-room-label'),
         teamRow: el('team-row'), team: el('new-room-team'), relayOnly: el('relay-only-toggle'), card: el('current-room'),
-        box: el('patient-link-box'), copy: el('copy-link-button'), hostLink: el('host-link'), expires: el('room-expires')},
-    {create: (opts) => api.createRoom(opts), onCreated: (id) => selectRoom(id), onSignedOut: () => showLogin()});
+        box: el('patient-link-box'), copy: el('copy-link-button'), hostLink: el('host-link'), expires: el('room-expires'),
+        capacity: el('new-room-capacity'), inviteSlot: el('invite-slot')},
+    {create: (opts) => api.createRoom(opts), onCreated: (id) => selectRoom(id), onSignedOut: () => showLogin(), invites: api});
 const alerts = new KnockAlerts(
     {badge: el('alert-badge'), sound: el('alert-toggle'), notify: el('notify-button'), notifyState: el('notify-state'),
         banner: el('knock-banner'), bannerText: el('knock-banner-text'), dismiss: el('knock-banner-dismiss')},

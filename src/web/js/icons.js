@@ -8,6 +8,8 @@ const PATHS = {
     camOff: ['M3 7h2m4 0h6v6', 'M15 17H3V7', 'M15 10l6-3v10l-6-3', 'M3 3l18 18'],
     hangup: ['M3 14.5c5-4.7 13-4.7 18 0l-2.3 2.6-3.4-1.3v-2.4a10 10 0 0 0-4.6 0v2.4l-3.4 1.3z'],
     copy: ['M9 9h10v10H9z', 'M5 15V5h10'],
+    chat: ['M4 5h16v11H9l-5 4z'],
+    screen: ['M3 4h18v12H3z', 'M8 20h8', 'M12 16v4'],
 };
 
 export function icon(name) {

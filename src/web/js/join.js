@@ -45,8 +45,9 @@ let call = null;
 
 const view = new CallView(document.getElementById('app'), {
     media,
-    onJoin: () => {
-        call = new Call({token, media, store: kept});
+    askName: true,
+    onJoin: (name) => {
+        call = new Call({token, media, store: kept, name});
         view.attach(call);
         call.on('role', (role) => {
             if (role === 'host') view.setTitle('Video consultation (clinician)');

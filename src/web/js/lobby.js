@@ -26,6 +26,12 @@ export function precheckList(pc) {
     return h('ul', {class: 'checks compact'}, check('Camera', pc.camera), check('Microphone', pc.microphone), relay);
 }
 
+/* "Mrs K is waiting", "A guest is waiting" (came with an invite), or "A patient is waiting". */
+export function knockTitle(knock) {
+    if (knock.name) return `${knock.name} is waiting${knock.invited ? ' (invited)' : ''}`;
+    return knock.invited ? 'A guest is waiting' : 'A patient is waiting';
+}
+
 /* Renders knocks into listEl; onAdmit/onDeny get the peer id. */
 export class Lobby {
     constructor(listEl, {onAdmit, onDeny, onChange}) {
@@ -40,7 +46,7 @@ export class Lobby {
         const update = this.cards.has(knock.peer); // a fresher pre-call check for the same patient
         this.remove(knock.peer, true);
         const card = h('li', {class: 'knock'},
-            h('p', {class: 'knock-title'}, h('strong', {text: 'A patient is waiting'})),
+            h('p', {class: 'knock-title'}, h('strong', {text: knockTitle(knock)})),
             h('p', {class: 'knock-browser', text: browserText(knock)}),
             precheckList(knock.precheck),
             h('div', {class: 'knock-actions'},
@@ -48,7 +54,7 @@ export class Lobby {
                 h('button', {type: 'button', class: 'btn btn-quiet', testid: 'deny-button', text: 'Decline', on: {click: () => this.onDeny(knock.peer)}})));
         this.cards.set(knock.peer, card);
         this.listEl.append(card);
-        if (!update) announce('A patient is waiting to join.');
+        if (!update) announce(`${knockTitle(knock)} to join.`);
         this.onChange(this.cards.size);
     }
 

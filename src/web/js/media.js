@@ -92,6 +92,23 @@ export function describeMediaError(err, b = browserFamily()) {
     return {title: 'The camera or microphone could not start.', steps: ['Tap "Try again", or restart the browser.']};
 }
 
+/* A calm {title, text, steps} for a page that has a microphone but no camera: it joins with sound
+ * only, and is told why and how to bring the camera back. */
+export function describeCameraOnly(err, b = browserFamily()) {
+    const name = (err && err.name) || 'NotFoundError';
+    const text = 'You can still join: the others will hear you, but they will not see you.';
+    if (name === 'NotAllowedError' || name === 'PermissionDeniedError' || name === 'SecurityError') {
+        return {title: 'Your camera is blocked, so you will join with sound only.', text,
+            steps: permissionSteps(b).map((s) => s.replace(/Camera and Microphone|camera and microphone/g, 'the camera'))};
+    }
+    if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') {
+        return {title: 'Another app is using your camera, so you will join with sound only.', text,
+            steps: ['Close other apps that may use the camera, then tap "Try the camera again".']};
+    }
+    return {title: 'No camera was found, so you will join with sound only.', text,
+        steps: ['If you have a camera, plug it in, then tap "Try the camera again".']};
+}
+
 /* Events: 'stream' (MediaStream|null), 'change' ({muted, cameraOff}). */
 export class LocalMedia extends Emitter {
     constructor() {
@@ -110,6 +127,11 @@ export class LocalMedia extends Emitter {
         return Boolean(this.stream && this.stream.getVideoTracks().length);
     }
 
+    /* A microphone but no camera: the call goes on with sound only. */
+    get audioOnly() {
+        return this.hasAudio && !this.hasVideo;
+    }
+
     /* Asks for camera and microphone; falls back to whichever exists. Never throws: on failure
      * this.error holds the first error and stream is whatever could be had (maybe null). */
     async start() {
@@ -125,9 +147,9 @@ export class LocalMedia extends Emitter {
             stream = await navigator.mediaDevices.getUserMedia({audio: AUDIO, video: VIDEO});
         } catch (err) {
             this.error = err;
-            if (err.name !== 'NotAllowedError' && err.name !== 'SecurityError') {
-                stream = await this.tryOne({audio: AUDIO}) || await this.tryOne({video: VIDEO}) || await this.tryOne({video: true});
-            }
+            // Whatever still works: the microphone alone (a camera missing, busy or blocked joins
+            // with sound only), else a camera alone.
+            stream = await this.tryOne({audio: AUDIO}) || await this.tryOne({video: VIDEO}) || await this.tryOne({video: true});
         }
         this.stream = stream;
         this.apply();

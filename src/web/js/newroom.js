@@ -1,7 +1,9 @@
-// New consultations on the dashboard: the form (label, team, relay only), the patient link card,
-// and the links this tab made (kept in sessionStorage, so a reload can still show them).
+// New consultations on the dashboard: the form (label, team, people, relay only), the patient link
+// card with invites for others, and the links this tab made (kept in sessionStorage, so a reload
+// can still show them).
 import {h, show, fill, announce, copyText} from './ui.js';
 import {timeText} from './clock.js';
+import {InviteBox} from './invite.js';
 
 const LINKS_KEY = 'vc.rooms';
 
@@ -26,11 +28,12 @@ function saveLinks(all) {
  * (the REST call); onCreated(id) shows it; onSignedOut() runs on a 401.
  */
 export class NewRoom {
-    constructor(els, {create, onCreated, onSignedOut}) {
+    constructor(els, {create, onCreated, onSignedOut, invites}) {
         this.els = els;
         this.create = create;
         this.onCreated = onCreated;
         this.onSignedOut = onSignedOut;
+        this.invites = invites; // {createInvite(id, name), revokeInvite(id, invite)}: the REST calls
         this.shown = null; // the room whose link is on show: {id, host_url, guest_url, expires_at}
         els.form.addEventListener('submit', (ev) => {
             ev.preventDefault();
@@ -47,10 +50,10 @@ export class NewRoom {
     }
 
     async submit() {
-        const {button, error, label, relayOnly, teamRow, team} = this.els;
+        const {button, error, label, relayOnly, teamRow, team, capacity} = this.els;
         error.textContent = '';
         button.disabled = true;
-        const opts = {relay_only: relayOnly.checked};
+        const opts = {relay_only: relayOnly.checked, capacity: Number(capacity.value) || 2};
         if (label.value.trim()) opts.label = label.value.trim();
         if (!teamRow.hidden && team.value) opts.team = team.value;
         try {
@@ -100,10 +103,16 @@ export class NewRoom {
         if (!room) {
             show(card, false);
             fill(box);
+            fill(this.els.inviteSlot);
             return;
         }
         // A new element each time, so nothing can read a stale or empty link while this one loads.
         fill(box, h('a', {href: room.guest_url, testid: 'patient-link', target: '_blank', rel: 'noopener noreferrer', text: room.guest_url}));
+        const invite = new InviteBox({
+            make: (name) => this.invites.createInvite(room.id, name),
+            revoke: (inv) => this.invites.revokeInvite(room.id, inv),
+        });
+        fill(this.els.inviteSlot, invite.el);
         hostLink.href = room.host_url;
         expires.textContent = room.expires_at ? `Link valid until ${timeText(room.expires_at)}.` : '';
         show(card, true);

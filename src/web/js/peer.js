@@ -7,17 +7,21 @@ const DISCONNECTED_GRACE_MS = 1000;
 
 /*
  * signal.data is {description} or {candidate} (null: end of candidates). The peer already in the
- * room calls offer(); the newcomer only answers. Events: 'track' (MediaStream, stable for the
- * link's life), 'state' (RTCPeerConnectionState), 'recreated'.
+ * room calls offer(), which also opens the pair's data channel ("chat"); the newcomer only
+ * answers, and takes the channel from ondatachannel. Events: 'track' (MediaStream, stable for the
+ * link's life), 'state' (RTCPeerConnectionState), 'channel' (RTCDataChannel), 'recreated'.
+ * videoTrack is the video this side sends (the camera, a shared screen, or null: none).
  */
 export class PeerLink extends Emitter {
-    constructor({id, role, polite, iceServers, relayOnly, localStream, send}) {
+    constructor({id, role, polite, iceServers, relayOnly, localStream, videoTrack, send}) {
         super();
         this.id = id;
         this.role = role;
         this.polite = polite;
         this.config = {iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all', bundlePolicy: 'max-bundle'};
         this.localStream = localStream;
+        this.videoTrack = videoTrack === undefined ? null : videoTrack;
+        this.channel = null;
         this.sendData = send;
         this.remoteStream = new MediaStream();
         this.closed = false;
@@ -76,7 +80,15 @@ export class PeerLink extends Emitter {
         pc.onconnectionstatechange = () => {
             if (pc === this.pc) this.emit('state', pc.connectionState);
         };
+        pc.ondatachannel = ({channel}) => {
+            if (pc === this.pc && channel.label === 'chat') this.setChannel(channel);
+        };
         return pc;
+    }
+
+    setChannel(channel) {
+        this.channel = channel;
+        this.emit('channel', channel);
     }
 
     /* Our transceivers: one audio and one video, sending whatever local track we have. */
@@ -102,13 +114,22 @@ export class PeerLink extends Emitter {
     }
 
     localTrack(kind) {
+        if (kind === 'video') return this.videoTrack;
         if (!this.localStream) return null;
         return this.localStream.getTracks().find((t) => t.kind === kind) || null;
     }
 
     /* The first offer, made by the peer that was in the room first. */
     offer() {
+        this.setChannel(this.pc.createDataChannel('chat'));
         this.addLocalTransceivers(); // fires negotiationneeded
+    }
+
+    /* The DTLS fingerprints' SDPs, for the security code: {local, remote} (null until known). */
+    descriptions() {
+        const l = this.pc.currentLocalDescription || this.pc.localDescription;
+        const r = this.pc.currentRemoteDescription || this.pc.remoteDescription;
+        return {local: l ? l.sdp : null, remote: r ? r.sdp : null};
     }
 
     handle(data) {
@@ -192,6 +213,12 @@ export class PeerLink extends Emitter {
         }
     }
 
+    /* The video to send (a track, or null for none): replaced in place, no renegotiation. */
+    setVideoTrack(track) {
+        this.videoTrack = track;
+        this.setLocalStream(this.localStream);
+    }
+
     setLocalStream(stream) {
         this.localStream = stream;
         for (const t of this.pc.getTransceivers()) {
@@ -205,6 +232,7 @@ export class PeerLink extends Emitter {
     close() {
         this.closed = true;
         clearTimeout(this.restartTimer);
+        if (this.channel) this.channel.close();
         this.pc.close();
         for (const t of this.remoteStream.getTracks()) this.remoteStream.removeTrack(t);
     }

@@ -4,7 +4,7 @@ import {ReconnectingSocket} from './socket.js';
 const OUTBOX_MAX = 300;
 
 /* Messages after which the server is done with us: no reconnect. */
-const FINAL_TYPES = new Set(['room-ended', 'denied']);
+const FINAL_TYPES = new Set(['room-ended', 'denied', 'removed']);
 const FINAL_ERRORS = new Set(['invalid_token', 'room_full']);
 /* Errors to a join that mean "not now": reconnect with backoff and join again. */
 const RETRY_ERRORS = new Set(['rate_limited', 'unavailable']);
@@ -14,13 +14,15 @@ const RETRY_ERRORS = new Set(['rate_limited', 'unavailable']);
  * for a `message` message, which comes once, as 'message'); 'status' ('connecting' | 'open' |
  * 'reconnecting' | 'closed'). getPrecheck() supplies the precheck booleans sent with every token
  * join. store ({load, save, clear}, optional) keeps a waiting guest's resume token across a
- * reload of the page, so it keeps its place in the queue.
+ * reload of the page, so it keeps its place in the queue. name is the display name sent with
+ * every join (a resume too: a room taken over by another node has forgotten it).
  */
 export class SignalClient extends ReconnectingSocket {
-    constructor({token, room, getPrecheck, store}) {
+    constructor({token, room, getPrecheck, store, name = ''}) {
         super();
         this.token = token;
         this.room = room;
+        this.name = name;
         this.getPrecheck = getPrecheck || (() => undefined);
         this.store = store || null;
         this.resume = (this.store && this.store.load()) || null;
@@ -32,6 +34,7 @@ export class SignalClient extends ReconnectingSocket {
     opened() {
         const join = this.room ? {type: 'join', room: this.room} : {type: 'join', token: this.token};
         if (this.resume) join.resume = this.resume;
+        if (this.name) join.name = this.name;
         const precheck = this.room ? undefined : this.getPrecheck();
         if (precheck) join.precheck = precheck;
         this.rawSend(join);
