@@ -29,6 +29,10 @@ export const cfg = {
     amesEmail: process.env.VC_AMES_EMAIL || '',
     bellEmail: process.env.VC_BELL_EMAIL || '',
     resumeGrace: Number(process.env.VC_RESUME_GRACE || 0),
+    // vc-signal's metadata log, its own log and its data directory: the canary checks.
+    signalMeta: process.env.VC_SIGNAL_META || '',
+    signalLog: process.env.VC_SIGNAL_LOG || '',
+    dataDir: process.env.VC_DATA_DIR || '',
 };
 
 export const PHONE = { width: 390, height: 844 };
@@ -48,12 +52,16 @@ export function assert(cond, why) {
 
 // Never lets Playwright fetch a browser: Debian's chromium, fake camera and microphone, no network
 // beyond loopback and the machine's own address (the resolver maps every other name to nothing).
+// With VC_E2E_REAL_PERMISSIONS=1 (e2e_mesh.sh) Chromium's own permissions decide instead of the
+// fake UI that accepts every prompt: each party grants its camera and microphone (newParty), and
+// a test can take the camera away.
 export async function launchBrowser() {
+    const fakeUi = process.env.VC_E2E_REAL_PERMISSIONS === '1' ? [] : ['--use-fake-ui-for-media-stream'];
     return chromium.launch({
         executablePath: cfg.chromium,
         headless: true,
         timeout: 30000,
-        args: [
+        args: [...fakeUi,
             '--no-sandbox',
             '--disable-gpu',
             '--disable-dev-shm-usage',
@@ -63,7 +71,6 @@ export async function launchBrowser() {
             '--no-first-run',
             '--disable-quic',
             '--use-fake-device-for-media-stream',
-            '--use-fake-ui-for-media-stream',
             '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
         ],
     });
@@ -71,29 +78,47 @@ export async function launchBrowser() {
 
 // Runs in every page before its own scripts (CDP-injected, so the page's CSP does not apply):
 // keeps each WebSocket the page opens (so a test can drop it), the types of the messages sent on
-// it and the kind of each signal (offer, answer, candidate; never contents), each RTCPeerConnection with its iceTransportPolicy, and CSP violation
-// events.
+// it and the kind of each signal (offer, answer, candidate; never contents), each frame's length
+// both ways, the type and error code of each frame received, whether a frame held the test's
+// marker (window.__e2e.canary), each RTCPeerConnection with its iceTransportPolicy, and CSP
+// violation events.
 const INIT_SCRIPT = `(() => {
     const Native = window.WebSocket;
     const sockets = [];
     const sent = [];
     const pcs = [];
-    Object.defineProperty(window, '__e2e', { value: { sockets, sent, pcs, csp: [] }, enumerable: false });
+    const received = [];
+    const e2e = { sockets, sent, received, pcs, csp: [], canary: '' };
+    Object.defineProperty(window, '__e2e', { value: e2e, enumerable: false });
+    const marked = (data) => !!e2e.canary && typeof data === 'string' && data.includes(e2e.canary);
+    const size = (data) => (typeof data === 'string' ? data.length : data.byteLength || data.size || 0);
     function Wrapped(url, protocols) {
         const ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
         sockets.push(ws);
         const send = ws.send.bind(ws);
         ws.send = (data) => {
+            const base = { t: Date.now(), len: size(data), canary: marked(data) };
             try {
                 const m = JSON.parse(data);
                 const d = m.type === 'signal' && m.data && typeof m.data === 'object' ? m.data : null;
                 const kind = d ? (d.description ? d.description.type : 'candidate') : undefined;
-                sent.push({ type: m.type, resume: !!m.resume, kind, t: Date.now() });
+                sent.push({ ...base, type: m.type, resume: !!m.resume, kind, video: m.type === 'stats' ? m.video : undefined });
             } catch (e) {
-                sent.push({ type: '?', t: Date.now() });
+                sent.push({ ...base, type: '?' });
             }
             return send(data);
         };
+        ws.addEventListener('message', (ev) => {
+            const r = { t: Date.now(), len: size(ev.data), canary: marked(ev.data) };
+            try {
+                const m = JSON.parse(ev.data);
+                r.type = m.type;
+                r.code = m.code;
+            } catch (e) {
+                r.type = '?';
+            }
+            received.push(r);
+        });
         return ws;
     }
     Wrapped.prototype = Native.prototype;

@@ -1,11 +1,11 @@
 // Runs the browser tests one after another in one Chromium; prints "ok NAME" or "FAIL NAME: why"
-// for each, then "N passed, N failed". VC_ONLY=REGEX runs only the tests whose names match.
+// for each, then "N passed, N failed". VC_E2E_FILES names the test files (default: the call, the
+// clinic day and the screenshots); VC_ONLY=REGEX runs only the tests whose names match.
 import { launchBrowser, newParty, closeParties, reporter, Fail } from './lib.mjs';
-import { tests as callTests } from './test_call.mjs';
-import { tests as clinicTests } from './test_clinic.mjs';
-import { tests as screenTests } from './test_screens.mjs';
 
-const all = [...callTests, ...clinicTests, ...screenTests];
+const files = (process.env.VC_E2E_FILES || 'test_call.mjs test_clinic.mjs test_screens.mjs').split(/\s+/).filter(Boolean);
+const all = [];
+for (const f of files) all.push(...(await import(`./${f}`)).tests);
 const only = process.env.VC_ONLY ? new RegExp(process.env.VC_ONLY) : null;
 const results = reporter();
 const report = results.report;

@@ -2,12 +2,15 @@
 # Starts vc-turn and vc-signal on loopback and runs the browser tests (tests/e2e) against the web
 # pages in headless Debian Chromium driven by playwright-core; screenshots go to $VC_BUILD/screenshots.
 # Environment: VC_BUILD (default build); VC_ONLY=REGEX runs only the browser tests whose names match;
-# CHROMIUM (default /usr/bin/chromium).
+# CHROMIUM (default /usr/bin/chromium). A suite that runs other test files through this script
+# (e2e_mesh.sh) sets E2E_SUITE, E2E_FILES (test files in tests/e2e) and E2E_SHOTS (a subfolder of
+# the screenshots, its own).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # shellcheck disable=SC2034 # read by lib.sh
-SUITE=e2e
+SUITE=${E2E_SUITE:-e2e}
+E2E_FILES=${E2E_FILES:-test_call.mjs test_clinic.mjs test_screens.mjs}
 TESTS_DIR=tests/e2e
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 RESUME_GRACE=30
@@ -34,13 +37,13 @@ pick_ports
 sport=$(free_port) || die "no free TCP port found after 30 tries"
 
 LOGS_ABS=$(cd "$TEST_LOGS" && pwd)
-SHOTS=$(mkdir -p "$VC_BUILD/screenshots" && cd "$VC_BUILD/screenshots" && pwd)
+SHOTS=$(mkdir -p "$VC_BUILD/screenshots/${E2E_SHOTS:-}" && cd "$VC_BUILD/screenshots/${E2E_SHOTS:-}" && pwd)
 rm -f "$SHOTS"/*.png
-DATA_DIR=$LOGS_ABS/e2e-data
-TURN_META=$LOGS_ABS/e2e-turn-meta.log
-TURN_LOG=$LOGS_ABS/e2e-turn-server.log
-SIGNAL_META=$LOGS_ABS/e2e-signal-meta.log
-SIGNAL_LOG=$LOGS_ABS/e2e-signal-server.log
+DATA_DIR=$LOGS_ABS/$SUITE-data
+TURN_META=$LOGS_ABS/$SUITE-turn-meta.log
+TURN_LOG=$LOGS_ABS/$SUITE-turn-server.log
+SIGNAL_META=$LOGS_ABS/$SUITE-signal-meta.log
+SIGNAL_LOG=$LOGS_ABS/$SUITE-signal-server.log
 rm -rf "$DATA_DIR"
 mkdir -p "$DATA_DIR"
 : >"$TURN_META"
@@ -99,13 +102,14 @@ out=$WORK/node.out
             VC_EMAIL=$EMAIL VC_PASSWORD=$PASSWORD VC_SCREENSHOTS=$SHOTS VC_CHROMIUM=$CHROMIUM \
             VC_AMES_EMAIL=$AMES_EMAIL VC_BELL_EMAIL=$BELL_EMAIL \
             VC_SIGNAL_META=$SIGNAL_META VC_TURN_META=$TURN_META VC_RESUME_GRACE=$RESUME_GRACE \
-            timeout 360 "$NODE" run.mjs
+            VC_SIGNAL_LOG=$SIGNAL_LOG VC_DATA_DIR=$DATA_DIR VC_E2E_FILES=$E2E_FILES \
+            timeout 280 "$NODE" run.mjs
 ) 2>&1 | tee "$out"
-counts_from "$out" e2e_browser_tests
+counts_from "$out" "${SUITE}_browser_tests"
 
-stop_checked "$SIGNAL_PID" e2e_signal_exits_cleanly_on_sigterm "$SIGNAL_LOG"
-stop_checked "$TURN_PID" e2e_turn_exits_cleanly_on_sigterm "$TURN_LOG"
-check e2e_server_logs_have_no_sanitizer_report "see $SIGNAL_LOG and $TURN_LOG" \
+stop_checked "$SIGNAL_PID" "${SUITE}_signal_exits_cleanly_on_sigterm" "$SIGNAL_LOG"
+stop_checked "$TURN_PID" "${SUITE}_turn_exits_cleanly_on_sigterm" "$TURN_LOG"
+check "${SUITE}_server_logs_have_no_sanitizer_report" "see $SIGNAL_LOG and $TURN_LOG" \
     no_sanitizer_report "$SIGNAL_LOG" "$TURN_LOG"
 
 finish
