@@ -297,28 +297,47 @@ function pairsOf(page) {
 }
 
 async function relayOnly(t) {
-    const made = await api('POST', '/api/v1/rooms', { relay_only: true, capacity: 3, lobby: false, ttl: 600 });
+    const made = await api('POST', '/api/v1/rooms', { relay_only: true, capacity: 4, lobby: false, ttl: 600 });
     assert(made.status === 201, `POST /api/v1/rooms: ${made.status} ${made.text}`);
-    const inv = await api('POST', `/api/v1/rooms/${made.body.id}/invites`, { role: 'guest', name: 'Carer' });
-    assert(inv.status === 201, `POST invites: ${inv.status} ${inv.text}`);
+    const invites = [];
+    for (const name of ['Carer', 'Parent']) {
+        const inv = await api('POST', `/api/v1/rooms/${made.body.id}/invites`, { role: 'guest', name });
+        assert(inv.status === 201, `POST invites: ${inv.status} ${inv.text}`);
+        invites.push(inv.body.url);
+    }
     const parties = [];
     const pages = [];
-    for (const [name, url, size] of [['clinician', made.body.host_url, DESKTOP], ['patient', made.body.guest_url, PHONE], ['carer', inv.body.url, PHONE]]) {
+    const who = [['clinician', made.body.host_url, DESKTOP], ['patient', made.body.guest_url, PHONE], ['carer', invites[0], PHONE], ['parent', invites[1], PHONE]];
+    for (const [name, url, size] of who) {
         const p = await t.party(name, size);
         parties.push(p);
         pages.push([name, await joinAs(p, url)]);
     }
-    for (const [name, page] of pages) await allVideosFlowing(page, name, 2);
+    for (const [name, page] of pages) await allVideosFlowing(page, name, 3);
     for (const [name, page] of pages) {
         assert((await pathReads(page, ['direct', 'relayed'], 20000)) === 'relayed', `${name}: the path does not read relayed`);
         const pairs = await pairsOf(page);
-        assert(pairs.length === 2, `${name}: ${pairs.length} connected peer connections, want 2`);
+        assert(pairs.length === 3, `${name}: ${pairs.length} connected peer connections, want 3`);
         for (const p of pairs) {
             assert(p.policy === 'relay' && p.local === 'relay', `${name}: a pair with policy ${p.policy} and local ${p.local}`);
             const bad = p.remote.filter((c) => c !== 'relay');
             assert(bad.length === 0, `${name}: remote candidates of type ${bad.join(', ')} reached this page`);
         }
     }
+    await shoot(pages[0][1], 'mesh-four-relayed');
+
+    await t.check('mesh_a_dropped_guest_resumes_on_every_pair_of_four', async () => {
+        const patient = pages[1][1];
+        const t0 = await patient.evaluate(() => Date.now());
+        await patient.evaluate(() => {
+            for (const ws of window.__e2e.sockets) if (ws.readyState === WebSocket.OPEN) ws.close(4000, 'e2e: network dropped');
+        });
+        await waitFor(() => patient.evaluate((since) => window.__e2e.sent.some((m) => m.type === 'join' && m.resume && m.t > since), t0),
+            'the patient never resumed', 20000);
+        for (const [name, page] of pages) await allVideosFlowing(page, `${name} after the patient's resume`, 3, 20000);
+        const ended = await tid(patient, 'call-ended').filter({ visible: true }).count();
+        assert(ended === 0, 'the patient page ended instead of resuming');
+    });
     checkProblems(...parties);
     await api('DELETE', `/api/v1/rooms/${made.body.id}`);
 }
@@ -427,7 +446,7 @@ async function audioOnly(t) {
     await api('DELETE', `/api/v1/rooms/${made.body.id}`);
 }
 
-const SCREENS = ['mesh-invite', 'mesh-call-clinician', 'mesh-call-patient', 'mesh-security', 'mesh-chat', 'mesh-removed',
+const SCREENS = ['mesh-four-relayed', 'mesh-invite', 'mesh-call-clinician', 'mesh-call-patient', 'mesh-security', 'mesh-chat', 'mesh-removed',
     'mesh-audio-only-preview', 'mesh-audio-only-clinician', 'mesh-low-data'];
 
 async function screenshots() {
@@ -439,7 +458,7 @@ async function screenshots() {
 
 export const tests = [
     { name: 'mesh_three_people_invite_every_pair_chat_file_codes_remove', fn: threePeople, timeout: 120000 },
-    { name: 'mesh_relay_only_three_people_every_pair_relayed', fn: relayOnly, timeout: 60000 },
+    { name: 'mesh_relay_only_four_people_every_pair_relayed', fn: relayOnly, timeout: 90000 },
     { name: 'mesh_patient_without_camera_joins_with_sound_only', fn: audioOnly, timeout: 90000 },
     { name: 'mesh_screenshots_at_phone_and_desktop', fn: screenshots },
 ];
