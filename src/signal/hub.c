@@ -302,8 +302,9 @@ static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
             p = o;
     if (!p)
         return false;
-    if (m->name[0]) /* a room taken over by another node keeps no names: they come back here */
-        hub_member_name(p, m->name, NULL, NULL);
+    /* A room taken over by another node keeps no names: they come back with the resume. */
+    if (m->name[0] || (!p->name[0] && m->room[0]))
+        hub_member_name(p, m->name, NULL, m->room[0] ? s->clinician : NULL);
     bool was_away = p->state == HUB_AWAY;
     if (p->sess) { /* the old connection is not dead yet: this one replaces it */
         hub_close(h, p->sess, 4000, "replaced by a resumed connection");

@@ -262,3 +262,37 @@ TEST(hosts_invite_and_revoke_over_the_socket_and_guests_cannot)
     CHECK(got(&host, "error:unknown_invite"));
     world_free(&w);
 }
+
+TEST(a_clinician_joining_by_room_shows_their_account_name_even_after_a_resume)
+{
+    struct world w;
+    struct client clin, again, guest;
+    struct hub_room_opts o = {.ttl = 600, .capacity = 3, .lobby = false};
+    struct hub_room_info room;
+    struct hub_clinician c = {.id = "user:0123456789abcdef", .name = "Dr Ames"};
+    char buf[160], v[64];
+
+    world_init(&w);
+    CHECK_INT(hub_room_create(w.h, c.id, &o, &room), 0);
+    client_open(&w, &clin);
+    CHECK_INT(hub_session_set_clinician(w.h, clin.s, &c), 0);
+    snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"%s\"}", room.id);
+    say(&w, &clin, buf);
+    CHECK_STR(field_of(&clin, "joined", "name", v, sizeof(v)), "Dr Ames");
+    char resume[64];
+    field_of(&clin, "joined", "resume", resume, sizeof(resume));
+    arrive(&w, &guest, room.guest_token, NULL);
+    json_t *j = frame(&guest, 0);
+    CHECK_STR(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "peers"), 0), "name")),
+        "Dr Ames");
+    json_decref(j);
+    client_drop(&w, &clin);
+    client_open(&w, &again);
+    CHECK_INT(hub_session_set_clinician(w.h, again.s, &c), 0);
+    snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"%s\",\"resume\":\"%s\"}", room.id,
+             resume);
+    say(&w, &again, buf);
+    CHECK_STR(field_of(&again, "joined", "name", v, sizeof(v)), "Dr Ames");
+    world_free(&w);
+}

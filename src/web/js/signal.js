@@ -49,6 +49,8 @@ export class SignalClient extends ReconnectingSocket {
         if (msg.type === 'joined') {
             const resumed = Boolean(this.resume) && this.joined === false && this.everJoined;
             this.resume = msg.resume || null;
+            // The name the others see (typed, or the invite's): a resume sends it back.
+            if (typeof msg.name === 'string' && msg.name) this.name = msg.name;
             // In the call a reload starts afresh (the page says leave when it goes): only a
             // waiting guest's place is kept across one.
             if (this.store) this.store.clear();
