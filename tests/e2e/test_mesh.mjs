@@ -115,10 +115,11 @@ async function rawErrorFor(page, frame) {
 
 // Saves the file behind the page's newest Save link, as its user would: {size, sha} of what the
 // browser wrote to disk.
-async function downloadedHash(page) {
+async function downloadedHash(page, who) {
     const link = tid(page, 'chat-download').last();
-    await link.waitFor({ timeout: 40000 }).catch(() => {
-        throw new Fail('the file never arrived (no Save link)');
+    await link.waitFor({ timeout: 90000 }).catch(async () => {
+        const state = await tid(page, 'chat-item').last().innerText().catch(() => '(no chat item)');
+        throw new Fail(`${who}: the file never arrived (no Save link); its entry reads "${state.replace(/\s+/g, ' ')}"`);
     });
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), link.click()]);
     const buf = fs.readFileSync(await download.path());
@@ -204,13 +205,15 @@ async function threePeople(t) {
         const file = markedFile(MB5, canary);
         const path = `${os.tmpdir()}/scan-${tag}.bin`;
         fs.writeFileSync(path, file.buf);
+        const sentAt = Date.now();
         await tid(host, 'chat-file').setInputFiles(path);
         fs.unlinkSync(path);
         for (const [name, page] of [['patient', patient], ['interpreter', interp]]) {
-            const got = await downloadedHash(page);
+            const got = await downloadedHash(page, name);
             assert(got.size === MB5 && got.sha === file.sha, `${name}: the file arrived with ${got.size} bytes, SHA-256 ${got.sha}, want ${file.sha}`);
             assert(got.name === `scan-${tag}.bin`, `${name}: the file is saved as ${got.name}`);
         }
+        console.log(`#   the 5 MB file reached both pages in ${((Date.now() - sentAt) / 1000).toFixed(1)} s`);
         await shoot(patient, 'mesh-chat');
         const after = await Promise.all([host, patient, interp].map(socketTraffic));
         for (let k = 0; k < 3; k++) {
@@ -457,7 +460,7 @@ async function screenshots() {
 }
 
 export const tests = [
-    { name: 'mesh_three_people_invite_every_pair_chat_file_codes_remove', fn: threePeople, timeout: 120000 },
+    { name: 'mesh_three_people_invite_every_pair_chat_file_codes_remove', fn: threePeople, timeout: 180000 },
     { name: 'mesh_relay_only_four_people_every_pair_relayed', fn: relayOnly, timeout: 90000 },
     { name: 'mesh_patient_without_camera_joins_with_sound_only', fn: audioOnly, timeout: 90000 },
     { name: 'mesh_screenshots_at_phone_and_desktop', fn: screenshots },

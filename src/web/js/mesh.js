@@ -4,6 +4,8 @@ import {Emitter} from './emitter.js';
 import {PeerLink} from './peer.js';
 
 export const MAX_PEERS = 3; // other participants: 4 in a call at most in the browser
+// With two or more others, each gets its own copy of our video: at most this much each.
+const MESH_VIDEO_CAP = {maxBitrate: 600000, scaleResolutionDownBy: 2};
 
 /* "Clinician", "Patient" or "Guest" (someone who came with an invite). */
 export function roleLabel(person) {
@@ -121,6 +123,7 @@ export class Mesh extends Emitter {
         link.on('state', () => this.emit('state', id));
         link.on('channel', (ch) => this.emit('channel', id, ch));
         this.links.set(id, link);
+        this.capVideo();
         this.emit('peer-added', link);
         if (earlier) link.offer();
         return link;
@@ -138,7 +141,14 @@ export class Mesh extends Emitter {
         if (!link) return;
         link.close();
         this.links.delete(id);
+        this.capVideo();
         this.emit('peer-removed', id);
+    }
+
+    /* Two people: the camera as it comes. More: a cap on each copy (MESH_VIDEO_CAP). */
+    capVideo() {
+        const cap = this.links.size >= 2 ? MESH_VIDEO_CAP : null;
+        for (const link of this.links.values()) link.setVideoCap(cap);
     }
 
     /* The peer left the call. */

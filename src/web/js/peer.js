@@ -21,6 +21,7 @@ export class PeerLink extends Emitter {
         this.config = {iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all', bundlePolicy: 'max-bundle'};
         this.localStream = localStream;
         this.videoTrack = videoTrack === undefined ? null : videoTrack;
+        this.videoCap = null; // {maxBitrate, scaleResolutionDownBy} while the call has 3 or more
         this.channel = null;
         this.sendData = send;
         this.remoteStream = new MediaStream();
@@ -64,7 +65,9 @@ export class PeerLink extends Emitter {
             this.emit('track', this.remoteStream);
         };
         pc.onsignalingstatechange = () => {
-            if (pc === this.pc && pc.signalingState === 'stable' && pc.remoteDescription) this.settled = true;
+            if (pc !== this.pc || pc.signalingState !== 'stable' || !pc.remoteDescription) return;
+            this.settled = true;
+            this.applyVideoCap();
         };
         pc.oniceconnectionstatechange = () => {
             if (pc !== this.pc) return;
@@ -210,6 +213,31 @@ export class PeerLink extends Emitter {
             this.pc.setConfiguration({...this.pc.getConfiguration(), iceServers});
         } catch (err) {
             console.warn('setConfiguration', err);
+        }
+    }
+
+    /* Caps the video this pair sends (null: no cap), so that a mesh of four stays within what a
+     * phone's uplink and CPU can carry: every other participant gets its own copy. */
+    setVideoCap(cap) {
+        const changed = JSON.stringify(cap) !== JSON.stringify(this.videoCap);
+        this.videoCap = cap;
+        if (changed) this.applyVideoCap(true);
+    }
+
+    async applyVideoCap(force = false) {
+        const cap = this.videoCap;
+        if (!cap && !force) return;
+        for (const t of this.pc.getTransceivers()) {
+            if (t.stopped || !t.receiver.track || t.receiver.track.kind !== 'video') continue;
+            const p = t.sender.getParameters();
+            if (!p.encodings || !p.encodings.length) continue;
+            const e = p.encodings[0];
+            if (cap) Object.assign(e, cap);
+            else {
+                delete e.maxBitrate;
+                e.scaleResolutionDownBy = 1;
+            }
+            await t.sender.setParameters(p).catch((err) => console.warn('setParameters', err));
         }
     }
 
