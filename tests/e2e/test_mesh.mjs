@@ -115,11 +115,12 @@ async function rawErrorFor(page, frame) {
 
 // Saves the file behind the page's newest Save link, as its user would: {size, sha} of what the
 // browser wrote to disk.
-async function downloadedHash(page, who) {
+async function downloadedHash(page, who, sender) {
     const link = tid(page, 'chat-download').last();
     await link.waitFor({ timeout: 90000 }).catch(async () => {
         const state = await tid(page, 'chat-item').last().innerText().catch(() => '(no chat item)');
-        throw new Fail(`${who}: the file never arrived (no Save link); its entry reads "${state.replace(/\s+/g, ' ')}"`);
+        const err = await sender.locator('[data-testid="chat-panel"] .form-error').first().innerText().catch(() => '');
+        throw new Fail(`${who}: the file never arrived (no Save link); its last entry reads "${state.replace(/\s+/g, ' ')}"; the sender says "${err}"`);
     });
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), link.click()]);
     const buf = fs.readFileSync(await download.path());
@@ -206,14 +207,14 @@ async function threePeople(t) {
         const path = `${os.tmpdir()}/scan-${tag}.bin`;
         fs.writeFileSync(path, file.buf);
         const sentAt = Date.now();
-        await tid(host, 'chat-file').setInputFiles(path);
-        fs.unlinkSync(path);
+        await tid(host, 'chat-file').setInputFiles(path); // the browser reads it later: keep it till the end
         for (const [name, page] of [['patient', patient], ['interpreter', interp]]) {
-            const got = await downloadedHash(page, name);
+            const got = await downloadedHash(page, name, host);
             assert(got.size === MB5 && got.sha === file.sha, `${name}: the file arrived with ${got.size} bytes, SHA-256 ${got.sha}, want ${file.sha}`);
             assert(got.name === `scan-${tag}.bin`, `${name}: the file is saved as ${got.name}`);
         }
         console.log(`#   the 5 MB file reached both pages in ${((Date.now() - sentAt) / 1000).toFixed(1)} s`);
+        fs.unlinkSync(path);
         await shoot(patient, 'mesh-chat');
         const after = await Promise.all([host, patient, interp].map(socketTraffic));
         for (let k = 0; k < 3; k++) {
