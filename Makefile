@@ -17,6 +17,23 @@ CFLAGS += -std=gnu11 $(OPT) $(WARN) $(SAN) -fno-strict-aliasing -MMD -MP $(PKG_C
 LDFLAGS += $(SAN)
 LDLIBS += $(PKG_LIBS) -lpthread
 
+# eBPF (src/bpf/*.bpf.c): compiled with clang -target bpf, embedded into vc-turn as skeletons that
+# `bpftool gen skeleton` writes into $(BUILD)/bpf, loaded with libbpf. Without clang, bpftool or
+# libbpf (or with HAVE_BPF=0) vc-turn builds without them and relays in user space only.
+BPF_CLANG ?= clang
+BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
+HAVE_BPF ?= $(shell pkg-config --exists libbpf 2>/dev/null && command -v $(BPF_CLANG) >/dev/null \
+	&& [ -x $(BPFTOOL) ] && echo 1 || echo 0)
+BPF_SRCS := $(wildcard src/bpf/*.bpf.c)
+BPF_SKELS := $(patsubst src/bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+ifeq ($(HAVE_BPF),1)
+CPPFLAGS += -DVC_HAVE_BPF -I$(BUILD)/bpf
+BPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null)
+else
+BPF_SKELS :=
+endif
+CPPFLAGS += -Isrc/bpf
+
 # Libraries: common helpers, the STUN codec, the TURN protocol core (no sockets), the daemon.
 LIB_COMMON := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/common/*.c))
 LIB_STUN := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/stun/*.c))
@@ -99,13 +116,24 @@ $(OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# The skeletons: the object, compiled for the BPF target, embedded in a header.
+$(BUILD)/bpf/%.bpf.o: src/bpf/%.bpf.c $(wildcard src/bpf/*.h)
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) -target bpf -mcpu=v3 -O2 -g -Wall -Isrc/bpf \
+		-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu) -c -o $@ $<
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
+
+$(OBJ)/turnd/steer.o $(OBJ)/turnd/fastpath.o: $(BPF_SKELS)
+
 $(OBJ)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -c -o $@ $<
 
 $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BPF_LIBS) $(LDLIBS)
 
 $(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)

@@ -4,12 +4,13 @@
 set -eu
 group=${1:-run}
 build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libpq-dev libwebsockets-dev
-    libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev libcurl4-openssl-dev)
+    libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev libcurl4-openssl-dev
+    clang libbpf-dev bpftool)
 # `make deb`: dpkg-buildpackage with debhelper; adduser for the package's postinst.
 deb=(debhelper dpkg-dev fakeroot adduser)
 case $group in
     run) pkgs=("${build[@]}") ;;
-    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate clang libclang-rt-14-dev
+    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate ethtool libclang-rt-14-dev
         redis-server haproxy nftables postgresql man-db groff-base "${deb[@]}") ;;
     cluster) pkgs=("${build[@]}" redis-server haproxy curl postgresql) ;;
     lint) pkgs=(clang-format git) ;;

@@ -854,8 +854,8 @@ int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engin
                     cfg->n_listen, cfg->n_listen == 1 ? "address" : "addresses");
     }
     /* Before any thread starts: none of them ever loads a program. */
-    if ((r = turnd_steer_drop_capability()) < 0)
-        log_msg(LOG_LEVEL_WARN, "cannot give up CAP_BPF: %s", strerror(-r));
+    if ((r = turnd_bpf_drop_capabilities()) < 0)
+        log_msg(LOG_LEVEL_WARN, "cannot give up CAP_BPF and CAP_NET_ADMIN: %s", strerror(-r));
     for (unsigned i = 0; i < e->n; i++) {
         r = -pthread_create(&e->workers[i]->thread, NULL, engine_run, e->workers[i]);
         if (r < 0) {

@@ -99,9 +99,17 @@ int turnd_steer_set(struct turnd_steer *s, const union vc_addr *client, unsigned
 /* client goes back to the hash. */
 void turnd_steer_clear(struct turnd_steer *s, const union vc_addr *client);
 void turnd_steer_free(struct turnd_steer *s);
-/* Gives up CAP_BPF (which only turnd_steer_new() needs) for this thread and the threads it
- * starts afterwards: 0, or -errno. */
-int turnd_steer_drop_capability(void);
+
+/* bpfload.c: what the eBPF loaders (steer.c, fastpath.c) share. turnd_bpf_quiet() routes
+ * libbpf's messages into a buffer whose last line turnd_bpf_last_error() returns (for the
+ * start-up log); start-up only. */
+void turnd_bpf_quiet(void);
+const char *turnd_bpf_last_error(void);
+/* True if this thread holds capability cap (CAP_BPF, CAP_NET_ADMIN ...) in its effective set. */
+bool turnd_bpf_capable(unsigned cap);
+/* Gives up CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (which only loading and attaching programs
+ * needs) for this thread and the threads it starts afterwards: 0, or -errno. */
+int turnd_bpf_drop_capabilities(void);
 
 struct turnd_engine;
 
