@@ -88,6 +88,31 @@ struct turn_server;
 struct turn_worker;
 struct turn_alloc;
 
+/* For an I/O layer that relays bound channels in the kernel (the fast path): one allocation's
+ * relaying state. Only peers the peer policy allowed are ever in it (a channel is bound only
+ * after the check), and user space stays the authority: the kernel forwards a channel only
+ * until expires_ms and leaves everything else to the core. */
+#define TURN_FAST_CHANNELS 16
+struct turn_fast_view {
+    uint64_t id;                      /* the allocation's, as logged */
+    const struct turn_client *client; /* borrowed */
+    union vc_addr relay;              /* the relay socket's own address */
+    uint64_t bps;                     /* the cap now (0: none) */
+    int slot;                         /* the I/O layer's handle from fast_sync, or -1 */
+    unsigned n;
+    struct turn_fast_chan {
+        uint16_t number;
+        union vc_addr peer;
+        uint64_t expires_ms; /* the earliest of the channel's, its permission's and the
+                                allocation's expiry (monotonic ms); 0 without a permission */
+    } chans[TURN_FAST_CHANNELS];
+};
+
+/* What the kernel relayed for an allocation, added to its turn.free counts. */
+struct turn_fast_counts {
+    uint64_t packets_to_peer, bytes_to_peer, packets_to_client, bytes_to_client;
+};
+
 /* What the core needs from the I/O layer. Every call is made on the worker's own thread. */
 struct turn_io_ops {
     /* Opens a UDP socket of family bound to ip and a free port in [port_min, port_max], and
@@ -116,6 +141,17 @@ struct turn_io_ops {
     /* Sends a STUN message or ChannelData to a client (may queue; the bytes are copied). */
     int (*send_client)(struct turn_worker *w, const struct turn_client *c, const uint8_t *buf,
                        size_t len);
+    /* The fast path, all optional (NULL: everything is relayed here). fast_sync: v's channels,
+     * permissions, lifetime or cap changed; returns the slot of its kernel state (>= 0) and
+     * points *budget at the cap's word the kernel charges too (see turn_alloc_charge), or -1
+     * when the kernel does not relay for it. fast_unbind: channel number to peer left the
+     * allocation (rebound or pruned). fast_free: the allocation ends; forget its kernel state
+     * and add what the kernel relayed for it to *c. */
+    int (*fast_sync)(struct turn_worker *w, const struct turn_fast_view *v, uint64_t **budget);
+    void (*fast_unbind)(struct turn_worker *w, const struct turn_fast_view *v, uint16_t number,
+                        const union vc_addr *peer);
+    void (*fast_free)(struct turn_worker *w, const struct turn_fast_view *v,
+                      struct turn_fast_counts *c);
 };
 
 /* Creates the shared state. Takes a copy of settings (the pointers in it stay borrowed).

@@ -82,9 +82,11 @@ void turn_worker_set_clock(struct turn_worker *w, uint64_t mono_ms, int64_t unix
     w->now_unix = unix_s;
     /* The quiescent point: nothing from the previous generation is used after this load. */
     const struct turn_live *cur = __atomic_load_n(&w->srv->live, __ATOMIC_SEQ_CST);
-    if (cur != w->cur)
+    if (cur != w->cur) {
         turn_auth_forget_keys(w); /* a rotated secret's keys go with it */
-    w->cur = cur;
+        w->cur = cur;
+        turn_fast_resync(w); /* the kernel's copy of the cap */
+    }
 }
 
 uint64_t turn_worker_random(struct turn_worker *w)
@@ -129,10 +131,9 @@ struct turn_alloc *turn_alloc_new(struct turn_worker *w, const struct turn_clien
     w->free_list = a->next;
     memset(a, 0, sizeof(*a));
     a->relay_fd = -1;
+    a->fast_slot = -1;
     a->client = *c;
     a->created_ms = w->now_ms;
-    a->bw_last_ms = w->now_ms;
-    a->bw_tokens = w->cur->set.bps / 8;
     a->id = turn_worker_random(w);
     size_t bucket = tuple_bucket(w, c);
     a->hash_next = w->buckets[bucket];
@@ -167,6 +168,7 @@ void turn_alloc_free(struct turn_worker *w, struct turn_alloc *a, const char *wh
 {
     alloc_unlink(w, a);
     if (a->relay_fd >= 0) {
+        turn_fast_free(w, a);
         w->ops->relay_close(w, a->relay_fd);
         turn_uncharge(w->srv, turn_user_quota_key(a->user_digest), 1);
         TURN_STAT_ADD(w, allocations, -1);
@@ -300,7 +302,8 @@ struct turn_channel *turn_chan_by_peer(struct turn_alloc *a, const union vc_addr
 
 /* Binds or refreshes number <-> peer. -EEXIST if either is bound (or still quarantined) to
  * something else, -ENOSPC when the table is full. */
-int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *peer, uint64_t now)
+int turn_chan_bind(struct turn_worker *w, struct turn_alloc *a, uint16_t number,
+                   const union vc_addr *peer, uint64_t now)
 {
     struct turn_channel *slot = NULL, *free_slot = NULL;
 
@@ -323,6 +326,8 @@ int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *p
         if (a->nchans == TURN_MAX_CHANNELS)
             return -ENOSPC;
         slot = &a->chans[a->nchans++];
+    } else if (slot->number != number || !addr_equal(&slot->peer, peer)) {
+        turn_fast_unbind(w, a, slot); /* a quarantined binding's slot, reused */
     }
     slot->number = number;
     slot->peer = *peer;
@@ -333,21 +338,24 @@ int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *p
 bool turn_alloc_charge(struct turn_worker *w, struct turn_alloc *a, size_t len)
 {
     uint64_t rate = w->cur->set.bps / 8; /* bytes per second; one second of burst */
+    uint64_t *tat = a->bw_shared ? a->bw_shared : &a->bw_tat;
+    uint64_t now = w->now_ms * 1000000, seen, base, cost;
 
     if (rate == 0)
         return true;
-    if (w->now_ms > a->bw_last_ms) {
-        a->bw_tokens += (w->now_ms - a->bw_last_ms) * rate / 1000;
-        a->bw_last_ms = w->now_ms;
+    cost = (uint64_t)len * 1000000000 / rate;
+    seen = __atomic_load_n(tat, __ATOMIC_RELAXED);
+    /* The kernel charges a shared word too: a few tries at the swap, as it makes. */
+    for (int i = 0; i < 4; i++) {
+        base = seen > now ? seen : now;
+        if (base + cost > now + TURN_BURST_NS)
+            break;
+        if (__atomic_compare_exchange_n(tat, &seen, base + cost, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return true;
     }
-    if (a->bw_tokens > rate)
-        a->bw_tokens = rate;
-    if (a->bw_tokens < len) {
-        TURN_STAT_ADD(w, bandwidth_dropped, 1);
-        return false;
-    }
-    a->bw_tokens -= len;
-    return true;
+    TURN_STAT_ADD(w, bandwidth_dropped, 1);
+    return false;
 }
 
 void turn_worker_tick(struct turn_worker *w)
@@ -367,7 +375,7 @@ void turn_worker_tick(struct turn_worker *w)
             a->nperms--;
         while (a->nchans &&
                a->chans[a->nchans - 1].expires_ms + TURN_CHANNEL_QUARANTINE_MS <= w->now_ms)
-            a->nchans--;
+            turn_fast_unbind(w, a, &a->chans[--a->nchans]);
     }
 }
 

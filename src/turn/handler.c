@@ -243,6 +243,7 @@ static void handle_refresh(struct turn_worker *w, const struct turn_client *c,
     } else {
         want = granted_lifetime(w, m);
         a->expires_ms = w->now_ms + (uint64_t)want * 1000;
+        turn_fast_sync(w, a);
     }
     turn_reply_start(&r, m, STUN_SUCCESS, auth);
     stun_build_u32(&r.b, TURN_ATTR_LIFETIME, want);
@@ -284,6 +285,7 @@ static void handle_create_permission(struct turn_worker *w, const struct turn_cl
     for (unsigned i = 0; i < n; i++)
         if (turn_perm_install(a, &peers[i], w->now_ms) < 0)
             return turn_reply_error(w, c, m, auth, 508);
+    turn_fast_sync(w, a); /* every peer passed the policy above */
     turn_reply_start(&r, m, STUN_SUCCESS, auth);
     turn_reply_send(w, c, &r);
 }
@@ -308,11 +310,12 @@ static void handle_channel_bind(struct turn_worker *w, const struct turn_client 
     int code = checked_peer(w, a, m, pa, &peer);
     if (code)
         return turn_reply_error(w, c, m, auth, code);
-    int rc = turn_chan_bind(a, number, &peer, w->now_ms);
+    int rc = turn_chan_bind(w, a, number, &peer, w->now_ms);
     if (rc == 0)
         rc = turn_perm_install(a, &peer, w->now_ms);
     if (rc < 0)
         return turn_reply_error(w, c, m, auth, rc == -EEXIST ? 400 : 508);
+    turn_fast_sync(w, a); /* peer passed the policy above */
     turn_reply_start(&r, m, STUN_SUCCESS, auth);
     turn_reply_send(w, c, &r);
 }

@@ -37,6 +37,8 @@
 #define TURN_AUTH_LOG_PER_SEC 20
 /* Entries (a power of two) of the worker's cache of verified long-term keys by username. */
 #define TURN_KEY_CACHE 64
+/* The --bps cap lets one second of the rate through at once. */
+#define TURN_BURST_NS 1000000000ULL
 
 struct turn_perm {
     union vc_addr ip;
@@ -61,7 +63,11 @@ struct turn_alloc {
     uint64_t id;
     uint64_t token; /* RESERVATION-TOKEN answered to its Allocate (0: none), for retransmissions */
     uint64_t created_ms, expires_ms;
-    uint64_t bw_tokens, bw_last_ms;
+    /* The --bps cap (GCRA): the time by which everything sent so far would have gone at the
+     * cap, in monotonic ns; its own word, or the one the kernel charges too (bw_shared). */
+    uint64_t bw_tat;
+    uint64_t *bw_shared; /* borrowed from the I/O layer while fast_slot >= 0 */
+    int fast_slot;       /* the I/O layer's handle for the kernel's state, or -1 */
     uint64_t packets_to_peer, packets_to_client, bytes_to_peer, bytes_to_client;
     struct turn_perm perms[TURN_MAX_PERMS];
     struct turn_channel chans[TURN_MAX_CHANNELS];
@@ -233,9 +239,18 @@ int turn_perm_install(struct turn_alloc *a, const union vc_addr *ip, uint64_t no
 struct turn_channel *turn_chan_by_number(struct turn_alloc *a, uint16_t number, uint64_t now);
 struct turn_channel *turn_chan_by_peer(struct turn_alloc *a, const union vc_addr *peer,
                                        uint64_t now);
-int turn_chan_bind(struct turn_alloc *a, uint16_t number, const union vc_addr *peer, uint64_t now);
+int turn_chan_bind(struct turn_worker *w, struct turn_alloc *a, uint16_t number,
+                   const union vc_addr *peer, uint64_t now);
 /* Takes len bytes from the allocation's bandwidth budget; false if over the cap. */
 bool turn_alloc_charge(struct turn_worker *w, struct turn_alloc *a, size_t len);
 uint64_t turn_worker_random(struct turn_worker *w);
+
+/* fast.c: the fast path's hooks (no-ops without the ops). After a's channels, permissions or
+ * lifetime changed, after a channel left it, before it is freed (counts added to a's), and
+ * for every allocation when the settings (the cap) changed. */
+void turn_fast_sync(struct turn_worker *w, struct turn_alloc *a);
+void turn_fast_unbind(struct turn_worker *w, struct turn_alloc *a, const struct turn_channel *ch);
+void turn_fast_free(struct turn_worker *w, struct turn_alloc *a);
+void turn_fast_resync(struct turn_worker *w);
 
 #endif

@@ -487,6 +487,9 @@ static const struct turn_io_ops engine_ops = {
     .relay_dont_fragment = turnd_relay_dont_fragment,
     .send_peer = engine_send_peer,
     .send_client = engine_send_client,
+    .fast_sync = turnd_kpath_sync,
+    .fast_unbind = turnd_kpath_unbind,
+    .fast_free = turnd_kpath_free,
 };
 
 /* --- TCP and TLS --- */
@@ -844,6 +847,7 @@ int turnd_engine_start(const struct turnd_engine_config *cfg, struct turnd_engin
             goto fail;
         }
     }
+    turnd_kpath_start(e);
     if (e->n > 1 && cfg->colocate_pairs) {
         char why[256] = "";
 
@@ -907,6 +911,7 @@ void turnd_engine_free(struct turnd_engine *e)
     turnd_pair_free(e);
     for (unsigned i = 0; i < e->n; i++)
         engine_worker_free(e->workers[i]);
+    turnd_fast_free(e->fast); /* after the workers: freeing an allocation reads its counters */
     free(e->workers);
     free(e);
 }
@@ -927,6 +932,8 @@ void turnd_engine_totals(const struct turnd_engine *e, struct turnd_totals *t)
         t->batch_sum += __atomic_load_n(&w->batch_sum, __ATOMIC_RELAXED);
     }
     t->tcp_connections = atomic_load_explicit(&e->conns, memory_order_relaxed);
+    if (e->fast)
+        turnd_fast_totals(e->fast, &t->fast);
     t->draining = turn_server_draining(e->cfg.server);
 }
 

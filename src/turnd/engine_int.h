@@ -92,6 +92,7 @@ struct turnd_engine {
     atomic_ulong conns;
     _Atomic(SSL_CTX *) tls;        /* what new TLS connections use; replaced on reload */
     struct turnd_pairing *pairing; /* NULL unless relayed pairs are co-located */
+    struct turnd_fast *fast;       /* NULL: everything is relayed in user space */
 };
 
 /* engine.c, for pair.c: watching a relay socket (level-triggered, so datagrams queued while no
@@ -117,6 +118,15 @@ int turnd_relay_adopt(struct turn_worker *tw, struct turn_alloc *alloc, int rese
                       const union vc_addr *bound);
 void turnd_reserved_close(struct turn_worker *tw, int reserved);
 int turnd_relay_dont_fragment(struct turn_worker *tw, int relay);
+
+/* kpath.c: loads the kernel fast path unless the config turned it off, logging which path
+ * vc-turn relays on and why; then the core's fast-path ops (struct turn_io_ops). */
+void turnd_kpath_start(struct turnd_engine *e);
+int turnd_kpath_sync(struct turn_worker *tw, const struct turn_fast_view *v, uint64_t **budget);
+void turnd_kpath_unbind(struct turn_worker *tw, const struct turn_fast_view *v, uint16_t number,
+                        const union vc_addr *peer);
+void turnd_kpath_free(struct turn_worker *tw, const struct turn_fast_view *v,
+                      struct turn_fast_counts *c);
 
 /* pair.c. Start-up gives every worker an inbox and steers each listening address with eBPF:
  * 0, or -errno with the reason in err (then nothing is co-located). */

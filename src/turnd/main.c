@@ -41,6 +41,7 @@ struct main_config {
     long long bps;
     long long threads;
     bool colocate_pairs;
+    bool kernel_path;
     char *metrics;
     char *log;
     char *log_level;
@@ -115,6 +116,10 @@ static const struct cfg_option main_options[] = {
         NULL),
     OPT("colocate-pairs", CFG_BOOL, 0, 1, "true", colocate_pairs,
         "move one of two allocations relaying to each other to the other's thread (eBPF)", NULL),
+    OPT("kernel-path", CFG_BOOL, 0, 1, "true", kernel_path,
+        "relay bound IPv4 UDP channels in the kernel (eBPF at tc ingress) where the kernel "
+        "(6.6+) and the capabilities (CAP_BPF, CAP_NET_ADMIN at start) allow",
+        NULL),
     OPT("metrics", CFG_STR, 0, 0, NULL, metrics, "Prometheus endpoint ADDR:PORT (default: none)",
         daemon_check_addr, "ADDR:PORT"),
     OPT("log", CFG_STR, 0, 0, "-", log, "metadata log file, - for stdout", NULL, "FILE"),
@@ -442,7 +447,7 @@ static const char *const main_restart_keys[] = {
     "listen",         "tls-listen", "relay-ip",       "relay-ip6",
     "external-ip",    "ports",      "realm",          "threads",
     "colocate-pairs", "metrics",    "nonce-lifetime", "max-connections",
-    "idle-timeout",   "log",
+    "idle-timeout",   "log",        "kernel-path",
 };
 
 static bool main_same_str(const char *a, const char *b)
@@ -638,6 +643,7 @@ static int main_serve(struct main_state *st, const struct main_config *c, int ar
         .max_connections = (unsigned)c->max_connections,
         .idle_timeout_s = (unsigned)c->idle_timeout,
         .colocate_pairs = c->colocate_pairs,
+        .kernel_path = c->kernel_path,
     };
     char err[512] = "";
     sigset_t set;

@@ -111,6 +111,46 @@ bool turnd_bpf_capable(unsigned cap);
  * needs) for this thread and the threads it starts afterwards: 0, or -errno. */
 int turnd_bpf_drop_capabilities(void);
 
+/* route.c: a rtnetlink socket (the caller owns it), and the device the kernel would send an
+ * IPv4 datagram from src to dst (network order) through: 0 with *ifindex (0 when dst is this
+ * host), or -errno (-EHOSTUNREACH: no unicast route). */
+int turnd_route_open(void);
+int turnd_route_get(int fd, uint32_t src, uint32_t dst, unsigned *ifindex);
+
+/* fastpath.c: the kernel fast path (src/bpf/relay.bpf.c at tc ingress, through tcx links). */
+#define TURND_FAST_WORKERS 256
+#define TURND_FAST_LINKS 32
+struct turnd_fast;
+struct turnd_fast_config {
+    unsigned workers, max_allocations;
+    const union vc_addr *listen; /* borrowed: the UDP listening addresses */
+    unsigned n_listen;
+    union vc_addr relay_ip4; /* AF_UNSPEC: none */
+};
+/* What the kernel relayed in all, for the metrics. */
+struct turnd_fast_totals {
+    bool on;
+    uint64_t packets, bytes, bps_dropped, passed_expired;
+};
+/* Loads and attaches the program to lo and each interface holding one of the relay's IPv4
+ * addresses (every one, for a wildcard listener): 0, or -errno with why it cannot (an old
+ * kernel, a missing capability, the verifier's complaint) in why. */
+int turnd_fast_start(const struct turnd_fast_config *cfg, struct turnd_fast **out, char *why,
+                     size_t whylen);
+/* The interfaces it is attached to, for the log ("lo, eth0"). */
+const char *turnd_fast_interfaces(const struct turnd_fast *f);
+/* Detaches and unloads: with vc-turn's last reference the maps go too. */
+void turnd_fast_free(struct turnd_fast *f);
+/* The core's fast-path ops (struct turn_io_ops), from worker thread worker: see there. */
+int turnd_fast_sync(struct turnd_fast *f, unsigned worker, const struct turn_fast_view *v,
+                    uint64_t **budget);
+void turnd_fast_unbind(struct turnd_fast *f, const struct turn_fast_view *v, uint16_t number,
+                       const union vc_addr *peer);
+void turnd_fast_release(struct turnd_fast *f, const struct turn_fast_view *v,
+                        struct turn_fast_counts *c);
+/* Sums the kernel's counters (any thread). */
+void turnd_fast_totals(const struct turnd_fast *f, struct turnd_fast_totals *t);
+
 struct turnd_engine;
 
 /* One TCP or TLS connection (the core sees it as the opaque struct turn_stream). Owned by its
@@ -143,6 +183,7 @@ struct turnd_totals {
     uint64_t batch_sum; /* datagrams received by recvmmsg, for the histogram's _sum */
     uint64_t tcp_connections;
     bool draining;
+    struct turnd_fast_totals fast; /* what the kernel relayed (on: the kernel path is on) */
 };
 
 struct turnd_engine_config {
@@ -156,6 +197,7 @@ struct turnd_engine_config {
     unsigned max_connections;
     unsigned idle_timeout_s; /* a connection without an allocation closes after this */
     bool colocate_pairs;     /* move one half of a relayed pair to the other's worker */
+    bool kernel_path;        /* relay bound channels in the kernel where it can (fastpath.c) */
 };
 
 /* engine.c: creates the workers and binds every listening socket (so a bind error stops start-up,
