@@ -13,7 +13,7 @@
 #                   vc-load, or flood (bench/tools/flood.c)
 #   BENCH_CALLS_CAP seconds one vc-load call ramp may take (default 90)
 #   BENCH_ONLY      space-separated subset of: flows allocrate flood rate latency alloc memory
-#                   calls budget signal conns joins watch
+#                   calls budget kernel signal conns joins watch
 #   BENCH_CALLS_CPU the `budget` workload's CPU share for each server, in % of one core
 #                   (default 10)
 #   BENCH_SIGNAL_CONNS  WebSocket clients held per round of `conns` (default 5000)
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DURATION:-5}
 CALLS_CAP=${BENCH_CALLS_CAP:-90}
-ONLY=${BENCH_ONLY:-flows allocrate flood rate latency alloc memory calls budget signal conns joins watch}
+ONLY=${BENCH_ONLY:-flows allocrate flood rate latency alloc memory calls budget kernel signal conns joins watch}
 CALLS_CPU=${BENCH_CALLS_CPU:-10}
 SIG_CONNS=${BENCH_SIGNAL_CONNS:-5000}
 SIG_BIG=${BENCH_SIGNAL_BIG:-20000}
@@ -141,13 +141,18 @@ wait_stun() {
     return 1
 }
 
-# start_vc THREADS: vc-turn on $VC_PORT; sets VC_PID. THREADS empty = the default (one per CPU).
+# start_vc THREADS [MODE [ARGS...]]: vc-turn on $VC_PORT; sets VC_PID. THREADS empty = the default
+# (one per CPU); MODE below; ARGS are added (the kernel race turns the kernel path off with them,
+# which is otherwise on wherever the machine allows it).
 start_vc() {
-    local threads=$1 argv
+    local threads=$1 mode=${2:-} argv
+    shift
+    [ $# -gt 0 ] && shift
     argv=(build/bin/vc-turn --listen "$HOST:$VC_PORT" --relay-ip "$HOST" --ports "$VC_RELAY"
         --realm vc --secret "$SECRET" --allow-peer 127.0.0.0/8 --log "$RAW/vc-turn-meta.log")
     # "defaults": vc-turn as shipped (its limits on); else coturn's defaults (no limits).
-    [ "${2:-}" = defaults ] || argv+=(--bps 0 --unauth-rate 1000000 --user-quota 1000000)
+    [ "$mode" = defaults ] || argv+=(--bps 0 --unauth-rate 1000000 --user-quota 1000000)
+    argv+=("$@")
     [ -n "$threads" ] && argv+=(--threads "$threads")
     "${argv[@]}" >>"$RAW/vc-turn.log" 2>&1 &
     VC_PID=$!
@@ -275,11 +280,12 @@ json_get() {
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
 
-# load_rate_search OUT ADDR PID: highest paced rate (packets/s) delivered at <= 0.5% loss. Starts
-# from the unpaced capacity, then bisects; each trial is 2 s. Writes the best trial's JSON to OUT.
+# load_rate_search OUT ADDR PID [CALLS]: highest paced rate (packets/s) delivered at <= 0.5% loss
+# over CALLS pairs (default 4). Starts from the unpaced capacity, then bisects; each trial is 2 s.
+# Writes the best trial's JSON to OUT.
 load_rate_search() {
     local out=$1 addr=$2 pid=$3 cap lo hi mid i trial=$RAW/trial.json best=
-    local args=(--calls 4)
+    local args=(--calls "${4:-4}")
     timeout 30 "$TOOLS/flood" flood --server "$addr" --secret "$SECRET" --duration 2 \
         --server-pid "$pid" --json "$trial" "${args[@]}" >>"$RAW/loader.log" 2>&1 || return 1
     cap=$(json_get "$trial" pps)
@@ -353,6 +359,38 @@ load_budget() {
     timeout 150 taskset -c 0 "$VC_LOAD" relay --server "$2" --secret "$SECRET" --transport udp \
         --profile audio --calls 3000 --ramp 10 --max-loss 0.5 --max-p99-ms 400 \
         --duration "$CALLS_CAP" --server-pid "$3" --json "$1" >>"$RAW/loader.log" 2>&1
+}
+
+# The kernel race: vc-turn with its kernel path (vck), vc-turn in user space (vcu: the same binary
+# with --kernel-path=false) and coturn, each fresh per run, on the issue-22 loads: a flood over
+# 100 allocations (50 pairs), 1,000 allocations (500 pairs) of audio at 50 pps each, and the rate
+# over 100 allocations at <= 0.5% loss. flood reports the machine's CPU (all cores, softirq
+# included, /proc/stat) and its own, so report.py can take packets per machine CPU-second less the
+# loader's.
+kernel_server() {
+    case $1 in
+    vck) start_vc "" && KPID=$VC_PID KADDR=$HOST:$VC_PORT ;;
+    vcu) start_vc "" - --kernel-path=false && KPID=$VC_PID KADDR=$HOST:$VC_PORT ;;
+    coturn) start_coturn "" && KPID=$CO_PID KADDR=$HOST:$CO_PORT ;;
+    esac
+    sleep 0.5
+}
+
+kernel_round() {
+    local r=$1 kind
+    for kind in vck vcu coturn; do
+        kernel_server "$kind"
+        timeout $((DUR + 60)) "$TOOLS/flood" flood --server "$KADDR" --secret "$SECRET" \
+            --calls 50 --duration "$DUR" --server-pid "$KPID" --json "$RAW/kflood-$kind-$r.json" \
+            >>"$RAW/loader.log" 2>&1 || log "kernel flood against $kind failed in round $r"
+        timeout $((DUR + 90)) "$TOOLS/flood" flood --server "$KADDR" --secret "$SECRET" \
+            --calls 500 --rate 25000 --size 172 --duration "$DUR" --server-pid "$KPID" \
+            --json "$RAW/kaudio-$kind-$r.json" >>"$RAW/loader.log" 2>&1 ||
+            log "kernel audio against $kind failed in round $r"
+        load_rate_search "$RAW/krate-$kind-$r.json" "$KADDR" "$KPID" 50 ||
+            log "kernel rate against $kind failed in round $r"
+        stop_pid "$KPID"
+    done
 }
 
 # CPU_CAGE: a cpu cgroup that holds a server to CALLS_CPU % of one core in 10 ms periods (cgroup
@@ -513,6 +551,12 @@ main() {
             if wants alloc; then run_pair alloc "$r"; fi
         done
         stop_servers
+    fi
+
+    if wants kernel; then
+        log "kernel path: vc-turn kernel / user space / coturn, 100-allocation flood, 1,000 x 50 pps"
+        for r in $(seq 1 "$ROUNDS"); do kernel_round "$r"; done
+        grep -h "relaying" "$RAW/vc-turn.log" | sort | uniq -c >"$RAW/kernel-path.txt" || true
     fi
 
     if wants memory; then

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <openssl/rand.h>
@@ -21,7 +22,7 @@
 #include "turnc.h"
 
 #define FLOOD_BATCH 64
-#define FLOOD_MAX_PAIRS 64
+#define FLOOD_MAX_PAIRS 512
 #define FLOOD_MAX_PARALLEL 256
 #define FLOOD_MAX_HOLD 20000
 #define FLOOD_MAX_SAMPLES (4u << 20)
@@ -110,6 +111,25 @@ static double flood_proc_cpu(int pid)
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The machine's busy CPU seconds so far, every core (user, nice, system, irq, softirq, steal),
+ * from /proc/stat; -1 if unreadable. */
+static double flood_machine_cpu(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    int n;
+
+    if (!f)
+        return -1;
+    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+               &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8)
+        return -1;
+    /* Not idle (3) or iowait (4). */
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Resident set size of PID in KiB from /proc/PID/status; -1 if unreadable. */
@@ -278,8 +298,13 @@ static uint64_t flood_get64(const uint8_t *p)
 }
 
 /* Drains every receiver without blocking; records counts and one-way delays. */
-static void flood_drain(const int *rx, unsigned n, unsigned hdr, struct flood_stats *st)
+/* Reads what the receivers hold: those epoll (epfd) reports readable, waiting at most wait_ns. */
+static void flood_drain(int epfd, const int *rx, unsigned hdr, struct flood_stats *st,
+                        int64_t wait_ns)
 {
+    struct epoll_event ev[FLOOD_MAX_PAIRS];
+    struct timespec ts = {wait_ns / FLOOD_NS, wait_ns % FLOOD_NS};
+    int nev = epoll_pwait2(epfd, ev, FLOOD_MAX_PAIRS, &ts, NULL);
     static __thread uint8_t bufs[FLOOD_BATCH][FLOOD_MAX_PKT + 64];
     struct mmsghdr msgs[FLOOD_BATCH];
     struct iovec iov[FLOOD_BATCH];
@@ -293,7 +318,8 @@ static void flood_drain(const int *rx, unsigned n, unsigned hdr, struct flood_st
         msgs[k].msg_hdr.msg_iov = &iov[k];
         msgs[k].msg_hdr.msg_iovlen = 1;
     }
-    for (i = 0; i < n; i++) {
+    for (int e = 0; e < nev; e++) {
+        i = ev[e].data.u32;
         while ((got = recvmmsg(rx[i], msgs, FLOOD_BATCH, MSG_DONTWAIT, NULL)) > 0) {
             int64_t now = flood_now();
 
@@ -360,12 +386,13 @@ static void flood_run(const int *tx, const int *rx, unsigned n, unsigned hdr,
     int64_t last_progress = start;
     unsigned burst = o->rate > 0 ? 8 : 32, next = 0;
     uint64_t seq = 0, written_off = 0, last_received = 0;
-    struct pollfd pfd[FLOOD_MAX_PAIRS];
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
     unsigned i;
 
     for (i = 0; i < n; i++) {
-        pfd[i].fd = rx[i];
-        pfd[i].events = POLLIN;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+
+        epoll_ctl(epfd, EPOLL_CTL_ADD, rx[i], &ev);
     }
     while ((now = flood_now()) < end) {
         if (o->rate > 0) {
@@ -379,17 +406,15 @@ static void flood_run(const int *tx, const int *rx, unsigned n, unsigned hdr,
             } else {
                 int64_t wait =
                     (int64_t)((double)(st->sent + burst) * FLOOD_NS / o->rate) - (now - start);
-                struct timespec ts = {0, wait > 200000 ? 200000 : wait > 0 ? wait : 0};
 
-                ppoll(pfd, n, &ts, NULL);
+                flood_drain(epfd, rx, hdr, st, wait > 200000 ? 200000 : wait > 0 ? wait : 0);
+                continue;
             }
         } else if (st->sent - st->received - written_off + burst <= FLOOD_WINDOW) {
             st->sent += flood_send(tx[next], hdr, o->size, burst, &seq);
             next = (next + 1) % n;
         } else {
-            struct timespec ts = {0, 1000000};
-
-            ppoll(pfd, n, &ts, NULL);
+            flood_drain(epfd, rx, hdr, st, 1000000);
             if (st->received != last_received) {
                 last_received = st->received;
                 last_progress = flood_now();
@@ -398,7 +423,7 @@ static void flood_run(const int *tx, const int *rx, unsigned n, unsigned hdr,
                 last_progress = flood_now();
             }
         }
-        flood_drain(rx, n, hdr, st);
+        flood_drain(epfd, rx, hdr, st, 0);
     }
     st->seconds = (double)(flood_now() - start) / FLOOD_NS;
     /* Let queued packets arrive: up to 300 ms, or 50 ms of silence. */
@@ -406,11 +431,11 @@ static void flood_run(const int *tx, const int *rx, unsigned n, unsigned hdr,
     while (flood_now() < end) {
         uint64_t before = st->received;
 
-        poll(pfd, n, 50);
-        flood_drain(rx, n, hdr, st);
+        flood_drain(epfd, rx, hdr, st, 50000000);
         if (st->received == before)
             break;
     }
+    close(epfd);
 }
 
 /* Deletes c's allocation (Refresh, lifetime 0) without waiting for the answer, and closes it. */
@@ -467,10 +492,10 @@ static void flood_close_out(FILE *f)
 
 static int flood_mode_flood(const struct flood_opts *o)
 {
-    struct flood_client a[FLOOD_MAX_PAIRS], b[FLOOD_MAX_PAIRS];
+    static struct flood_client a[FLOOD_MAX_PAIRS], b[FLOOD_MAX_PAIRS];
     int tx[FLOOD_MAX_PAIRS], rx[FLOOD_MAX_PAIRS];
     struct flood_stats st = {0};
-    double cpu0, cpu1;
+    double cpu0, cpu1, mach0, mach1, self0, self1;
     unsigned i, hdr = o->direct ? 0 : TURN_CHANNEL_HEADER_LEN;
     long rss;
     FILE *f;
@@ -498,8 +523,12 @@ static int flood_mode_flood(const struct flood_opts *o)
     if (!st.lat_ns)
         return 1;
     cpu0 = flood_proc_cpu(o->server_pid);
+    mach0 = flood_machine_cpu();
+    self0 = flood_self_cpu();
     flood_run(tx, rx, o->pairs, hdr, o, &st);
     cpu1 = flood_proc_cpu(o->server_pid);
+    mach1 = flood_machine_cpu();
+    self1 = flood_self_cpu();
     rss = flood_proc_rss(o->server_pid);
     qsort(st.lat_ns, st.nlat, sizeof(uint32_t), flood_cmp_u32);
     f = flood_out(o);
@@ -509,14 +538,15 @@ static int flood_mode_flood(const struct flood_opts *o)
             "{\"mode\":\"flood\",\"calls\":%u,\"rate\":%.0f,\"seconds\":%.3f,\"sent\":%" PRIu64
             ",\"received\":%" PRIu64 ",\"pps\":%.1f,\"sent_pps\":%.1f,\"loss_pct\":%.4f,"
             "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f},\"server_cpu_s\":%.3f,"
-            "\"server_rss_kb\":%ld}\n",
+            "\"server_rss_kb\":%ld,\"machine_cpu_s\":%.3f,\"loader_cpu_s\":%.3f}\n",
             o->pairs, o->rate, st.seconds, st.sent, st.received, st.received / st.seconds,
             st.sent / st.seconds,
             st.sent ? 100.0 * (double)(st.sent - (st.received > st.sent ? st.sent : st.received)) /
                           (double)st.sent
                     : 100.0,
             flood_pct(&st, 0.5), flood_pct(&st, 0.99), flood_pct(&st, 0.999),
-            cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0, rss);
+            cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0, rss,
+            mach0 >= 0 && mach1 >= 0 ? mach1 - mach0 : -1.0, self1 - self0);
     flood_close_out(f);
     free(st.lat_ns);
     for (i = 0; i < o->pairs && !o->direct; i++) {
