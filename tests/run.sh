@@ -45,6 +45,12 @@ if [ "$only" != unit ]; then
         [ -x "$t" ] || continue
         run_suite "integration: $(basename "$t")" timeout 300 "$t"
     done
+    # The TURN suites ran with vc-turn's kernel path on (where the machine allows it); they must
+    # pass the same with it off (tests/integration/turn_kernel.sh compares the two directly).
+    for t in turn_interop turn_nice turn_refusals; do
+        run_suite "integration: $t.sh, kernel path off" env VC_KERNEL_PATH=off timeout 300 \
+            "tests/integration/$t.sh"
+    done
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -6,6 +6,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
 #include "relay.h"
@@ -24,7 +25,16 @@ char LICENSE[] SEC("license") = "GPL";
 #define UDP_OFF (ETH_LEN + IP_LEN)
 #define CSUM_OFF (UDP_OFF + 6)
 #define IP_MF_OFFSET 0x3fff
-#define CSUM_NOT_UNNECESSARY (-13) /* bpf_csum_level()'s -EACCES */
+/* skb->ip_summed */
+#define CHECKSUM_COMPLETE 2
+#define CHECKSUM_PARTIAL 3
+
+/* The kernel's socket buffer, of which only the checksum state is read (CO-RE against the
+ * running kernel's BTF, through the bpf_cast_to_kern_ctx kfunc of Linux 6.3). */
+struct sk_buff___vc {
+    __u8 ip_summed : 2;
+} __attribute__((preserve_access_index));
+extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym;
 
 /* Every map is declared here; the loader sizes them before loading (bpf_map__set_max_entries). */
 struct {
@@ -180,19 +190,18 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
     return 0;
 }
 
-/* May the rewritten packet be handed to ifindex (0: this host) with its checksum state? A
- * packet whose length changes must not carry CHECKSUM_PARTIAL to a device (its csum_start would
- * point at the old UDP header), and one with CHECKSUM_COMPLETE must not come back up the stack
- * on another device than lo. Neither state can be read directly, so: not UNNECESSARY and not
- * COMPLETE may be PARTIAL. */
+/* May the rewritten packet be handed to ifindex (0: this host) in its checksum state? One whose
+ * length changes must not take CHECKSUM_PARTIAL to a device (its csum_start would point at the
+ * old UDP header), and one with CHECKSUM_COMPLETE must not come back up the stack through
+ * another device than lo (skb->csum no longer matches). */
 static __always_inline int deliverable(struct __sk_buff *skb, __u32 ifindex, int resized)
 {
-    int unnecessary = bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) != CSUM_NOT_UNNECESSARY;
-    int complete = !unnecessary && bpf_csum_update(skb, 0) >= 0;
+    struct sk_buff___vc *kskb = bpf_cast_to_kern_ctx(skb);
+    int state = BPF_CORE_READ_BITFIELD(kskb, ip_summed);
 
     if (ifindex)
-        return !resized || unnecessary || complete;
-    return skb->ingress_ifindex == LOOPBACK_IFINDEX || !complete;
+        return !resized || state != CHECKSUM_PARTIAL;
+    return skb->ingress_ifindex == LOOPBACK_IFINDEX || state != CHECKSUM_COMPLETE;
 }
 
 static __always_inline int deliver(struct __sk_buff *skb, __u32 ifindex)

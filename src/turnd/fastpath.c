@@ -70,6 +70,10 @@ static int fast_preflight(char *why, size_t whylen)
         snprintf(why, whylen, "old kernel: Linux %s has no tcx links (6.6 or later)", release);
         return -ENOSYS;
     }
+    if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
+        snprintf(why, whylen, "no BTF: /sys/kernel/btf/vmlinux is missing (CONFIG_DEBUG_INFO_BTF)");
+        return -ENOENT;
+    }
     if (!turnd_bpf_capable(CAP_BPF) || !turnd_bpf_capable(CAP_NET_ADMIN)) {
         snprintf(why, whylen, "missing capability %s",
                  !turnd_bpf_capable(CAP_BPF) ? "CAP_BPF" : "CAP_NET_ADMIN");

@@ -5,6 +5,8 @@
 #   TURN_SERVER  vc (default: $VC_BUILD/bin/vc-turn) | coturn (Debian's turnserver), same tests
 #   VC_TURN_BIN  the vc-turn that start_server runs (default $VC_BUILD/bin/vc-turn; make tsan
 #                points it at a ThreadSanitizer build while the clients stay uninstrumented)
+#   VC_KERNEL_PATH  on (default: vc-turn relays bound channels in the kernel where it can) or off
+#                (start_server adds --kernel-path=false): tests/run.sh runs the TURN suites both ways
 # Everything listens and sends on loopback only (127.0.0.1, ::1).
 # shellcheck shell=bash
 
@@ -328,6 +330,7 @@ server_cmd() {
         printf '%s\n' --ports "$RELAY_MIN-$RELAY_MAX" --realm vc --secret "$TURN_SECRET"
         [ "$policy" = allow ] && printf '%s\n' --allow-peer 127.0.0.0/8 --allow-peer ::1/128
         printf '%s\n' --metrics "127.0.0.1:$METRICS_PORT" --log "$META_LOG" --threads 2
+        [ "${VC_KERNEL_PATH:-on}" = off ] && printf '%s\n' --kernel-path=false
         [ -z "${VC_TURN_ARGS+x}" ] || printf '%s\n' "${VC_TURN_ARGS[@]}"
     else
         printf '%s\n' turnserver -n --no-cli --log-file=stdout --simple-log --no-dtls \
