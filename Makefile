@@ -217,14 +217,6 @@ test-faults:
 	@$(MAKE) --no-print-directory tests-build
 	tests/faults/run.sh $(BUILD)
 
-# The kernel path's suite with its soak at 100,000 allocate/bind/delete cycles (make test runs
-# 2,000): no relay_out or relay_in entry may be left behind.
-test-kernel-soak:
-	@$(MAKE) --no-print-directory deps DEPS_GROUP=test
-	@$(MAKE) --no-print-directory certs
-	@$(MAKE) --no-print-directory tests-build
-	KERNEL_SOAK_CYCLES=100000 KERNEL_EXPIRY=0 timeout 3600 tests/integration/turn_kernel.sh
-
 # Unit tests alone, without the interop suites.
 unit: $(UNIT_BINS)
 	tests/run.sh $(BUILD) unit

@@ -24,6 +24,9 @@
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
 /* tcx (Linux 6.6): a program attached through a link, which goes when vc-turn's last
  * descriptor of it closes, so a killed relay leaves no program forwarding behind. */
 #define FAST_TCX_INGRESS 46
@@ -74,10 +77,18 @@ static int fast_preflight(char *why, size_t whylen)
         snprintf(why, whylen, "no BTF: /sys/kernel/btf/vmlinux is missing (CONFIG_DEBUG_INFO_BTF)");
         return -ENOENT;
     }
-    if (!turnd_bpf_capable(CAP_BPF) || !turnd_bpf_capable(CAP_NET_ADMIN)) {
-        snprintf(why, whylen, "missing capability %s",
-                 !turnd_bpf_capable(CAP_BPF) ? "CAP_BPF" : "CAP_NET_ADMIN");
-        return -EPERM;
+    /* Loading needs CAP_BPF, and CAP_PERFMON for the one read of the kernel's socket buffer
+     * (its checksum state); attaching to an interface needs CAP_NET_ADMIN. */
+    static const struct {
+        unsigned cap;
+        const char *name;
+    } need[] = {
+        {CAP_BPF, "CAP_BPF"}, {CAP_PERFMON, "CAP_PERFMON"}, {CAP_NET_ADMIN, "CAP_NET_ADMIN"}};
+    for (unsigned i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        if (!turnd_bpf_capable(need[i].cap)) {
+            snprintf(why, whylen, "missing capability %s", need[i].name);
+            return -EPERM;
+        }
     }
     return 0;
 }

@@ -67,13 +67,14 @@ has_directives() {
     done
     return $bad
 }
-# vc-turn also holds CAP_BPF and the bpf and capset calls, for its start-up only (it drops
-# the capability before serving: checked below on the running daemon).
+# vc-turn also holds CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN and the bpf and capset calls, for its
+# start-up only (it drops the capabilities before serving: checked below on the running daemon).
 check deploy_turn_unit_is_hardened "see above" has_directives "$UNITS/vc-turn.service" \
     "${COMMON_DIRECTIVES[@]}" LimitNOFILE=1048576 LogsDirectory=vc/turn \
     'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK' \
-    'CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_BPF' \
-    'AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_BPF' 'SystemCallFilter=bpf capset'
+    'CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_BPF CAP_PERFMON CAP_NET_ADMIN' \
+    'AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_BPF CAP_PERFMON CAP_NET_ADMIN' \
+    'SystemCallFilter=bpf capset'
 check deploy_signal_unit_is_hardened "see above" has_directives "$UNITS/vc-signal.service" \
     "${COMMON_DIRECTIVES[@]}" StateDirectory=vc LogsDirectory=vc/signal \
     'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK' \
@@ -316,11 +317,13 @@ else
         fi
         exercise "$n"
         if [ "$n" = vc-turn ]; then
-            # CAP_BPF is for start-up: the serving daemon (here root, with every capability
-            # before) no longer holds it.
+            # CAP_BPF, CAP_PERFMON (38) and CAP_NET_ADMIN (12) are for start-up: the serving
+            # daemon (here root, with every capability before) no longer holds them.
             capeff=$(awk '/^CapEff:/ { print $2 }' "/proc/$(pgrep -P "$PID" | head -n 1)/status")
             check deploy_turn_gives_up_cap_bpf "CapEff $capeff" \
                 eval "[ -n '$capeff' ] && [ \$(( (0x$capeff >> 39) & 1 )) -eq 0 ]"
+            check deploy_turn_gives_up_cap_perfmon_and_net_admin "CapEff $capeff" \
+                eval "[ -n '$capeff' ] && [ \$(( (0x$capeff >> 38 | 0x$capeff >> 12) & 1 )) -eq 0 ]"
         fi
         stop_pid "$(pgrep -P "$PID" | head -n 1)"
         stop_pid "$PID"
