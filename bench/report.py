@@ -204,23 +204,25 @@ FLOWS = [("flood100", "100 allocations, flood, 160 B"),
 
 
 def flows_rows(raw):
-    """Rows for the many-flow table: one per workload, vc-turn and coturn side by side."""
+    """Rows for the many-flow table: one per workload, vc-turn with its kernel path (vc), the same
+    with --kernel-path=false (vcu) and coturn side by side."""
     rows = []
     for wl, label in FLOWS:
-        fv, fc = load(raw, f"flows_{wl}", "vc"), load(raw, f"flows_{wl}", "coturn")
-        if not (fv or fc):
+        runs = [load(raw, f"flows_{wl}", k) for k in ("vc", "vcu", "coturn")]
+        if not any(runs):
             continue
 
         def m(ds, key, sub=None):
             return med([(d.get(key) or {}).get(sub) if sub else d.get(key) for d in ds])
-        pv, pc = m(fv, "per_machine_cpu_s"), m(fc, "per_machine_cpu_s")
+
+        def cell(key, digits=0):
+            return " / ".join(fmt(m(ds, key), "", digits) for ds in runs)
+        per = [m(ds, "per_machine_cpu_s") for ds in runs]
         lat = lambda ds: "/".join(fmt(m(ds, "latency_us", q), "", 0) for q in ("p50", "p99", "p999"))
-        rows.append((label, f"{fmt(m(fv, 'delivered_pps'))} / {fmt(m(fc, 'delivered_pps'))}",
-                     f"{fmt(m(fv, 'loss_pct'), '', 3)} / {fmt(m(fc, 'loss_pct'), '', 3)}",
-                     f"{lat(fv)} / {lat(fc)}",
-                     f"{fmt(m(fv, 'server_cpu_s'), '', 2)} / {fmt(m(fc, 'server_cpu_s'), '', 2)}",
-                     f"{fmt(m(fv, 'machine_cpu_s'), '', 2)} / {fmt(m(fc, 'machine_cpu_s'), '', 2)}",
-                     f"{fmt(pv)} / {fmt(pc)}", ratio(pv, pc)))
+        rows.append((label, cell("delivered_pps"), cell("loss_pct", 3),
+                     " / ".join(lat(ds) for ds in runs), cell("server_cpu_s", 2),
+                     cell("machine_cpu_s", 2), " / ".join(fmt(p) for p in per),
+                     f"{ratio(per[0], per[2])} ({ratio(per[1], per[2])} in user space)"))
     av, ac = load(raw, "allocrate", "vc"), load(raw, "allocrate", "coturn")
     if av or ac:
         rv, rc = med([d.get("per_s") for d in av]), med([d.get("per_s") for d in ac])
@@ -248,7 +250,8 @@ def kernel_rows(raw):
     the per-round spreads."""
     kinds = ("vck", "vcu", "coturn")
     rows, details = [], []
-    for wl, label in (("kflood", "100-allocation flood"), ("kaudio", "1,000 allocations x 50 pps")):
+    for wl, label in (("kflood", "Two hops, 100-allocation flood"),
+                      ("kaudio", "Two hops, 1,000 allocations x 50 pps")):
         runs = [load(raw, wl, k) for k in kinds]
         if not any(runs):
             continue
@@ -277,7 +280,7 @@ def kernel_rows(raw):
         vals = [[passing(d) for d in r] for r in runs]
         m = [med(v) for v in vals]
         ok = None if m[0] is None or m[2] is None else m[0] >= 2 * m[2]
-        rows.append(("Delivered pkts/s at <= 0.5% loss, 100 allocations", *map(fmt, m),
+        rows.append(("Two hops: delivered pkts/s at <= 0.5% loss, 100 allocations", *map(fmt, m),
                      ratio(m[0], m[2]), ">= 2x coturn", verdict(ok)))
         details.append(("pkts/s at <= 0.5% loss", *(spread(v) for v in vals)))
     return rows, details
@@ -434,8 +437,8 @@ def main():
     if frows:
         lines += [
             "",
-            "Many flows, one hop client -> relay -> peer (tools/flows.c; vc-turn / coturn in each "
-            "cell). Machine CPU is every core's busy time from /proc/stat, softirq included, less "
+            "Many flows, one hop client -> relay -> peer (tools/flows.c; vc-turn with its kernel "
+            "path / vc-turn with --kernel-path=false / coturn in each cell). Machine CPU is every core's busy time from /proc/stat, softirq included, less "
             "the loader's own:",
             "",
             "| workload | delivered pps | loss % | one-way p50/p99/p99.9 (us) | server CPU-s | "
@@ -447,8 +450,10 @@ def main():
     if krows:
         lines += [
             "",
-            "The kernel path (issue 22): vc-turn with its eBPF fast path, the same binary with "
-            "`--kernel-path=false`, and coturn, each fresh per run, default threads:",
+            "Two hops (client A -> relay A -> relay B -> client B, both relays on one server, as "
+            "when both browsers of a call relay; tools/flood.c): vc-turn with its kernel path, the "
+            "same binary with `--kernel-path=false`, and coturn, each fresh per run, default "
+            "threads (issue 22):",
             "",
             "| metric | vc-turn kernel | vc-turn user space | coturn 4.6 | kernel vs coturn | "
             "target | met |",

@@ -510,10 +510,16 @@ main() {
         for r in $(seq 1 "$ROUNDS"); do
             for wl in "${FLOWS_WORKLOADS[@]}"; do
                 read -r name n rate size <<<"$wl"
-                if [ "$rate" = 0 ]; then start_vc ""; else start_vc "" defaults; fi
-                load_flows "$RAW/flows_$name-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" "$n" "$rate" \
-                    "$size" || log "flows $name vc failed in round $r"
-                stop_pid "$VC_PID"
+                # vc-turn twice: its kernel path on (vc), then off (vcu).
+                for kind in vc vcu; do
+                    local extra=()
+                    [ "$kind" = vcu ] && extra=(--kernel-path=false)
+                    if [ "$rate" = 0 ]; then mode=-; else mode=defaults; fi
+                    start_vc "" "$mode" "${extra[@]}"
+                    load_flows "$RAW/flows_$name-$kind-$r.json" "$HOST:$VC_PORT" "$VC_PID" "$n" \
+                        "$rate" "$size" || log "flows $name $kind failed in round $r"
+                    stop_pid "$VC_PID"
+                done
                 start_coturn ""
                 load_flows "$RAW/flows_$name-coturn-$r.json" "$HOST:$CO_PORT" "$CO_PID" "$n" \
                     "$rate" "$size" || log "flows $name coturn failed in round $r"
