@@ -133,6 +133,38 @@ static int fake_send_client(struct turn_worker *w, const struct turn_client *c, 
     return 0;
 }
 
+static int fake_fast_sync(struct turn_worker *w, const struct turn_fast_view *v, uint64_t **budget)
+{
+    struct fixture *f = fixture_of(w);
+
+    if (!f->fast_on)
+        return -1;
+    f->fast_syncs++;
+    f->fast_last = *v;
+    *budget = &f->fast_budget;
+    return 7;
+}
+
+static void fake_fast_unbind(struct turn_worker *w, const struct turn_fast_view *v, uint16_t number,
+                             const union vc_addr *peer)
+{
+    struct fixture *f = fixture_of(w);
+
+    (void)v, (void)peer;
+    f->fast_unbinds++;
+    f->fast_unbound = number;
+}
+
+static void fake_fast_free(struct turn_worker *w, const struct turn_fast_view *v,
+                           struct turn_fast_counts *c)
+{
+    struct fixture *f = fixture_of(w);
+
+    (void)v;
+    f->fast_frees++;
+    *c = f->fast_counts;
+}
+
 static const struct turn_io_ops fake_ops = {
     .relay_open = fake_relay_open,
     .relay_close = fake_relay_close,
@@ -142,6 +174,9 @@ static const struct turn_io_ops fake_ops = {
     .relay_dont_fragment = fake_relay_dont_fragment,
     .send_peer = fake_send_peer,
     .send_client = fake_send_client,
+    .fast_sync = fake_fast_sync,
+    .fast_unbind = fake_fast_unbind,
+    .fast_free = fake_fast_free,
 };
 
 struct turn_worker *fix_worker_new(struct fixture *f, unsigned index)

@@ -49,6 +49,13 @@ struct fixture {
     uint8_t key[STUN_MAX_KEY_LEN];
     int key_len;
     int alg; /* 0: classic MD5 + MESSAGE-INTEGRITY; STUN_PWALG_SHA256: the RFC 8489 way */
+    /* The fast-path ops: off, they decline every allocation (the core relays it all). */
+    bool fast_on;
+    unsigned fast_syncs, fast_unbinds, fast_frees;
+    struct turn_fast_view fast_last;     /* the last view synced (its client pointer is stale) */
+    uint16_t fast_unbound;               /* the last channel number unbound */
+    uint64_t fast_budget;                /* the cap's word the core shares with the "kernel" */
+    struct turn_fast_counts fast_counts; /* what fast_free reports the kernel relayed */
 };
 
 /* Sets up a server with realm "vc", relay 192.0.2.10 ports 50000-50255 (fake: port 50000 + fd),
