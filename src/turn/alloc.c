@@ -83,9 +83,12 @@ void turn_worker_set_clock(struct turn_worker *w, uint64_t mono_ms, int64_t unix
     /* The quiescent point: nothing from the previous generation is used after this load. */
     const struct turn_live *cur = __atomic_load_n(&w->srv->live, __ATOMIC_SEQ_CST);
     if (cur != w->cur) {
+        bool cap_changed = cur->set.bps != w->cur->set.bps;
+
         turn_auth_forget_keys(w); /* a rotated secret's keys go with it */
         w->cur = cur;
-        turn_fast_resync(w); /* the kernel's copy of the cap */
+        if (cap_changed)
+            turn_fast_resync(w); /* the kernel's copy of the cap */
     }
 }
 
