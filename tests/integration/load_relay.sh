@@ -146,11 +146,12 @@ if is_vc; then
     # An independent client: coturn's uclient, 8 clients relaying to each other's relay
     # addresses (-y), 300 messages each at 1 ms, so datagrams are in flight while an allocation
     # moves. uclient gives all 8 one username, hence the raised user-quota. Each run must lose
-    # nothing; up to 3 runs until one moved something.
+    # nothing; up to 3 runs until one moved something. The kernel path is off here: with it, the
+    # kernel relays these channels from relay to relay itself, and nothing needs to move.
     if command -v turnutils_uclient >/dev/null &&
         ! grep -q 'relayed pairs stay on separate threads' "$SERVER_LOG"; then
         stop_server
-        VC_TURN_ARGS=(--user-quota 100)
+        VC_TURN_ARGS=(--user-quota 100 --kernel-path=false)
         start_server load-uclient allow
         moved=0
         for run in 1 2 3; do
@@ -162,6 +163,17 @@ if is_vc; then
             [ "$moved" -gt 0 ] && break
         done
         check load_pairs_uclient_moved "moved $moved in run $run" test "$moved" -gt 0
+        # The same clients with the kernel path as configured (on by default): where it is on,
+        # the kernel carries ChannelData from relay to relay, and still nothing is lost.
+        stop_server
+        VC_TURN_ARGS=(--user-quota 100)
+        start_server load-uclient-kernel allow
+        relay_check load_pairs_uclient_kernel_loses_nothing "$TEST_LOGS/load-pairs-kernel.log" \
+            2400 -y -m 8 -n 300 -l 170 -z 1 -p "$TURN_PORT" -u pairs-k -W "$TURN_SECRET" 127.0.0.1
+        if grep -q 'in the kernel (eBPF' "$SERVER_LOG"; then
+            check load_pairs_uclient_kernel_relayed "$(metric vc_turn_kernel_relayed_packets_total)" \
+                test "$(metric vc_turn_kernel_relayed_packets_total)" -gt 0
+        fi
     fi
     stop_server
     VC_TURN_ARGS=(--colocate-pairs=false)
