@@ -118,7 +118,7 @@ static const struct cfg_option main_options[] = {
         "move one of two allocations relaying to each other to the other's thread (eBPF)", NULL),
     OPT("kernel-path", CFG_BOOL, 0, 1, "true", kernel_path,
         "relay bound IPv4 UDP channels in the kernel (eBPF at tc ingress) where the kernel "
-        "(6.6+) and the capabilities (CAP_BPF, CAP_NET_ADMIN at start) allow",
+        "(6.6+, BTF) and the capabilities (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN at start) allow",
         NULL),
     OPT("metrics", CFG_STR, 0, 0, NULL, metrics, "Prometheus endpoint ADDR:PORT (default: none)",
         daemon_check_addr, "ADDR:PORT"),
