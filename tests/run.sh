@@ -11,12 +11,13 @@ passed=0 failed=0 failures=()
 # Runs one suite; a suite that prints "N passed, N failed" adds those counts, else it counts as one.
 run_suite() {
     local name=$1; shift
-    local out rc
+    local out rc t0=$SECONDS
     out=$(mktemp)
     echo "== $name"
     "$@" >"$out" 2>&1
     rc=$?
     cat "$out"
+    echo "   ($name: $((SECONDS - t0)) s)"
     local line
     line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
     if [ -n "$line" ]; then

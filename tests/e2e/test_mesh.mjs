@@ -317,7 +317,7 @@ async function relayOnly(t) {
         parties.push(p);
         pages.push([name, await joinAs(p, url)]);
     }
-    for (const [name, page] of pages) await allVideosFlowing(page, name, 3);
+    for (const [name, page] of pages) await allVideosFlowing(page, name, 3, 40000); // four relayed pairs: slower to start on a loaded machine
     for (const [name, page] of pages) {
         assert((await pathReads(page, ['direct', 'relayed'], 20000)) === 'relayed', `${name}: the path does not read relayed`);
         const pairs = await pairsOf(page);
