@@ -33,7 +33,11 @@ int event_log_write(struct event_log *l, const char *event, const char *fmt, ...
  * or not the line reached the file. vc-signal writes events on its service thread only. */
 struct json_t;
 typedef void (*event_log_tap_fn)(void *ctx, const char *event, struct json_t *line);
-/* Sets the tap of l (fn NULL: none); ctx is borrowed. Set it while no other thread writes. */
+/* Makes fn the only tap of l (fn NULL: none); ctx is borrowed. Set taps while no other thread
+ * writes. */
 void event_log_set_tap(struct event_log *l, event_log_tap_fn fn, void *ctx);
+/* Adds a tap after those l has (up to 4; each sees every event, in the order added): 0 or
+ * -ENOSPC. */
+int event_log_add_tap(struct event_log *l, event_log_tap_fn fn, void *ctx);
 
 #endif

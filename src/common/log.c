@@ -15,6 +15,9 @@
 /* One metadata line, '\n' included. Also PIPE_BUF, so a line to a pipe is written atomically. */
 #define EVENT_LOG_LINE_MAX 4096
 
+/* Taps one log may have at once (webhooks, reports). */
+#define EVENT_LOG_TAPS_MAX 4
+
 /* Longest diagnostic line; longer messages are cut and end in "...". */
 #define LOG_MSG_MAX 1024
 
@@ -26,8 +29,11 @@ static _Atomic int log_level_current = LOG_LEVEL_INFO;
 struct event_log {
     int fd;
     bool owns_fd;
-    event_log_tap_fn tap; /* NULL: none */
-    void *tap_ctx;        /* borrowed */
+    struct {
+        event_log_tap_fn fn;
+        void *ctx; /* borrowed */
+    } taps[EVENT_LOG_TAPS_MAX];
+    unsigned ntaps;
 };
 
 void log_set_level(enum log_level level)
@@ -118,8 +124,18 @@ struct event_log *event_log_open(const char *path)
 
 void event_log_set_tap(struct event_log *l, event_log_tap_fn fn, void *ctx)
 {
-    l->tap = fn;
-    l->tap_ctx = ctx;
+    l->ntaps = 0;
+    if (fn)
+        event_log_add_tap(l, fn, ctx);
+}
+
+int event_log_add_tap(struct event_log *l, event_log_tap_fn fn, void *ctx)
+{
+    if (l->ntaps == EVENT_LOG_TAPS_MAX)
+        return -ENOSPC;
+    l->taps[l->ntaps].fn = fn;
+    l->taps[l->ntaps++].ctx = ctx;
+    return 0;
 }
 
 void event_log_close(struct event_log *l)
@@ -206,8 +222,8 @@ int event_log_write(struct event_log *l, const char *event, const char *fmt, ...
     if (!obj)
         return -EINVAL;
     len = json_dumpb(obj, line, sizeof(line), JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (l->tap)
-        l->tap(l->tap_ctx, event, obj);
+    for (unsigned i = 0; i < l->ntaps; i++)
+        l->taps[i].fn(l->taps[i].ctx, event, obj);
     json_decref(obj);
     if (len == 0)
         return -EINVAL;

@@ -295,6 +295,35 @@ static void tap_record(void *ctx, const char *event, json_t *line)
     free(text);
 }
 
+TEST(event_log_taps_each_see_every_event_up_to_four)
+{
+    char path[64];
+    struct tap_seen seen[5];
+    struct event_log *l;
+
+    memset(seen, 0, sizeof(seen));
+    if (!CHECK(temp_path(path, sizeof(path))) || !CHECK((l = event_log_open(path)) != NULL))
+        return;
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(event_log_add_tap(l, tap_record, &seen[i]), 0);
+    CHECK_INT(event_log_add_tap(l, tap_record, &seen[4]), -ENOSPC);
+    CHECK_INT(event_log_write(l, "call.summary", "{s:s}", "room", "r1"), 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(seen[i].calls, 1);
+        CHECK_STR(seen[i].event, "call.summary");
+    }
+    CHECK_INT(seen[4].calls, 0);
+    event_log_set_tap(l, tap_record, &seen[4]); /* the only one now */
+    CHECK_INT(event_log_write(l, "room.ended", NULL), 0);
+    CHECK_INT(seen[0].calls, 1);
+    CHECK_INT(seen[4].calls, 1);
+    event_log_set_tap(l, NULL, NULL);
+    CHECK_INT(event_log_write(l, "room.ended", NULL), 0);
+    CHECK_INT(seen[4].calls, 1);
+    event_log_close(l);
+    unlink(path);
+}
+
 TEST(event_log_tap_sees_each_event_until_removed)
 {
     char path[64];
