@@ -24,11 +24,11 @@ struct store_conf {
 };
 
 /* One table group: its own tables and its own version, migrated step by step at open. A
- * backend lists its groups in its ops. A later feature (report metadata, say) adds its own
- * group: a name and steps in each backend's list (SQLite keeps the version of a group other than
- * "accounts" in a vc_schema table, PostgreSQL every group's), an ops table of its own (a
- * `const struct store_report_ops *reports` member below) and one module per backend for it
- * (store_sqlite_reports.c, store_pg_reports.c), without touching the accounts' versions. */
+ * backend lists its groups in its ops. A later feature adds its own group, as the reports did:
+ * a name and steps in each backend's list (SQLite keeps the version of a group other than
+ * "accounts" in a vc_schema table, PostgreSQL every group's), an ops table of its own (the
+ * `reports` member below) and one module per backend for it (store_sqlite_reports.c,
+ * store_pg_reports.c), without touching the accounts' versions. */
 struct store_group {
     const char *name;         /* "accounts" */
     const char *const *steps; /* steps[v] takes the group from version v to v + 1 */
@@ -37,11 +37,33 @@ struct store_group {
 
 struct store;
 
+/* One consultation as the reports keep it: metadata only (reports.c fills it from the metadata
+ * log), never a label, a name, a token or a message. */
+#define STORE_REPORT_ROOM_MAX 16  /* a room id */
+#define STORE_REPORT_OWNER_MAX 64 /* "key" or "user:HASH" */
+#define STORE_REPORT_TEAM_MAX 64  /* a team name */
+#define STORE_REPORT_LIST_MAX 255 /* an encoded list, without its NUL */
+struct store_report_row {
+    char room[STORE_REPORT_ROOM_MAX + 1];
+    int64_t day; /* the UTC day it ended: days since 1970-01-01 */
+    char owner[STORE_REPORT_OWNER_MAX + 1];
+    char team[STORE_REPORT_TEAM_MAX + 1];     /* "" for none */
+    int hosts, guests;                        /* admitted, as call.summary counts them */
+    int64_t duration_s;                       /* two or more together */
+    char path[8];                             /* p2p, relay, mixed or unknown */
+    char waits_ms[STORE_REPORT_LIST_MAX + 1]; /* each admitted guest's wait: "1200,3400" */
+    char browsers[STORE_REPORT_LIST_MAX + 1]; /* admitted peers by family: "chrome:1,edge:1" */
+    char os[STORE_REPORT_LIST_MAX + 1];       /* the same by OS family */
+};
+
 /* Callbacks get borrowed strings, valid during the call; they must not call the store. */
 typedef void (*store_team_row_cb)(void *arg, const char *team, const char *email, const char *name);
 typedef void (*store_name_cb)(void *arg, const char *name);
 /* Returns nonzero to stop the walk. */
 typedef int (*store_user_cb)(void *arg, int64_t id, const char *email, const char *name);
+/* One consultation of a report (borrowed; room, owner and team are left empty). Returns nonzero
+ * to stop the walk. */
+typedef int (*store_report_cb)(void *arg, const struct store_report_row *row);
 
 /* Emails and names come checked and normalised (accounts.c, teams.c); the backends only store.
  * Every call returns -EIO when the database failed or did not answer in time. */
@@ -90,6 +112,18 @@ struct store_team_ops {
     int (*of_user)(struct store *s, int64_t user_id, store_name_cb cb, void *arg);
 };
 
+/* Report metadata (the "reports" group): one row per consultation, keyed by its room. */
+struct store_report_ops {
+    /* Stores a consultation unless its room has one already: 1 added, 0 there already. */
+    int (*add)(struct store *s, const struct store_report_row *row);
+    /* The consultations of the days from..to (inclusive), in day order: every one when owner is
+     * NULL, else those of owner's rooms and of the rooms of user_id's teams. 0. */
+    int (*each)(struct store *s, int64_t from, int64_t to, const char *owner, int64_t user_id,
+                store_report_cb cb, void *arg);
+    /* Deletes at most limit consultations of the days before day: how many it deleted. */
+    int (*purge)(struct store *s, int64_t day, unsigned limit);
+};
+
 /* What store_migrate() needs of a backend: one transaction that other processes migrating the
  * same database wait for, in which versions are read, steps run and versions written. */
 struct store_schema_ops {
@@ -112,6 +146,7 @@ struct store_ops {
     const struct store_user_ops *users;
     const struct store_session_ops *sessions;
     const struct store_team_ops *teams;
+    const struct store_report_ops *reports;
 };
 
 /* A backend's connection starts with this. Calls on one store must not overlap: its owner

@@ -12,7 +12,6 @@
 
 /* pg_advisory_xact_lock's key for migrations: "vcschema" as a number. */
 #define PG_MIGRATION_LOCK "8534995897457879393"
-#define PG_INT_MAX 24 /* an int64 in decimal, with its sign and NUL */
 
 /* The accounts group, version by version, as in SQLite (store_sqlite.c). */
 static const char pg_accounts_v1[] =
@@ -45,6 +44,7 @@ static const char *const pg_accounts_steps[] = {pg_accounts_v1, pg_accounts_v2};
 
 static const struct store_group pg_groups[] = {
     {"accounts", pg_accounts_steps, 2},
+    {"reports", pg_report_steps, PG_REPORT_VERSION},
 };
 
 enum pg_st {
@@ -96,9 +96,12 @@ static const char *const pg_sql[PG_COUNT] = {
                          "WHERE m.user_id = $1::bigint ORDER BY t.name COLLATE \"C\"",
 };
 
+_Static_assert(PG_COUNT + PGR_COUNT <= PGCONN_STATEMENTS_MAX, "one bit per prepared statement");
+
 struct pg {
     struct store base; /* first: the store hands out &base */
     struct pgconn c;
+    const char *sql[PG_COUNT + PGR_COUNT]; /* the accounts' statements, then the reports' */
 };
 
 static struct pgconn *pg_conn(struct store *s)
@@ -106,13 +109,12 @@ static struct pgconn *pg_conn(struct store *s)
     return &((struct pg *)s)->c;
 }
 
-/* A text parameter, and an integer one written into buf (PG_INT_MAX bytes). */
-static struct pgconn_param pg_text(const char *v)
+struct pgconn_param pg_text(const char *v)
 {
     return (struct pgconn_param){v, 0};
 }
 
-static struct pgconn_param pg_int(char *buf, int64_t v)
+struct pgconn_param pg_int(char *buf, int64_t v)
 {
     snprintf(buf, PG_INT_MAX, "%" PRId64, v);
     return (struct pgconn_param){buf, 0};
@@ -123,19 +125,18 @@ static struct pgconn_param pg_hash(const uint8_t hash[STORE_TOKEN_HASH_LEN])
     return (struct pgconn_param){(const char *)hash, STORE_TOKEN_HASH_LEN};
 }
 
-static int64_t pg_int_at(PGresult *r, int row, int col)
+int64_t pg_int_at(PGresult *r, int row, int col)
 {
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* A text cell, or NULL for SQL NULL. */
-static const char *pg_text_at(PGresult *r, int row, int col)
+const char *pg_text_at(PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
 /* Runs a statement for its effect: the rows it changed, or -EEXIST, -ENOENT, -EIO. */
-static int pg_write(struct store *s, enum pg_st i, const struct pgconn_param *p, int np)
+static int pg_write(struct store *s, unsigned i, const struct pgconn_param *p, int np)
 {
     PGresult *r;
     int rc = pgconn_run(pg_conn(s), i, p, np, false, &r);
@@ -148,10 +149,19 @@ static int pg_write(struct store *s, enum pg_st i, const struct pgconn_param *p,
 
 /* Runs a read (sent again once over a fresh connection if the old one broke): 0 with *r (the
  * caller clears it), or -EIO. */
-static int pg_read(struct store *s, enum pg_st i, const struct pgconn_param *p, int np,
-                   PGresult **r)
+static int pg_read(struct store *s, unsigned i, const struct pgconn_param *p, int np, PGresult **r)
 {
     return pgconn_run(pg_conn(s), i, p, np, true, r) < 0 ? -EIO : 0;
+}
+
+int pg_report_write(struct store *s, unsigned i, const struct pgconn_param *p, int np)
+{
+    return pg_write(s, PG_COUNT + i, p, np);
+}
+
+int pg_report_read(struct store *s, unsigned i, const struct pgconn_param *p, int np, PGresult **r)
+{
+    return pg_read(s, PG_COUNT + i, p, np, r);
 }
 
 /* Copies a text cell into out (len bytes; NULL out skips it). 0 or -ENOSPC. */
@@ -435,6 +445,7 @@ static const struct store_ops pg_ops = {
     .users = &pg_user_ops,
     .sessions = &pg_session_ops,
     .teams = &pg_team_ops,
+    .reports = &pg_report_ops,
 };
 
 int store_pg_open(const struct store_conf *conf, struct store **out, char *err, size_t errlen)
@@ -448,7 +459,9 @@ int store_pg_open(const struct store_conf *conf, struct store **out, char *err, 
         return -ENOMEM;
     }
     p->base.ops = &pg_ops;
-    rc = pgconn_open(&p->c, conf, pg_sql, PG_COUNT, err, errlen);
+    memcpy(p->sql, pg_sql, sizeof(pg_sql));
+    memcpy(p->sql + PG_COUNT, pg_report_sql, sizeof(pg_report_sql));
+    rc = pgconn_open(&p->c, conf, p->sql, PG_COUNT + PGR_COUNT, err, errlen);
     if (rc == 0)
         rc = store_migrate(&p->base, err, errlen);
     if (rc < 0) {

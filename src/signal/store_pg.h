@@ -1,4 +1,5 @@
-/* The PostgreSQL backend's connection (store_pgconn.c): every call bounded by a deadline. */
+/* The PostgreSQL backend's internals: its connection (store_pgconn.c), every call bounded by a
+ * deadline, and what its modules share (store_pg.c, store_pg_reports.c). */
 #ifndef VC_STORE_PG_H
 #define VC_STORE_PG_H
 
@@ -56,5 +57,30 @@ int pgconn_run(struct pgconn *c, unsigned i, const struct pgconn_param *p, int n
  * err. */
 int pgconn_exec(struct pgconn *c, const char *sql, const char *p1, const char *p2, PGresult **res,
                 char *err, size_t errlen);
+
+/* ---- store_pg.c ---- */
+
+#define PG_INT_MAX 24 /* an int64 in decimal, with its sign and NUL */
+
+/* A text parameter (borrowed), and an integer one written into buf (PG_INT_MAX bytes). */
+struct pgconn_param pg_text(const char *v);
+struct pgconn_param pg_int(char *buf, int64_t v);
+int64_t pg_int_at(PGresult *r, int row, int col);
+/* A text cell, or NULL for SQL NULL. */
+const char *pg_text_at(PGresult *r, int row, int col);
+/* The reports' statement i (enum pg_report_st) for its effect: the rows it changed, -EEXIST,
+ * -ENOENT or -EIO; and as a read (sent again once on a fresh connection): 0 with *r (the caller
+ * clears it), or -EIO. */
+int pg_report_write(struct store *s, unsigned i, const struct pgconn_param *p, int np);
+int pg_report_read(struct store *s, unsigned i, const struct pgconn_param *p, int np, PGresult **r);
+
+/* ---- store_pg_reports.c ---- */
+
+enum pg_report_st { PGR_ADD, PGR_EACH, PGR_PURGE, PGR_COUNT };
+
+#define PG_REPORT_VERSION 1
+extern const char *const pg_report_steps[PG_REPORT_VERSION];
+extern const char *const pg_report_sql[PGR_COUNT]; /* prepared after the accounts' */
+extern const struct store_report_ops pg_report_ops;
 
 #endif

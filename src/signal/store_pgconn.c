@@ -16,7 +16,7 @@
 #define PGCONN_BACKOFF_MIN_MS 500
 #define PGCONN_BACKOFF_MAX_MS 30000
 #define PGCONN_NAME_MAX 16
-#define PGCONN_PARAMS_MAX 8
+#define PGCONN_PARAMS_MAX 12 /* the reports' row has 11 */
 
 static int64_t pgconn_now_ms(void)
 {

@@ -9,6 +9,7 @@
 
 #include "vc/datafile.h"
 #include "vc/store.h"
+#include "store_sqlite.h"
 
 #define SQ_DB_NAME "vc.db"
 #define SQ_BUSY_MS 2000
@@ -47,6 +48,7 @@ static const char *const sq_accounts_steps[] = {sq_accounts_v1, sq_accounts_v2};
 
 static const struct store_group sq_groups[] = {
     {SQ_GROUP_ACCOUNTS, sq_accounts_steps, 2},
+    {"reports", sq_report_steps, SQ_REPORT_VERSION},
 };
 
 enum sq_st {
@@ -98,6 +100,7 @@ struct sq {
     struct store base; /* first: the store hands out &base */
     sqlite3 *db;
     sqlite3_stmt *st[SQ_COUNT];
+    sqlite3_stmt *report_st[SQR_COUNT]; /* store_sqlite_reports.c's */
 };
 
 static struct sq *sq_of(struct store *s)
@@ -120,19 +123,22 @@ static sqlite3_stmt *sq_bind(struct sq *q, enum sq_st i, const char *t1, const c
     return st;
 }
 
-/* Resets a statement after use so that it holds no lock and no borrowed bindings. */
-static void sq_done(sqlite3_stmt *st)
+sqlite3_stmt *sq_report_stmt(struct store *s, unsigned i)
+{
+    return sq_of(s)->report_st[i];
+}
+
+void sq_done(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 }
 
-/* Steps a statement that returns no rows and resets it: the rows it changed, -EEXIST for a
- * duplicate, -ENOENT for a missing referenced row, -EIO. */
-static int sq_write(struct sq *q, sqlite3_stmt *st)
+int sq_write(sqlite3_stmt *st)
 {
-    int rc = sqlite3_step(st), ext = sqlite3_extended_errcode(q->db);
-    int changes = sqlite3_changes(q->db);
+    sqlite3 *db = sqlite3_db_handle(st);
+    int rc = sqlite3_step(st), ext = sqlite3_extended_errcode(db);
+    int changes = sqlite3_changes(db);
 
     sq_done(st);
     if (rc == SQLITE_DONE)
@@ -152,7 +158,7 @@ static int sq_copy(sqlite3_stmt *st, int col, char *out, size_t len)
     return (size_t)snprintf(out, len, "%s", v ? (const char *)v : "") < len ? 0 : -ENOSPC;
 }
 
-static const char *sq_text(sqlite3_stmt *st, int col)
+const char *sq_text(sqlite3_stmt *st, int col)
 {
     return (const char *)sqlite3_column_text(st, col);
 }
@@ -169,14 +175,14 @@ static int sq_user_add(struct store *s, const char *email, const char *name, con
 
     sqlite3_bind_text(st, 3, pw_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now_s);
-    rc = sq_write(q, st);
+    rc = sq_write(st);
     return rc >= 0 ? 0 : rc == -EEXIST ? -EEXIST : -EIO;
 }
 
 static int sq_user_del(struct store *s, const char *email)
 {
     struct sq *q = sq_of(s);
-    int rc = sq_write(q, sq_bind(q, SQ_USER_DEL, email, NULL));
+    int rc = sq_write(sq_bind(q, SQ_USER_DEL, email, NULL));
 
     return rc < 0 ? -EIO : rc > 0 ? 0 : -ENOENT;
 }
@@ -243,7 +249,7 @@ static int sq_session_add(struct store *s, const uint8_t hash[STORE_TOKEN_HASH_L
     sqlite3_bind_text(st, 3, csrf, STORE_CSRF_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now_s);
     sqlite3_bind_int64(st, 5, expires_s);
-    rc = sq_write(q, st);
+    rc = sq_write(st);
     return rc >= 0 ? 0 : rc == -ENOENT ? -ENOENT : -EIO;
 }
 
@@ -273,7 +279,7 @@ static int sq_session_del(struct store *s, const uint8_t hash[STORE_TOKEN_HASH_L
     int rc;
 
     sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-    rc = sq_write(q, st);
+    rc = sq_write(st);
     return rc < 0 ? -EIO : rc > 0 ? 0 : -ENOENT;
 }
 
@@ -282,7 +288,7 @@ static int sq_session_purge(struct store *s, int64_t now_s)
     struct sq *q = sq_of(s);
 
     sqlite3_bind_int64(q->st[SQ_SESS_PURGE], 1, now_s);
-    return sq_write(q, q->st[SQ_SESS_PURGE]) < 0 ? -EIO : 0;
+    return sq_write(q->st[SQ_SESS_PURGE]) < 0 ? -EIO : 0;
 }
 
 static const struct store_session_ops sq_session_ops = {
@@ -296,7 +302,7 @@ static const struct store_session_ops sq_session_ops = {
 
 static int sq_team_add(struct store *s, const char *name)
 {
-    int rc = sq_write(sq_of(s), sq_bind(sq_of(s), SQ_TEAM_ADD, name, NULL));
+    int rc = sq_write(sq_bind(sq_of(s), SQ_TEAM_ADD, name, NULL));
 
     return rc >= 0 ? 0 : rc == -EEXIST ? -EEXIST : -EIO;
 }
@@ -312,7 +318,7 @@ static int sq_team_exists(struct store *s, const char *name)
 
 static int sq_team_del(struct store *s, const char *name)
 {
-    int rc = sq_write(sq_of(s), sq_bind(sq_of(s), SQ_TEAM_DEL, name, NULL));
+    int rc = sq_write(sq_bind(sq_of(s), SQ_TEAM_DEL, name, NULL));
 
     return rc < 0 ? -EIO : rc > 0 ? 0 : -ENOENT;
 }
@@ -325,7 +331,7 @@ static int sq_member(struct store *s, enum sq_st i, const char *team, int64_t us
     int rc;
 
     sqlite3_bind_int64(st, 2, user_id);
-    rc = sq_write(q, st);
+    rc = sq_write(st);
     return rc < 0 ? -EIO : rc;
 }
 
@@ -460,6 +466,8 @@ static void sq_close(struct store *s)
 
     for (int i = 0; i < SQ_COUNT; i++)
         sqlite3_finalize(q->st[i]);
+    for (int i = 0; i < SQR_COUNT; i++)
+        sqlite3_finalize(q->report_st[i]);
     sqlite3_close(q->db);
     free(q);
 }
@@ -474,6 +482,7 @@ static const struct store_ops sq_ops = {
     .users = &sq_user_ops,
     .sessions = &sq_session_ops,
     .teams = &sq_team_ops,
+    .reports = &sq_report_ops,
 };
 
 /* Opens path into q with WAL and foreign keys on. 0 or -EIO with err. */
@@ -491,17 +500,26 @@ static int sq_connect(struct sq *q, const char *path, char *err, size_t errlen)
     return sq_exec(&q->base, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;", err, errlen);
 }
 
-/* Prepares every statement once the schema is current (store_open migrates first). */
-static int sq_prepare(struct sq *q, char *err, size_t errlen)
+/* Prepares n statements from sql into st. 0 or -EIO with err. */
+static int sq_prepare_all(struct sq *q, const char *const *sql, sqlite3_stmt **st, int n, char *err,
+                          size_t errlen)
 {
-    for (int i = 0; i < SQ_COUNT; i++) {
-        if (sqlite3_prepare_v3(q->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) !=
+    for (int i = 0; i < n; i++) {
+        if (sqlite3_prepare_v3(q->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL) !=
             SQLITE_OK) {
             snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(q->db));
             return -EIO;
         }
     }
     return 0;
+}
+
+/* Prepares every statement once the schema is current (store_open migrates first). */
+static int sq_prepare(struct sq *q, char *err, size_t errlen)
+{
+    int rc = sq_prepare_all(q, sq_sql, q->st, SQ_COUNT, err, errlen);
+
+    return rc < 0 ? rc : sq_prepare_all(q, sq_report_sql, q->report_st, SQR_COUNT, err, errlen);
 }
 
 int store_sqlite_open(const struct store_conf *conf, struct store **out, char *err, size_t errlen)
