@@ -98,10 +98,12 @@ void hub_call_log_summary(struct hub *h, struct hub_room *r)
 
     if (!h->set.log)
         return;
-    event_log_write(h->set.log, "call.summary", "{s:s,s:I,s:i,s:i,s:s,s:I,s:o,s:o,s:o,s:o}", "room",
-                    r->id, "duration_s", (json_int_t)(ms / 1000), "hosts", (int)c->hosts, "guests",
-                    (int)c->guests, "path", callsum_path(c), "bytes", (json_int_t)c->bytes,
-                    "rtt_ms", callsum_mean(c->rtt_sum, c->reports), "loss_pct",
-                    callsum_mean(c->loss_sum, c->reports), "browsers", callsum_tallies(c->browsers),
-                    "os", callsum_tallies(c->os));
+    /* The owner and team scope the consultation's report (reports.c); webhooks leave them. */
+    event_log_write(
+        h->set.log, "call.summary", "{s:s,s:s,s:s?,s:I,s:i,s:i,s:s,s:I,s:o,s:o,s:o,s:o}", "room",
+        r->id, "owner", r->owner, "team", r->team[0] ? r->team : NULL, "duration_s",
+        (json_int_t)(ms / 1000), "hosts", (int)c->hosts, "guests", (int)c->guests, "path",
+        callsum_path(c), "bytes", (json_int_t)c->bytes, "rtt_ms",
+        callsum_mean(c->rtt_sum, c->reports), "loss_pct", callsum_mean(c->loss_sum, c->reports),
+        "browsers", callsum_tallies(c->browsers), "os", callsum_tallies(c->os));
 }

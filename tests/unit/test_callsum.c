@@ -95,7 +95,9 @@ TEST(lobby_decisions_and_the_call_summary_are_logged)
     CHECK_STR(FIELD_STR(find(events, "peer.knocked"), "room"), room.id);
     json_t *s = find(events, "call.summary");
     CHECK_STR(FIELD_STR(s, "room"), room.id);
-    CHECK_INT(FIELD_INT(s, "duration_s"), 96); /* admitted to the guest's leave */
+    CHECK_STR(FIELD_STR(s, "owner"), "key");
+    CHECK(json_is_null(json_object_get(s, "team"))); /* a room of no team's */
+    CHECK_INT(FIELD_INT(s, "duration_s"), 96);       /* admitted to the guest's leave */
     CHECK_INT(FIELD_INT(s, "hosts"), 1);
     CHECK_INT(FIELD_INT(s, "guests"), 1);
     CHECK_STR(FIELD_STR(s, "path"), "mixed");
@@ -115,7 +117,8 @@ TEST(lobby_decisions_and_the_call_summary_are_logged)
 TEST(an_admit_from_a_dashboard_names_the_clinician_by_id_only)
 {
     static const struct hub_clinician alice = {"user:aaaaaaaaaaaaaaaa", "Dr CANARY Alice", 0, {""}};
-    struct hub_room_opts o = {.ttl = 3600, .capacity = 2, .lobby = true, .label = "CANARY Mrs K"};
+    struct hub_room_opts o = {
+        .ttl = 3600, .capacity = 2, .lobby = true, .label = "CANARY Mrs K", .team = "Renal"};
     struct hub_room_info room;
     struct world w;
     struct client guest, dash;
@@ -136,6 +139,12 @@ TEST(an_admit_from_a_dashboard_names_the_clinician_by_id_only)
     json_t *a = find(events, "peer.admitted");
     if (CHECK(a))
         CHECK_STR(FIELD_STR(a, "by"), "user:aaaaaaaaaaaaaaaa");
+    CHECK_INT(hub_room_end(w.h, alice.id, room.id), 0);
+    json_t *sum = find(events, "call.summary");
+    if (CHECK(sum)) { /* the owner and team scope the report; the label stays out */
+        CHECK_STR(FIELD_STR(sum, "owner"), "user:aaaaaaaaaaaaaaaa");
+        CHECK_STR(FIELD_STR(sum, "team"), "Renal");
+    }
     char *all = json_dumps(events, JSON_COMPACT);
     CHECK(all && !strstr(all, "CANARY"));
     free(all);
