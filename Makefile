@@ -68,6 +68,8 @@ TEST_LINK_members := $(OBJ)/tests/unit/hub_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_sigapi := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_teams := $(OBJ)/tests/unit/store_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_store := $(OBJ)/tests/unit/store_fixture.o $(LIB_COMMON) $(LIB_SIGNAL)
+TEST_LINK_reports := $(OBJ)/tests/unit/store_fixture.o $(OBJ)/tests/unit/hub_fixture.o \
+	$(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_turnpool := $(LIB_COMMON) $(LIB_SIGNAL)
 TEST_LINK_random := $(LIB_COMMON)
 TEST_LINK_prom := $(LIB_COMMON)

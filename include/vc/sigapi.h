@@ -13,6 +13,8 @@ struct accounts;
 struct event_log;
 
 #define SIGAPI_MAX_BODY (16 * 1024)
+/* The largest answer (a report of 400 days is some 200 KiB): the limit of a response's body. */
+#define SIGAPI_MAX_ANSWER (1024 * 1024)
 #define SIGAPI_SESSION_COOKIE "vc_session"
 
 /* Clinician sessions shared by several nodes (Redis), besides each node's own database. Keys are
@@ -75,6 +77,8 @@ struct sigapi_settings {
 struct sigapi_request {
     const char *method;        /* "GET", "POST", "PATCH", "DELETE" */
     const char *path;          /* without the query string */
+    const char *query;         /* the query string without its '?' ("from=...&to=..."), or NULL */
+    const char *accept;        /* the Accept header */
     const char *authorization; /* the Authorization header */
     const char *cookie;        /* the Cookie header */
     const char *csrf;          /* the X-CSRF-Token header */
@@ -87,12 +91,14 @@ struct sigapi_request {
 
 struct sigapi_login; /* a login waiting for its password check */
 
-/* The answer: a status, a JSON body (possibly empty) and at most one Set-Cookie value. With
+/* The answer: a status, a body (possibly empty: JSON unless content_type says otherwise) and at
+ * most one Set-Cookie value. With
  * defer_login, a login answers status 0 and login set instead: the caller runs
  * sigapi_login_run(login) on any thread, then sigapi_login_finish() back on its own. */
 struct sigapi_response {
     int status;
     struct sigmsg_buf body;
+    const char *content_type; /* a static string; NULL: application/json */
     char set_cookie[256];
     struct sigapi_login *login; /* owned by the caller until finished or refused */
 };
@@ -107,7 +113,8 @@ int sigapi_clinician_of_cookie(const struct sigapi_settings *s, const char *cook
 /* True if path belongs to the API (starts with /api/). */
 bool sigapi_handles(const char *path);
 
-/* Handles one request. The caller initialises resp->body with sigmsg_buf_init and frees it. */
+/* Handles one request. The caller initialises resp->body with sigmsg_buf_init (a limit of
+ * SIGAPI_MAX_ANSWER: smaller ones may not hold a long report) and frees it. */
 void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request *req,
                    struct sigapi_response *resp);
 

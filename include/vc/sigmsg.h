@@ -93,6 +93,8 @@ struct sigmsg_buf {
 void sigmsg_buf_init(struct sigmsg_buf *b, size_t limit);
 void sigmsg_buf_free(struct sigmsg_buf *b);
 
+/* Appends n bytes of p (a CSV line, say): 0, -EMSGSIZE past the limit (b unchanged), -ENOMEM. */
+int sigmsg_buf_add(struct sigmsg_buf *b, const void *p, size_t n);
 /* Replaces b's contents with obj (borrowed) dumped compactly, keys in insertion order. */
 struct json_t;
 int sigmsg_buf_set_json(struct sigmsg_buf *b, const struct json_t *obj);

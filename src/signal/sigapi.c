@@ -34,6 +34,7 @@ void sigapi_error_response(struct sigapi_response *resp, int status, const char 
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
 
     resp->status = status;
+    resp->content_type = NULL;
     resp->body.len = 0;
     if (!j || sigmsg_buf_set_json(&resp->body, j) < 0)
         resp->body.len = 0;
@@ -110,6 +111,7 @@ static const struct {
     {"/api/v1/session", "POST DELETE", SIGAPI_ROUTE_SESSION},
     {"/api/v1/me", "GET", SIGAPI_ROUTE_ME},
     {"/api/v1/teams", "GET", SIGAPI_ROUTE_TEAMS},
+    {"/api/v1/reports/consultations", "GET", SIGAPI_ROUTE_REPORTS},
 };
 
 /* True when path matches pattern segment by segment; a "{id}" segment's value goes to
@@ -666,6 +668,7 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
     struct sigapi_call c = {.s = s, .req = req, .resp = resp};
 
     resp->status = 500;
+    resp->content_type = NULL;
     resp->set_cookie[0] = '\0';
     resp->body.len = 0;
     resp->login = NULL;
@@ -693,6 +696,8 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
             sigapi_teams(&c);
         else if (c.route == SIGAPI_ROUTE_INVITES || c.route == SIGAPI_ROUTE_INVITE)
             sigapi_invites(&c);
+        else if (c.route == SIGAPI_ROUTE_REPORTS)
+            sigapi_reports(&c);
         else if (sigapi_is(&c, "POST"))
             sigapi_rooms_create(&c);
         else

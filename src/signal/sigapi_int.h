@@ -25,6 +25,7 @@ enum sigapi_route {
     SIGAPI_ROUTE_TEAMS,    /* /api/v1/teams */
     SIGAPI_ROUTE_INVITES,  /* /api/v1/rooms/{id}/invites */
     SIGAPI_ROUTE_INVITE,   /* /api/v1/rooms/{id}/invites/{invite} */
+    SIGAPI_ROUTE_REPORTS,  /* /api/v1/reports/consultations */
 };
 
 /* One request in flight: what routing and authentication learnt about it. */
@@ -95,5 +96,8 @@ void sigapi_teams(struct sigapi_call *c);
 /* The team a new room goes to: the one asked for (a clinician's own; any existing one for the
  * API key), else the clinician's first. False with the error response set. */
 bool sigapi_room_team(struct sigapi_call *c, const char *asked, char out[HUB_TEAM_MAX + 1]);
+
+/* sigapi_reports.c: GET /api/v1/reports/consultations?from=&to= (JSON, or CSV by Accept). */
+void sigapi_reports(struct sigapi_call *c);
 
 #endif

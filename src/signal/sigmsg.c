@@ -679,6 +679,11 @@ static int sigmsg_buf_append(struct sigmsg_buf *b, const void *p, size_t n)
     return 0;
 }
 
+int sigmsg_buf_add(struct sigmsg_buf *b, const void *p, size_t n)
+{
+    return sigmsg_buf_append(b, p, n);
+}
+
 static int sigmsg_buf_puts(struct sigmsg_buf *b, const char *s)
 {
     return sigmsg_buf_append(b, s, strlen(s));

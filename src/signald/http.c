@@ -15,6 +15,9 @@
 #include "server_int.h"
 #include "webhook.h"
 
+/* The query string an API request may carry, and its parameters. */
+#define SERVER_QUERY_MAX 512
+#define SERVER_QUERY_ARGS_MAX 16
 /* HTTP bodies go out in writes of at most this. */
 #define SERVER_HTTP_CHUNK 16384
 #define SERVER_METRICS_MAX 12288
@@ -37,7 +40,7 @@ static struct sigapi_response *server_http_new_api(void)
     struct sigapi_response *resp = calloc(1, sizeof(*resp));
 
     if (resp)
-        sigmsg_buf_init(&resp->body, SIGAPI_MAX_BODY * 8);
+        sigmsg_buf_init(&resp->body, SIGAPI_MAX_ANSWER);
     return resp;
 }
 
@@ -128,8 +131,10 @@ int server_http_send_api(struct lws *wsi, struct server_http *h, struct sigapi_r
         if (len)
             memcpy(body, resp->body.data, len);
         n = server_http_respond(wsi, h, (unsigned)(resp->status ? resp->status : 500),
-                                len ? "application/json" : NULL, body, len, "no-store",
-                                resp->set_cookie);
+                                !len                 ? NULL
+                                : resp->content_type ? resp->content_type
+                                                     : "application/json",
+                                body, len, "no-store", resp->set_cookie);
     }
     server_http_free_api(resp);
     return n;
@@ -187,9 +192,30 @@ static const char *server_hdr(struct lws *wsi, enum lws_token_indexes tok, char 
     return lws_hdr_total_length(wsi, tok) > 0 && lws_hdr_copy(wsi, buf, len, tok) >= 0 ? buf : NULL;
 }
 
+/* The query string as lws split it ("a=1", "b=2": each decoded), joined again with '&' into
+ * buf; NULL without one. A query over SERVER_QUERY_MAX bytes or SERVER_QUERY_ARGS_MAX parameters
+ * is cut there (the API refuses what it does not know). */
+static const char *server_http_query(struct lws *wsi, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < SERVER_QUERY_ARGS_MAX && off + 1 < len; i++) {
+        int n = lws_hdr_copy_fragment(wsi, buf + off + (off > 0), (int)(len - off - (off > 0)),
+                                      WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        if (off > 0)
+            buf[off] = '&';
+        off += (size_t)n + (off > 0);
+    }
+    return off ? buf : NULL;
+}
+
 static int server_http_api(struct server *srv, struct lws *wsi, struct server_http *h)
 {
-    char auth[1024], cookie[4096], csrf[128], ctype[128], ip[64];
+    char auth[1024], cookie[4096], csrf[128], ctype[128], ip[64], accept[256];
+    char query[SERVER_QUERY_MAX];
     struct sigapi_request rq;
     struct sigapi_response *resp = server_http_new_api();
     struct sigapi_login *login;
@@ -206,6 +232,8 @@ static int server_http_api(struct server *srv, struct lws *wsi, struct server_ht
     rq.authorization = server_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth));
     rq.cookie = server_hdr(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie));
     rq.content_type = server_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof(ctype));
+    rq.accept = server_hdr(wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof(accept));
+    rq.query = server_http_query(wsi, query, sizeof(query));
     n = lws_hdr_custom_length(wsi, "x-csrf-token:", 13);
     if (n > 0 && n < (int)sizeof(csrf) &&
         lws_hdr_custom_copy(wsi, csrf, sizeof(csrf), "x-csrf-token:", 13) >= 0)

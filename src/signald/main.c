@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -21,6 +22,7 @@
 #include "vc/hub.h"
 #include "vc/log.h"
 #include "vc/random.h"
+#include "vc/reports.h"
 #include "vc/secret.h"
 #include "vc/sigapi.h"
 #include "vc/sigmsg.h"
@@ -80,6 +82,7 @@ struct main_config {
     long long webhook_retry_min_ms;
     long long webhook_retry_max_ms;
     long long webhook_timeout;
+    long long retention_days;
 };
 
 /* What start-up derives from the config; everything the running daemon owns. */
@@ -104,6 +107,7 @@ struct main_state {
     char default_region[TURNPOOL_REGION_MAX + 1];
     struct secret webhook_secret; /* the HMAC key; the webhook borrows it */
     struct webhook *webhook;      /* NULL without webhook-url */
+    struct reports *reports;      /* the consultations, from the metadata log */
     bool curl_ready;              /* curl_global_init() was called */
 };
 
@@ -324,6 +328,9 @@ static const struct cfg_option main_options[] = {
         "longest wait between two webhook attempts, ms (retries stop after 24 h)", NULL, "MS"),
     OPT("webhook-timeout", CFG_INT, 1, 60, "10", webhook_timeout,
         "seconds one webhook attempt may take, connecting included", NULL, "SECONDS"),
+    OPT("retention-days", CFG_INT, REPORTS_RETENTION_MIN, REPORTS_RETENTION_MAX, "400",
+        retention_days, "days the consultation reports keep; older ones are purged daily", NULL,
+        "DAYS"),
 };
 #define MAIN_NOPTS (sizeof(main_options) / sizeof(main_options[0]))
 
@@ -566,7 +573,21 @@ static int main_webhook(const struct main_config *c, struct main_state *st, char
         return r;
     if (webhook_open(&ws, &st->webhook, werr, sizeof(werr)) < 0)
         return daemon_fail(err, errlen, "data-dir: webhook queue: %s", werr);
-    event_log_set_tap(st->log, webhook_tap, st->webhook);
+    event_log_add_tap(st->log, webhook_tap, st->webhook);
+    return 0;
+}
+
+/* The consultation reports: the metadata log's tap writes each consultation to the account
+ * database, on this thread (the service thread). */
+static int main_reports(const struct main_config *c, struct main_state *st, char *err,
+                        size_t errlen)
+{
+    int r =
+        reports_new(st->accounts, (unsigned)c->retention_days, (int64_t)time(NULL), &st->reports);
+
+    if (r < 0)
+        return daemon_fail(err, errlen, "retention-days: %s", strerror(-r));
+    event_log_add_tap(st->log, reports_tap, st->reports);
     return 0;
 }
 
@@ -634,6 +655,9 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     s->redis_url = c->redis;
     s->node_id = st->node_id;
     s->webhook = st->webhook;
+    s->reports = st->reports;
+    if (st->reports)
+        reports_set_retention(st->reports, (unsigned)c->retention_days);
 }
 
 /* Turns the loaded options into start-up state. Returns 0, or -EINVAL with a message naming
@@ -654,7 +678,7 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
         return daemon_fail(err, errlen, "log: cannot open %s: %s", c->log, strerror(errno));
     if ((r = signald_db_open(&c->db, &st->accounts, err, errlen)) < 0)
         return r;
-    if ((r = main_webhook(c, st, err, errlen)) < 0)
+    if ((r = main_reports(c, st, err, errlen)) < 0 || (r = main_webhook(c, st, err, errlen)) < 0)
         return r;
     main_settings(c, st);
     return 0;
@@ -781,6 +805,7 @@ static void main_free(struct main_state *st)
     if (st->log)
         event_log_set_tap(st->log, NULL, NULL);
     webhook_close(st->webhook); /* after the hub: its last events are stored */
+    reports_free(st->reports);
     if (st->curl_ready)
         curl_global_cleanup();
     if (st->log)

@@ -13,6 +13,7 @@
 #include "vc/accounts.h"
 #include "vc/hub.h"
 #include "vc/log.h"
+#include "vc/reports.h"
 #include "vc/sigapi.h"
 #include "cluster.h"
 #include "server_int.h"
@@ -52,6 +53,8 @@ static void server_tick(lws_sorted_usec_list_t *sul)
     if (srv->cluster)
         cluster_tick(srv->cluster);
     server_keepalive(srv);
+    if (srv->s->reports)
+        reports_tick(srv->s->reports, (int64_t)time(NULL));
     lws_sul_schedule(srv->ctx, 0, &srv->tick, server_tick, LWS_US_PER_SEC);
 }
 

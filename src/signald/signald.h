@@ -22,6 +22,7 @@ struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 struct main_state; /* main.c's daemon state: opaque here, handed back to the reload hook */
 struct webhook;    /* webhook.h */
 struct webhook_stats;
+struct reports; /* vc/reports.h */
 
 /* Caps of one WebSocket connection's output queue: send() answers -ENOBUFS beyond either. */
 #define SIGNALD_OUT_MAX_BYTES (1024 * 1024)
@@ -65,6 +66,7 @@ struct signald_settings {
     signald_reload_cb reload;                /* NULL: SIGHUP only logs that reload is off */
     struct main_state *reload_state;         /* borrowed: the hook's argument */
     struct webhook *webhook; /* borrowed; NULL: no webhook-url. The server delivers on its loop */
+    struct reports *reports; /* borrowed; NULL: none. The server ticks it */
 };
 
 /* Creates the hub, runs the HTTPS/WSS server until SIGINT or SIGTERM (which the caller has

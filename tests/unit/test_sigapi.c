@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -11,6 +12,7 @@
 #include "vc/accounts.h"
 #include "vc/hub.h"
 #include "vc/log.h"
+#include "vc/reports.h"
 #include "vc/sigapi.h"
 
 #define T0 1800000000 /* 2027-01-15T08:00:00Z */
@@ -19,7 +21,7 @@
 #define PUBLIC_URL "https://vc.example:8443/"
 #define DR_EMAIL "dr@example.org"
 #define DR_PW "correct horse battery"
-#define RESP_LIMIT (64 * 1024)
+#define RESP_LIMIT (256 * 1024) /* a report of 400 days fits */
 
 /* What the core sends to connections; the REST tests have none, so this only counts. */
 struct io_record {
@@ -50,6 +52,7 @@ struct fx {
     struct sigapi_settings s;
     /* the last answer */
     int status;
+    const char *ctype; /* the answer's content_type */
     char cookie[256];
     char body[RESP_LIMIT + 1];
     size_t body_len;
@@ -126,6 +129,7 @@ static int run(struct fx *f, struct sigapi_request req)
     sigmsg_buf_init(&resp.body, RESP_LIMIT);
     sigapi_handle(&f->s, &req, &resp);
     f->status = resp.status;
+    f->ctype = resp.content_type;
     snprintf(f->cookie, sizeof(f->cookie), "%s", resp.set_cookie);
     f->body_len = resp.body.len;
     if (resp.body.len)
@@ -839,5 +843,92 @@ TEST(sigapi_an_invite_to_a_full_room_is_409_and_past_eight_429)
     for (int i = 0; i < 2; i++)
         hub_session_closed(f.hub, s[i]);
 out:
+    fx_close(&f);
+}
+
+/* GETs the report of query with the API key (or cookie), Accept accept (NULL: none). */
+static int report_req(struct fx *f, const char *query, const char *cookie, const char *accept)
+{
+    return run(f, (struct sigapi_request){.method = "GET",
+                                          .path = "/api/v1/reports/consultations",
+                                          .query = query,
+                                          .accept = accept,
+                                          .authorization = cookie ? NULL : BEARER,
+                                          .cookie = cookie});
+}
+
+TEST(sigapi_reports_refuse_a_bad_range)
+{
+    static const char *const bad[] = {NULL,
+                                      "",
+                                      "from=2027-01-15",
+                                      "to=2027-01-15",
+                                      "from=2027-02-30&to=2027-03-01",
+                                      "from=2027-01-16&to=2027-01-15",
+                                      "from=2026-01-01&to=2027-02-05",
+                                      "from=2027-1-15&to=2027-01-15",
+                                      "from=2027-01-15&to=2027-01-15&x=1",
+                                      "from=2027-01-15&from=2027-01-15&to=2027-01-16",
+                                      "from&to=2027-01-15"};
+    struct fx f;
+
+    if (!CHECK(fx_open(&f, false)))
+        return;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (!CHECK_INT(report_req(&f, bad[i], NULL, NULL), 400))
+            fprintf(stderr, "    query %s\n", bad[i] ? bad[i] : "(none)");
+        CHECK_STR(got_str(&f, "error.code"), "bad_request");
+    }
+    /* 400 days exactly is a report. */
+    CHECK_INT(report_req(&f, "from=2026-01-11&to=2027-02-14", NULL, NULL), 200);
+    CHECK_INT(json_array_size(json_object_get(f.json, "days")), 400);
+    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
+                                              .path = "/api/v1/reports/consultations",
+                                              .authorization = BEARER}),
+              405);
+    CHECK_INT(report_req(&f, "from=2027-01-15&to=2027-01-15", "vc_session=stale", NULL), 401);
+    fx_close(&f);
+}
+
+TEST(sigapi_reports_answer_json_or_csv_in_the_callers_scope)
+{
+    char today[REPORTS_DATE_LEN + 1], query[64];
+    struct reports *r = NULL;
+    struct login l;
+    struct fx f;
+
+    if (!CHECK(fx_open(&f, true)) || !CHECK_INT(reports_new(f.acc, 400, T0, &r), 0) ||
+        !CHECK_INT(event_log_add_tap(f.log, reports_tap, r), 0) || !do_login(&f, &l))
+        goto out;
+    /* The log stamps real time: the report is today's. */
+    reports_day_format(reports_day_of((int64_t)time(NULL)), today);
+    snprintf(query, sizeof(query), "from=%s&to=%s", today, today);
+    CHECK_INT(key_req(&f, "POST", "/api/v1/rooms"), 201); /* the API key's room, no team */
+    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
+                                              .path = "/api/v1/rooms",
+                                              .cookie = l.cookie,
+                                              .csrf = l.csrf}),
+              201);
+    hub_free(f.hub); /* every room ends: two consultations, nobody came */
+    f.hub = NULL;
+    f.s.hub = NULL;
+    CHECK_INT(report_req(&f, query, NULL, "application/json"), 200);
+    CHECK(f.ctype == NULL);
+    json_t *day = json_array_get(json_object_get(f.json, "days"), 0);
+    CHECK_STR(json_string_value(json_object_get(day, "date")), today);
+    CHECK_INT(json_integer_value(json_object_get(day, "consultations")), 2);
+    CHECK_INT(json_integer_value(json_object_get(day, "no_shows")), 2);
+    CHECK_INT(report_req(&f, query, l.cookie, NULL), 200); /* a clinician: their own room */
+    day = json_array_get(json_object_get(f.json, "days"), 0);
+    CHECK_INT(json_integer_value(json_object_get(day, "consultations")), 1);
+    CHECK_INT(report_req(&f, query, NULL, "text/csv, application/json;q=0.5"), 200);
+    CHECK_STR(f.ctype, "text/csv; charset=utf-8");
+    CHECK(strncmp(f.body, "date,consultations,completed,no_shows,", 38) == 0);
+    CHECK(strstr(f.body, "\r\n") != NULL && strstr(f.body, today) != NULL);
+    CHECK(strstr(f.body, ",2,0,2,") != NULL);
+out:
+    if (f.log)
+        event_log_set_tap(f.log, NULL, NULL);
+    reports_free(r);
     fx_close(&f);
 }
