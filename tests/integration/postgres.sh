@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The account database on a real PostgreSQL (Debian's, started by deploy/local-postgres.sh in a
-# temporary directory on a loopback port; never a system-wide server): the accounts, teams and
-# store unit tests on it; start-up refusals naming the key; the node suite of signal.sh with its
-# accounts there; two nodes on one PostgreSQL and one Redis (a clinician added by the command logs
-# in on the other node, a session outlives kill -9 of its node); the database stopped and frozen
-# under a running node (bounded 503s, then back); and no password or cookie in a dump.
+# temporary directory on a loopback port; never a system-wide server): the accounts, teams, store
+# and reports unit tests on it; start-up refusals naming the key; the node suite of signal.sh with
+# its accounts and consultation reports there; two nodes on one PostgreSQL and one Redis (a
+# clinician added by the command logs in on the other node, a session outlives kill -9 of its
+# node, a call across both is reported once); the database stopped and frozen under a running
+# node (bounded 503s, then back); and no password or cookie in a dump.
 # Environment: VC_BUILD (default build), NODE (default node).
 . "$(dirname "$0")/lib.sh"
 
@@ -30,7 +31,7 @@ command -v redis-server >/dev/null || die "redis-server is not installed (deploy
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
     die "PostgreSQL is not installed (deploy/install-deps.sh test)"
 [ -x "$VC_BUILD/bin/vc-signal" ] || die "$VC_BUILD/bin/vc-signal is missing"
-for t in accounts teams store; do
+for t in accounts teams store reports; do
     [ -x "$VC_BUILD/tests/test_$t" ] || die "$VC_BUILD/tests/test_$t is missing (make tests-build)"
 done
 need_dev_certs
@@ -59,7 +60,7 @@ pg_createdb vc_nodes
 
 # --- the unit tests on PostgreSQL ----------------------------------------------------------------
 
-for t in accounts teams store; do
+for t in accounts teams store reports; do
     out=$WORK/unit-$t.out
     VC_TEST_DATABASE="postgresql://vc:$(cat "$PW_FILE")@127.0.0.1:$pg_port/vc_unit" \
         timeout 120 "$VC_BUILD/tests/test_$t" pg >"$out" 2>&1

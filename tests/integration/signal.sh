@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts vc-signal on loopback and runs the node integration tests (tests/signal) against it:
-# REST, vc.v1 over WebSocket, limits, the HTTP edge, the canary call; then scans logs and database
-# once more.
+# REST, vc.v1 over WebSocket, limits, the HTTP edge, the consultation reports, the canary call;
+# then scans logs and database once more.
 # Environment: VC_BUILD (default build); VC_ONLY=REGEX runs only the node tests whose names match;
 # VC_SIGNAL_DATABASE (and VC_SIGNAL_DATABASE_PASSWORD_FILE) put the accounts in that PostgreSQL
 # database instead of SQLite (tests/integration/postgres.sh does).
@@ -46,11 +46,17 @@ BOB_EMAIL=bob-$canary@example.test
 BOB_PASSWORD=bob-pw-$(openssl rand -hex 12)
 CAROL_EMAIL=carol-$canary@example.test
 CAROL_PASSWORD=carol-pw-$(openssl rand -hex 12)
+DANA_EMAIL=dana-$canary@example.test
+DANA_PASSWORD=dana-pw-$(openssl rand -hex 12)
+ERIN_EMAIL=erin-$canary@example.test
+ERIN_PASSWORD=erin-pw-$(openssl rand -hex 12)
 
-signal_team_add "$DATA_DIR" Cardiology Renal
+signal_team_add "$DATA_DIR" Cardiology Renal Reports Audit
 signal_user_add "$DATA_DIR" "$ALICE_EMAIL" "Alice Example" "$ALICE_PASSWORD" --team Cardiology
 signal_user_add "$DATA_DIR" "$BOB_EMAIL" "Dr Bob" "$BOB_PASSWORD" --team Cardiology
 signal_user_add "$DATA_DIR" "$CAROL_EMAIL" "Dr Carol" "$CAROL_PASSWORD" --team Renal
+signal_user_add "$DATA_DIR" "$DANA_EMAIL" "Dr Dana" "$DANA_PASSWORD" --team Reports
+signal_user_add "$DATA_DIR" "$ERIN_EMAIL" "Dr Erin" "$ERIN_PASSWORD" --team Audit
 signal_user_add "$DATA_DIR" "$CANARY_EMAIL" "$CANARY_NAME" "$CANARY_PASSWORD"
 
 # The pages are served from a copy of src/web with symbolic links in it (to /etc, to
@@ -91,6 +97,8 @@ out=$WORK/node.out
             VC_ALICE_EMAIL=$ALICE_EMAIL VC_ALICE_PASSWORD=$ALICE_PASSWORD \
             VC_BOB_EMAIL=$BOB_EMAIL VC_BOB_PASSWORD=$BOB_PASSWORD \
             VC_CAROL_EMAIL=$CAROL_EMAIL VC_CAROL_PASSWORD=$CAROL_PASSWORD \
+            VC_DANA_EMAIL=$DANA_EMAIL VC_DANA_PASSWORD=$DANA_PASSWORD \
+            VC_ERIN_EMAIL=$ERIN_EMAIL VC_ERIN_PASSWORD=$ERIN_PASSWORD \
             VC_CANARY_EMAIL=$CANARY_EMAIL VC_CANARY_PASSWORD=$CANARY_PASSWORD VC_CANARY_NAME=$CANARY_NAME \
             VC_HTTP_HEADER_TIMEOUT=$HEADER_TIMEOUT VC_HTTP_BODY_TIMEOUT=$BODY_TIMEOUT \
             VC_MAX_CONNS_PER_IP=$MAX_CONNS_PER_IP \

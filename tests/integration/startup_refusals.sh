@@ -51,6 +51,12 @@ refused signal_database_not_postgresql database "$signal" "${s[@]}" --database m
 refused signal_database_unreachable database "$signal" "${s[@]}" \
     --database postgresql://vc:pw-not-to-print@127.0.0.1:1/vc
 refused signal_database_timeout_zero database-timeout "$signal" "${s[@]}" --database-timeout 0
+refused signal_retention_days_zero retention-days "$signal" "${s[@]}" --retention-days 0
+refused signal_retention_days_over_ten_years retention-days "$signal" "${s[@]}" --retention-days 3651
+refused signal_retention_days_not_a_number retention-days "$signal" "${s[@]}" --retention-days forever
+printf '{"retention-days": 5000}' >"$tmp/signal-retention.json"
+refused signal_config_retention_days_too_long retention-days "$signal" "${s[@]}" \
+    --config "$tmp/signal-retention.json"
 refused signal_database_password_file_missing database-password-file "$signal" "${s[@]}" \
     --database postgresql://vc@127.0.0.1:1/vc --database-password-file "$tmp/none"
 refused signal_database_password_file_without_database database-password-file "$signal" "${s[@]}" \

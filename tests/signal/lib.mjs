@@ -30,6 +30,9 @@ export const cfg = {
         alice: { email: need('VC_ALICE_EMAIL'), password: need('VC_ALICE_PASSWORD'), name: 'Alice Example' },
         bob: { email: need('VC_BOB_EMAIL'), password: need('VC_BOB_PASSWORD'), name: 'Dr Bob' },
         carol: { email: need('VC_CAROL_EMAIL'), password: need('VC_CAROL_PASSWORD'), name: 'Dr Carol' },
+        // The reports' clinicians: Dana in team Reports, Erin in team Audit (test_reports.mjs).
+        dana: { email: need('VC_DANA_EMAIL'), password: need('VC_DANA_PASSWORD'), name: 'Dr Dana' },
+        erin: { email: need('VC_ERIN_EMAIL'), password: need('VC_ERIN_PASSWORD'), name: 'Dr Erin' },
         canary: {
             email: need('VC_CANARY_EMAIL'),
             password: need('VC_CANARY_PASSWORD'),

@@ -1,6 +1,7 @@
 // Two vc-signal nodes on one PostgreSQL and one Redis (tests/integration/postgres.sh): clinicians
 // added by the command log in on either node at once, sessions live in the database (not in
-// Redis) and survive kill -9 of the node that started them, a dashboard watches on the survivor.
+// Redis) and survive kill -9 of the node that started them, a dashboard watches on the survivor,
+// and a call across both nodes is one consultation in the reports of either.
 // Prints "ok NAME" / "FAIL NAME (why)" and "N passed, N failed"; writes the secrets it used to
 // VC_SECRETS_FILE (none may be in the database) and a live session to VC_SESSION_FILE.
 import fs from 'node:fs';
@@ -74,6 +75,38 @@ await test('pg_a_session_from_node_a_works_on_b_and_logout_ends_it_everywhere', 
         assert(after.status === 401, `node ${port} still takes the cookie after logout: ${after.status}`);
     }
     await http(P1, 'DELETE', `/api/v1/rooms/${made.json.id}`);
+});
+// The API key's report of today from node port.
+async function reportToday(port) {
+    const day = new Date().toISOString().slice(0, 10);
+    const r = await http(port, 'GET', `/api/v1/reports/consultations?from=${day}&to=${day}`);
+    assert(r.status === 200, `report on ${port}: ${r.status} ${r.text}`);
+    return r.json.days[0];
+}
+await test('pg_a_call_across_both_nodes_is_reported_once_by_either', async () => {
+    const before = await reportToday(P1);
+    const made = await http(P1, 'POST', '/api/v1/rooms', { lobby: false });
+    assert(made.status === 201, `create on node 1: ${made.status} ${made.text}`);
+    const origin = (port) => `https://localhost:${port}`;
+    const host = vcClient({ port: P1, ca, origin: origin(P1), label: 'host-on-a' });
+    const guest = vcClient({ port: P2, ca, origin: origin(P2), label: 'guest-on-b' });
+    await Promise.all([host.open, guest.open]);
+    host.send({ type: 'join', token: made.json.host_url.split('#')[1] });
+    await host.next('joined');
+    guest.send({ type: 'join', token: made.json.guest_url.split('#')[1] });
+    await guest.next('joined');
+    for (const c of [host, guest]) c.send({ type: 'stats', path: 'relay', rtt_ms: 20, loss_pct: 0, bitrate_kbps: 500 });
+    await new Promise((r) => setTimeout(r, 1300));
+    host.send({ type: 'end' });
+    await host.next('room-ended');
+    host.close();
+    guest.close();
+    for (const port of [P1, P2]) {
+        const after = await reportToday(port);
+        const got = [after.consultations - before.consultations, after.completed - before.completed];
+        assert(got[0] === 1 && got[1] === 1 && after.relayed_pct !== null,
+            `node ${port}: consultations and completed calls grew by ${got} (want 1,1): ${JSON.stringify(after)}`);
+    }
 });
 let survivor;
 await test('pg_a_room_made_on_a_shows_on_the_dashboard_watching_on_b', async () => {

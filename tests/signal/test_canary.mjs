@@ -1,5 +1,6 @@
 // The canary call: a scripted consultation whose secrets must never reach a log (or, for call
-// content, the database); then the metadata log's events for that call.
+// content, the database and its consultation report); then the metadata log's events for that
+// call.
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -132,6 +133,10 @@ async function canaryCall() {
     await host.closed();
     state.done = true;
     await sleep(1000); // let the log writers and SQLite catch up
+    // The call is in the consultation reports, so the search below covers its row too.
+    const day = new Date().toISOString().slice(0, 10);
+    const rep = await request({ path: `/api/v1/reports/consultations?from=${day}&to=${day}`, cookie: s.cookie });
+    eq([rep.status, rep.json && rep.json.days[0].completed], [200, 1], `the canary call's report ${show(rep.text)}`);
 
     const needles = (o) => Object.entries(o).map(([label, value]) => ({ label, value }));
     const canaries = {
