@@ -1,9 +1,9 @@
 // Runs the browser tests one after another in one Chromium; prints "ok NAME" or "FAIL NAME: why"
 // for each, then "N passed, N failed". VC_E2E_FILES names the test files (default: the call, the
-// clinic day and the screenshots); VC_ONLY=REGEX runs only the tests whose names match.
+// clinic day, the reports and the screenshots); VC_ONLY=REGEX runs only the tests whose names match.
 import { launchBrowser, newParty, closeParties, reporter, Fail } from './lib.mjs';
 
-const files = (process.env.VC_E2E_FILES || 'test_call.mjs test_clinic.mjs test_screens.mjs').split(/\s+/).filter(Boolean);
+const files = (process.env.VC_E2E_FILES || 'test_call.mjs test_clinic.mjs test_reports.mjs test_screens.mjs').split(/\s+/).filter(Boolean);
 const all = [];
 for (const f of files) all.push(...(await import(`./${f}`)).tests);
 const only = process.env.VC_ONLY ? new RegExp(process.env.VC_ONLY) : null;

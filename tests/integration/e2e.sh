@@ -10,7 +10,7 @@
 
 # shellcheck disable=SC2034 # read by lib.sh
 SUITE=${E2E_SUITE:-e2e}
-E2E_FILES=${E2E_FILES:-test_call.mjs test_clinic.mjs test_screens.mjs}
+E2E_FILES=${E2E_FILES:-test_call.mjs test_clinic.mjs test_reports.mjs test_screens.mjs}
 TESTS_DIR=tests/e2e
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 RESUME_GRACE=30

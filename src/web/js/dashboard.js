@@ -7,6 +7,7 @@ import {KnockAlerts, roomName} from './alerts.js';
 import {WaitList} from './waitlist.js';
 import {DashCall} from './dashcall.js';
 import {NewRoom} from './newroom.js';
+import {ReportsPage} from './reports.js';
 
 const SWITCH = 'Leave the current call and switch consultation?';
 
@@ -37,6 +38,8 @@ const rooms = new NewRoom(
         box: el('patient-link-box'), copy: el('copy-link-button'), hostLink: el('host-link'), expires: el('room-expires'),
         capacity: el('new-room-capacity'), inviteSlot: el('invite-slot')},
     {create: (opts) => api.createRoom(opts), onCreated: (id) => selectRoom(id), onSignedOut: () => showLogin(), invites: api});
+const reports = new ReportsPage({button: el('reports-button'), section: el('reports-section'), dash: ui.dash},
+    {api, onSignedOut: () => showLogin()});
 const alerts = new KnockAlerts(
     {badge: el('alert-badge'), sound: el('alert-toggle'), notify: el('notify-button'), notifyState: el('notify-state'),
         banner: el('knock-banner'), bannerText: el('knock-banner-text'), dismiss: el('knock-banner-dismiss')},
@@ -80,6 +83,7 @@ function showLogin() {
     list.replace([]);
     alerts.reset();
     rooms.show(null);
+    reports.enable(false);
     show(ui.login, true);
     show(ui.dash, false);
     show(ui.logout, false);
@@ -93,6 +97,7 @@ async function showDashboard(who) {
     show(ui.login, false);
     show(ui.dash, true);
     show(ui.logout, true);
+    reports.enable(true);
     ui.who.textContent = me.name || me.email;
     rooms.setTeams(me.teams);
     list.setCanned(me.canned_messages);
