@@ -16,8 +16,10 @@
 #include "vc/reports.h"
 #include "vc/store.h"
 
-/* Rooms whose waits are held at once, at most (a room is held from its first admission). */
+/* Rooms whose waits are held at once, at most (a room is held from its first admission), and
+ * the buckets they hash to (chains stay short up to a few times this many live rooms). */
 #define REPORTS_PENDING_MAX (1u << 20)
+#define REPORTS_BUCKETS 4096
 /* A room lives a day and its TURN margin another at most: waits older than this went elsewhere. */
 #define REPORTS_PENDING_TTL_S (3 * 86400)
 #define REPORTS_SWEEP_EVERY_S 3600
@@ -39,11 +41,11 @@ struct reports {
     struct accounts *a; /* borrowed */
     pthread_t thread;   /* the one whose events count */
     unsigned retention_days;
-    int64_t now_s; /* the last tick's clock */
-    struct reports_pending **buckets;
-    size_t nbuckets, count; /* nbuckets: a power of two, or 0 */
-    int64_t purged_day;     /* the day whose purge finished (0: none yet) */
-    unsigned purged;        /* rows deleted by the purge under way */
+    int64_t now_s;                    /* the last tick's clock */
+    struct reports_pending **buckets; /* REPORTS_BUCKETS chains */
+    size_t count;
+    int64_t purged_day; /* the day whose purge finished (0: none yet) */
+    unsigned purged;    /* rows deleted by the purge under way */
     int64_t swept_s;
     struct store_report_row *retry; /* REPORTS_RETRY_MAX rows refused by the database, a ring */
     unsigned retry_head, nretry;
@@ -55,8 +57,9 @@ int reports_new(struct accounts *a, unsigned retention_days, int64_t now_s, stru
     struct reports *r = calloc(1, sizeof(*r));
 
     *out = NULL;
-    if (!r || !(r->retry = calloc(REPORTS_RETRY_MAX, sizeof(*r->retry)))) {
-        free(r);
+    if (!r || !(r->retry = calloc(REPORTS_RETRY_MAX, sizeof(*r->retry))) ||
+        !(r->buckets = calloc(REPORTS_BUCKETS, sizeof(*r->buckets)))) {
+        reports_free(r);
         return -ENOMEM;
     }
     r->a = a;
@@ -74,7 +77,7 @@ void reports_free(struct reports *r)
     if (r->nretry)
         log_msg(LOG_LEVEL_WARN, "reports: %u consultations were not written (the database failed)",
                 r->nretry);
-    for (size_t i = 0; i < r->nbuckets; i++)
+    for (size_t i = 0; r->buckets && i < REPORTS_BUCKETS; i++)
         for (struct reports_pending *p = r->buckets[i], *next; p; p = next) {
             next = p->next;
             free(p);
@@ -114,42 +117,18 @@ static size_t reports_hash(const char *room)
 /* The slot that holds room's entry, or the empty one at the end of its chain. */
 static struct reports_pending **reports_slot(struct reports *r, const char *room)
 {
-    struct reports_pending **pp = &r->buckets[reports_hash(room) & (r->nbuckets - 1)];
+    struct reports_pending **pp = &r->buckets[reports_hash(room) % REPORTS_BUCKETS];
 
     while (*pp && strcmp((*pp)->room, room) != 0)
         pp = &(*pp)->next;
     return pp;
 }
 
-/* Doubles the buckets (the table stays as it is when memory is short). */
-static void reports_grow(struct reports *r)
-{
-    size_t n = r->nbuckets ? r->nbuckets * 2 : 64;
-    struct reports_pending **b = calloc(n, sizeof(*b));
-
-    if (!b)
-        return;
-    for (size_t i = 0; i < r->nbuckets; i++)
-        for (struct reports_pending *p = r->buckets[i], *next; p; p = next) {
-            next = p->next;
-            p->next = b[reports_hash(p->room) & (n - 1)];
-            b[reports_hash(p->room) & (n - 1)] = p;
-        }
-    free(r->buckets);
-    r->buckets = b;
-    r->nbuckets = n;
-}
-
 /* A guest of room was admitted after waiting wait_ms. */
 static void reports_hold_wait(struct reports *r, const char *room, int64_t wait_ms)
 {
-    struct reports_pending **pp, *p;
+    struct reports_pending **pp = reports_slot(r, room), *p;
 
-    if (r->count >= r->nbuckets)
-        reports_grow(r);
-    if (!r->nbuckets)
-        return;
-    pp = reports_slot(r, room);
     if (!*pp) {
         if (r->count >= REPORTS_PENDING_MAX || !(p = calloc(1, sizeof(*p))))
             return; /* the room is still reported, without this wait */
@@ -165,11 +144,11 @@ static void reports_hold_wait(struct reports *r, const char *room, int64_t wait_
 /* Moves room's waits into list ("1200,3400") and forgets them. */
 static void reports_take_waits(struct reports *r, const char *room, char *list, size_t len)
 {
-    struct reports_pending **pp = r->nbuckets ? reports_slot(r, room) : NULL, *p;
+    struct reports_pending **pp = reports_slot(r, room), *p;
     size_t off = 0;
 
     list[0] = '\0';
-    if (!pp || !(p = *pp))
+    if (!(p = *pp))
         return;
     for (unsigned i = 0; i < p->nwaits && off < len; i++)
         off += (size_t)snprintf(list + off, len - off, "%s%" PRId64, i ? "," : "", p->waits[i]);
@@ -185,7 +164,7 @@ static void reports_take_waits(struct reports *r, const char *room, char *list, 
 /* Forgets the waits of rooms that never ended here (they moved to another node). */
 static void reports_sweep(struct reports *r)
 {
-    for (size_t i = 0; i < r->nbuckets; i++)
+    for (size_t i = 0; i < REPORTS_BUCKETS; i++)
         for (struct reports_pending **pp = &r->buckets[i], *p; (p = *pp);) {
             if (r->now_s - p->since_s < REPORTS_PENDING_TTL_S) {
                 pp = &p->next;
