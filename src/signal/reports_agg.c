@@ -130,6 +130,12 @@ static int reports_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static void reports_sort(struct reports_values *l)
+{
+    if (l->n > 1) /* an empty list may have no array at all */
+        qsort(l->v, l->n, sizeof(int64_t), reports_cmp);
+}
+
 /* The nearest-rank percentile of sorted values: the smallest value with at least pct% of the
  * values at or below it, that is the value of rank ceil(pct / 100 * n); -1 without values. */
 static int64_t reports_rank(const struct reports_values *l, unsigned pct)
@@ -147,8 +153,8 @@ static void reports_close_day(struct reports_agg *g)
     if (!g->gathering)
         return;
     f = &g->days[g->open - g->from];
-    qsort(g->waits.v, g->waits.n, sizeof(int64_t), reports_cmp);
-    qsort(g->calls.v, g->calls.n, sizeof(int64_t), reports_cmp);
+    reports_sort(&g->waits);
+    reports_sort(&g->calls);
     f->wait_p50 = reports_rank(&g->waits, 50);
     f->wait_p90 = reports_rank(&g->waits, 90);
     f->call_p50 = reports_rank(&g->calls, 50);
