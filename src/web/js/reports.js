@@ -211,7 +211,7 @@ export class ReportsPage {
         fill(this.charts,
             h('figure', {class: 'report-figure', testid: 'report-wait-chart'},
                 h('figcaption', {text: 'Waiting time from knock to admission, per day (seconds)'}),
-                barChart(days, waits, {title: 'Waiting time per day, p50 and p90', unit: ' s', stacked: false, describedBy: tableId, format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1))}),
+                barChart(days, waits, {title: 'Waiting time per day, p50 and p90', unit: ' s', stacked: false, describedBy: tableId, format: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))}),
                 legend(waits)),
             h('figure', {class: 'report-figure', testid: 'report-volume-chart'},
                 h('figcaption', {text: 'Consultations per day'}),
