@@ -1,38 +1,66 @@
 #!/usr/bin/env bash
 # Runs the unit test binaries and the integration suites; prints one "N passed, N failed" line.
 # Usage: tests/run.sh BUILD_DIR [unit|integration]
+#
+# The integration suites run in two lanes and then the browser suites (e2e*) alone:
+#   lane 1: the suites that mostly wait (a 30 s reservation expiry, a 60 s allocation expiry in the
+#           kernel, paced relay runs, a PostgreSQL server), listed in WAITING below;
+#   lane 2: every other suite that drives no browser, at the same time as lane 1;
+#   then:   the browser suites, one after another on a machine that does nothing else, because
+#           their media timings are what they measure.
+# Each suite's output is printed whole when it ends, under a lock, so lanes never interleave.
 set -u
 build=${1:-build}
 only=${2:-all}
 export VC_BUILD=$build
 cd "$(dirname "$0")/.."
-passed=0 failed=0 failures=()
+WAITING="turn_kernel turn_interop postgres"
+results=$(mktemp)
+lock=$(mktemp)
+trap 'rm -f "$results" "$lock"' EXIT
 
-# Runs one suite; a suite that prints "N passed, N failed" adds those counts, else it counts as one.
+# run_suite NAME CMD...: runs one suite, prints its output, and records "passed failed rc name" in
+# $results; a suite that prints "N passed, N failed" adds those counts, else it counts as one.
 run_suite() {
     local name=$1; shift
-    local out rc t0=$SECONDS
+    local out rc t0=$SECONDS line p=0 f=0
     out=$(mktemp)
-    echo "== $name"
     "$@" >"$out" 2>&1
     rc=$?
-    cat "$out"
-    echo "   ($name: $((SECONDS - t0)) s)"
-    local line
     line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
     if [ -n "$line" ]; then
-        local p f
         p=$(sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
         f=$(sed -E 's/^([A-Za-z-]+: )?[0-9]+ passed, ([0-9]+) failed.*/\2/' <<<"$line")
-        passed=$((passed + p)); failed=$((failed + f))
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     elif [ "$rc" -eq 0 ]; then
-        passed=$((passed + 1))
+        p=1
     else
-        failed=$((failed + 1))
+        f=1
     fi
-    if [ "$rc" -ne 0 ]; then failures+=("$name (exit $rc)"); fi
+    {
+        flock 9
+        echo "== $name"
+        cat "$out"
+        echo "   ($name: $((SECONDS - t0)) s)"
+        echo "$p $f $rc $name" >>"$results"
+    } 9>"$lock"
     rm -f "$out"
+}
+
+is_waiting() { case " $WAITING " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# The waiting lane; the TURN suites must also pass with vc-turn's kernel path off
+# (tests/integration/turn_kernel.sh compares the two directly).
+waiting_lane() {
+    local t
+    export VC_PORT_LANE=1
+    for t in $WAITING; do
+        run_suite "integration: $t.sh" timeout 300 "tests/integration/$t.sh"
+    done
+    for t in turn_interop turn_nice turn_refusals; do
+        run_suite "integration: $t.sh, kernel path off" env VC_KERNEL_PATH=off timeout 300 \
+            "tests/integration/$t.sh"
+    done
 }
 
 if [ "$only" != integration ]; then
@@ -42,20 +70,29 @@ if [ "$only" != integration ]; then
     done
 fi
 if [ "$only" != unit ]; then
+    waiting_lane &
+    lane=$!
+    export VC_PORT_LANE=2
+    browsers=()
     for t in tests/integration/*.sh; do
         [ -x "$t" ] || continue
-        run_suite "integration: $(basename "$t")" timeout 300 "$t"
+        name=$(basename "$t" .sh)
+        is_waiting "$name" && continue
+        case $name in e2e*) browsers+=("$t"); continue ;; esac
+        run_suite "integration: $name.sh" timeout 300 "$t"
     done
-    # The TURN suites ran with vc-turn's kernel path on (where the machine allows it); they must
-    # pass the same with it off (tests/integration/turn_kernel.sh compares the two directly).
-    for t in turn_interop turn_nice turn_refusals; do
-        run_suite "integration: $t.sh, kernel path off" env VC_KERNEL_PATH=off timeout 300 \
-            "tests/integration/$t.sh"
+    wait "$lane"
+    for t in "${browsers[@]}"; do
+        run_suite "integration: $(basename "$t")" timeout 300 "$t"
     done
 fi
 
-if [ ${#failures[@]} -gt 0 ]; then
-    printf '\nfailed suites:\n'; printf '  %s\n' "${failures[@]}"
+passed=0 failed=0
+failures=$(awk '$3 != 0 { $1 = $2 = ""; sub(/^  /, ""); rc = $1; $1 = ""; sub(/^ /, "");
+    print "  " $0 " (exit " rc ")" }' "$results")
+read -r passed failed < <(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' "$results")
+if [ -n "$failures" ]; then
+    printf '\nfailed suites:\n%s\n' "$failures"
 fi
 echo
 echo "$passed passed, $failed failed"

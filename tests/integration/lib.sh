@@ -84,10 +84,15 @@ PEER_ADDR=127.0.0.2
 
 # pick_ports: sets TURN_PORT, TURN_TLS_PORT, METRICS_PORT, PEER_PORT, PEER6_PORT and the relay
 # range RELAY_MIN..RELAY_MAX from a random base in 20000-29800 whose 200 ports are all unused.
+# tests/run.sh runs two lanes of suites at once and gives each its half (VC_PORT_LANE 1 or 2).
 pick_ports() {
-    local base
+    local base lo=20000 n=490
+    case ${VC_PORT_LANE:-} in
+    1) n=245 ;;
+    2) lo=25100 n=240 ;;
+    esac
     for _ in $(seq 1 30); do
-        base=$((20000 + (RANDOM % 490) * 20))
+        base=$((lo + (RANDOM % n) * 20))
         if ports_free "$base" $((base + 199)); then
             TURN_PORT=$base
             TURN_TLS_PORT=$((base + 10))

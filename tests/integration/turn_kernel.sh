@@ -135,7 +135,9 @@ if [ "${KERNEL_EXPIRY:-1}" != 0 ]; then
         --peer "$PEER_ADDR:$PEER_PORT" --count 100 --pause 2 --ready "$OUT/expiry.ready" \
         --then 62 >"$OUT/expiry.json" 2>>"$OUT/expiry.err" &
     client=$!
-    for _ in $(seq 1 50); do [ -e "$OUT/expiry.ready" ] && break; sleep 0.1; done
+    # The client writes the file once its channel is bound; a loaded machine can take seconds.
+    for _ in $(seq 1 300); do [ -e "$OUT/expiry.ready" ] && break; sleep 0.1; done
+    check expiry_client_bound_its_channel "$(cat "$OUT/expiry.err")" test -e "$OUT/expiry.ready"
     kill -STOP "$SERVER_PID"
     wait "$client"
     wait "$peer" # before user space runs again and relays what waited for it
