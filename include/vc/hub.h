@@ -19,6 +19,8 @@ struct hub_conn;    /* the I/O layer's connection: opaque to the core */
 #define HUB_OWNER_MAX 64
 #define HUB_MAX_ICE_SERVERS 8
 #define HUB_REGION_MAX 32 /* as TURNPOOL_REGION_MAX */
+/* A room's language for the patient's pages: a BCP 47 tag ("cy", "pt-BR") of at most this. */
+#define HUB_LANGUAGE_MAX 35
 #define HUB_PEER_ID_LEN 12
 #define HUB_TURN_ID_LEN 16
 #define HUB_HASH_LEN 32 /* SHA-256 of a token (TOKEN_HASH_LEN) */
@@ -94,6 +96,7 @@ struct hub_room_opts {
     const char *label;      /* borrowed; NULL or at most HUB_LABEL_MAX_CHARS characters */
     const char *team;       /* borrowed; NULL or the team whose waiting area shows the room */
     const char *owner_name; /* borrowed; the creating clinician's display name, or NULL */
+    const char *language;   /* borrowed; NULL or "": none. A tag hub_language_ok() passes */
 };
 
 struct hub_room_info {
@@ -106,6 +109,7 @@ struct hub_room_info {
     char region[HUB_REGION_MAX + 1];     /* "" without a pool */
     char label[HUB_LABEL_MAX_BYTES + 1]; /* "" without one */
     char team[HUB_TEAM_MAX + 1];         /* "" without one */
+    char language[HUB_LANGUAGE_MAX + 1]; /* "" without one */
 };
 
 /* A clinician named on a room: its creator, whom it is handed to, who took the last patient in. */
@@ -156,6 +160,9 @@ struct hub_registry_ops {
     int (*end)(void *ctx, const char *owner, const char *id);
     /* Every live room of the owner, cluster-wide: how many were filled, or -EAGAIN. */
     int (*list)(void *ctx, const char *owner, struct hub_room_info *out, size_t max);
+    /* The live room a token (borrowed; a host, guest or invite token) opens, held anywhere:
+     * 0, -ENOENT, -EAGAIN. May be NULL. */
+    int (*token)(void *ctx, const char *token, struct hub_room_info *out);
 
     /* The dashboards' waiting areas across nodes (watch.c, feed.c). Any of these may be NULL. */
     /* A held room's entry changed (frame: its "room" frame, borrowed) or it ended (frame NULL).
@@ -234,6 +241,13 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
                     struct hub_room_info *out);
 /* -ENOENT for unknown, expired and other owners' rooms alike. */
 int hub_room_get(struct hub *h, const char *owner, const char *id, struct hub_room_info *out);
+/* What a link's page may know before it joins: the live room token (borrowed) opens, without
+ * its tokens, held here or (through the registry) elsewhere. 0, -ENOENT for an unknown or
+ * expired token alike, -EAGAIN. */
+int hub_link_get(struct hub *h, const char *token, struct hub_room_info *out);
+/* True for a language tag a room may carry: a BCP 47 shape of 2 or 3 letters, then subtags of
+ * 1 to 8 letters or digits after '-', HUB_LANGUAGE_MAX bytes at most. */
+bool hub_language_ok(const char *tag);
 /* Ends the room for everyone (room-ended). -ENOENT as above. */
 int hub_room_end(struct hub *h, const char *owner, const char *id);
 /* Fills up to max of the owner's live rooms (tokens left empty); returns how many, or -EAGAIN

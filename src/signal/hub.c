@@ -203,10 +203,11 @@ static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
     for (struct hub_peer *o = p->room->peers; o; o = o->next)
         if (o != p && o->state != HUB_WAITING)
             json_array_append_new(peers, hub_member_json(o));
-    if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b,s:s,s:s}", "peer", p->id,
+    if (sigmsg_encode(&h->out, "joined", "{s:s,s:s,s:b,s:o,s:o,s:s,s:b,s:s,s:s,s:s}", "peer", p->id,
                       "role", role_name(p->role), "polite", p->role == HUB_GUEST, "peers", peers,
                       "ice_servers", ice_servers(h, p), "resume", resume, "relay_only",
-                      p->room->relay_only, "name", p->name, "region", p->room->region) == 0)
+                      p->room->relay_only, "name", p->name, "region", p->room->region, "language",
+                      p->room->language) == 0)
         hub_send(h, p->sess);
     hub_peer_flush_queue(h, p);
     hub_room_changed(h, p->room); /* a new resume token, or a new participant */
@@ -214,15 +215,16 @@ static void send_joined(struct hub *h, struct hub_peer *p, uint64_t asked_ms)
 }
 
 /* Sends waiting to a guest in the lobby: a short-lived TURN credential for its pre-call check, a
- * resume token that keeps its place if its connection drops, and when it knocked. */
+ * resume token that keeps its place if its connection drops, when it knocked, and the room's
+ * language for its page. */
 static void send_waiting(struct hub *h, struct hub_peer *g)
 {
     char resume[HUB_TOKEN_LEN + 1], since[32];
 
     new_resume(g, resume);
     hub_rfc3339_ms(since, g->knock_unix_ms);
-    if (sigmsg_encode(&h->out, "waiting", "{s:o,s:s,s:s}", "ice_servers", ice_servers(h, g),
-                      "resume", resume, "since", since) == 0)
+    if (sigmsg_encode(&h->out, "waiting", "{s:o,s:s,s:s,s:s}", "ice_servers", ice_servers(h, g),
+                      "resume", resume, "since", since, "language", g->room->language) == 0)
         hub_send(h, g->sess);
 }
 

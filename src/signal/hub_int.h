@@ -111,7 +111,8 @@ struct hub_room {
     uint64_t created_mono;
     unsigned capacity;
     bool lobby, relay_only;
-    char region[HUB_REGION_MAX + 1]; /* the TURN pool region its peers' relays come from */
+    char region[HUB_REGION_MAX + 1];     /* the TURN pool region its peers' relays come from */
+    char language[HUB_LANGUAGE_MAX + 1]; /* the patient's pages' language; "" none */
     struct hub_peer *peers;
     uint64_t knock_window_ms;
     unsigned knock_count;

@@ -111,6 +111,7 @@ int hub_room_adopt(struct hub *h, const struct hub_room_record *rec)
     memcpy(r->region, i->region, sizeof(r->region));
     memcpy(r->label, i->label, sizeof(r->label));
     memcpy(r->team, i->team, sizeof(r->team));
+    memcpy(r->language, i->language, sizeof(r->language));
     r->owner_who = rec->owner_who;
     r->assignee = rec->assignee;
     r->clinician = rec->clinician;
@@ -239,11 +240,11 @@ int hub_record_encode(const struct hub_room_record *rec, char *out, size_t outle
                   "expires", (json_int_t)i->expires_ms, "capacity", (int)i->capacity, "lobby",
                   i->lobby, "relay_only", i->relay_only, "region", i->region, "participants",
                   (int)i->participants, "waiting", (int)i->waiting, "peers", peers);
-    if (j &&
-        json_object_update_new(j, json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "label", i->label, "team",
-                                            i->team, "owner_who", who_to(&rec->owner_who),
-                                            "assignee", who_to(&rec->assignee), "clinician",
-                                            who_to(&rec->clinician), "invites", invites)) < 0) {
+    if (j && json_object_update_new(
+                 j, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "label", i->label, "team", i->team,
+                              "language", i->language, "owner_who", who_to(&rec->owner_who),
+                              "assignee", who_to(&rec->assignee), "clinician",
+                              who_to(&rec->clinician), "invites", invites)) < 0) {
         json_decref(j);
         j = NULL;
     }
@@ -309,6 +310,8 @@ int hub_record_decode(const char *text, size_t len, struct hub_room_record *out)
          hex_to(json_string_value(json_object_get(j, "guest")), out->guest_hash, HUB_HASH_LEN) &&
          opt_str_to(json_object_get(j, "label"), i->label, HUB_LABEL_MAX_BYTES) &&
          opt_str_to(json_object_get(j, "team"), i->team, HUB_TEAM_MAX) &&
+         opt_str_to(json_object_get(j, "language"), i->language, HUB_LANGUAGE_MAX) &&
+         (!i->language[0] || hub_language_ok(i->language)) &&
          who_from(json_object_get(j, "owner_who"), &out->owner_who) &&
          who_from(json_object_get(j, "assignee"), &out->assignee) &&
          who_from(json_object_get(j, "clinician"), &out->clinician) && json_is_array(peers) &&

@@ -204,6 +204,28 @@ void hub_room_info_of(const struct hub_room *r, struct hub_room_info *out)
     memcpy(out->region, r->region, sizeof(out->region));
     memcpy(out->label, r->label, sizeof(out->label));
     memcpy(out->team, r->team, sizeof(out->team));
+    memcpy(out->language, r->language, sizeof(out->language));
+}
+
+#define ROOM_LETTERS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+bool hub_language_ok(const char *tag)
+{
+    size_t first;
+
+    if (!tag || strlen(tag) > HUB_LANGUAGE_MAX)
+        return false;
+    first = strspn(tag, ROOM_LETTERS);
+    if (first < 2 || first > 3)
+        return false;
+    for (const char *p = tag + first; *p;) {
+        size_t sub = p[0] == '-' ? strspn(p + 1, ROOM_LETTERS "0123456789") : 0;
+
+        if (sub < 1 || sub > 8)
+            return false;
+        p += 1 + sub;
+    }
+    return true;
 }
 
 /* The room's region: the one asked for, else the default; "" without a pool. -EINVAL for a
@@ -276,7 +298,8 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
         opts->capacity < 2 || opts->capacity > 8 || room_region(h, opts, region) < 0 ||
         (opts->label && strlen(opts->label) > HUB_LABEL_MAX_BYTES) ||
         (opts->team && strlen(opts->team) > HUB_TEAM_MAX) ||
-        (opts->owner_name && strlen(opts->owner_name) > HUB_NAME_MAX))
+        (opts->owner_name && strlen(opts->owner_name) > HUB_NAME_MAX) ||
+        (opts->language && opts->language[0] && !hub_language_ok(opts->language)))
         return -EINVAL;
     if (h->draining)
         return -ESHUTDOWN;
@@ -304,6 +327,8 @@ int hub_room_create(struct hub *h, const char *owner, const struct hub_room_opts
     r->lobby = opts->lobby;
     r->relay_only = opts->relay_only;
     memcpy(r->region, region, sizeof(r->region));
+    if (opts->language)
+        memcpy(r->language, opts->language, strlen(opts->language) + 1);
     room_set_people(r, owner, opts);
     int rc = room_register(h, r);
     if (rc == 0)
@@ -372,6 +397,22 @@ int hub_room_list(struct hub *h, const char *owner, struct hub_room_info *out, s
             hub_room_info_of(r, &out[n++]);
         }
     return (int)n;
+}
+
+int hub_link_get(struct hub *h, const char *token, struct hub_room_info *out)
+{
+    enum hub_role role;
+    struct hub_invite *inv;
+    struct hub_room *r = hub_room_by_token(h, token, &role, &inv);
+
+    memset(out, 0, sizeof(*out));
+    if (r && !hub_room_expired(h, r)) {
+        hub_room_info_of(r, out);
+        return 0;
+    }
+    if (r || !h->reg || !h->reg->token || strlen(token) != HUB_TOKEN_LEN)
+        return -ENOENT;
+    return h->reg->token(h->reg_ctx, token, out);
 }
 
 /* Looked up by the token's SHA-256 hash (see roomindex.c for why that is safe from timing). */

@@ -112,6 +112,7 @@ static const struct {
     {"/api/v1/me", "GET", SIGAPI_ROUTE_ME},
     {"/api/v1/teams", "GET", SIGAPI_ROUTE_TEAMS},
     {"/api/v1/reports/consultations", "GET", SIGAPI_ROUTE_REPORTS},
+    {"/api/v1/link", "POST", SIGAPI_ROUTE_LINK},
 };
 
 /* True when path matches pattern segment by segment; a "{id}" segment's value goes to
@@ -445,8 +446,22 @@ static bool sigapi_opt_region(struct sigapi_call *c, json_t *v, char out[HUB_REG
     return true;
 }
 
+/* A language tag (hub_language_ok), copied into out. */
+static bool sigapi_opt_language(struct sigapi_call *c, json_t *v, char out[HUB_LANGUAGE_MAX + 1])
+{
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+
+    if (n == 0 || n > HUB_LANGUAGE_MAX || !hub_language_ok(json_string_value(v))) {
+        sigapi_error(c, 400, "bad_request", "language must be a BCP 47 tag such as \"cy\"");
+        return false;
+    }
+    memcpy(out, json_string_value(v), n + 1);
+    return true;
+}
+
 /* What a new room's options borrow: copies of strings from the body, which is freed first. */
 struct sigapi_room_text {
+    char language[HUB_LANGUAGE_MAX + 1];
     char region[HUB_REGION_MAX + 1];
     char label[HUB_LABEL_MAX_BYTES + 1];
     char team[HUB_TEAM_MAX + 1];
@@ -476,6 +491,9 @@ static bool sigapi_room_opts(struct sigapi_call *c, json_t *body, struct hub_roo
         else if (strcmp(key, "region") == 0) {
             ok = sigapi_opt_region(c, v, t->region);
             o->region = t->region;
+        } else if (strcmp(key, "language") == 0) {
+            ok = sigapi_opt_language(c, v, t->language);
+            o->language = t->language;
         } else if (strcmp(key, "label") == 0) {
             ok = sigapi_opt_text(c, key, v, HUB_LABEL_MAX_CHARS, t->label, sizeof(t->label));
             o->label = t->label;
@@ -575,6 +593,7 @@ static void sigapi_rooms_create(struct sigapi_call *c)
     out = json_pack("{s:s,s:s,s:s,s:s}", "id", info.id, "host_url", host, "guest_url", guest,
                     "expires_at", expires);
     out = sigapi_set_str(out, "region", info.region);
+    out = sigapi_set_str(out, "language", info.language);
     out = sigapi_set_str(out, "label", info.label);
     out = sigapi_set_str(out, "team", info.team);
     sigapi_reply(c, 201, out);
@@ -603,6 +622,7 @@ json_t *sigapi_room_json(const struct hub_room_info *r, bool with_opts)
         j = NULL;
     }
     j = sigapi_set_str(j, "region", r->region);
+    j = sigapi_set_str(j, "language", r->language);
     j = sigapi_set_str(j, "label", r->label);
     return sigapi_set_str(j, "team", r->team);
 }
@@ -662,6 +682,40 @@ static void sigapi_room_one(struct sigapi_call *c)
     sigapi_reply(c, 200, sigapi_room_json(&info, false));
 }
 
+/* POST /api/v1/link {"token"}: what the join page may know before it joins, for the link it
+ * was opened with. No credentials: the token is the secret, and it comes in the body, so it never
+ * reaches a URL or a log. An unknown, malformed or expired token gets the same 404. */
+static void sigapi_link_page(struct sigapi_call *c)
+{
+    static const char *const keys[] = {"token"};
+    char token[HUB_TOKEN_LEN + 1] = "";
+    struct hub_room_info info;
+    json_t *body = sigapi_body(c), *vals[1] = {NULL};
+    const char *t;
+    bool ok;
+    int rc;
+
+    if (!body)
+        return;
+    ok = sigapi_fields(c, body, keys, vals, 1);
+    t = ok ? json_string_value(vals[0]) : NULL;
+    if (ok && !t)
+        sigapi_error(c, 400, "bad_request", "token must be a string");
+    else if (t && strlen(t) == HUB_TOKEN_LEN)
+        memcpy(token, t, HUB_TOKEN_LEN + 1);
+    json_decref(body);
+    if (!t)
+        return;
+    rc = token[0] ? hub_link_get(c->s->hub, token, &info) : -ENOENT;
+    OPENSSL_cleanse(token, sizeof(token));
+    if (rc == -EAGAIN)
+        sigapi_unavailable(c);
+    else if (rc < 0)
+        sigapi_error(c, 404, "not_found", "no such link, or it has expired");
+    else
+        sigapi_reply(c, 200, sigapi_set_str(json_object(), "language", info.language));
+}
+
 void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request *req,
                    struct sigapi_response *resp)
 {
@@ -683,7 +737,9 @@ void sigapi_handle(const struct sigapi_settings *s, const struct sigapi_request 
         sigapi_error(&c, 405, "method_not_allowed", "method not allowed on this path");
         return;
     }
-    if (c.route == SIGAPI_ROUTE_SESSION || c.route == SIGAPI_ROUTE_ME) {
+    if (c.route == SIGAPI_ROUTE_LINK) {
+        sigapi_link_page(&c);
+    } else if (c.route == SIGAPI_ROUTE_SESSION || c.route == SIGAPI_ROUTE_ME) {
         sigapi_session(&c);
     } else if (sigapi_authenticate(&c, true)) {
         if (c.route == SIGAPI_ROUTE_ROOM && sigapi_is(&c, "PATCH"))

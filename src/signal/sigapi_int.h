@@ -26,6 +26,7 @@ enum sigapi_route {
     SIGAPI_ROUTE_INVITES,  /* /api/v1/rooms/{id}/invites */
     SIGAPI_ROUTE_INVITE,   /* /api/v1/rooms/{id}/invites/{invite} */
     SIGAPI_ROUTE_REPORTS,  /* /api/v1/reports/consultations */
+    SIGAPI_ROUTE_LINK,     /* /api/v1/link */
 };
 
 /* One request in flight: what routing and authentication learnt about it. */

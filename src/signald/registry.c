@@ -345,6 +345,19 @@ static int reg_list(void *ctx, const char *owner, struct hub_room_info *out, siz
     return n;
 }
 
+/* The live room a token opens, wherever it is held (the join page's language). */
+static int reg_token(void *ctx, const char *token, struct hub_room_info *out)
+{
+    struct hub_room_record rec;
+    char home[CLUSTER_NODE_MAX + 1];
+    int rc = cluster_lookup_token(ctx, token, home, sizeof(home), &rec);
+
+    if (rc <= 0 || rec.info.expires_ms <= unix_ms())
+        return rc < 0 ? rc : -ENOENT;
+    *out = rec.info;
+    return 0;
+}
+
 const struct hub_registry_ops cluster_registry_ops = {
     .create = reg_create,
     .update = reg_update,
@@ -352,6 +365,7 @@ const struct hub_registry_ops cluster_registry_ops = {
     .get = reg_get,
     .end = reg_end,
     .list = reg_list,
+    .token = reg_token,
     .entry = watchbus_entry,
     .interest = watchbus_interest,
     .act = watchbus_act,

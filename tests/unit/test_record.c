@@ -57,8 +57,28 @@ static int fr_list(void *ctx, const char *owner, struct hub_room_info *out, size
     return -EAGAIN;
 }
 
+/* Token lookups find the last record the registry was told of, by the guest token's hash. */
+static struct fake_registry *fr_tokens;
+
+static int fr_token(void *ctx, const char *token, struct hub_room_info *out)
+{
+    struct world probe;
+    int rc;
+
+    (void)ctx;
+    /* Another hub adopts the last record and answers as the registry would. */
+    world_init(&probe);
+    rc = hub_room_adopt(probe.h, &fr_tokens->last) == 0 && hub_token_held(probe.h, token)
+             ? hub_link_get(probe.h, token, out)
+             : -ENOENT;
+    world_free(&probe);
+    return rc;
+}
+
 static const struct hub_registry_ops fake_registry_ops = {fr_create, fr_update, fr_ended,
                                                           fr_get,    fr_end,    fr_list};
+static const struct hub_registry_ops fake_token_ops = {fr_create, fr_update, fr_ended, fr_get,
+                                                       fr_end,    fr_list,   fr_token};
 
 #define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
@@ -291,4 +311,102 @@ TEST(invites_survive_a_takeover_and_leave_the_record_when_revoked)
     CHECK(got(&late, "error:invalid_token"));
     world_free(&a);
     world_free(&b);
+}
+
+/* The newest frame of that type c received, or NULL. The caller frees it. */
+static json_t *frame_of(struct client *c, const char *type)
+{
+    for (unsigned k = 0; k < c->conn.nframes; k++) {
+        json_t *f = frame(c, k);
+        if (f && strcmp(json_string_value(json_object_get(f, "type")), type) == 0)
+            return f;
+        json_decref(f);
+    }
+    return NULL;
+}
+
+TEST(a_rooms_language_survives_a_takeover_and_reaches_its_pages)
+{
+    struct world a, b, c;
+    struct fake_registry reg = {0};
+    struct hub_room_record back;
+    struct hub_room_info info, link;
+    struct client host, guest;
+    char json[4096];
+    struct hub_room_opts o = {.ttl = 600, .capacity = 2, .lobby = true, .language = "cy"};
+
+    world_init(&a);
+    hub_set_registry(a.h, &fake_registry_ops, &reg);
+    CHECK_INT(hub_room_create(a.h, "key", &o, &info), 0);
+    CHECK_STR(info.language, "cy");
+    CHECK_INT(hub_link_get(a.h, info.guest_token, &link), 0);
+    CHECK_STR(link.language, "cy");
+    CHECK_INT(hub_record_encode(&reg.last, json, sizeof(json)), 0);
+    CHECK(strstr(json, "\"language\":\"cy\"") != NULL);
+    CHECK_INT(hub_record_decode(json, strlen(json), &back), 0);
+    CHECK_STR(back.info.language, "cy");
+
+    /* The adopting hub tells the waiting patient and the clinician the room's language. */
+    world_init(&b);
+    CHECK_INT(hub_room_adopt(b.h, &back), 0);
+    arrive(&b, &host, info.host_token, NULL);
+    arrive(&b, &guest, info.guest_token, NULL);
+    json_t *joined = frame_of(&host, "joined"), *waiting = frame_of(&guest, "waiting");
+    CHECK_STR(json_string_value(json_object_get(joined, "language")), "cy");
+    CHECK(waiting && json_object_get(waiting, "since"));
+    CHECK_STR(json_string_value(json_object_get(waiting, "language")), "cy");
+    json_decref(joined);
+    json_decref(waiting);
+
+    /* A hub that does not hold the room asks the registry; an unknown token is not found. */
+    world_init(&c);
+    CHECK_INT(hub_link_get(c.h, info.guest_token, &link), -ENOENT);
+    fr_tokens = &reg;
+    hub_set_registry(c.h, &fake_token_ops, &reg);
+    memset(&link, 0, sizeof(link));
+    CHECK_INT(hub_link_get(c.h, info.guest_token, &link), 0);
+    CHECK_STR(link.language, "cy");
+    CHECK_STR(link.host_token, "");
+    CHECK_INT(hub_link_get(c.h, "00000000000000000000000000000000", &link), -ENOENT);
+    CHECK_INT(hub_link_get(c.h, "short", &link), -ENOENT);
+
+    /* An expired room's link is as unknown as a wrong one. */
+    advance(&a, 601 * 1000);
+    CHECK_INT(hub_link_get(a.h, info.guest_token, &link), -ENOENT);
+
+    /* A record whose language is not a tag is refused. */
+    char *cy = strstr(json, "\"language\":\"cy\"");
+    memcpy(cy + 12, "c!", 2);
+    CHECK_INT(hub_record_decode(json, strlen(json), &back), -EINVAL);
+    world_free(&a);
+    world_free(&b);
+    world_free(&c);
+}
+
+TEST(language_tags_are_checked_for_their_shape)
+{
+    static const char *const good[] = {"cy",
+                                       "en",
+                                       "pl",
+                                       "ur",
+                                       "ar",
+                                       "ro",
+                                       "haw",
+                                       "pt-BR",
+                                       "zh-Hant-TW",
+                                       "sr-Latn",
+                                       "en-GB-oxendict",
+                                       "de-1996"};
+    static const char *const bad[] = {
+        "",    "c",      "welsh",     "cy_GB",
+        "cy-", "cy--GB", "-cy",       "cy-abcdefghi",
+        "c1",  "cy GB",  "\xc3\xa9n", "en-GB-oxendict-oxendict-oxendict-oxendict"};
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!CHECK(hub_language_ok(good[i])))
+            fprintf(stderr, "    refused %s\n", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (!CHECK(!hub_language_ok(bad[i])))
+            fprintf(stderr, "    accepted %s\n", bad[i]);
+    CHECK(!hub_language_ok(NULL));
 }

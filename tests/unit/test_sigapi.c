@@ -359,6 +359,10 @@ TEST(sigapi_room_create_rejects_each_bad_field)
         {"{\"lobby\":\"true\"}", "lobby"},
         {"{\"relay_only\":\"yes\"}", "relay_only"},
         {"{\"colour\":\"red\"}", "colour"},
+        {"{\"language\":\"welsh\"}", "language"},
+        {"{\"language\":\"cy_GB\"}", "language"},
+        {"{\"language\":\"\"}", "language"},
+        {"{\"language\":7}", "language"},
         {"{\"ttl\":60,\"ttl\":70}", "object"},
         {"[1,2]", "object"},
         {"not json", "object"},
@@ -930,5 +934,64 @@ out:
     if (f.log)
         event_log_set_tap(f.log, NULL, NULL);
     reports_free(r);
+    fx_close(&f);
+}
+
+/* POSTs body to /api/v1/link without credentials. */
+static int link_req(struct fx *f, const char *body)
+{
+    return run(f,
+               (struct sigapi_request){.method = "POST", .path = "/api/v1/link", JSON_BODY(body)});
+}
+
+TEST(sigapi_room_language_reaches_the_link_page_without_credentials)
+{
+    struct fx f;
+    char guest[HUB_TOKEN_LEN + 1], host[HUB_TOKEN_LEN + 1], plain[HUB_TOKEN_LEN + 1], id[32];
+    char body[128], path[64];
+
+    if (!CHECK(fx_open(&f, false)))
+        return;
+    CHECK_INT(run(&f, (struct sigapi_request){.method = "POST",
+                                              .path = "/api/v1/rooms",
+                                              .authorization = BEARER,
+                                              JSON_BODY("{\"language\":\"cy\"}")}),
+              201);
+    if (!CHECK_STR(got_str(&f, "language"), "cy") || !CHECK(got_str(&f, "guest_url")))
+        goto out;
+    snprintf(guest, sizeof(guest), "%s", strchr(got_str(&f, "guest_url"), '#') + 1);
+    snprintf(host, sizeof(host), "%s", strchr(got_str(&f, "host_url"), '#') + 1);
+    snprintf(id, sizeof(id), "%s", got_str(&f, "id"));
+    snprintf(path, sizeof(path), "/api/v1/rooms/%s", id);
+    CHECK_INT(key_req(&f, "GET", path), 200);
+    CHECK_STR(got_str(&f, "language"), "cy");
+    CHECK_INT(key_req(&f, "POST", "/api/v1/rooms"), 201);
+    CHECK(json_object_get(f.json, "language") == NULL);
+    snprintf(plain, sizeof(plain), "%s", strchr(got_str(&f, "guest_url"), '#') + 1);
+
+    /* The page asks with the token alone; either token of the room answers the same. */
+    snprintf(body, sizeof(body), "{\"token\":\"%s\"}", guest);
+    CHECK_INT(link_req(&f, body), 200);
+    CHECK_STR(f.body, "{\"language\":\"cy\"}");
+    snprintf(body, sizeof(body), "{\"token\":\"%s\"}", host);
+    CHECK_INT(link_req(&f, body), 200);
+    CHECK_STR(got_str(&f, "language"), "cy");
+    snprintf(body, sizeof(body), "{\"token\":\"%s\"}", plain);
+    CHECK_INT(link_req(&f, body), 200);
+    CHECK_STR(f.body, "{}");
+    /* Unknown, malformed and expired links look alike. */
+    CHECK_INT(link_req(&f, "{\"token\":\"00000000000000000000000000000000\"}"), 404);
+    CHECK_STR(got_str(&f, "error.code"), "not_found");
+    CHECK_INT(link_req(&f, "{\"token\":\"short\"}"), 404);
+    CHECK_INT(link_req(&f, "{\"token\":7}"), 400);
+    CHECK_INT(link_req(&f, "{}"), 400);
+    CHECK_INT(link_req(&f, "{\"token\":\"x\",\"other\":1}"), 400);
+    CHECK_INT(run(&f, (struct sigapi_request){.method = "GET", .path = "/api/v1/link"}), 405);
+    hub_set_clock(f.hub, 5000 + 3601 * 1000, ((int64_t)T0 + 3601) * 1000);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\"}", guest);
+    CHECK_INT(link_req(&f, body), 404);
+    /* Nothing about the lookups reaches the log: neither the token nor the room. */
+    CHECK(strstr(read_log(&f), guest) == NULL);
+out:
     fx_close(&f);
 }
