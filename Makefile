@@ -81,6 +81,9 @@ TEST_LINK_static := $(OBJ)/signald/static.o
 TEST_LINK_whsign := $(OBJ)/signald/whsign.o $(LIB_COMMON)
 TEST_LINK_whevent := $(OBJ)/signald/whevent.o $(LIB_COMMON)
 TEST_LINK_whq := $(OBJ)/signald/whq.o $(OBJ)/signald/whstore.o $(LIB_COMMON)
+TEST_LINK_branding := $(OBJ)/signald/branding.o $(OBJ)/signal/sigmsg.o $(OBJ)/signal/jsonscan.o \
+	$(LIB_COMMON)
+$(TBIN)/test_branding: LDLIBS += -lm
 TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN)
 
 # Interop helpers built from tests/interop/*.c (libnice and friends), linked per program.
@@ -139,7 +142,7 @@ $(BIN)/vc-turn: $(OBJ)/turnd/main.o $(TURND_LIB) $(LIB_TURN) $(LIB_STUN) $(LIB_C
 
 $(BIN)/vc-signal: $(SIGNALD_OBJS) $(LIB_SIGNAL) $(LIB_STUN) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) -lev -lhiredis $(CURL_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) -lev -lhiredis $(CURL_LIBS) $(LDLIBS) -lm
 
 $(OBJ)/load/%.o: CFLAGS += $(shell pkg-config --cflags $(LOAD_PKGS) 2>/dev/null)
 $(BIN)/vc-load: $(LOAD_OBJS) $(LIB_STUN) $(LIB_COMMON)

@@ -11,6 +11,7 @@
 #include "vc/log.h"
 #include "vc/sigapi.h"
 #include "vc/sigmsg.h"
+#include "branding.h"
 #include "cluster.h"
 #include "server_int.h"
 #include "webhook.h"
@@ -314,6 +315,24 @@ static int server_http_static(struct server *srv, struct lws *wsi, struct server
     return server_http_respond(wsi, h, 200, mime, body, len, "no-cache", NULL);
 }
 
+/* The organisation's branding, from memory: its JSON, or its logo (404 without one). */
+static int server_http_branding(struct server *srv, struct lws *wsi, struct server_http *h,
+                                bool logo)
+{
+    const struct branding *b = srv->s->branding;
+    const void *src = logo ? (const void *)b->logo : b->json;
+    size_t len = logo ? b->logo_len : b->json_len;
+    char *body;
+
+    if (!src)
+        return server_http_text(wsi, h, 404, "not found\n");
+    if (!(body = malloc(len)))
+        return server_http_text(wsi, h, 503, "busy\n");
+    memcpy(body, src, len);
+    return server_http_respond(wsi, h, 200, logo ? b->logo_type : "application/json", body, len,
+                               "no-cache", NULL);
+}
+
 /* Which method the request line carried; lws keeps the URI under a per-method token. */
 static const char *server_http_method(struct lws *wsi)
 {
@@ -468,6 +487,10 @@ static int server_http_request(struct server *srv, struct lws *wsi, struct serve
                    : server_http_text(wsi, h, 200, "ready\n");
     if (strcmp(h->path, "/metrics") == 0)
         return server_http_metrics(srv, wsi, h);
+    if (strcmp(h->path, "/branding.json") == 0)
+        return server_http_branding(srv, wsi, h, false);
+    if (strcmp(h->path, "/branding/logo") == 0)
+        return server_http_branding(srv, wsi, h, true);
     return server_http_static(srv, wsi, h);
 }
 

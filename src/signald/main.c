@@ -28,6 +28,7 @@
 #include "vc/sigmsg.h"
 #include "vc/store.h"
 #include "vc/turnpool.h"
+#include "branding.h"
 #include "signald.h"
 #include "turnprobe.h"
 #include "webhook.h"
@@ -71,6 +72,7 @@ struct main_config {
     long long http_body_timeout;
     long long max_connections;
     char *web_root;
+    char *branding;
     long long session_ttl;
     struct cfg_list metrics_allow;
     struct cfg_list turn_node;
@@ -95,7 +97,8 @@ struct main_state {
     struct secret turn_secret;
     char public_url[SIGNALD_ORIGIN_MAX];
     char web_root[PATH_MAX];
-    int web_root_fd; /* -1 until opened */
+    int web_root_fd;          /* -1 until opened */
+    struct branding branding; /* what the patient's pages show; fixed for the process */
     struct event_log *log;
     struct accounts *accounts;
     struct hub_settings hub;
@@ -300,6 +303,10 @@ static const struct cfg_option main_options[] = {
         "directory of the static web pages (default: share/vc/web beside the binary's directory, "
         "as installed, else src/web)",
         NULL, "DIR"),
+    OPT("branding", CFG_STR, 0, 0, NULL, branding,
+        "JSON file naming the organisation on the patient's pages: name, logo (PNG or SVG, under "
+        "200 KB), colour and text-colour (AA contrast), phone, privacy-url (default: neutral)",
+        NULL, "FILE"),
     OPT("session-ttl", CFG_INT, 60, 30 * 86400, "43200", session_ttl,
         "clinician login lifetime, seconds", NULL),
     OPT("metrics-allow", CFG_LIST, 0, 0, "127.0.0.0/8,::1/128", metrics_allow,
@@ -649,6 +656,7 @@ static void main_settings(const struct main_config *c, struct main_state *st)
     s->http_header_timeout = (unsigned)c->http_header_timeout;
     s->http_body_timeout = (unsigned)c->http_body_timeout;
     s->web_root_fd = st->web_root_fd;
+    s->branding = &st->branding;
     s->public_url = st->public_url;
     s->hub_settings = h;
     s->api = a;
@@ -671,6 +679,7 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
     if (main_node_id(c, st) < 0)
         return daemon_fail(err, errlen, "node-id: no randomness for a default name");
     if ((r = main_listen(c, st, err, errlen)) < 0 || (r = main_files(c, st, err, errlen)) < 0 ||
+        (r = branding_load(c->branding, &st->branding, err, errlen)) < 0 ||
         (r = main_check_live(c, st, err, errlen)) < 0 || (r = main_pool(c, st, err, errlen)) < 0)
         return r;
     st->log = event_log_open(c->log);
@@ -689,9 +698,9 @@ static int main_resolve(const struct main_config *c, struct main_state *st, char
 static bool main_needs_restart(const char *key)
 {
     static const char *const keys[] = {
-        "listen",           "public-url",     "data-dir",    "database",  "database-password-file",
-        "database-timeout", "redis",          "node-id",     "log",       "web-root",
-        "frame-ancestors",  "default-region", "webhook-url", "webhook-ca"};
+        "listen",           "public-url",     "data-dir",    "database",   "database-password-file",
+        "database-timeout", "redis",          "node-id",     "log",        "web-root",
+        "frame-ancestors",  "default-region", "webhook-url", "webhook-ca", "branding"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(key, keys[i]) == 0)
@@ -799,6 +808,7 @@ static void main_free(struct main_state *st)
 {
     if (st->web_root_fd >= 0)
         close(st->web_root_fd);
+    branding_free(&st->branding);
     turnpool_free(st->pool);
     if (st->accounts)
         accounts_close(st->accounts);

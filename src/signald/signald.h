@@ -18,6 +18,7 @@ struct hub;
 struct hub_settings;
 struct hub_stats;
 struct sigapi_settings;
+struct branding;
 struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 struct main_state; /* main.c's daemon state: opaque here, handed back to the reload hook */
 struct webhook;    /* webhook.h */
@@ -67,6 +68,7 @@ struct signald_settings {
     struct main_state *reload_state;         /* borrowed: the hook's argument */
     struct webhook *webhook; /* borrowed; NULL: no webhook-url. The server delivers on its loop */
     struct reports *reports; /* borrowed; NULL: none. The server ticks it */
+    const struct branding *branding; /* borrowed: /branding.json and /branding/logo */
 };
 
 /* Creates the hub, runs the HTTPS/WSS server until SIGINT or SIGTERM (which the caller has

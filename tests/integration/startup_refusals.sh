@@ -62,6 +62,26 @@ refused signal_database_password_file_missing database-password-file "$signal" "
 refused signal_database_password_file_without_database database-password-file "$signal" "${s[@]}" \
     --database-password-file "$tmp/turn-broken.json"
 
+# Branding: a colour pair under AA contrast, and a logo that is too big, not a PNG or SVG by its
+# bytes (whatever its name), or an SVG with script, each named with the branding file's key.
+printf '{"name":"Riverside Surgery","colour":"#777777","text-colour":"#ffffff"}' >"$tmp/low.json"
+{ printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR'; head -c 250000 /dev/zero; } >"$tmp/big.png"
+printf 'GIF89a\1\0\1\0\200\0\0' >"$tmp/gif.png"
+printf '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>' >"$tmp/script.svg"
+for f in big.png gif.png script.svg; do
+    printf '{"name":"Riverside Surgery","logo":"%s"}' "$f" >"$tmp/logo-${f%.*}.json"
+done
+refused signal_branding_low_contrast 'branding: colour and text-colour: #ffffff text on #777777 has a contrast of 4.47:1' \
+    "$signal" "${s[@]}" --branding "$tmp/low.json"
+refused signal_branding_logo_over_200_kb 'branding: logo: .*big.png is over 200 KB' \
+    "$signal" "${s[@]}" --branding "$tmp/logo-big.json"
+refused signal_branding_logo_not_png_or_svg 'branding: logo: .*gif.png is not a PNG or SVG' \
+    "$signal" "${s[@]}" --branding "$tmp/logo-gif.json"
+refused signal_branding_svg_logo_with_script 'branding: logo: .*an SVG with script' \
+    "$signal" "${s[@]}" --branding "$tmp/logo-script.json"
+refused signal_branding_file_missing 'branding: cannot read' "$signal" "${s[@]}" \
+    --branding "$tmp/none.json"
+
 # Webhooks: an https URL that parses and resolves, a secret file with a first line, a PEM CA.
 printf 'whsec-for-refusals\n' >"$tmp/webhook-secret"
 : >"$tmp/empty-secret"
