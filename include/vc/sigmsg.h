@@ -104,6 +104,10 @@ int sigmsg_encode_signal(struct sigmsg_buf *b, const char *from, const uint8_t *
 
 /* {"type":"error","code":CODE,"message":MESSAGE}. */
 int sigmsg_encode_error(struct sigmsg_buf *b, const char *code, const char *message);
+/* The same with "by":BY (borrowed; NULL leaves it out): whom the error is about, for a page to
+ * word it in its own language. */
+int sigmsg_encode_error_by(struct sigmsg_buf *b, const char *code, const char *message,
+                           const char *by);
 
 /* Any other server message: {"type":TYPE, ...fields}, fields given as a jansson json_pack()
  * object format and its arguments (NULL for none), e.g.

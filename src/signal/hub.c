@@ -82,8 +82,14 @@ void hub_broadcast(struct hub *h, struct hub_room *r, const struct hub_peer *ski
 
 void hub_send_error(struct hub *h, struct hub_session *s, const char *code, const char *msg)
 {
+    hub_send_error_by(h, s, code, msg, NULL);
+}
+
+void hub_send_error_by(struct hub *h, struct hub_session *s, const char *code, const char *msg,
+                       const char *by)
+{
     h->stats.errors++;
-    if (sigmsg_encode_error(&h->out, code, msg) == 0)
+    if (sigmsg_encode_error_by(&h->out, code, msg, by) == 0)
         hub_send(h, s);
 }
 

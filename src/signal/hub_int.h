@@ -339,6 +339,9 @@ void hub_call_log_summary(struct hub *h, struct hub_room *r);
 /* Sends the frame in h->out on a session; a full queue closes it (1008). */
 void hub_send(struct hub *h, struct hub_session *s);
 void hub_send_error(struct hub *h, struct hub_session *s, const char *code, const char *msg);
+/* hub_send_error with "by" (borrowed; NULL: none): whom the error is about. */
+void hub_send_error_by(struct hub *h, struct hub_session *s, const char *code, const char *msg,
+                       const char *by);
 void hub_send_simple(struct hub *h, struct hub_session *s, const char *type);
 /* p becomes a participant: joined to it, peer-joined to the others, knocks to a new host. */
 void hub_make_participant(struct hub *h, struct hub_peer *p, uint64_t asked_ms);

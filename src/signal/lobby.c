@@ -120,7 +120,7 @@ static struct hub_peer *waiting_guest(struct hub *h, struct hub_session *s, stru
     if (g && g->state != HUB_WAITING && g->admitted_by.id[0]) {
         snprintf(msg, sizeof(msg), "%s has already admitted this patient.",
                  g->admitted_by.name[0] ? g->admitted_by.name : "Another clinician");
-        hub_send_error(h, s, "already_admitted", msg);
+        hub_send_error_by(h, s, "already_admitted", msg, g->admitted_by.name);
         return NULL;
     }
     if (!g || g->state != HUB_WAITING) {

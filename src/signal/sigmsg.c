@@ -753,7 +753,8 @@ static json_t *sigmsg_new_typed(const char *type)
     return obj;
 }
 
-int sigmsg_encode_error(struct sigmsg_buf *b, const char *code, const char *message)
+int sigmsg_encode_error_by(struct sigmsg_buf *b, const char *code, const char *message,
+                           const char *by)
 {
     json_t *obj = sigmsg_new_typed("error");
     int rc = -EINVAL;
@@ -762,10 +763,16 @@ int sigmsg_encode_error(struct sigmsg_buf *b, const char *code, const char *mess
     if (!obj)
         return -ENOMEM;
     if (code && message && json_object_set_new(obj, "code", json_string(code)) == 0 &&
-        json_object_set_new(obj, "message", json_string(message)) == 0)
+        json_object_set_new(obj, "message", json_string(message)) == 0 &&
+        (!by || json_object_set_new(obj, "by", json_string(by)) == 0))
         rc = sigmsg_buf_set_json(b, obj);
     json_decref(obj);
     return rc;
+}
+
+int sigmsg_encode_error(struct sigmsg_buf *b, const char *code, const char *message)
+{
+    return sigmsg_encode_error_by(b, code, message, NULL);
 }
 
 int sigmsg_encode(struct sigmsg_buf *b, const char *type, const char *fmt, ...)

@@ -188,7 +188,7 @@ def protocol():
           heading_names(docs.get('Server to client', '')), 'server message types')
 
     codes = set(re.findall(r'\*code\s*=\s*"([a-z_]+)"', read('src/signal/sigmsg.c')))
-    senders = re.findall(r'\b(\w*(?:send_error|ws_error|client_error|encode_error))\s*\(', text)
+    senders = re.findall(r'\b(\w*(?:send_error|send_error_by|ws_error|client_error|encode_error))\s*\(', text)
     for func in sorted(set(senders)):
         for args in calls(text, func):
             if is_definition(args):

@@ -227,6 +227,7 @@ TEST(team_mates_share_a_waiting_area_and_the_first_admit_wins)
     j = frame(&da, 0);
     CHECK_STR(json_string_value(json_object_get(j, "code")), "already_admitted");
     CHECK(strstr(json_string_value(json_object_get(j, "message")), "Dr Bob") != NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "by")), "Dr Bob"); /* for the page's words */
     json_decref(j);
     j = frame(&da, 1); /* the room entry says who took the patient */
     CHECK_STR(json_string_value(json_object_get(j, "state")), "in-call");
