@@ -324,8 +324,12 @@ static int server_http_branding(struct server *srv, struct lws *wsi, struct serv
     size_t len = logo ? b->logo_len : b->json_len;
     char *body;
 
-    if (!src)
+    if (!src && logo)
         return server_http_text(wsi, h, 404, "not found\n");
+    if (!src) { /* no --branding: the pages stay neutral, and ask without a 404 in the console */
+        src = "{}\n";
+        len = 3;
+    }
     if (!(body = malloc(len)))
         return server_http_text(wsi, h, 503, "busy\n");
     memcpy(body, src, len);
