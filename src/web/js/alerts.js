@@ -1,6 +1,7 @@
 // Knock alerts on the dashboard: a count in the tab title and a badge, a short chime (WebAudio),
 // and a Web Notification, for each new waiting patient the clinician is not already looking at.
 import {announce, show} from './ui.js';
+import {msg, t, setText, onLanguage} from './i18n.js';
 
 const SOUND_KEY = 'vc.alerts.sound'; // localStorage: '0' when the clinician turned the chime off
 const SEEN_KEY = 'vc.alerts.seen'; // sessionStorage: {room: [peer...]} already alerted in this tab
@@ -14,9 +15,14 @@ function loadSeen() {
     }
 }
 
-/* The name a room goes by in an alert: its label, else its short id. */
+/* The name a room goes by in an alert: its label, else its short id (as text now). */
 export function roomName(entry) {
-    return (entry && entry.label) || `Consultation ${String(entry && entry.id).slice(0, 8)}`;
+    return (entry && entry.label) || t('room.unnamed', {id: String(entry && entry.id).slice(0, 8)});
+}
+
+/* The same as a Msg, for text that follows a change of language. */
+export function roomTitle(entry) {
+    return (entry && entry.label) || msg('room.unnamed', {id: String(entry && entry.id).slice(0, 8)});
 }
 
 /*
@@ -30,7 +36,7 @@ export class KnockAlerts {
     constructor(els, {onOpen}) {
         this.els = els;
         this.onOpen = onOpen;
-        this.baseTitle = document.title;
+        onLanguage(() => this.render());
         this.me = null;
         this.seen = loadSeen();
         this.assignee = new Map(); // room id -> assignee id, as last seen
@@ -150,29 +156,29 @@ export class KnockAlerts {
     knock(entry, peer) {
         const away = document.hidden || !document.hasFocus();
         if (this.inRoom === entry.id && !away) return; // the knock card in the call shows it
-        this.raise(entry, `${entry.id} ${peer}`, 'A patient is waiting', `A patient is waiting in ${roomName(entry)}.`);
+        this.raise(entry, `${entry.id} ${peer}`, 'lobby.waiting.patient', msg('alerts.knock', {room: roomName(entry)}));
     }
 
     handedOver(entry) {
-        this.raise(entry, `${entry.id} `, 'A consultation was handed to you', `${roomName(entry)} was handed over to you.`);
+        this.raise(entry, `${entry.id} `, 'alerts.handed.title', msg('alerts.handed', {room: roomName(entry)}));
     }
 
+    /* title: the notification's key; text: a Msg. */
     raise(entry, key, title, text) {
         this.lastText = text;
         if (!this.viewing()) this.unseen.set(key, entry.id);
         this.render();
         this.chime();
-        if (document.hidden || !document.hasFocus()) this.notify(title, text, entry.id);
+        if (document.hidden || !document.hasFocus()) this.notify(t(title), t(text.key, text.args), entry.id);
         announce(text, true);
     }
 
     render() {
         const n = this.unseen.size;
-        document.title = n ? `(${n}) ${this.baseTitle}` : this.baseTitle;
-        this.els.badge.textContent = `${n} new`;
-        this.els.badge.setAttribute('aria-label', `${n} new ${n === 1 ? 'alert' : 'alerts'}`);
+        document.title = n ? t('alerts.title', {count: n, title: t('dash.title')}) : t('dash.title');
+        setText(this.els.badge, msg('alerts.badge', {count: n}));
         show(this.els.badge, n > 0);
-        this.els.bannerText.textContent = n === 1 ? this.lastText : `${n} new alerts in your other consultations.`;
+        setText(this.els.bannerText, n === 1 && this.lastText ? this.lastText : msg('alerts.banner', {count: n}));
         show(this.els.banner, n > 0 && Boolean(this.inRoom));
         try {
             if (n && navigator.setAppBadge) navigator.setAppBadge(n).catch(() => {});
@@ -249,13 +255,13 @@ export class KnockAlerts {
         const {notify, notifyState} = this.els;
         const perm = typeof Notification === 'function' ? Notification.permission : 'unsupported';
         show(notify, perm === 'default');
-        const text = {
-            granted: 'Desktop notifications are on.',
-            denied: 'Notifications are blocked for this site in the browser settings.',
-            unsupported: 'This browser cannot show notifications.',
-        }[perm] || '';
-        notifyState.textContent = text;
+        const key = {
+            granted: 'alerts.notify.on',
+            denied: 'alerts.notify.blocked',
+            unsupported: 'alerts.notify.unsupported',
+        }[perm];
+        setText(notifyState, key ? msg(key) : '');
         notifyState.dataset.permission = perm;
-        show(notifyState, Boolean(text));
+        show(notifyState, Boolean(key));
     }
 }

@@ -27,7 +27,7 @@ export class Api {
                 cache: 'no-store',
             });
         } catch {
-            throw new ApiError(0, 'network', 'The server cannot be reached. Check your connection.');
+            throw new ApiError(0, 'network');
         }
         if (res.status === 204) return null;
         let data = null;

@@ -190,8 +190,8 @@ export class Call extends Emitter {
             };
             const offAnswer = this.on('invite', (m) => done(resolve, m));
             const offError = this.on('error', (m) => INVITE_ERRORS.has(m.code) && done(reject, m));
-            const timer = setTimeout(() => done(reject, {code: 'timeout', message: 'No answer came: try again.'}), 8000);
-            if (!this.invite(name)) done(reject, {code: 'offline', message: 'Not connected just now: try again in a moment.'});
+            const timer = setTimeout(() => done(reject, {code: 'timeout'}), 8000);
+            if (!this.invite(name)) done(reject, {code: 'offline'});
         });
     }
 

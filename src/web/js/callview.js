@@ -1,5 +1,6 @@
 // The in-call view both pages share: preview, waiting room, the call's grid, controls, chat and
-// security panels, and the end screen.
+// security panels, and the end screen. Every word is a catalogue message (i18n.js); the patient
+// sees plain words, the clinician the technical detail.
 import {h, show, fill, announce, uid} from './ui.js';
 import {icon} from './icons.js';
 import {describeMediaError, describeCameraOnly} from './media.js';
@@ -12,37 +13,55 @@ import {SecurityPanel} from './securityview.js';
 import {ScreenShare, canShareScreen} from './screen.js';
 import {InviteBox} from './invite.js';
 import {displayName} from './mesh.js';
+import {msg, t, setText, setAttr} from './i18n.js';
 
+/* The end screen of each reason: its title and next step (keys), and whether the page offers
+ * to join again and whom to ring. Clinicians' variants end in -host. */
 const ENDED = {
-    'hangup': ['You left the consultation.', 'You can close this page now.'],
-    'hangup-host': ['You left the call.', 'The consultation stays open for the patient until it expires or you end it.'],
-    'left-waiting': ['You left the waiting room.', 'You can close this page now.'],
-    'ended-by-you': ['You ended the consultation for everyone.', ''],
-    'room-ended': ['The clinician ended the consultation.', 'Thank you. You can close this page now.'],
-    'room-ended-host': ['The consultation was ended.', ''],
-    'expired': ['The consultation time is over.', 'You can close this page now.'],
-    'denied': ['You were not admitted to this consultation.', 'The clinician declined the request to join. If you think this is a mistake, please contact the practice.'],
-    'removed': ['You were removed from the consultation.', 'The clinician took you out of the call. If you think this is a mistake, please contact the practice.'],
-    'invalid': ['This link is invalid or has expired.', 'Please ask the practice to send you a new link.'],
-    'full': ['This consultation is already full.', 'Please contact the practice.'],
-    'forbidden': ['This consultation is not available.', 'It has ended, or it is not in your team\'s waiting area.'],
-    'error': ['The consultation could not continue.', 'Please try again.'],
+    'hangup': ['ended.hangup.title', 'ended.hangup.text'],
+    'hangup-host': ['ended.hangupHost.title', 'ended.hangupHost.text'],
+    'left-waiting': ['ended.leftWaiting.title', 'ended.leftWaiting.text'],
+    'ended-by-you': ['ended.byYou.title', null],
+    'room-ended': ['ended.roomEnded.title', 'ended.roomEnded.text'],
+    'room-ended-host': ['ended.roomEndedHost.title', null],
+    'expired': ['ended.expired.title', 'ended.expired.text'],
+    'denied': ['ended.denied.title', 'ended.denied.text'],
+    'removed': ['ended.removed.title', 'ended.removed.text'],
+    'invalid': ['ended.invalid.title', 'ended.invalid.text'],
+    'full': ['ended.full.title', 'ended.full.text'],
+    'forbidden': ['ended.forbidden.title', 'ended.forbidden.text'],
+    'error': ['ended.error.title', 'ended.error.text'],
+};
+/* End screens where ringing the organisation is the next step. */
+const RING = new Set(['expired', 'denied', 'removed', 'invalid', 'full', 'error']);
+
+/* What the connection pill says: the clinician sees the path, the patient plain words. */
+const PATH_TEXT = {
+    host: {connecting: 'call.path.connecting', direct: 'call.path.direct', relayed: 'call.path.relayed'},
+    guest: {connecting: 'call.path.connecting', direct: 'call.path.connected', relayed: 'call.path.connected'},
+};
+const PATH_TITLE = {
+    host: {connecting: 'call.path.title.connecting', direct: 'call.path.title.direct', relayed: 'call.path.title.relayed'},
+    guest: {connecting: 'call.path.title.connecting', direct: 'call.path.title.open', relayed: 'call.path.title.open'},
 };
 
 /*
  * The view owns its DOM under root. attach(call) binds a Call; the page controller decides when
- * to join (onJoin) and what the end screen's button does (endAction: {label, run}). askName puts
- * a name field on the preview (the join page; the dashboard's clinician has one already).
+ * to join (onJoin) and what the end screen's button does (endAction: {label (a Msg), reasons,
+ * run}). askName puts a name field on the preview (the join page; the dashboard's clinician has
+ * one already). support() returns a new element saying whom to ring (branding), or null.
  */
 export class CallView {
-    constructor(root, {media, onJoin, endAction, isHost = false, askName = false}) {
+    constructor(root, {media, onJoin, endAction, isHost = false, askName = false, support = () => null}) {
         this.root = root;
         this.media = media;
         this.onJoin = onJoin;
         this.endAction = endAction;
         this.isHost = isHost;
         this.askName = askName;
+        this.support = support;
         this.call = null;
+        this.path = 'connecting';
         this.panel = null; // 'chat' | 'security' | null
         this.stopMeter = () => {};
         this.screen = new ScreenShare();
@@ -50,51 +69,62 @@ export class CallView {
         media.on('stream', (s) => this.showStream(s));
         media.on('change', (st) => this.showToggles(st));
         this.screen.on('change', (track) => this.showScreen(track));
+        root.addEventListener('keydown', (ev) => {
+            if (ev.key === 'Escape' && this.panel) {
+                ev.preventDefault();
+                this.togglePanel(this.panel);
+            }
+        });
         this.setPhase('preview');
     }
 
     build() {
         const b = {};
-        b.banner = h('p', {class: 'banner', role: 'status', hidden: true});
+        b.banner = h('p', {class: 'banner', role: 'status', testid: 'banner', hidden: true});
         b.lowData = this.buildLowData();
-        b.path = h('span', {class: 'path-text', testid: 'connection-path', text: 'connecting'});
+        b.path = h('span', {class: 'path-text', testid: 'connection-path', 'data-path': 'connecting'});
         b.conn = h('button', {type: 'button', class: 'conn', testid: 'security-button', 'data-path': 'connecting', 'aria-haspopup': 'dialog', on: {click: () => this.togglePanel('security')}},
-            h('span', {class: 'conn-dot', 'aria-hidden': 'true'}), h('span', {class: 'conn-label', text: 'Connection: '}), b.path, h('span', {class: 'conn-more', text: ' · Security'}));
-        b.netcheck = h('p', {class: 'netcheck muted', hidden: true});
-        b.title = h('h1', {class: 'call-title', text: 'Video consultation'});
-        b.topbar = h('header', {class: 'topbar'}, b.title, h('div', {class: 'topbar-status'}, b.conn, b.netcheck));
+            h('span', {class: 'conn-dot', 'aria-hidden': 'true'}), b.path);
+        b.title = h('h1', {class: 'call-title', text: msg('call.title')});
+        b.topbar = h('header', {class: 'topbar'}, b.title, h('div', {class: 'topbar-status'}, b.conn));
 
-        b.selfVideo = h('video', {class: 'self-video', autoplay: true, playsInline: true, muted: true, 'aria-label': 'Your camera'});
+        b.selfVideo = h('video', {class: 'self-video', autoplay: true, playsInline: true, muted: true, 'aria-label': msg('call.selfVideo')});
         b.selfVideo.muted = true;
-        b.selfOff = h('p', {class: 'self-off', hidden: true, text: 'Camera is off'});
+        b.selfOff = h('p', {class: 'self-off', hidden: true, text: msg('call.self.cameraOff')});
         b.selfBox = h('div', {class: 'selfbox'}, b.selfVideo, b.selfOff);
-        b.stageEmpty = h('p', {class: 'stage-empty', text: ''});
+        b.stageEmpty = h('p', {class: 'stage-empty', testid: 'stage-empty'});
         b.remotes = h('div', {class: 'remotes', 'data-count': '0'}, b.stageEmpty);
         b.stage = h('div', {class: 'stage', role: 'group'}, b.remotes, b.selfBox);
         b.people = h('p', {class: 'visually-hidden', testid: 'people-text'});
         this.tiles = new TileGrid({remotes: b.remotes, empty: b.stageEmpty, selfBox: b.selfBox, stage: b.stage, people: b.people},
             {onRemove: (id) => this.call && this.call.remove(id)});
 
-        b.mute = h('button', {type: 'button', class: 'ctl', testid: 'mute-button', 'aria-pressed': 'false', on: {click: () => this.media.setMuted(!this.media.muted)}});
-        b.camera = h('button', {type: 'button', class: 'ctl', testid: 'camera-button', 'aria-pressed': 'false', on: {click: () => this.media.setCameraOff(!this.media.cameraOff)}});
-        b.chatBadge = h('span', {class: 'ctl-badge', testid: 'chat-unread', hidden: true});
-        b.chat = h('button', {type: 'button', class: 'ctl', testid: 'chat-button', 'aria-pressed': 'false', on: {click: () => this.togglePanel('chat')}},
-            icon('chat'), h('span', {text: 'Chat'}), b.chatBadge);
-        b.share = h('button', {type: 'button', class: 'ctl', testid: 'share-button', 'aria-pressed': 'false', hidden: true,
-            'aria-label': 'Share my screen', on: {click: () => (this.screen.active ? this.screen.stop() : this.screen.start())}}, icon('screen'), h('span', {text: 'Share'}));
-        b.hangup = h('button', {type: 'button', class: 'ctl ctl-hangup', testid: 'hangup-button', on: {click: () => this.call && this.call.hangup()}}, icon('hangup'), h('span', {text: 'Leave'}));
-        b.controls = h('div', {class: 'controls', role: 'group', 'aria-label': 'Call controls'}, b.mute, b.camera, b.chat, b.share, b.hangup);
+        b.mute = h('button', {type: 'button', class: 'ctl', testid: 'mute-button', on: {click: () => this.media.setMuted(!this.media.muted)}});
+        b.camera = h('button', {type: 'button', class: 'ctl', testid: 'camera-button', on: {click: () => this.media.setCameraOff(!this.media.cameraOff)}});
+        b.chatCount = h('span', {'aria-hidden': 'true'});
+        b.chatUnread = h('span', {class: 'visually-hidden'});
+        b.chatBadge = h('span', {class: 'ctl-badge', testid: 'chat-unread', hidden: true}, b.chatCount, b.chatUnread);
+        b.chat = h('button', {type: 'button', class: 'ctl', testid: 'chat-button', 'aria-expanded': 'false', on: {click: () => this.togglePanel('chat')}},
+            icon('chat'), h('span', {text: msg('call.chat')}), b.chatBadge);
+        b.shareText = h('span', {text: msg('call.share')});
+        b.share = h('button', {type: 'button', class: 'ctl', testid: 'share-button', hidden: true,
+            on: {click: () => (this.screen.active ? this.screen.stop() : this.screen.start())}}, icon('screen'), b.shareText);
+        b.hangupText = h('span', {text: msg('call.leave')});
+        b.hangup = h('button', {type: 'button', class: 'ctl ctl-hangup', testid: 'hangup-button', on: {click: () => this.call && this.call.hangup()}}, icon('hangup'), b.hangupText);
+        b.controls = h('div', {class: 'controls', role: 'group', 'aria-label': msg('call.controls')}, b.mute, b.camera, b.chat, b.share, b.hangup);
 
         this.buildPreview(b);
-        this.wait = new WaitPanel();
+        this.wait = new WaitPanel({support: this.support});
         b.waiting = this.wait.el;
-        b.connecting = h('div', {class: 'panel panel-connecting'}, h('div', {class: 'pulse', 'aria-hidden': 'true'}), h('h2', {text: 'Connecting…'}));
+        b.connecting = h('div', {class: 'panel panel-connecting', testid: 'connecting'}, h('div', {class: 'pulse', 'aria-hidden': 'true'}),
+            h('h2', {text: msg('call.connecting')}));
         this.buildHost(b);
 
-        b.endTitle = h('h2', {tabindex: '-1'});
+        b.endTitle = h('h2', {tabindex: '-1', testid: 'ended-title'});
         b.endText = h('p', {class: 'lead'});
+        b.endSupport = h('div', {class: 'end-support'});
         b.endActions = h('div', {class: 'end-actions'});
-        b.ended = h('div', {class: 'panel panel-ended', testid: 'call-ended', hidden: true}, b.endTitle, b.endText, b.endActions);
+        b.ended = h('div', {class: 'panel panel-ended', testid: 'call-ended', hidden: true}, b.endTitle, b.endText, b.endSupport, b.endActions);
         b.side = h('div', {class: 'side'});
 
         this.b = b;
@@ -102,56 +132,58 @@ export class CallView {
         this.root.classList.add('callview');
         fill(this.root, b.banner, b.topbar, b.people, b.stage, b.lowData, b.controls, b.preview, b.connecting, b.waiting, b.host, b.side, b.ended);
         this.showToggles({muted: false, cameraOff: false});
+        this.showPath('connecting');
     }
 
     /* The preview panel: the pre-call check, a name for the others, and the join button. */
     buildPreview(b) {
-        b.camCheck = h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), 'Camera: starting');
+        b.camText = h('span', {text: msg('preview.camera.starting')});
+        b.camCheck = h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), b.camText);
         b.meterBar = h('span', {class: 'meter-bar'});
-        b.micText = h('span', {text: 'Microphone: starting'});
+        b.micText = h('span', {text: msg('preview.mic.starting')});
         b.micCheck = h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), b.micText, h('span', {class: 'meter', 'aria-hidden': 'true'}, b.meterBar));
-        b.netCheckItem = h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: 'i'}), 'Connection: checked when you join');
-        b.help = h('div', {class: 'media-help', role: 'alert', hidden: true});
+        b.netCheckItem = h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: 'i'}), h('span', {text: msg('preview.network')}));
+        b.help = h('div', {class: 'media-help', testid: 'media-help', role: 'alert', hidden: true});
         b.note = h('div', {class: 'media-note', testid: 'audio-only-note', role: 'status', hidden: true});
         const nameId = uid('your-name');
-        b.name = h('input', {type: 'text', id: nameId, testid: 'name-input', maxlength: '40', autocomplete: 'name', placeholder: 'e.g. Anna Smith'});
+        b.name = h('input', {type: 'text', id: nameId, testid: 'name-input', maxlength: '40', autocomplete: 'name', placeholder: msg('preview.name.example')});
         b.nameRow = h('div', {class: 'name-row', hidden: !this.askName},
-            h('label', {for: nameId}, 'Your name ', h('span', {class: 'label-note', text: '(optional, shown only to the others in this call)'})), b.name);
-        b.join = h('button', {type: 'button', class: 'btn btn-primary btn-big', testid: 'join-button', text: 'Join the consultation', on: {click: () => this.join()}});
-        b.previewHeading = h('h2', {text: 'Check your camera and microphone'});
-        b.previewText = h('p', {class: 'lead', text: 'Make sure you can see yourself. When you are ready, press Join.'});
-        b.preview = h('div', {class: 'panel panel-preview'},
+            h('label', {for: nameId}, h('span', {text: msg('preview.name.label')}), ' ', h('span', {class: 'label-note', text: msg('preview.name.note')})), b.name);
+        b.join = h('button', {type: 'button', class: 'btn btn-primary btn-big', testid: 'join-button', text: msg('preview.join'), on: {click: () => this.join()}});
+        b.previewHeading = h('h2', {text: msg('preview.title')});
+        b.previewText = h('p', {class: 'lead', text: msg('preview.text', {button: () => t('preview.join')})});
+        b.preview = h('div', {class: 'panel panel-preview', testid: 'preview'},
             b.previewHeading, b.previewText,
-            h('ul', {class: 'checks', 'aria-label': 'Pre-call check'}, b.camCheck, b.micCheck, b.netCheckItem),
+            h('ul', {class: 'checks', 'aria-label': msg('preview.checks')}, b.camCheck, b.micCheck, b.netCheckItem),
             b.help, b.note, b.nameRow, b.join);
     }
 
     /* The host's panel: the lobby, inviting someone, and "end for everyone". */
     buildHost(b) {
-        b.knocks = h('ul', {class: 'knocks', 'aria-label': 'People waiting'});
-        b.knocksEmpty = h('p', {class: 'muted', text: 'Nobody is waiting.'});
-        b.end = h('button', {type: 'button', class: 'btn btn-danger', testid: 'end-button', 'aria-label': 'End consultation for everyone', on: {click: () => this.call && this.call.endForEveryone()}},
-            h('span', {class: 'wide-only', text: 'End consultation for everyone'}), h('span', {class: 'narrow-only', text: 'End for everyone'}));
+        b.knocks = h('ul', {class: 'knocks', 'aria-label': msg('host.knocks')});
+        b.knocksEmpty = h('p', {class: 'muted', text: msg('host.nobody')});
+        b.end = h('button', {type: 'button', class: 'btn btn-danger', testid: 'end-button', on: {click: () => this.call && this.call.endForEveryone()}},
+            h('span', {class: 'wide-only', text: msg('host.end.wide')}), h('span', {class: 'narrow-only', text: msg('host.end.narrow')}));
         b.hostExtra = h('div', {class: 'host-extra'});
         this.invites = new InviteBox({
             make: (name) => this.call.requestInvite(name),
             revoke: async (id) => {
-                if (!this.call.revokeInvite(id)) throw new Error('Not connected just now: try again in a moment.');
+                if (!this.call.revokeInvite(id)) throw {code: 'offline'};
             },
         });
-        b.host = h('aside', {class: 'panel host-panel', hidden: true, 'aria-label': 'Waiting room'},
-            h('h2', {class: 'host-heading', text: 'Waiting room'}), b.knocksEmpty, b.knocks, b.hostExtra, this.invites.el, b.end);
+        b.host = h('aside', {class: 'panel host-panel', hidden: true, 'aria-label': msg('host.title')},
+            h('h2', {class: 'host-heading', text: msg('host.title')}), b.knocksEmpty, b.knocks, b.hostExtra, this.invites.el, b.end);
         this.lobby = new Lobby(b.knocks, {
             // The server tells the other hosts, not the one who answered: drop the card here.
             onAdmit: (peer) => {
                 if (this.call) this.call.admit(peer);
                 this.lobby.remove(peer);
-                announce('Letting them in…');
+                announce(msg('host.admitting'));
             },
             onDeny: (peer) => {
                 if (this.call) this.call.deny(peer);
                 this.lobby.remove(peer);
-                announce('Request declined.');
+                announce(msg('host.declined'));
             },
             onChange: (n) => {
                 show(b.knocksEmpty, n === 0);
@@ -162,15 +194,15 @@ export class CallView {
 
     /* The suggestion to turn video off on a weak connection. */
     buildLowData() {
-        const off = h('button', {type: 'button', class: 'btn btn-primary btn-small', testid: 'low-data-off', text: 'Turn my video off',
+        const off = h('button', {type: 'button', class: 'btn btn-primary btn-small', testid: 'low-data-off', text: msg('lowData.off'),
             on: {click: () => {
                 this.media.setCameraOff(true);
                 show(this.b.lowData, false);
-                announce('Your video is off. The others still hear you.');
+                announce(msg('lowData.done'));
             }}});
-        const keep = h('button', {type: 'button', class: 'btn btn-quiet btn-small', text: 'Keep video', on: {click: () => show(this.b.lowData, false)}});
+        const keep = h('button', {type: 'button', class: 'btn btn-quiet btn-small', text: msg('lowData.keep'), on: {click: () => show(this.b.lowData, false)}});
         return h('div', {class: 'low-data', testid: 'low-data-advice', role: 'alert', hidden: true},
-            h('p', {text: 'Your connection is weak. Turn your video off to keep the sound clear?'}), h('div', {class: 'row'}, off, keep));
+            h('p', {text: msg('lowData.text')}), h('div', {class: 'row'}, off, keep));
     }
 
     setPhase(phase, reason) {
@@ -192,16 +224,18 @@ export class CallView {
             this.togglePanel(null);
             show(b.lowData, false);
         }
-        b.hangup.lastChild.textContent = phase === 'call' ? 'Hang up' : 'Leave';
+        setText(b.hangupText, msg(phase === 'call' ? 'call.hangup' : 'call.leave'));
         show(b.hangup, phase !== 'preview');
         if (phase === 'ended') this.showEnded(reason);
     }
 
+    /* title: the page's heading (a Msg or the consultation's name); the rest change the preview's
+     * words (the dashboard's). */
     setTitle(title, heading, text, joinLabel) {
-        this.b.title.textContent = title;
-        if (heading) this.b.previewHeading.textContent = heading;
-        if (text) this.b.previewText.textContent = text;
-        if (joinLabel) this.b.join.textContent = joinLabel;
+        setText(this.b.title, title);
+        if (heading) setText(this.b.previewHeading, heading);
+        if (text) setText(this.b.previewText, text);
+        if (joinLabel) setText(this.b.join, joinLabel);
     }
 
     /* The camera preview: video, pre-check items, and advice when the devices failed. */
@@ -212,9 +246,10 @@ export class CallView {
         if (stream) b.selfVideo.play().catch(() => {});
         const hasVideo = Boolean(stream && stream.getVideoTracks().length);
         const hasAudio = Boolean(stream && stream.getAudioTracks().length);
-        this.setCheck(b.camCheck, hasVideo, hasVideo ? 'Camera: working' : hasAudio ? 'Camera: not available (you join with sound only)' : 'Camera: not available');
-        this.setCheck(b.micCheck, hasAudio, null);
-        b.micText.textContent = hasAudio ? 'Microphone: working (speak to see the bar move)' : 'Microphone: not available';
+        this.setCheck(b.camCheck, hasVideo);
+        setText(b.camText, msg(hasVideo ? 'preview.camera.ok' : hasAudio ? 'preview.camera.soundOnly' : 'preview.camera.none'));
+        this.setCheck(b.micCheck, hasAudio);
+        setText(b.micText, msg(hasAudio ? 'preview.mic.ok' : 'preview.mic.none'));
         this.stopMeter();
         this.stopMeter = startLevelMeter(stream, (level) => {
             b.meterBar.style.transform = `scaleX(${level.toFixed(2)})`;
@@ -234,10 +269,12 @@ export class CallView {
         show(b.note, false);
         if (err && !hasAudio) {
             const advice = describeMediaError(err);
+            b.help.dataset.kind = advice.kind;
             fill(b.help,
                 h('h3', {text: advice.title}),
                 h('ol', {}, advice.steps.map((s) => h('li', {text: s}))),
-                h('button', {type: 'button', class: 'btn btn-secondary', text: 'Try again', on: {click: () => this.media.start()}}));
+                this.support(),
+                h('button', {type: 'button', class: 'btn btn-secondary', testid: 'media-retry', text: msg('media.tryAgain'), on: {click: () => this.media.start()}}));
             show(b.help, true);
             announce(advice.title);
         } else if (hasAudio && !hasVideo) {
@@ -245,34 +282,31 @@ export class CallView {
             fill(b.note,
                 h('h3', {text: note.title}),
                 h('p', {text: note.text}),
-                h('details', {}, h('summary', {text: 'How to turn the camera on'}), h('ol', {}, note.steps.map((s) => h('li', {text: s})))),
-                h('button', {type: 'button', class: 'btn btn-secondary btn-small', text: 'Try the camera again', on: {click: () => this.media.start()}}));
+                h('details', {}, h('summary', {text: msg('media.camOnly.how')}), h('ol', {}, note.steps.map((s) => h('li', {text: s})))),
+                h('button', {type: 'button', class: 'btn btn-secondary btn-small', text: msg('media.tryCamera'), on: {click: () => this.media.start()}}));
             show(b.note, true);
             announce(note.title);
         }
     }
 
-    setCheck(li, ok, text) {
+    setCheck(li, ok) {
         li.className = ok ? 'ok' : 'bad';
         li.querySelector('.mark').textContent = ok ? '✓' : '✗';
-        if (text) li.lastChild.textContent = text;
     }
 
+    /* The toggles' labels say what a press does; their names are their visible words. */
     showToggles({muted, cameraOff}) {
         const b = this.b;
-        const hasAudio = this.media.hasAudio;
         const hasVideo = this.media.hasVideo;
-        fill(b.mute, icon(muted ? 'micOff' : 'mic'), h('span', {text: muted ? 'Unmute' : 'Mute'}));
-        b.mute.setAttribute('aria-pressed', String(muted));
-        b.mute.setAttribute('aria-label', muted ? 'Unmute microphone' : 'Mute microphone');
-        b.mute.disabled = !hasAudio;
-        fill(b.camera, icon(cameraOff ? 'camOff' : 'cam'), h('span', {text: cameraOff ? 'Start video' : 'Stop video'}));
-        b.camera.setAttribute('aria-pressed', String(cameraOff));
-        b.camera.setAttribute('aria-label', cameraOff ? 'Turn my video on' : 'Turn my video off (sound only)');
+        fill(b.mute, icon(muted ? 'micOff' : 'mic'), h('span', {text: msg(muted ? 'call.unmute' : 'call.mute')}));
+        b.mute.dataset.on = String(muted);
+        b.mute.disabled = !this.media.hasAudio;
+        fill(b.camera, icon(cameraOff ? 'camOff' : 'cam'), h('span', {text: msg(cameraOff ? 'call.videoOn' : 'call.videoOff')}));
+        b.camera.dataset.on = String(cameraOff);
         b.camera.disabled = !hasVideo;
         const sharing = this.screen.active;
         show(b.selfOff, !sharing && (cameraOff || !hasVideo));
-        b.selfOff.textContent = hasVideo ? 'Video is off' : this.mediaReady ? 'Sound only: no camera' : 'Starting camera…';
+        setText(b.selfOff, msg(hasVideo ? 'call.self.videoOff' : this.mediaReady ? 'call.self.noCamera' : 'call.self.starting'));
         this.root.dataset.muted = String(muted);
         this.tiles.setSelf({video: sharing || (hasVideo && !cameraOff), screen: sharing});
     }
@@ -281,12 +315,11 @@ export class CallView {
         const b = this.b;
         b.selfVideo.srcObject = track ? new MediaStream([track]) : this.media.stream;
         b.selfBox.classList.toggle('sharing', Boolean(track));
-        b.share.setAttribute('aria-pressed', String(Boolean(track)));
-        b.share.lastChild.textContent = track ? 'Stop share' : 'Share';
-        b.share.setAttribute('aria-label', track ? 'Stop sharing my screen' : 'Share my screen');
+        b.share.dataset.on = String(Boolean(track));
+        setText(b.shareText, msg(track ? 'call.shareStop' : 'call.share'));
         if (this.call) this.call.setScreen(track);
         this.showToggles({muted: this.media.muted, cameraOff: this.media.cameraOff});
-        announce(track ? 'You are sharing your screen.' : 'Screen sharing stopped: your camera is back.');
+        announce(msg(track ? 'call.sharing' : 'call.shareStopped'));
     }
 
     join() {
@@ -294,15 +327,20 @@ export class CallView {
         this.onJoin(this.askName ? this.b.name.value.trim().slice(0, 40) : '');
     }
 
-    /* Opens one side panel (chat or security), or closes them (null or the one open). */
+    /* Opens one side panel (chat or security), or closes them (null or the one open); closing
+     * gives the keyboard back to the button that opened it. */
     togglePanel(which) {
         const next = which && this.panel !== which ? which : null;
         this.panel = next;
         this.root.dataset.panel = next || '';
         if (this.chatPanel) this.chatPanel.setVisible(next === 'chat');
         if (this.securityPanel) this.securityPanel.setVisible(next === 'security');
-        this.b.chat.setAttribute('aria-pressed', String(next === 'chat'));
+        this.b.chat.setAttribute('aria-expanded', String(next === 'chat'));
         if (!next && which) (which === 'chat' ? this.b.chat : this.b.conn).focus();
+    }
+
+    get role() {
+        return this.isHost ? 'host' : 'guest';
     }
 
     /* Binds a Call (its phases, peers, path, lobby, chat) to this view. */
@@ -313,8 +351,8 @@ export class CallView {
         call.on('phase', (phase, reason) => {
             const hadFocus = this.root.contains(document.activeElement) || document.activeElement === document.body;
             this.setPhase(phase, reason);
-            if (phase === 'waiting') announce('Waiting for the clinician to let you in.');
-            if (phase === 'call') announce(call.links.size ? 'Connected.' : this.emptyText());
+            if (phase === 'waiting') announce(msg('call.waiting.announce'));
+            if (phase === 'call') announce(call.links.size ? msg('call.connected') : this.emptyText());
             // The join button just disappeared: keep keyboard focus somewhere useful.
             if (hadFocus && (phase === 'call' || phase === 'waiting') && !this.b.mute.disabled) this.b.mute.focus();
             else if (hadFocus && (phase === 'call' || phase === 'waiting')) this.b.hangup.focus();
@@ -326,6 +364,7 @@ export class CallView {
             show(this.b.share, this.phase === 'call' && this.isHost && canShareScreen());
             this.tiles.setHost(this.isHost);
             this.tiles.setEmptyText(this.emptyText());
+            this.showPath(this.path);
         });
         call.on('joined', () => this.tiles.setSelf({name: call.myName}));
         call.on('peer-added', (link) => {
@@ -334,7 +373,7 @@ export class CallView {
         });
         call.on('peer-removed', (id) => this.tiles.remove(id, this.phase !== 'call'));
         call.on('person', (p) => this.tiles.person(p));
-        call.on('full', (p) => this.note(`${displayName(p)} could not be connected: a call in the browser takes at most 4 people.`));
+        call.on('full', (p) => this.note(msg('call.full', {name: () => displayName(p)})));
         call.on('path', (path) => this.showPath(path));
         call.on('signal-status', (s) => this.showSignalStatus(s));
         call.on('knock', (k) => this.lobby.add(k));
@@ -345,10 +384,10 @@ export class CallView {
         call.on('turn', (r) => this.showTurn(r));
         call.on('low-data', () => {
             show(this.b.lowData, true);
-            announce('Your connection is weak. You can turn your video off to keep the sound clear.');
+            announce(msg('lowData.announce'));
         });
         call.on('error', (m) => {
-            if (m.code === 'room_full') announce('The consultation is full.');
+            if (m.code === 'room_full') announce(msg('call.roomFull'));
         });
     }
 
@@ -359,9 +398,9 @@ export class CallView {
             canCopy: () => call.role === 'host',
             onClose: () => this.togglePanel('chat'),
             onUnread: (n) => {
-                this.b.chatBadge.textContent = String(n);
+                this.b.chatCount.textContent = String(n);
+                setText(this.b.chatUnread, msg('call.chat.unread', {count: n}));
                 show(this.b.chatBadge, n > 0);
-                this.b.chat.setAttribute('aria-label', n > 0 ? `Chat, ${n} new` : 'Chat');
             },
         });
         this.securityPanel = new SecurityPanel(call, {onClose: () => this.togglePanel('security')});
@@ -369,46 +408,54 @@ export class CallView {
     }
 
     /* A short note over the call that goes by itself. */
-    note(text) {
+    note(m) {
         const b = this.b;
-        b.banner.textContent = text;
+        setText(b.banner, m);
         show(b.banner, true);
-        announce(text);
+        announce(m);
         clearTimeout(this.noteTimer);
         this.noteTimer = setTimeout(() => show(b.banner, false), 8000);
     }
 
+    /* In the call before anyone else is: the clinician waits for the patient; the patient was let
+     * in and is being connected. */
     emptyText() {
-        return this.isHost ? 'Waiting for the patient to join.' : 'Connecting to the clinician…';
+        return msg(this.isHost ? 'call.empty.host' : 'call.empty.guest');
     }
 
     showPath(path) {
-        this.b.path.textContent = path;
+        const role = this.role;
+        this.path = path;
+        setText(this.b.path, msg(PATH_TEXT[role][path] || PATH_TEXT[role].connecting));
+        this.b.path.dataset.path = path;
         this.b.conn.dataset.path = path;
-        this.b.conn.title = path === 'direct' ? 'Media goes directly between you. Open for the security code.' : path === 'relayed' ? 'Media goes through the secure relay. Open for the security code.' : 'Setting up the connection';
-        if (path !== 'connecting') announce('Connected.');
+        setAttr(this.b.conn, 'title', msg(PATH_TITLE[role][path] || PATH_TITLE[role].connecting));
+        if (path !== 'connecting') announce(msg('call.connected'));
     }
 
     showSignalStatus(s) {
         const b = this.b;
         if (s === 'reconnecting' && this.phase !== 'ended' && this.phase !== 'preview') {
-            b.banner.textContent = 'Reconnecting…';
+            clearTimeout(this.noteTimer);
+            setText(b.banner, msg('call.reconnecting'));
+            b.banner.dataset.state = 'reconnecting';
             show(b.banner, true);
-            announce('Reconnecting…');
+            announce(msg('call.reconnecting'));
         } else if (s === 'open') {
-            if (!b.banner.hidden) announce('Connection restored.');
+            if (!b.banner.hidden && b.banner.dataset.state === 'reconnecting') announce(msg('call.reconnected'));
+            b.banner.dataset.state = '';
             show(b.banner, false);
         } else if (s === 'closed') {
             show(b.banner, false);
         }
     }
 
+    /* The relay check's result is the clinician's to read (the knock card): the patient hears
+     * only when no way through the network was found. */
     showTurn(r) {
-        const parts = ['udp', 'tcp', 'tls'].filter((k) => r.tested.includes(k)).map((k) => `${k.toUpperCase()} ${r[`turn_${k}`] ? '✓' : '✗'}`);
-        if (parts.length === 0) return;
-        this.b.netcheck.textContent = `Relay: ${parts.join(' · ')}`;
-        this.b.netcheck.setAttribute('aria-label', `Relay check: ${['udp', 'tcp', 'tls'].filter((k) => r.tested.includes(k)).map((k) => `${k.toUpperCase()} ${r[`turn_${k}`] ? 'reachable' : 'not reachable'}`).join(', ')}`);
-        show(this.b.netcheck, true);
+        const tested = (r && r.tested) || [];
+        if (tested.length === 0 || this.isHost) return;
+        this.wait.setNetwork(tested.some((k) => r[`turn_${k}`]));
     }
 
     showEnded(reason) {
@@ -417,13 +464,14 @@ export class CallView {
         if ((key === 'room-ended' || key === 'hangup') && this.isHost) key = `${key}-host`;
         const [title, text] = ENDED[key];
         b.ended.dataset.reason = reason || 'error';
-        b.endTitle.textContent = title;
-        b.endText.textContent = text;
+        setText(b.endTitle, msg(title));
+        if (text) setText(b.endText, msg(text, {button: () => t('ended.joinAgain')}));
         show(b.endText, Boolean(text));
+        fill(b.endSupport, !this.isHost && RING.has(key) ? this.support() : null);
         fill(b.endActions);
         const act = this.endAction;
         if (act && (!act.reasons || act.reasons.includes(reason))) {
-            b.endActions.append(h('button', {type: 'button', class: 'btn btn-primary', text: act.label, on: {click: () => act.run(reason)}}));
+            b.endActions.append(h('button', {type: 'button', class: 'btn btn-primary', testid: 'end-action', text: act.label, on: {click: () => act.run(reason)}}));
         }
         this.stopMeter();
         this.stopMeter = () => {};
@@ -432,7 +480,7 @@ export class CallView {
         this.lobby.clear();
         if (this.chatPanel) this.chatPanel.clear();
         show(b.banner, false);
-        announce(title);
+        announce(msg(title));
         b.endTitle.focus();
     }
 
@@ -443,7 +491,7 @@ export class CallView {
         this.invites.clear();
         this.tiles.clear();
         this.showPath('connecting');
-        show(this.b.netcheck, false);
+        this.wait.setNetwork(true);
         this.b.join.disabled = false;
         this.setPhase('preview');
     }

@@ -214,11 +214,12 @@ export class Chat extends Emitter {
         this.emit('update', entry);
     }
 
-    /* The chat as plain text, for the clinician to paste into the record: "[10:32] Name: text". */
-    transcript(nameOf, timeOf) {
+    /* The chat as plain text, for the clinician to paste into the record: "[10:32] Name: text".
+     * words: {me (the clinician's own name for the record), file(file): a sent file's line}. */
+    transcript(nameOf, timeOf, words) {
         return this.entries.map((e) => {
-            const who = e.mine ? 'Me' : nameOf(e.from);
-            const what = e.kind === 'msg' ? e.text : `sent a file: ${e.file.name} (${e.file.size} bytes)`;
+            const who = e.mine ? words.me : nameOf(e.from);
+            const what = e.kind === 'msg' ? e.text : words.file(e.file);
             return `[${timeOf(e.at)}] ${who}: ${what}`;
         }).join('\n');
     }

@@ -1,15 +1,15 @@
 // A short message to waiting patients from the dashboard: free text with a counter, ready-made
 // messages, and the server's refusals shown next to the box.
-import {h, show, announce, uid} from './ui.js';
-import {timeText} from './clock.js';
+import {h, show, announce, uid, errorMsg} from './ui.js';
+import {msg, setText, formatTime} from './i18n.js';
 
 export const MESSAGE_MAX = 280; // characters (code points), as the server counts them
 
 const ERRORS = {
-    too_large: `A message is at most ${MESSAGE_MAX} characters.`,
-    unknown_peer: 'This patient is no longer waiting.',
-    rate_limited: 'Too many messages to this waiting room. Wait a minute, then try again.',
-    bad_request: 'The message has characters that cannot be sent.',
+    too_large: 'compose.error.tooLong',
+    unknown_peer: 'list.gone',
+    rate_limited: 'compose.error.rate',
+    bad_request: 'compose.error.characters',
 };
 
 export function chars(text) {
@@ -18,10 +18,10 @@ export function chars(text) {
 
 /*
  * A collapsible box (details) holding the form. send(text) resolves null when the message went,
- * else {code, message}. title: the summary's text; who: what the label says it goes to.
+ * else {code, message}. title: the summary's text (a Msg); label: the text box's label (a Msg).
  */
 export class Composer {
-    constructor({title, who, canned, send}) {
+    constructor({title, label, canned, send}) {
         this.send = send;
         const inputId = uid('msg');
         const counterId = uid('msg-count');
@@ -30,12 +30,12 @@ export class Composer {
         this.counter = h('p', {id: counterId, class: 'counter hint', testid: 'message-counter'});
         this.error = h('p', {class: 'form-error', role: 'alert', testid: 'message-error'});
         this.sent = h('p', {class: 'hint message-sent', role: 'status', testid: 'message-sent'});
-        this.button = h('button', {type: 'submit', class: 'btn btn-primary', testid: 'message-send', text: 'Send'});
-        this.canned = h('div', {class: 'canned', role: 'group', 'aria-label': 'Ready-made messages', hidden: true});
+        this.button = h('button', {type: 'submit', class: 'btn btn-primary', testid: 'message-send', text: msg('chat.send')});
+        this.canned = h('div', {class: 'canned', role: 'group', 'aria-label': msg('compose.canned'), hidden: true});
         this.setCanned(canned);
         this.input.addEventListener('input', () => this.count());
         const form = h('form', {class: 'composer-form', novalidate: true},
-            h('label', {for: inputId, text: `Message to ${who}`}),
+            h('label', {for: inputId, text: label}),
             this.canned, this.input, this.counter,
             h('div', {class: 'composer-actions'}, this.button),
             this.error, this.sent);
@@ -63,17 +63,17 @@ export class Composer {
     count() {
         const n = chars(this.input.value);
         const over = n > MESSAGE_MAX;
-        this.counter.textContent = over ? `${n} of ${MESSAGE_MAX} characters: ${n - MESSAGE_MAX} too many` : `${n} of ${MESSAGE_MAX} characters`;
+        setText(this.counter, over ? msg('compose.over', {n, max: MESSAGE_MAX, extra: n - MESSAGE_MAX}) : msg('compose.count', {n, max: MESSAGE_MAX}));
         this.counter.classList.toggle('over', over);
         this.input.setAttribute('aria-invalid', String(over));
     }
 
     async submit() {
         const text = this.input.value.trim();
-        this.error.textContent = '';
-        this.sent.textContent = '';
+        setText(this.error, '');
+        setText(this.sent, '');
         if (!text) {
-            this.error.textContent = 'Write a message first.';
+            setText(this.error, msg('compose.empty'));
             this.input.focus();
             return;
         }
@@ -81,13 +81,14 @@ export class Composer {
         const err = await this.send(text);
         this.button.disabled = false;
         if (err) {
-            this.error.textContent = ERRORS[err.code] || err.message || 'The message could not be sent.';
+            setText(this.error, errorMsg(err, ERRORS));
             this.error.dataset.code = err.code;
             return;
         }
         this.input.value = '';
         this.count();
-        this.sent.textContent = `Sent at ${timeText(new Date().toISOString())}.`;
-        announce('Message sent.');
+        const at = Date.now();
+        setText(this.sent, msg('compose.sent', {time: () => formatTime(at)}));
+        announce(msg('compose.sentAnnounce'));
     }
 }

@@ -1,15 +1,17 @@
 // The clinician dashboard controller: sign-in, and the wiring of new consultations (newroom.js),
 // the live waiting area (feed.js, waitlist.js), knock alerts (alerts.js) and the call (dashcall.js).
 import {Api} from './api.js';
-import {show, announce} from './ui.js';
+import {show, announce, errorMsg, languagePicker} from './ui.js';
 import {WatchFeed} from './feed.js';
-import {KnockAlerts, roomName} from './alerts.js';
+import {KnockAlerts, roomTitle} from './alerts.js';
+import {msg, t, setText, setLanguage, pickLanguage} from './i18n.js';
 import {WaitList} from './waitlist.js';
 import {DashCall} from './dashcall.js';
 import {NewRoom} from './newroom.js';
 import {ReportsPage} from './reports.js';
 
-const SWITCH = 'Leave the current call and switch consultation?';
+// The words first: everything below is built in the clinician's language.
+await setLanguage(pickLanguage());
 
 const api = new Api();
 const el = (id) => document.getElementById(id);
@@ -36,7 +38,7 @@ const rooms = new NewRoom(
     {form: el('new-room-form'), button: el('new-room-button'), error: el('create-error'), label: el('new-room-label'),
         teamRow: el('team-row'), team: el('new-room-team'), relayOnly: el('relay-only-toggle'), card: el('current-room'),
         box: el('patient-link-box'), copy: el('copy-link-button'), hostLink: el('host-link'), expires: el('room-expires'),
-        capacity: el('new-room-capacity'), inviteSlot: el('invite-slot')},
+        capacity: el('new-room-capacity'), language: el('new-room-language'), inviteSlot: el('invite-slot')},
     {create: (opts) => api.createRoom(opts), onCreated: (id) => selectRoom(id), onSignedOut: () => showLogin(), invites: api});
 const reports = new ReportsPage({button: el('reports-button'), section: el('reports-section'), dash: ui.dash},
     {api, onSignedOut: () => showLogin()});
@@ -107,18 +109,17 @@ async function showDashboard(who) {
 
 ui.loginForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    ui.loginError.textContent = '';
+    setText(ui.loginError, '');
     const submit = ui.loginForm.querySelector('[type=submit]');
     submit.disabled = true;
     try {
         const who = await api.login(ui.email.value.trim(), ui.password.value);
         ui.password.value = '';
-        announce('Signed in.');
+        announce(msg('login.signedIn'));
         await showDashboard(who);
     } catch (err) {
-        ui.loginError.textContent = err.status === 401 || err.status === 400
-            ? 'The email or password is not correct.'
-            : err.status === 429 ? 'Too many attempts. Please wait a minute and try again.' : err.message;
+        setText(ui.loginError, err.status === 401 || err.status === 400 ? msg('login.wrong')
+            : err.status === 429 ? msg('login.tooMany') : errorMsg(err));
     } finally {
         submit.disabled = false;
     }
@@ -132,17 +133,17 @@ ui.logout.addEventListener('click', async () => {
         /* signed out locally either way */
     }
     rooms.forgetAll();
-    announce('Signed out.');
+    announce(msg('login.signedOut'));
     showLogin();
 });
 
 /* ---- the live list ---- */
 
 const FEED_TEXT = {
-    connecting: ['connecting', 'Connecting…'],
-    open: ['online', 'Live'],
-    reconnecting: ['offline', 'Offline: reconnecting… The list may be out of date.'],
-    closed: ['offline', 'Not connected.'],
+    connecting: ['connecting', 'feed.connecting'],
+    open: ['online', 'feed.live'],
+    reconnecting: ['offline', 'feed.reconnecting'],
+    closed: ['offline', 'feed.closed'],
 };
 
 function startFeed() {
@@ -153,9 +154,9 @@ function startFeed() {
         const [state, text] = FEED_TEXT[s] || FEED_TEXT.closed;
         const was = ui.feedStatus.dataset.state;
         ui.feedStatus.dataset.state = state;
-        ui.feedStatus.textContent = text;
-        if (state === 'offline' && was === 'online') announce('The waiting list is offline. Reconnecting…');
-        if (state === 'online' && was === 'offline') announce('The waiting list is live again.');
+        setText(ui.feedStatus, msg(text));
+        if (state === 'offline' && was === 'online') announce(msg('feed.offlineAnnounce'));
+        if (state === 'online' && was === 'offline') announce(msg('feed.backAnnounce'));
     });
     f.on('rooms', (m) => {
         if (m.me) me = {...me, ...m.me};
@@ -166,7 +167,7 @@ function startFeed() {
     f.on('room', (entry) => {
         list.upsert(entry);
         alerts.update(entry);
-        if (entry.id === call.room) call.retitle(roomName(entry));
+        if (entry.id === call.room) call.retitle(roomTitle(entry));
     });
     f.on('room-gone', (id) => {
         list.remove(id);
@@ -190,29 +191,29 @@ call.on('back', () => {
 /* A patient was let in from the list: take the call in the call card. */
 function takeCall(room) {
     if (call.room === room && call.active) return; // already in that call: the patient joins it
-    if (!call.leave(SWITCH)) return;
+    if (!call.leave(t('dash.switch'))) return;
     rooms.show(room);
     call.open(room, {title: titleOf(room), link: rooms.shown && rooms.shown.guest_url, join: true});
-    announce('Letting the patient in. Starting the call…');
+    announce(msg('dash.takingCall'));
 }
 
 /* Shows a consultation: its link when this tab made it, and its call preview. */
 function selectRoom(id) {
-    if (call.room !== id && !call.leave(SWITCH)) return;
+    if (call.room !== id && !call.leave(t('dash.switch'))) return;
     rooms.show(id);
     call.open(id, {title: titleOf(id), link: rooms.shown && rooms.shown.guest_url});
 }
 
 function titleOf(id) {
     const item = list.get(id);
-    return item ? roomName(item.entry) : 'Consultation';
+    return item ? roomTitle(item.entry) : msg('dash.consultation');
 }
 
 async function endRoom(id) {
-    if (!confirm('End this consultation for everyone?')) return;
+    if (!confirm(t('dash.endConfirm'))) return;
     try {
         await api.endRoom(id);
-        announce('Consultation ended.');
+        announce(msg('dash.ended'));
     } catch (err) {
         if (err.status === 401) showLogin();
     }
@@ -220,6 +221,7 @@ async function endRoom(id) {
 
 /* ---- start ---- */
 
+el('language-slot').replaceWith(languagePicker());
 (async () => {
     let who = null;
     try {

@@ -4,6 +4,7 @@ import {h, fill, show, announce, copyText} from './ui.js';
 import {LocalMedia} from './media.js';
 import {CallView} from './callview.js';
 import {Call} from './call.js';
+import {msg} from './i18n.js';
 
 const LIVE = new Set(['connecting', 'waiting', 'call']);
 
@@ -32,9 +33,9 @@ export class DashCall extends Emitter {
         return this.call && this.call.phase === 'ended' ? null : this.room;
     }
 
-    /* Shows room's preview (title: its name); with join, starts the call as soon as the camera
-     * is up. */
-    async open(room, {title = 'Consultation', link = null, join = false} = {}) {
+    /* Shows room's preview (title: its name, a Msg or text); with join, starts the call as soon
+     * as the camera is up. */
+    async open(room, {title = msg('dash.consultation'), link = null, join = false} = {}) {
         if (this.room === room && this.view && (!this.call || this.active)) {
             if (join) this.start(); // the preview on show: join it (a live call: nothing to do)
             return;
@@ -47,12 +48,12 @@ export class DashCall extends Emitter {
             media: this.media,
             isHost: true,
             onJoin: () => this.start(),
-            endAction: {label: 'Back to the list', run: () => {
+            endAction: {label: msg('ended.backToList'), run: () => {
                 this.close();
                 this.emit('back');
             }},
         });
-        this.view.setTitle(title, 'Ready to start?', 'Check your camera, then start the call. The patient waits until you let them in.', 'Start the call');
+        this.view.setTitle(title, msg('preview.host.title'), msg('preview.host.text'), msg('preview.host.join'));
         show(this.root, true);
         this.emit('change');
         const media = this.media;
@@ -72,9 +73,9 @@ export class DashCall extends Emitter {
         this.view.attach(call);
         if (this.link) {
             const guestUrl = this.link;
-            fill(this.view.b.hostExtra, h('button', {type: 'button', class: 'btn btn-secondary', text: 'Copy patient link', on: {click: async () => {
+            fill(this.view.b.hostExtra, h('button', {type: 'button', class: 'btn btn-secondary', text: msg('dash.copyPatientLink'), on: {click: async () => {
                 const ok = await copyText(guestUrl);
-                announce(ok ? 'Patient link copied.' : 'Could not copy the link.');
+                announce(msg(ok ? 'newroom.copiedAnnounce' : 'newroom.copyFailedAnnounce'));
             }}}));
         }
         call.on('phase', (phase) => {

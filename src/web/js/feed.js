@@ -5,7 +5,7 @@ const ANSWER_WAIT_MS = 8000;
 // With several vc-signal nodes, an action on a room another node holds is answered from there,
 // after this node's pong: an action is taken to have gone through only this long after its pong.
 const SETTLE_MS = 1500;
-const OFFLINE = {code: 'offline', message: 'Not connected. Wait until the list is live again, then try again.'};
+const OFFLINE = {code: 'offline'};
 
 /*
  * Sends `watch` on every connection (the answer, `rooms`, replaces the whole list, so a gap in
@@ -84,7 +84,7 @@ export class WatchFeed extends ReconnectingSocket {
     }
 
     onError(msg) {
-        const err = {code: msg.code, message: msg.message};
+        const err = {code: msg.code, message: msg.message, by: msg.by};
         const head = this.pending[0]; // the oldest ping in flight follows the message that failed
         if (head && head.kind) {
             if (!head.error) head.error = err;
@@ -113,7 +113,7 @@ export class WatchFeed extends ReconnectingSocket {
         return new Promise((resolve) => {
             const entry = {kind, room: msg.room, peer: msg.peer, error: null, admitted: false};
             let over = false;
-            const timer = setTimeout(() => entry.done({code: 'timeout', message: 'No answer from the server. Try again.'}), ANSWER_WAIT_MS);
+            const timer = setTimeout(() => entry.done({code: 'timeout'}), ANSWER_WAIT_MS);
             entry.done = (err) => { // once; the entry keeps its place in line for its pong
                 if (over) return;
                 over = true;

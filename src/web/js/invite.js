@@ -1,13 +1,18 @@
 // Inviting another person (an interpreter, a carer) to a consultation: a name, a fresh guest link
 // to copy, and Revoke. The link comes from the call (vc.v1 invite) or the dashboard (REST).
 import {h, show, fill, announce, copyText, uid} from './ui.js';
+import {msg, setText} from './i18n.js';
 
+/* The words for each refusal's code; anything else is a generic failure. */
 const ERRORS = {
-    room_full: 'The consultation is full: nobody else can join it.',
-    rate_limited: 'There are 8 open invites already. Revoke one first.',
-    quota_exceeded: 'There are 8 open invites already. Revoke one first.',
-    too_large: 'A name is at most 40 characters.',
-    bad_request: 'A name cannot hold line breaks or control characters.',
+    room_full: 'invite.error.full',
+    rate_limited: 'invite.error.quota',
+    quota_exceeded: 'invite.error.quota',
+    too_large: 'invite.error.tooLong',
+    bad_request: 'invite.error.characters',
+    offline: 'common.offline',
+    network: 'common.offline',
+    timeout: 'common.noAnswer',
 };
 
 /*
@@ -19,33 +24,33 @@ export class InviteBox {
         this.make = make;
         this.revokeFn = revoke;
         const nameId = uid('invite-name');
-        this.name = h('input', {type: 'text', id: nameId, testid: 'invite-name', maxlength: '40', autocomplete: 'off', placeholder: 'e.g. Interpreter (Polish)'});
-        this.button = h('button', {type: 'submit', class: 'btn btn-secondary btn-small', testid: 'invite-create', text: 'Create link'});
+        this.name = h('input', {type: 'text', id: nameId, testid: 'invite-name', maxlength: '40', autocomplete: 'off', placeholder: msg('invite.name.example')});
+        this.button = h('button', {type: 'submit', class: 'btn btn-secondary btn-small', testid: 'invite-create', text: msg('invite.create')});
         this.error = h('p', {class: 'form-error', role: 'alert', testid: 'invite-error'});
         this.list = h('ul', {class: 'invites', testid: 'invite-list'});
         const form = h('form', {class: 'invite-form', novalidate: true},
-            h('label', {for: nameId}, 'Name ', h('span', {class: 'label-note', text: '(optional, shown to the others in the call)'})),
+            h('label', {for: nameId}, h('span', {text: msg('invite.name')}), ' ', h('span', {class: 'label-note', text: msg('invite.name.note')})),
             h('div', {class: 'invite-row'}, this.name, this.button), this.error);
         form.addEventListener('submit', (ev) => {
             ev.preventDefault();
             this.create();
         });
         this.el = h('details', {class: 'invite-box', testid: 'invite-box'},
-            h('summary', {class: 'btn btn-quiet btn-small', testid: 'invite-toggle', text: 'Invite someone'}),
-            h('p', {class: 'hint', text: 'An interpreter, a carer or a parent gets their own link. They wait to be let in like the patient.'}),
+            h('summary', {class: 'btn btn-quiet btn-small', testid: 'invite-toggle', text: msg('invite.toggle')}),
+            h('p', {class: 'hint', text: msg('invite.hint')}),
             form, this.list);
     }
 
     async create() {
-        this.error.textContent = '';
+        setText(this.error, '');
         this.button.disabled = true;
         try {
             const inv = await this.make(this.name.value.trim());
             this.name.value = '';
             this.add(inv);
-            announce('Invite link created. Copy it and send it.');
+            announce(msg('invite.created'));
         } catch (err) {
-            this.error.textContent = ERRORS[err && err.code] || (err && err.message) || 'The link could not be made.';
+            setText(this.error, msg(ERRORS[err && err.code] || 'invite.error.other'));
         } finally {
             this.button.disabled = false;
         }
@@ -53,13 +58,13 @@ export class InviteBox {
 
     add(inv) {
         const status = h('span', {class: 'hint'});
-        const copy = h('button', {type: 'button', class: 'btn btn-secondary btn-small', text: 'Copy link', on: {click: async () => {
+        const copy = h('button', {type: 'button', class: 'btn btn-secondary btn-small', text: msg('common.copyLink'), on: {click: async () => {
             const ok = await copyText(inv.url);
-            status.textContent = ok ? 'Copied' : 'Select the link to copy it';
+            setText(status, msg(ok ? 'common.copied' : 'common.selectToCopy'));
         }}});
-        const revoke = h('button', {type: 'button', class: 'btn btn-quiet btn-small', testid: 'invite-revoke', text: 'Revoke'});
+        const revoke = h('button', {type: 'button', class: 'btn btn-quiet btn-small', testid: 'invite-revoke', text: msg('invite.revoke')});
         const li = h('li', {class: 'invite-item', 'data-invite': inv.id},
-            h('p', {class: 'invite-who', text: inv.name || 'Guest (no name)'}),
+            h('p', {class: 'invite-who', text: inv.name || msg('invite.noName')}),
             h('a', {class: 'link-box invite-link', testid: 'invite-link', href: inv.url, target: '_blank', rel: 'noopener noreferrer', text: inv.url}),
             h('div', {class: 'row'}, copy, revoke, status));
         revoke.addEventListener('click', async () => {
@@ -67,9 +72,9 @@ export class InviteBox {
             try {
                 await this.revokeFn(inv.id);
                 li.remove();
-                announce('The invite link was revoked: it no longer opens the consultation.');
+                announce(msg('invite.revoked'));
             } catch (err) {
-                status.textContent = (err && err.message) || 'It could not be revoked.';
+                setText(status, msg(ERRORS[err && err.code] || 'invite.error.revoke'));
                 revoke.disabled = false;
             }
         });
@@ -78,7 +83,7 @@ export class InviteBox {
 
     clear() {
         fill(this.list);
-        this.error.textContent = '';
+        setText(this.error, '');
         show(this.el, true);
     }
 }

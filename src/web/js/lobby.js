@@ -1,35 +1,51 @@
 // The clinician's lobby list in the call: one card per waiting patient with browser, pre-check,
 // admit and deny (the browser and pre-check lines serve the dashboard's waiting list too).
 import {h, announce} from './ui.js';
+import {msg, t, formatList} from './i18n.js';
 
 const BROWSERS = {chrome: 'Chrome', firefox: 'Firefox', safari: 'Safari', edge: 'Edge', samsung: 'Samsung Internet', opera: 'Opera'};
-const OSES = {android: 'Android', ios: 'iPhone/iPad', windows: 'Windows', macos: 'macOS', linux: 'Linux', chromeos: 'ChromeOS'};
+const OSES = {android: 'Android', ios: 'iOS', windows: 'Windows', macos: 'macOS', linux: 'Linux', chromeos: 'ChromeOS'};
 
+/* "Chrome 131 on Android": the names are the products' own; the rest is the page's language. */
 export function browserText(knock) {
-    const b = BROWSERS[knock.browser] || (knock.browser && knock.browser !== 'unknown' ? knock.browser : 'Unknown browser');
+    const known = (v) => v && v !== 'unknown' && v !== 'other';
     const major = String(knock.browser_version || '').split('.')[0];
-    const os = OSES[knock.os] || (knock.os && knock.os !== 'unknown' ? knock.os : 'unknown system');
-    return `${b}${major && major !== '0' ? ` ${major}` : ''} on ${os}`;
+    const name = BROWSERS[knock.browser] || (known(knock.browser) ? knock.browser : null);
+    const version = major && major !== '0' ? major : '';
+    return msg('lobby.browser', {
+        browser: () => (name ? `${name}${version ? ` ${version}` : ''}` : t('lobby.browser.unknown')),
+        os: () => OSES[knock.os] || (known(knock.os) ? knock.os : t('lobby.os.unknown')),
+    });
 }
 
-function check(label, ok) {
-    return h('li', {class: ok ? 'ok' : 'bad'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: ok ? '✓' : '✗'}), `${label}: ${ok ? 'working' : 'not working'}`);
+function check(ok, good, bad) {
+    return h('li', {class: ok ? 'ok' : 'bad'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: ok ? '✓' : '✗'}),
+        h('span', {text: msg(ok ? good : bad)}));
 }
 
+/* The patient's pre-call check for the clinician: camera, microphone, and which ways the relay
+ * answered (the technical detail belongs here, not on the patient's page). */
 export function precheckList(pc) {
-    if (!pc) return h('p', {class: 'muted', text: 'No pre-call check was sent.'});
-    const anyTurn = pc.turn_udp || pc.turn_tcp || pc.turn_tls;
-    const relay = anyTurn
+    if (!pc) return h('p', {class: 'muted', text: msg('lobby.check.none')});
+    const ways = ['udp', 'tcp', 'tls'].filter((k) => pc[`turn_${k}`]).map((k) => k.toUpperCase());
+    const relay = ways.length
         ? h('li', {class: 'ok'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '✓'}),
-            `Relay reachable over ${['udp', 'tcp', 'tls'].filter((k) => pc[`turn_${k}`]).map((k) => k.toUpperCase()).join(', ')}`)
-        : h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), 'Network: being checked');
-    return h('ul', {class: 'checks compact'}, check('Camera', pc.camera), check('Microphone', pc.microphone), relay);
+            h('span', {text: msg('lobby.check.relay', {ways: () => formatList(ways)})}))
+        : h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), h('span', {text: msg('lobby.check.network')}));
+    return h('ul', {class: 'checks compact'},
+        check(pc.camera, 'lobby.check.camera.ok', 'lobby.check.camera.bad'),
+        check(pc.microphone, 'lobby.check.mic.ok', 'lobby.check.mic.bad'), relay);
 }
 
 /* "Mrs K is waiting", "A guest is waiting" (came with an invite), or "A patient is waiting". */
 export function knockTitle(knock) {
-    if (knock.name) return `${knock.name} is waiting${knock.invited ? ' (invited)' : ''}`;
-    return knock.invited ? 'A guest is waiting' : 'A patient is waiting';
+    if (knock.name) return msg(knock.invited ? 'lobby.waiting.namedInvited' : 'lobby.waiting.named', {name: knock.name});
+    return msg(knock.invited ? 'lobby.waiting.guest' : 'lobby.waiting.patient');
+}
+
+function knockAnnouncement(knock) {
+    if (knock.name) return msg('lobby.announce.named', {name: knock.name});
+    return msg(knock.invited ? 'lobby.announce.guest' : 'lobby.announce.patient');
 }
 
 /* Renders knocks into listEl; onAdmit/onDeny get the peer id. */
@@ -50,11 +66,11 @@ export class Lobby {
             h('p', {class: 'knock-browser', text: browserText(knock)}),
             precheckList(knock.precheck),
             h('div', {class: 'knock-actions'},
-                h('button', {type: 'button', class: 'btn btn-primary', testid: 'admit-button', text: 'Let in', on: {click: () => this.onAdmit(knock.peer)}}),
-                h('button', {type: 'button', class: 'btn btn-quiet', testid: 'deny-button', text: 'Decline', on: {click: () => this.onDeny(knock.peer)}})));
+                h('button', {type: 'button', class: 'btn btn-primary', testid: 'admit-button', text: msg('lobby.admit'), on: {click: () => this.onAdmit(knock.peer)}}),
+                h('button', {type: 'button', class: 'btn btn-quiet', testid: 'deny-button', text: msg('lobby.deny'), on: {click: () => this.onDeny(knock.peer)}})));
         this.cards.set(knock.peer, card);
         this.listEl.append(card);
-        if (!update) announce(`${knockTitle(knock)} to join.`);
+        if (!update) announce(knockAnnouncement(knock));
         this.onChange(this.cards.size);
     }
 

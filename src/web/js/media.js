@@ -1,5 +1,6 @@
 // The local camera and microphone: getUserMedia with fallbacks, mute/camera toggles, error advice.
 import {Emitter} from './emitter.js';
+import {msg, t} from './i18n.js';
 
 const VIDEO = {width: {ideal: 1280}, height: {ideal: 720}, facingMode: 'user'};
 const AUDIO = {echoCancellation: true, noiseSuppression: true, autoGainControl: true};
@@ -17,96 +18,57 @@ export function browserFamily(ua = navigator.userAgent) {
     return {name, ios, android, mobile: ios || android};
 }
 
+/* The buttons the steps name, in the page's language when the steps are drawn. */
+const TRY_AGAIN = {button: () => t('media.tryAgain')};
+const TRY_CAMERA = {button: () => t('media.tryCamera')};
+
 /* Steps to allow the camera and microphone, for this browser. */
 function permissionSteps(b) {
-    if (b.ios) {
-        return [
-            'Tap "aA" (or the camera icon) in the address bar, then "Website Settings".',
-            'Set Camera and Microphone to "Allow".',
-            'If that is not there: open the Settings app, find your browser, and turn on Camera and Microphone.',
-            'Then tap "Try again".',
-        ];
-    }
-    if (b.android) {
-        return [
-            'Tap the icon to the left of the web address, then "Permissions".',
-            'Allow Camera and Microphone.',
-            'If they stay blocked: open the phone\'s Settings, then Apps, your browser, Permissions.',
-            'Then tap "Try again".',
-        ];
-    }
-    if (b.name === 'firefox') {
-        return [
-            'Click the crossed-out camera icon at the left of the address bar.',
-            'Remove the "Blocked" setting for Camera and Microphone.',
-            'Then click "Try again" and choose "Allow".',
-        ];
-    }
-    if (b.name === 'safari') {
-        return [
-            'In the menu bar choose Safari, then "Settings for This Website…".',
-            'Set Camera and Microphone to "Allow".',
-            'Then click "Try again".',
-        ];
-    }
-    return [
-        'Click the camera icon (or the lock icon) in the address bar.',
-        'Choose "Always allow" for the camera and microphone, then "Done".',
-        'Then click "Try again".',
-    ];
+    if (b.ios) return [msg('media.steps.ios.1'), msg('media.steps.setAllow'), msg('media.steps.ios.3'), msg('media.steps.thenTap', TRY_AGAIN)];
+    if (b.android) return [msg('media.steps.android.1'), msg('media.steps.android.2'), msg('media.steps.android.3'), msg('media.steps.thenTap', TRY_AGAIN)];
+    if (b.name === 'firefox') return [msg('media.steps.firefox.1'), msg('media.steps.firefox.2'), msg('media.steps.firefox.3', TRY_AGAIN)];
+    if (b.name === 'safari') return [msg('media.steps.safari.1'), msg('media.steps.setAllow'), msg('media.steps.thenClick', TRY_AGAIN)];
+    return [msg('media.steps.other.1'), msg('media.steps.other.2'), msg('media.steps.thenClick', TRY_AGAIN)];
 }
 
-/* A friendly {title, steps} for a getUserMedia failure. */
+/* The one step that lets the camera alone through, for this browser. */
+function cameraStep(b) {
+    if (b.ios) return msg('media.camsteps.ios');
+    if (b.android) return msg('media.camsteps.android');
+    if (b.name === 'firefox') return msg('media.camsteps.firefox');
+    if (b.name === 'safari') return msg('media.camsteps.safari');
+    return msg('media.camsteps.other');
+}
+
+const BLOCKED = new Set(['NotAllowedError', 'PermissionDeniedError', 'SecurityError']);
+const NOT_FOUND = new Set(['NotFoundError', 'DevicesNotFoundError', 'OverconstrainedError']);
+const BUSY = new Set(['NotReadableError', 'TrackStartError', 'AbortError']);
+
+/* A friendly {title, steps} (Msgs) for a getUserMedia failure. */
 export function describeMediaError(err, b = browserFamily()) {
     const name = (err && err.name) || 'Error';
-    if (name === 'NotAllowedError' || name === 'PermissionDeniedError' || name === 'SecurityError') {
-        return {
-            title: 'Your browser is blocking the camera and microphone.',
-            steps: permissionSteps(b),
-        };
+    if (BLOCKED.has(name)) return {kind: 'blocked', title: msg('media.blocked.title'), steps: permissionSteps(b)};
+    if (NOT_FOUND.has(name)) {
+        return {kind: 'missing', title: msg('media.notFound.title'),
+            steps: [msg(b.mobile ? 'media.notFound.mobile' : 'media.notFound.desktop'), msg('media.notFound.then', TRY_AGAIN)]};
     }
-    if (name === 'NotFoundError' || name === 'DevicesNotFoundError' || name === 'OverconstrainedError') {
-        return {
-            title: 'We could not find a camera or microphone.',
-            steps: [
-                b.mobile ? 'Check that no other app is using the camera.' : 'Plug in a webcam or headset, or use a phone or laptop that has one.',
-                'Then tap "Try again". You can also join without video: the clinician will still hear you if a microphone works.',
-            ],
-        };
-    }
-    if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') {
-        return {
-            title: 'The camera or microphone is being used by another app.',
-            steps: [
-                'Close other apps or browser tabs that may use the camera (video calls, camera apps).',
-                'Then tap "Try again". If that does not help, restart the browser.',
-            ],
-        };
-    }
+    if (BUSY.has(name)) return {kind: 'busy', title: msg('media.busy.title'), steps: [msg('media.busy.1'), msg('media.busy.2', TRY_AGAIN)]};
     if (name === 'TypeError' || !navigator.mediaDevices) {
-        return {
-            title: 'This browser cannot use the camera here.',
-            steps: ['Open the link in an up-to-date Chrome, Safari, Firefox or Edge.'],
-        };
+        return {kind: 'unsupported', title: msg('media.unsupported.title'), steps: [msg('media.unsupported.1')]};
     }
-    return {title: 'The camera or microphone could not start.', steps: ['Tap "Try again", or restart the browser.']};
+    return {kind: 'failed', title: msg('media.failed.title'), steps: [msg('media.failed.1', TRY_AGAIN)]};
 }
 
-/* A calm {title, text, steps} for a page that has a microphone but no camera: it joins with sound
- * only, and is told why and how to bring the camera back. */
+/* A calm {title, text, steps} (Msgs) for a page that has a microphone but no camera: it joins
+ * with sound only, and is told why and how to bring the camera back. */
 export function describeCameraOnly(err, b = browserFamily()) {
     const name = (err && err.name) || 'NotFoundError';
-    const text = 'You can still join: the others will hear you, but they will not see you.';
-    if (name === 'NotAllowedError' || name === 'PermissionDeniedError' || name === 'SecurityError') {
-        return {title: 'Your camera is blocked, so you will join with sound only.', text,
-            steps: permissionSteps(b).map((s) => s.replace(/Camera and Microphone|camera and microphone/g, 'the camera'))};
+    const text = msg('media.camOnly.text');
+    if (BLOCKED.has(name)) {
+        return {title: msg('media.camOnly.blocked.title'), text, steps: [cameraStep(b), msg('media.steps.thenTap', TRY_CAMERA)]};
     }
-    if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') {
-        return {title: 'Another app is using your camera, so you will join with sound only.', text,
-            steps: ['Close other apps that may use the camera, then tap "Try the camera again".']};
-    }
-    return {title: 'No camera was found, so you will join with sound only.', text,
-        steps: ['If you have a camera, plug it in, then tap "Try the camera again".']};
+    if (BUSY.has(name)) return {title: msg('media.camOnly.busy.title'), text, steps: [msg('media.camOnly.busy.1', TRY_CAMERA)]};
+    return {title: msg('media.camOnly.none.title'), text, steps: [msg('media.camOnly.none.1', TRY_CAMERA)]};
 }
 
 /* Events: 'stream' (MediaStream|null), 'change' ({muted, cameraOff}). */

@@ -2,16 +2,17 @@
 // with who each one is (role, name) and what they send (video, a shared screen).
 import {Emitter} from './emitter.js';
 import {PeerLink} from './peer.js';
+import {t} from './i18n.js';
 
 export const MAX_PEERS = 3; // other participants: 4 in a call at most in the browser
 // With two or more others, each gets its own copy of our video: at most this much each.
 const MESH_VIDEO_CAP = {maxBitrate: 600000, scaleResolutionDownBy: 2};
 
-/* "Clinician", "Patient" or "Guest" (someone who came with an invite). */
+/* "Clinician", "Patient" or "Guest" (someone who came with an invite), in the page's language. */
 export function roleLabel(person) {
-    if (!person) return 'Someone';
-    if (person.role === 'host') return 'Clinician';
-    return person.invited ? 'Guest' : 'Patient';
+    if (!person) return t('role.someone');
+    if (person.role === 'host') return t('role.clinician');
+    return t(person.invited ? 'role.guest' : 'role.patient');
 }
 
 /* What to call a person: their name, else their role. */

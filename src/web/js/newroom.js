@@ -1,9 +1,10 @@
-// New consultations on the dashboard: the form (label, team, people, relay only), the patient link
+// New consultations on the dashboard: the form (label, team, people, language, relay only), the patient link
 // card with invites for others, and the links this tab made (kept in sessionStorage, so a reload
 // can still show them).
-import {h, show, fill, announce, copyText} from './ui.js';
+import {h, show, fill, announce, copyText, errorMsg} from './ui.js';
 import {timeText} from './clock.js';
 import {InviteBox} from './invite.js';
+import {msg, setText, LANGUAGES} from './i18n.js';
 
 const LINKS_KEY = 'vc.rooms';
 
@@ -40,6 +41,8 @@ export class NewRoom {
             this.submit();
         });
         els.copy.addEventListener('click', () => this.copy());
+        fill(els.language, h('option', {value: '', text: msg('newroom.language.browser')}),
+            LANGUAGES.map((l) => h('option', {value: l.code, lang: l.code, dir: l.dir, text: l.name})));
     }
 
     /* The team choice, shown to a clinician of more than one team. */
@@ -50,11 +53,12 @@ export class NewRoom {
     }
 
     async submit() {
-        const {button, error, label, relayOnly, teamRow, team, capacity} = this.els;
-        error.textContent = '';
+        const {button, error, label, relayOnly, teamRow, team, capacity, language} = this.els;
+        setText(error, '');
         button.disabled = true;
         const opts = {relay_only: relayOnly.checked, capacity: Number(capacity.value) || 2};
         if (label.value.trim()) opts.label = label.value.trim();
+        if (language.value) opts.language = language.value;
         if (!teamRow.hidden && team.value) opts.team = team.value;
         try {
             const room = await this.create(opts);
@@ -63,10 +67,10 @@ export class NewRoom {
             saveLinks(all);
             label.value = '';
             this.onCreated(room.id);
-            announce('Consultation created. Copy the patient link and send it to your patient.');
+            announce(msg('newroom.created'));
         } catch (err) {
             if (err.status === 401) this.onSignedOut();
-            else error.textContent = err.status === 413 ? 'A label is at most 80 characters.' : err.message || 'The consultation could not be created.';
+            else setText(error, errorMsg(err, {too_large: 'label.error.tooLong', quota_exceeded: 'newroom.error.quota', draining: 'common.unavailable', bad_request: 'newroom.error.options'}));
         } finally {
             button.disabled = false;
         }
@@ -114,7 +118,7 @@ export class NewRoom {
         });
         fill(this.els.inviteSlot, invite.el);
         hostLink.href = room.host_url;
-        expires.textContent = room.expires_at ? `Link valid until ${timeText(room.expires_at)}.` : '';
+        setText(expires, room.expires_at ? msg('newroom.expires', {time: () => timeText(room.expires_at)}) : '');
         show(card, true);
     }
 
@@ -122,10 +126,8 @@ export class NewRoom {
         const {copy} = this.els;
         if (!this.shown) return;
         const ok = await copyText(this.shown.guest_url);
-        copy.textContent = ok ? 'Copied' : 'Copy failed: select the link';
-        announce(ok ? 'Patient link copied.' : 'Could not copy. Select the link and copy it.');
-        setTimeout(() => {
-            copy.textContent = 'Copy link';
-        }, 2500);
+        setText(copy, msg(ok ? 'common.copied' : 'newroom.copyFailed'));
+        announce(msg(ok ? 'newroom.copiedAnnounce' : 'newroom.copyFailedAnnounce'));
+        setTimeout(() => setText(copy, msg('common.copyLink')), 2500);
     }
 }

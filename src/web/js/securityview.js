@@ -3,6 +3,7 @@
 import {h, show, fill} from './ui.js';
 import {pairCode, formatCode} from './safety.js';
 import {displayName} from './mesh.js';
+import {msg} from './i18n.js';
 
 /* call: the Call (links, people, pairs, region); onClose() closes the panel. */
 export class SecurityPanel {
@@ -11,12 +12,12 @@ export class SecurityPanel {
         this.visible = false;
         this.codes = new WeakMap(); // RTCPeerConnection -> code (a new connection, a new certificate)
         this.list = h('ul', {class: 'security-list', testid: 'security-list'});
-        this.empty = h('p', {class: 'muted', text: 'The code appears once someone else is connected.'});
-        this.el = h('section', {class: 'side-panel security-panel', testid: 'security-panel', 'aria-label': 'Call security', hidden: true},
-            h('div', {class: 'side-head'}, h('h2', {text: 'Call security'}),
-                h('button', {type: 'button', class: 'btn btn-quiet btn-small', testid: 'security-close', text: 'Close', on: {click: onClose}})),
-            h('p', {text: 'Sound, video, messages and files are encrypted from your device to theirs. Nothing is recorded.'}),
-            h('p', {class: 'hint', text: 'Read your code out loud. If the other person sees the same numbers, nobody in between, not even our server, can see or hear the call.'}),
+        this.empty = h('p', {class: 'muted', text: msg('security.empty')});
+        this.el = h('section', {class: 'side-panel security-panel', testid: 'security-panel', 'aria-label': msg('security.title'), hidden: true},
+            h('div', {class: 'side-head'}, h('h2', {text: msg('security.title')}),
+                h('button', {type: 'button', class: 'btn btn-quiet btn-small', testid: 'security-close', text: msg('common.close'), on: {click: onClose}})),
+            h('p', {text: msg('security.encrypted')}),
+            h('p', {class: 'hint', text: msg('security.readOut')}),
             this.empty, this.list);
         call.on('pairs', () => this.visible && this.refresh());
     }
@@ -27,12 +28,13 @@ export class SecurityPanel {
         if (visible) this.refresh();
     }
 
+    /* The clinician reads where the media goes; the patient, in plain words, that it is safe. */
     pathText(id) {
         const r = this.call.pairs.get(id);
-        if (!r || !r.path) return 'Connecting…';
-        if (r.path === 'p2p') return 'Direct connection between your devices.';
-        const region = this.call.region ? ` in ${this.call.region}` : '';
-        return `Through our secure relay${region}: it passes the encrypted media on and cannot read it.`;
+        if (!r || !r.path) return msg('call.path.connecting');
+        if (r.path === 'p2p') return msg('security.direct');
+        if (this.call.role !== 'host') return msg('security.server');
+        return this.call.region ? msg('security.relay.region', {region: this.call.region}) : msg('security.relay');
     }
 
     /* The codes of every pair (computed once each side's SDP is known). */
@@ -48,9 +50,10 @@ export class SecurityPanel {
             const person = this.call.mesh.people.get(id);
             const code = this.codes.get(pc);
             items.push(h('li', {class: 'security-item', testid: 'security-item', 'data-peer': id},
-                h('p', {class: 'security-who', text: `With ${displayName(person)}`}),
-                h('p', {class: 'security-code', testid: 'security-code', 'data-code': code || '', 'aria-label': code ? `Security code ${code.split('').join(' ')}` : 'Security code not ready yet',
-                    text: code ? formatCode(code) : '… …'}),
+                h('p', {class: 'security-who', text: msg('security.with', {name: () => displayName(person)})}),
+                h('p', {class: 'security-code', testid: 'security-code', 'data-code': code || ''},
+                    h('span', {'aria-hidden': 'true', text: code ? formatCode(code) : '… …'}),
+                    h('span', {class: 'visually-hidden', text: code ? msg('security.code', {digits: code.split('').join(' ')}) : msg('security.notReady')})),
                 h('p', {class: 'hint security-path', text: this.pathText(id)})));
         }
         fill(this.list, ...items);

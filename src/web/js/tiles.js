@@ -2,20 +2,19 @@
 // notes, the host's Remove), the self view's tag, and a text alternative of who is shown.
 import {h, show, fill, announce} from './ui.js';
 import {displayName, roleLabel} from './mesh.js';
+import {msg, t, setText, setAttr} from './i18n.js';
 
 function initials(person) {
     const words = displayName(person).split(/\s+/).filter((w) => /^\p{L}/u.test(w));
     return (words.slice(0, 2).map((w) => w[0]).join('') || '?').toUpperCase();
 }
 
-/* "Mrs K, patient, sound only" */
+/* "Mrs K, patient, sound only": who a tile shows, in words (its text alternative). */
 function describe(person) {
-    const parts = [displayName(person)];
-    if (person.name) parts.push(roleLabel(person).toLowerCase());
-    if (person.away) parts.push('reconnecting');
-    else if (person.screen) parts.push('sharing their screen');
-    else if (person.video === false) parts.push('sound only');
-    return parts.join(', ');
+    const name = displayName(person);
+    const role = person.name ? roleLabel(person) : '';
+    const state = person.away ? 'away' : person.screen ? 'screen' : person.video === false ? 'sound' : 'video';
+    return t(role ? 'tiles.describe.role' : 'tiles.describe', {name, role, state});
 }
 
 /*
@@ -55,14 +54,14 @@ export class TileGrid {
         this.remove(link.id, true);
         const video = h('video', {class: 'remote-video', testid: 'remote-video', autoplay: true, playsInline: true, 'data-peer': link.id});
         const novideo = h('div', {class: 'tile-novideo', 'aria-hidden': 'true', hidden: true},
-            h('span', {class: 'avatar'}), h('span', {class: 'novideo-text', text: 'Sound only'}));
+            h('span', {class: 'avatar'}), h('span', {class: 'novideo-text', text: msg('tiles.soundOnly')}));
         const name = h('span', {class: 'tag-name'});
         const role = h('span', {class: 'tag-role'});
         const badge = h('span', {class: 'tag-badge', hidden: true});
         const actions = this.removeControls(link.id);
         const label = h('div', {class: 'tile-label', testid: 'tile-name'}, name, role, badge, actions.el);
-        const away = h('p', {class: 'tile-away', hidden: true, text: 'Reconnecting…'});
-        const sound = h('button', {type: 'button', class: 'btn btn-secondary tile-sound', hidden: true, text: 'Tap to turn on sound'});
+        const away = h('p', {class: 'tile-away', hidden: true, text: msg('tiles.away')});
+        const sound = h('button', {type: 'button', class: 'btn btn-secondary tile-sound', hidden: true, text: msg('tiles.sound')});
         const tile = h('div', {class: 'tile', testid: 'tile', 'data-peer': link.id, role: 'group'}, video, novideo, away, sound, label);
         const t = {tile, video, novideo, name, role, badge, away, actions: actions.el, reset: actions.reset};
         show(t.actions, this.isHost);
@@ -91,14 +90,14 @@ export class TileGrid {
         this.tiles.set(link.id, t);
         this.els.remotes.append(tile);
         this.person(person);
-        announce(`${describe(person)} has joined.`);
+        announce(msg('tiles.joined', {who: () => describe(person)}));
     }
 
     /* The host's Remove, confirmed by a second button. */
     removeControls(id) {
-        const ask = h('button', {type: 'button', class: 'btn btn-small tile-remove', testid: 'remove-button', text: 'Remove'});
-        const yes = h('button', {type: 'button', class: 'btn btn-danger btn-small', testid: 'remove-confirm', text: 'Yes, remove'});
-        const no = h('button', {type: 'button', class: 'btn btn-quiet btn-small tile-cancel', text: 'Cancel'});
+        const ask = h('button', {type: 'button', class: 'btn btn-small tile-remove', testid: 'remove-button', text: msg('tiles.remove')});
+        const yes = h('button', {type: 'button', class: 'btn btn-danger btn-small', testid: 'remove-confirm', text: msg('tiles.removeYes')});
+        const no = h('button', {type: 'button', class: 'btn btn-quiet btn-small tile-cancel', text: msg('common.cancel')});
         const confirm = h('div', {class: 'tile-confirm', hidden: true}, yes, no);
         const reset = () => {
             show(confirm, false);
@@ -125,17 +124,17 @@ export class TileGrid {
         this.people.set(p.id, p);
         const t = this.tiles.get(p.id);
         if (t) {
-            t.name.textContent = displayName(p);
-            t.role.textContent = p.name ? roleLabel(p) : '';
+            setText(t.name, msg('tiles.name', {name: () => displayName(p)}));
+            setText(t.role, p.name ? msg('tiles.name', {name: () => roleLabel(p)}) : '');
             const noVideo = p.video === false && !p.screen;
-            t.badge.textContent = p.screen ? 'sharing screen' : noVideo ? 'sound only' : '';
-            show(t.badge, Boolean(t.badge.textContent));
+            setText(t.badge, p.screen ? msg('tiles.badge.screen') : noVideo ? msg('tiles.badge.sound') : '');
+            show(t.badge, p.screen || noVideo);
             show(t.novideo, noVideo);
             t.novideo.firstChild.textContent = initials(p);
             t.tile.dataset.video = String(!noVideo);
-            t.tile.setAttribute('aria-label', describe(p));
+            setAttr(t.tile, 'aria-label', msg('tiles.name', {name: () => describe(p)}));
             show(t.away, Boolean(p.away));
-            t.actions.querySelector('.tile-remove').setAttribute('aria-label', `Remove ${displayName(p)} from the call`);
+            setAttr(t.actions.querySelector('.tile-remove'), 'aria-label', msg('tiles.removeWho', {name: () => displayName(p)}));
         }
         this.update();
     }
@@ -152,14 +151,15 @@ export class TileGrid {
         this.tiles.delete(id);
         this.people.delete(id);
         this.update();
-        if (t && !quiet && p) announce(`${displayName(p)} has left.`);
+        if (t && !quiet && p) announce(msg('tiles.left', {name: displayName(p)}));
     }
 
     /* This side's own tag: "You", and what it sends. */
     setSelf(state) {
         this.self = {...this.self, ...state};
         const s = this.self;
-        this.selfTag.textContent = `You${s.name ? ` (${s.name})` : ''}${s.screen ? ' · sharing screen' : !s.video ? ' · sound only' : ''}`;
+        const what = s.screen ? 'screen' : !s.video ? 'sound' : 'video';
+        setText(this.selfTag, s.name ? msg('tiles.selfNamed', {name: s.name, state: what}) : msg('tiles.self', {state: what}));
         this.update();
     }
 
@@ -168,14 +168,14 @@ export class TileGrid {
         const n = this.tiles.size;
         this.els.remotes.dataset.count = String(n);
         this.els.stage.dataset.count = String(n);
-        this.els.empty.textContent = this.emptyText;
+        setText(this.els.empty, this.emptyText);
         show(this.els.empty, n === 0);
-        const others = [...this.tiles.keys()].map((id) => this.people.get(id)).filter(Boolean).map(describe);
-        const you = `you${this.self.screen ? ', sharing your screen' : !this.self.video ? ', sound only' : ''}`;
-        this.els.people.textContent = others.length
-            ? `In this call: ${others.join('; ')}; and ${you}.`
-            : `Only you are in the call so far (${you}).`;
-        this.els.stage.setAttribute('aria-label', this.els.people.textContent);
+        const people = [...this.tiles.keys()].map((id) => this.people.get(id)).filter(Boolean);
+        const you = this.self.screen ? 'screen' : !this.self.video ? 'sound' : 'video';
+        const others = () => people.map(describe).join('; ');
+        const words = people.length ? msg('tiles.people', {others, you}) : msg('tiles.alone', {you});
+        setText(this.els.people, words);
+        setAttr(this.els.stage, 'aria-label', words);
     }
 
     clear() {

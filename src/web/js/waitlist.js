@@ -1,13 +1,14 @@
 // The dashboard's live list: every consultation of the clinician and their teams, who waits and
 // for how long, with admit, turn away, messages, labels and hand-over straight from the list.
-import {h, show, fill, announce} from './ui.js';
+import {h, show, fill, announce, errorMsg} from './ui.js';
 import {durationText, everySecond, parseTime, timeText} from './clock.js';
 import {browserText, precheckList} from './lobby.js';
 import {Composer} from './compose.js';
 import {LabelEditor, Handover} from './roomtools.js';
 import {roomName} from './alerts.js';
+import {msg, t, setText, setAttr} from './i18n.js';
 
-const STATES = {open: 'Nobody waiting', waiting: 'Patient waiting', 'in-call': 'In a call'};
+const STATES = {open: 'list.state.open', waiting: 'list.state.waiting', 'in-call': 'list.state.call'};
 const ORDER = {waiting: 0, 'in-call': 1, open: 2};
 
 /* One waiting patient: how long, their device check, and what the clinician can do. */
@@ -17,18 +18,18 @@ class WaitingItem {
         this.peer = w.peer;
         this.ctx = ctx;
         this.since = h('time', {testid: 'waiting-since'});
-        this.away = h('span', {class: 'away-note', testid: 'waiting-away', hidden: true, text: 'Connection lost: they may come back'});
+        this.away = h('span', {class: 'away-note', testid: 'waiting-away', hidden: true, text: msg('list.away')});
         this.browser = h('p', {class: 'knock-browser'});
         this.checks = h('div', {class: 'waiting-checks'});
         this.error = h('p', {class: 'form-error', role: 'alert', testid: 'waiting-error'});
-        this.admit = h('button', {type: 'button', class: 'btn btn-primary', testid: 'list-admit-button', text: 'Let in',
+        this.admit = h('button', {type: 'button', class: 'btn btn-primary', testid: 'list-admit-button', text: msg('lobby.admit'),
             on: {click: () => this.act('admit')}});
-        this.deny = h('button', {type: 'button', class: 'btn btn-quiet', testid: 'list-deny-button', text: 'Turn away',
+        this.deny = h('button', {type: 'button', class: 'btn btn-quiet', testid: 'list-deny-button', text: msg('list.deny'),
             on: {click: () => this.act('deny')}});
-        this.composer = new Composer({title: 'Message', who: 'this patient', canned: ctx.canned(),
+        this.composer = new Composer({title: msg('list.message'), label: msg('list.message.label'), canned: ctx.canned(),
             send: (text) => ctx.actions.message(room.id, this.peer, text)});
         this.el = h('li', {class: 'waiting-item', testid: 'waiting-item', 'data-peer': w.peer},
-            h('p', {class: 'waiting-head'}, h('strong', {text: 'Waiting '}), this.since, this.away),
+            h('p', {class: 'waiting-head'}, h('strong', {text: msg('list.waiting')}), ' ', this.since, ' ', this.away),
             this.browser, this.checks, this.error,
             h('div', {class: 'waiting-actions'}, this.admit, this.deny),
             this.composer.el);
@@ -41,15 +42,15 @@ class WaitingItem {
         this.since.setAttribute('datetime', w.since || '');
         this.tick();
         show(this.away, Boolean(w.away));
-        this.browser.textContent = browserText(w);
+        setText(this.browser, browserText(w));
         const key = JSON.stringify(w.precheck || null);
         if (key !== this.checkKey) {
             this.checkKey = key;
             fill(this.checks, precheckList(w.precheck));
         }
-        const where = roomName(this.room.entry);
-        this.admit.setAttribute('aria-label', `Let in the patient waiting in ${where}`);
-        this.deny.setAttribute('aria-label', `Turn away the patient waiting in ${where}`);
+        const room = () => roomName(this.room.entry);
+        setAttr(this.admit, 'aria-label', msg('list.admitWhich', {room}));
+        setAttr(this.deny, 'aria-label', msg('list.denyWhich', {room}));
     }
 
     tick() {
@@ -62,15 +63,17 @@ class WaitingItem {
         const err = await this.ctx.actions[kind](this.room.id, this.peer);
         this.admit.disabled = this.deny.disabled = false;
         if (err) this.showError(err);
-        else if (kind === 'deny') announce('The patient was turned away.');
+        else if (kind === 'deny') announce(msg('list.denied'));
     }
 
     /* Next to the patient, or (when a colleague took them and they left the list meanwhile) on
      * the consultation. */
     showError(err) {
-        const text = err.code === 'unknown_peer' ? 'This patient is no longer waiting.' : err.message || 'That did not work. Try again.';
+        const text = err.code === 'already_admitted'
+            ? msg('list.alreadyAdmitted', {name: err.by || (() => t('list.anotherClinician'))})
+            : errorMsg(err, {unknown_peer: 'list.gone'});
         const where = this.el.isConnected ? this.error : this.room.notice;
-        where.textContent = text;
+        setText(where, text);
         where.dataset.code = err.code;
         if (where === this.room.notice) this.room.clearNoticeLater();
     }
@@ -88,12 +91,12 @@ class RoomItem {
         this.facts = h('p', {class: 'room-facts hint'});
         this.notice = h('p', {class: 'form-error', role: 'alert', testid: 'room-notice'});
         this.noticeTimer = 0;
-        this.list = h('ul', {class: 'waiting-list', 'aria-label': 'Waiting patients'});
-        this.open = h('button', {type: 'button', class: 'btn btn-secondary btn-small', testid: 'room-open-button', text: 'Open',
+        this.list = h('ul', {class: 'waiting-list', 'aria-label': msg('list.waitingPatients')});
+        this.open = h('button', {type: 'button', class: 'btn btn-secondary btn-small', testid: 'room-open-button', text: msg('list.open'),
             on: {click: () => ctx.actions.open(this.id)}});
-        this.end = h('button', {type: 'button', class: 'btn btn-quiet btn-small', testid: 'room-end-button', text: 'End',
+        this.end = h('button', {type: 'button', class: 'btn btn-quiet btn-small', testid: 'room-end-button', text: msg('list.end'),
             on: {click: () => ctx.actions.end(this.id)}});
-        this.all = new Composer({title: 'Message everyone waiting', who: 'everyone waiting here', canned: ctx.canned(),
+        this.all = new Composer({title: msg('list.messageAll'), label: msg('list.messageAll.label'), canned: ctx.canned(),
             send: (text) => ctx.actions.message(this.id, null, text)});
         this.handover = new Handover({me: ctx.me, members: ctx.actions.members, send: (to) => ctx.actions.handover(this.id, to)});
         this.el = h('li', {class: 'room-item', testid: 'room-item', 'data-room': entry.id},
@@ -109,13 +112,14 @@ class RoomItem {
         this.label.update(entry);
         this.handover.update(entry);
         const n = (entry.waiting || []).length;
-        this.state.textContent = entry.state === 'waiting' && n > 1 ? `${n} patients waiting` : STATES[entry.state] || entry.state;
-        this.facts.textContent = this.factsText(entry);
+        setText(this.state, entry.state === 'waiting' && n > 1 ? msg('list.state.several', {count: n}) : STATES[entry.state] ? msg(STATES[entry.state]) : entry.state);
+        setText(this.facts, this.factsText(entry));
         const current = this.ctx.current() === entry.id;
-        this.open.textContent = current ? 'In view' : 'Open';
+        const room = () => roomName(entry);
+        setText(this.open, msg(current ? 'list.inView' : 'list.open'));
         this.open.disabled = current;
-        this.open.setAttribute('aria-label', `${this.open.textContent}: ${roomName(entry)}`);
-        this.end.setAttribute('aria-label', `End: ${roomName(entry)}`);
+        setAttr(this.open, 'aria-label', msg(current ? 'list.inViewWhich' : 'list.openWhich', {room}));
+        setAttr(this.end, 'aria-label', msg('list.endWhich', {room}));
         show(this.all.el, n > 1);
         const live = new Set();
         for (const w of entry.waiting || []) {
@@ -131,7 +135,7 @@ class RoomItem {
         for (const [peer, item] of this.waiting) {
             if (live.has(peer)) continue;
             if (item.error.textContent) { // what happened to them stays in view
-                this.notice.textContent = item.error.textContent;
+                setText(this.notice, item.error.textContent);
                 this.clearNoticeLater();
             }
             item.el.remove();
@@ -142,21 +146,24 @@ class RoomItem {
 
     clearNoticeLater() {
         clearTimeout(this.noticeTimer);
-        this.noticeTimer = setTimeout(() => {
-            this.notice.textContent = '';
-        }, 15000);
+        this.noticeTimer = setTimeout(() => setText(this.notice, ''), 15000);
     }
 
+    /* "1 of 2 in the call · Renal · with you · until 11:30 · relay only", as a Msg. */
     factsText(e) {
         const me = this.ctx.me();
-        const who = (p) => (p && me && p.id === me.id ? 'you' : p && p.name);
-        const parts = [`${e.participants} of ${e.capacity} in the call`];
-        if (e.state === 'in-call' && e.clinician && e.clinician.id) parts[0] = `In the call with ${who(e.clinician)}`;
-        if (e.team) parts.push(e.team);
-        if (e.assignee && e.assignee.id) parts.push(`with ${who(e.assignee)}`);
-        parts.push(`until ${timeText(e.expires_at)}`);
-        if (e.relay_only) parts.push('relay only');
-        return parts.join(' · ');
+        const mine = (p) => Boolean(p && me && p.id === me.id);
+        const parts = () => {
+            const out = [e.state === 'in-call' && e.clinician && e.clinician.id
+                ? (mine(e.clinician) ? t('list.facts.inCallYou') : t('list.facts.inCallWith', {name: e.clinician.name}))
+                : t('list.facts.people', {count: e.participants, capacity: e.capacity})];
+            if (e.team) out.push(e.team);
+            if (e.assignee && e.assignee.id) out.push(mine(e.assignee) ? t('list.facts.withYou') : t('list.facts.with', {name: e.assignee.name}));
+            out.push(t('list.facts.until', {time: timeText(e.expires_at)}));
+            if (e.relay_only) out.push(t('list.facts.relayOnly'));
+            return out.join(' · ');
+        };
+        return msg('tiles.name', {name: parts});
     }
 
     tick() {

@@ -1,30 +1,36 @@
 // The patient's waiting screen: whether the clinician knows, how long, the place in the queue,
-// and the clinic's messages (as text, in a live region screen readers announce).
+// the clinic's messages (as text, in a live region screen readers announce), and a plain warning
+// when the network may not carry the call.
 import {h, show, announce} from './ui.js';
-import {durationText, everySecond, parseTime, timeText} from './clock.js';
+import {everySecond, parseTime} from './clock.js';
+import {msg, setText, formatDuration, formatTime} from './i18n.js';
 
 const MESSAGES_KEPT = 5;
 
 export class WaitPanel {
-    constructor() {
+    /* support: a function returning an element with whom to ring (branding), or null. */
+    constructor({support = () => null} = {}) {
         this.sinceMs = NaN;
         this.notified = false;
         this.stopTick = () => {};
         this.notice = h('p', {class: 'lead wait-notice', testid: 'waiting-notified', 'data-notified': 'false',
-            text: 'We are letting the clinician know you are here…'});
+            text: msg('wait.telling')});
         this.time = h('p', {class: 'wait-time', testid: 'waiting-time', hidden: true});
         this.place = h('p', {class: 'wait-place', testid: 'queue-position', hidden: true});
         // Always rendered (empty takes no room), so a screen reader hears each message added.
         this.messages = h('div', {class: 'lobby-messages', testid: 'lobby-messages', role: 'log', 'aria-live': 'polite',
-            'aria-relevant': 'additions', 'aria-label': 'Messages from the clinic'});
+            'aria-relevant': 'additions', 'aria-label': msg('wait.messages')});
+        this.network = h('div', {class: 'media-help network-help', testid: 'network-help', role: 'alert', hidden: true},
+            h('h3', {text: msg('wait.network.title')}), h('p', {text: msg('wait.network.step')}), support());
         this.el = h('div', {class: 'panel panel-waiting', testid: 'waiting'},
             h('div', {class: 'pulse', 'aria-hidden': 'true'}),
-            h('h2', {text: 'Please wait'}),
+            h('h2', {text: msg('wait.title')}),
             this.messages,
             this.notice,
             this.time,
             this.place,
-            h('p', {class: 'muted', text: 'Keep this page open. You do not need to do anything.'}));
+            this.network,
+            h('p', {class: 'muted', text: msg('wait.keepOpen')}));
     }
 
     /* From `waiting`: when the patient first knocked (kept across a reload within the grace). */
@@ -39,7 +45,8 @@ export class WaitPanel {
 
     tick() {
         if (Number.isNaN(this.sinceMs)) return;
-        this.time.textContent = `You have been waiting ${durationText(Date.now() - this.sinceMs)}.`;
+        const since = this.sinceMs;
+        setText(this.time, msg('wait.time', {wait: () => formatDuration(Date.now() - since)}));
         show(this.time, true);
     }
 
@@ -47,26 +54,31 @@ export class WaitPanel {
     setQueue({position, waiting, notified}) {
         if (notified && !this.notified) {
             this.notified = true;
-            this.notice.textContent = 'The clinician has been told you are here. They will let you in as soon as they can.';
+            setText(this.notice, msg('wait.told'));
             this.notice.dataset.notified = 'true';
-            announce('The clinician has been told you are here.');
+            announce(msg('wait.told.announce'));
         }
         const several = Number.isInteger(position) && Number.isInteger(waiting) && waiting > 1 && position >= 1;
         if (several) {
-            this.place.textContent = position === 1
-                ? `You are next in the queue (${waiting} people are waiting).`
-                : `You are number ${position} in the queue.`;
+            setText(this.place, position === 1 ? msg('wait.next', {count: waiting}) : msg('wait.place', {position}));
             this.place.dataset.position = String(position);
         }
         show(this.place, several);
     }
 
+    /* The pre-call check found no way through this network for the call's media. */
+    setNetwork(works) {
+        const was = !this.network.hidden;
+        show(this.network, !works);
+        if (!works && !was) announce(msg('wait.network.title'));
+    }
+
     /* A clinician's message: shown on top, as text only. */
     addMessage(text) {
         for (const old of this.messages.children) old.classList.add('lobby-message-old');
-        const when = timeText(new Date().toISOString());
+        const at = Date.now();
         const item = h('div', {class: 'lobby-message', testid: 'lobby-message'},
-            h('p', {class: 'lobby-message-from', text: `Message from the clinic${when ? `, ${when}` : ''}`}),
+            h('p', {class: 'lobby-message-from', text: msg('wait.message.from', {time: () => formatTime(at)})}),
             h('p', {class: 'lobby-message-text', text}));
         this.messages.prepend(item);
         while (this.messages.children.length > MESSAGES_KEPT) this.messages.lastChild.remove();
