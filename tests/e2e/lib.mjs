@@ -360,19 +360,19 @@ export async function videoFlowing(page, timeout = WAIT_MS) {
     );
 }
 
-// Waits until connection-path reads one of the wanted words; returns what it read.
+// Waits until connection-path's data-path is one of the wanted paths (connecting, direct,
+// relayed: the page's words differ by role and language); returns which.
 export async function pathReads(page, wanted, timeout = WAIT_MS) {
     const loc = await visible(page, 'connection-path', timeout);
     const deadline = Date.now() + timeout;
-    let text = '';
+    let path = '';
     for (;;) {
-        text = (await textOf(loc)).toLowerCase();
-        const hit = wanted.find((w) => new RegExp(`\\b${w}\\b`).test(text));
-        if (hit) return hit;
+        path = (await loc.getAttribute('data-path').catch(() => '')) || '';
+        if (wanted.includes(path)) return path;
         if (Date.now() > deadline) break;
         await sleep(250);
     }
-    throw new Fail(`connection-path reads "${text}", want ${wanted.join(' or ')}`);
+    throw new Fail(`connection-path is "${path}" ("${await textOf(loc)}"), want ${wanted.join(' or ')}`);
 }
 
 // The newest RTCPeerConnection's state and selected candidate pair, read from getStats():

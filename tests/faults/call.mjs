@@ -121,7 +121,7 @@ async function recover(sides, t0) {
             const f = await facts(page);
             const ufrag = await localUfrag(page);
             const pair = await selectedPair(page);
-            const path = (await textOf(tid(page, 'connection-path').first())).toLowerCase();
+            const path = (await tid(page, 'connection-path').first().getAttribute('data-path')) || '';
             const prev = last[who];
             last[who] = { ...f, ufrag, pair, path };
             if (!prev || prev.ice !== f.ice || prev.ufrag !== ufrag || prev.pair.local !== pair.local)
