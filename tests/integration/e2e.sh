@@ -30,6 +30,7 @@ done
 command -v curl >/dev/null || die "curl is not installed"
 need_dev_certs
 npm_ci "$TESTS_DIR" playwright-core
+npm_ci "$TESTS_DIR" axe-core
 
 # --- ports and configuration ---------------------------------------------------------------------
 
@@ -89,6 +90,8 @@ signal_argv=(--listen "127.0.0.1:$sport" --cert certs/server.crt
     --turn-secret "$SECRET" --ice-server "turn:127.0.0.1:$TURN_PORT?transport=udp"
     --ice-server "stun:127.0.0.1:$TURN_PORT" --data-dir "$DATA_DIR" --log "$SIGNAL_META"
     --resume-grace "$RESUME_GRACE" --max-conns-per-ip-per-min 100000)
+# E2E_BRANDING=FILE (e2e_access.sh): the organisation's branding on the patient's pages.
+[ -n "${E2E_BRANDING:-}" ] && signal_argv+=(--branding "$E2E_BRANDING")
 echo "# vc-signal: ${signal_argv[*]//$API_KEY/KEY}" | sed "s/$SECRET/SECRET/"
 start_signal "$SIGNAL_LOG" "$sport" "${signal_argv[@]}"
 
