@@ -195,7 +195,9 @@ async function threePeople(t) {
         await click(patient, 'chat-send');
         for (const [name, page] of [['clinician', host], ['interpreter', interp]]) {
             const badge = await visible(page, 'chat-unread').catch(() => { throw new Fail(`${name}: no unread count on the Chat button`); });
-            assert((await textOf(badge)) === '1', `${name}: unread count ${await textOf(badge)}`);
+            // The badge shows the number; a screen reader hears it in words (visually hidden).
+            const count = (await badge.locator('[aria-hidden="true"]').textContent()) || '';
+            assert(count.trim() === '1', `${name}: unread count "${count}" ("${await textOf(badge)}")`);
             await click(page, 'chat-button');
             await tid(page, 'chat-list').getByText(`Hello from the patient ${canary}`).waitFor({ timeout: WAIT_MS }).catch(() => {
                 throw new Fail(`${name}: the message never showed`);
@@ -257,7 +259,9 @@ async function threePeople(t) {
         await tile.locator('[data-testid="remove-button"]').click();
         await tile.locator('[data-testid="remove-confirm"]').click();
         const ended = await visible(interp, 'call-ended');
-        assert(/removed/i.test(await textOf(ended)), `the interpreter's page says "${await textOf(ended)}"`);
+        assert((await ended.getAttribute('data-reason')) === 'removed',
+            `the interpreter's page ended with ${await ended.getAttribute('data-reason')}: "${await textOf(ended)}"`);
+        assert(/taken out/i.test(await textOf(ended)), `the interpreter's page says "${await textOf(ended)}"`);
         await shoot(interp, 'mesh-removed');
         for (const [name, page] of [['clinician', host], ['patient', patient]]) {
             await page.locator(`[data-testid="tile"][data-peer="${interpId}"]`).waitFor({ state: 'detached', timeout: WAIT_MS }).catch(() => {
