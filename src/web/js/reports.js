@@ -2,7 +2,8 @@
 // charts drawn here (the wait from knock to admission, p50 and p90; and the volume, completed and
 // no-shows) and a table with every figure, which is also the charts' text for screen readers.
 // Data from GET /api/v1/reports/consultations (JSON; CSV for the download).
-import {h, show, fill, announce} from './ui.js';
+import {h, show, fill, announce, errorMsg} from './ui.js';
+import {msg, t, setText, onLanguage} from './i18n.js';
 
 const REPORT = '/api/v1/reports/consultations';
 const SVG = 'http://www.w3.org/2000/svg';
@@ -37,11 +38,12 @@ function niceCount(max) {
 }
 
 function seconds(ms) {
-    return ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`;
+    return ms === null || ms === undefined ? '–' : t('time.seconds.short', {count: (ms / 1000).toFixed(1)});
 }
 
 function orDash(v, unit = '') {
-    return v === null || v === undefined ? '–' : `${v}${unit}`;
+    if (v === null || v === undefined) return '–';
+    return unit === ' s' ? t('time.seconds.short', {count: String(v)}) : `${v}${unit}`;
 }
 
 function mix(o) {
@@ -81,7 +83,7 @@ function barChart(days, series, {title, unit, stacked, counts, describedBy, form
             const bx = stacked ? x0 : x0 + k * bw;
             const from = stacked ? base : 0;
             g.append(svg('rect', {x: bx, y: y(from + v), width: bw, height: y(from) - y(from + v), class: `chart-bar ${s.cls}`},
-                svg('title', {}, `${d.date}: ${s.label} ${format(v)}${unit}`)));
+                svg('title', {}, t('report.bar', {date: d.date, label: s.label, value: `${format(v)}${unit}`}))));
             if (stacked) base += v;
         });
         root.append(g);
@@ -100,12 +102,14 @@ function legend(series) {
 
 /* The table of every figure, a row a day. */
 function table(days, id) {
-    const head = ['Date', 'Consultations', 'Completed', 'No-shows', 'Wait p50', 'Wait p90', 'Call p50', 'Call p90',
-        'Direct', 'Relayed', 'No media', 'Browsers', 'Systems'];
-    return h('div', {class: 'report-table-wrap'},
+    const head = ['report.col.date', 'report.col.consultations', 'report.col.completed', 'report.col.noShows',
+        'report.col.waitP50', 'report.col.waitP90', 'report.col.callP50', 'report.col.callP90', 'report.col.direct',
+        'report.col.relayed', 'report.col.noMedia', 'report.col.browsers', 'report.col.systems'].map((k) => msg(k));
+    // A region that scrolls sideways on a narrow screen: focusable, so the keyboard scrolls it.
+    return h('div', {class: 'report-table-wrap', tabindex: '0', role: 'region', 'aria-label': msg('report.caption')},
         h('table', {class: 'report-table', id, testid: 'report-table'},
-            h('caption', {text: 'Consultations per day (UTC): waits from knock to admission, call lengths in seconds together'}),
-            h('thead', {}, h('tr', {}, head.map((t) => h('th', {scope: 'col', text: t})))),
+            h('caption', {text: msg('report.caption')}),
+            h('thead', {}, h('tr', {}, head.map((m) => h('th', {scope: 'col', text: m})))),
             h('tbody', {}, days.map((d) => h('tr', {'data-date': d.date},
                 h('th', {scope: 'row', text: d.date}),
                 [d.consultations, d.completed, d.no_shows, seconds(d.wait_ms.p50), seconds(d.wait_ms.p90),
@@ -142,16 +146,16 @@ export class ReportsPage {
             ev.preventDefault();
             this.load();
         }}},
-        h('div', {}, h('label', {for: 'report-from', text: 'From'}), this.from),
-        h('div', {}, h('label', {for: 'report-to', text: 'To'}), this.to),
-        h('button', {type: 'submit', class: 'btn btn-primary btn-small', testid: 'report-show', text: 'Show'}),
-        h('button', {type: 'button', class: 'btn btn-secondary btn-small', testid: 'report-csv', text: 'Download CSV', on: {click: () => this.download()}}));
+        h('div', {}, h('label', {for: 'report-from', text: msg('report.from')}), this.from),
+        h('div', {}, h('label', {for: 'report-to', text: msg('report.to')}), this.to),
+        h('button', {type: 'submit', class: 'btn btn-primary btn-small', testid: 'report-show', text: msg('report.show')}),
+        h('button', {type: 'button', class: 'btn btn-secondary btn-small', testid: 'report-csv', text: msg('report.csv'), on: {click: () => this.download()}}));
         fill(this.els.section,
             h('div', {class: 'card'},
                 h('div', {class: 'rooms-head'},
-                    h('h1', {id: 'reports-heading', tabindex: '-1', text: 'Reports'}),
-                    h('button', {type: 'button', class: 'btn btn-quiet btn-small', text: 'Back to consultations', on: {click: () => this.open(false)}})),
-                h('p', {class: 'hint', text: `Your consultations and your teams', a day at a time (UTC days, at most ${MAX_DAYS}). Only metadata is kept: no names, labels or messages.`}),
+                    h('h1', {id: 'reports-heading', tabindex: '-1', text: msg('report.title')}),
+                    h('button', {type: 'button', class: 'btn btn-quiet btn-small', text: msg('report.back'), on: {click: () => this.open(false)}})),
+                h('p', {class: 'hint', text: msg('report.hint', {max: MAX_DAYS})}),
                 form, this.status, this.charts, this.tableBox));
     }
 
@@ -165,7 +169,7 @@ export class ReportsPage {
         show(this.els.section, on);
         show(this.els.dash, !on);
         this.els.button.setAttribute('aria-expanded', String(on));
-        this.els.button.textContent = on ? 'Consultations' : 'Reports';
+        setText(this.els.button, msg(on ? 'dash.list' : 'report.title'));
         if (!on) return;
         this.els.section.querySelector('h1').focus();
         this.load();
@@ -175,8 +179,8 @@ export class ReportsPage {
     range() {
         const from = this.from.value, to = this.to.value;
         const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
-        if (!from || !to || !(days >= 1)) this.status.textContent = 'Choose a start day on or before the end day.';
-        else if (days > MAX_DAYS) this.status.textContent = `Choose at most ${MAX_DAYS} days.`;
+        if (!from || !to || !(days >= 1)) setText(this.status, msg('report.range.bad'));
+        else if (days > MAX_DAYS) setText(this.status, msg('report.range.tooLong', {max: MAX_DAYS}));
         else return {from, to};
         return null;
     }
@@ -184,42 +188,46 @@ export class ReportsPage {
     async load() {
         const r = this.range();
         if (!r) return;
-        this.status.textContent = 'Loading…';
+        setText(this.status, msg('report.loading'));
         let data;
         try {
             data = await this.api.request('GET', `${REPORT}?from=${r.from}&to=${r.to}`);
         } catch (err) {
             if (err.status === 401) this.onSignedOut();
-            this.status.textContent = err.message || 'The report could not be loaded.';
+            setText(this.status, errorMsg(err, {bad_request: 'report.loadFailed', internal: 'report.loadFailed'}));
             return;
         }
         this.render(data.days || []);
     }
 
+    /* Draws the days' charts and table; they are drawn again in a new language. */
     render(days) {
+        if (!this.days) onLanguage(() => this.days && this.render(this.days));
+        this.days = days;
         const total = days.reduce((s, d) => s + d.consultations, 0);
         const waits = [
-            {cls: 'bar-p50', label: 'Median wait (p50)', value: (d) => d.wait_ms.p50 / 1000},
-            {cls: 'bar-p90', label: '90th percentile wait (p90)', value: (d) => d.wait_ms.p90 / 1000},
+            {cls: 'bar-p50', label: t('report.wait.p50'), value: (d) => d.wait_ms.p50 / 1000},
+            {cls: 'bar-p90', label: t('report.wait.p90'), value: (d) => d.wait_ms.p90 / 1000},
         ];
         const volume = [
-            {cls: 'bar-completed', label: 'Completed', value: (d) => d.completed},
-            {cls: 'bar-noshow', label: 'No-shows', value: (d) => d.no_shows},
-            {cls: 'bar-other', label: 'Other', value: (d) => d.consultations - d.completed - d.no_shows},
+            {cls: 'bar-completed', label: t('report.col.completed'), value: (d) => d.completed},
+            {cls: 'bar-noshow', label: t('report.col.noShows'), value: (d) => d.no_shows},
+            {cls: 'bar-other', label: t('report.vol.other'), value: (d) => d.consultations - d.completed - d.no_shows},
         ];
         const tableId = 'report-table';
         fill(this.charts,
             h('figure', {class: 'report-figure', testid: 'report-wait-chart'},
-                h('figcaption', {text: 'Waiting time from knock to admission, per day (seconds)'}),
-                barChart(days, waits, {title: 'Waiting time per day, p50 and p90', unit: ' s', stacked: false, describedBy: tableId, format: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))}),
+                h('figcaption', {text: msg('report.wait.caption')}),
+                barChart(days, waits, {title: t('report.wait.title'), unit: ' s', stacked: false, describedBy: tableId, format: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))}),
                 legend(waits)),
             h('figure', {class: 'report-figure', testid: 'report-volume-chart'},
-                h('figcaption', {text: 'Consultations per day'}),
-                barChart(days, volume, {title: 'Consultations per day: completed, no-shows and other', unit: '', stacked: true, counts: true, describedBy: tableId, format: (v) => String(Math.round(v))}),
+                h('figcaption', {text: msg('report.vol.caption')}),
+                barChart(days, volume, {title: t('report.vol.title'), unit: '', stacked: true, counts: true, describedBy: tableId, format: (v) => String(Math.round(v))}),
                 legend(volume)));
         fill(this.tableBox, table(days, tableId));
-        this.status.textContent = `${total} consultation${total === 1 ? '' : 's'} from ${days.length ? days[0].date : ''} to ${days.length ? days[days.length - 1].date : ''}.`;
-        announce(this.status.textContent);
+        const said = msg('report.total', {count: total, from: days.length ? days[0].date : '', to: days.length ? days[days.length - 1].date : ''});
+        setText(this.status, said);
+        announce(said);
     }
 
     /* The same range as CSV, saved by the browser. */
@@ -230,12 +238,12 @@ export class ReportsPage {
         try {
             res = await fetch(`${REPORT}?from=${r.from}&to=${r.to}`, {headers: {Accept: 'text/csv'}, credentials: 'same-origin', cache: 'no-store'});
         } catch {
-            this.status.textContent = 'The server cannot be reached. Check your connection.';
+            setText(this.status, msg('common.offline'));
             return;
         }
         if (res.status === 401) return this.onSignedOut();
         if (!res.ok) {
-            this.status.textContent = 'The CSV could not be made.';
+            setText(this.status, msg('report.csvFailed'));
             return;
         }
         const url = URL.createObjectURL(await res.blob());
