@@ -374,6 +374,12 @@ async function walk(t) {
     await click(host, 'end-button');
     await guest.locator('[data-testid="call-ended"]').waitFor({ timeout: WAIT_MS });
     await audit(t, guest, 'patient-call-ended');
+
+    // The dashboard's reports page.
+    await click(dash, 'reports-button');
+    await visible(dash, 'report-table', 20000);
+    await audit(t, dash, 'dashboard-reports', { patient: false });
+    await click(dash, 'reports-button');
     checkProblems(clin, pat, net);
 }
 
