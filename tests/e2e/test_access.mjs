@@ -424,6 +424,24 @@ async function otherStates(t) {
     });
 }
 
+/* A Welsh catalogue served without one key: the page shows that key in English and records it. */
+async function fallback(t) {
+    const welsh = await fetchRoom({ language: 'cy' });
+    const p = await t.party('patient-fallback', PHONE);
+    const lacking = { ...catalogues.cy };
+    delete lacking['preview.join'];
+    await p.context.route('**/i18n/cy.json', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify(lacking) }));
+    await p.page.goto(welsh.guest_url, { waitUntil: 'domcontentloaded' });
+    const join = await visible(p.page, 'join-button');
+    assert((await p.page.evaluate(() => document.documentElement.lang)) === 'cy', 'the page is not in Welsh');
+    const said = await textOf(join);
+    assert(said === catalogues.en['preview.join'], `the join button reads "${said}", want English "${catalogues.en['preview.join']}"`);
+    const lacks = await p.page.evaluate(async () => (await import('/js/i18n.js')).missingKeys());
+    assert(lacks.includes('cy:preview.join'), `the page recorded ${JSON.stringify(lacks)} as missing`);
+    const heading = await textOf(p.page.locator('.panel-preview h2'));
+    assert(heading === catalogues.cy['preview.title'], `the rest stays Welsh: "${heading}"`);
+}
+
 async function fetchRoom(extra) {
     const made = await api('POST', '/api/v1/rooms', { capacity: 2, ttl: 600, ...extra });
     assert(made.status === 201, `POST /api/v1/rooms: ${made.status} ${JSON.stringify(made.body)}`);
@@ -440,5 +458,6 @@ export const tests = [
     { name: 'catalogues_have_every_key_the_same_placeholders_and_no_unused_key', fn: catalogueKeys },
     { name: 'patient_and_dashboard_states_accessible_in_every_language', fn: walk, timeout: 150000 },
     { name: 'blocked_devices_dead_links_and_the_language_source', fn: otherStates, timeout: 60000 },
+    { name: 'a_key_missing_from_a_catalogue_shows_in_english', fn: fallback, timeout: 30000 },
     { name: 'no_key_missing_in_any_state_walked', fn: keysWalked },
 ];
