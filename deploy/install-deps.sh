@@ -7,10 +7,12 @@ build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libp
     libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev libcurl4-openssl-dev
     clang libbpf-dev bpftool)
 # `make deb`: dpkg-buildpackage with debhelper; adduser for the package's postinst.
+# fonts-nafees: Urdu's letters for Chromium (DejaVu has Arabic but not all of Urdu), so the
+# screenshots of the pages in Urdu (e2e_access) show words, not boxes.
 deb=(debhelper dpkg-dev fakeroot adduser)
 case $group in
     run) pkgs=("${build[@]}") ;;
-    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation strace logrotate ethtool libclang-rt-14-dev
+    test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation fonts-nafees strace logrotate ethtool libclang-rt-14-dev
         redis-server haproxy nftables postgresql man-db groff-base "${deb[@]}") ;;
     cluster) pkgs=("${build[@]}" redis-server haproxy curl postgresql) ;;
     lint) pkgs=(clang-format git) ;;
