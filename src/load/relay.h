@@ -34,9 +34,11 @@ struct relay_opts {
     char *csv_path;
     char *plot_path;
     int server_pid;
-    unsigned threads;
-    unsigned window; /* flood: packets in flight per direction */
-    unsigned size;   /* flood: ChannelData payload bytes */
+    unsigned threads;       /* libnice worker threads (ICE, TURN, and media over TCP/TLS) */
+    unsigned media_threads; /* threads of the batched UDP media path */
+    long long start_at;     /* --start-at: UNIX time to start the calls at; 0: at once */
+    unsigned window;        /* flood: packets in flight per direction */
+    unsigned size;          /* flood: ChannelData payload bytes */
 };
 
 /* Parses "relay" arguments (argv[0] is "relay"). Returns 0 (free o with relay_opts_free()), 1
@@ -63,8 +65,14 @@ struct relay_stats {
     uint64_t other_failures;
     uint64_t calls_up;
     uint64_t calls_failed;
-    uint64_t skipped;     /* packets the pacer dropped because the generator fell behind */
-    double jitter_sum_ns; /* sum over streams of each stream's current RFC 3550 jitter */
+    uint64_t skipped;   /* packets the pacer dropped because the generator fell behind */
+    uint64_t mmsg_sent; /* batched path: packets sent with sendmmsg, and the calls it took */
+    uint64_t mmsg_send_calls;
+    uint64_t mmsg_received; /* batched path: datagrams taken with recvmmsg, and the calls */
+    uint64_t mmsg_recv_calls;
+    uint64_t stun_dropped; /* batched path: STUN on a handed-over socket (keepalives, answers) */
+    uint64_t send_indications; /* batched path: packets sent before the channel was known */
+    double jitter_sum_ns;      /* sum over streams of each stream's current RFC 3550 jitter */
     uint64_t jitter_streams;
     uint64_t hist[RELAY_HIST_N];
     char last_error[RELAY_ERR_LEN];

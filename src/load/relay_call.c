@@ -1,20 +1,26 @@
 /* One simulated call: two libnice agents joined relay-to-relay, sending SRTP media both ways. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <agent.h>
 #include <srtp2/srtp.h>
 
+#include "relay_fast.h"
 #include "relay_media.h"
 #include "vc/random.h"
 
-#define RELAY_RTP_HEADER 12
-#define RELAY_PAYLOAD_MIN 16 /* 8-byte sequence number, 8-byte send time */
-#define RELAY_BURST_MAX 8    /* packets per side per tick when catching up */
-#define RELAY_PKT_MAX 1500
-
-enum relay_call_state { RELAY_CALL_GATHER, RELAY_CALL_CONNECT, RELAY_CALL_MEDIA, RELAY_CALL_DEAD };
+/* MEDIA: libnice carries the media; FAST: the batched path does (relay_fastio.c). */
+enum relay_call_state {
+    RELAY_CALL_GATHER,
+    RELAY_CALL_CONNECT,
+    RELAY_CALL_MEDIA,
+    RELAY_CALL_FAST,
+    RELAY_CALL_DEAD
+};
 
 struct relay_side {
     struct relay_call *call;
@@ -22,12 +28,9 @@ struct relay_side {
     guint stream;
     bool gathered;
     bool ready;
-    uint32_t ssrc;
-    uint16_t rtp_seq;
-    uint64_t seq;  /* packets built: contiguous, so gaps at the receiver are loss */
-    uint64_t slot; /* pacing slots used, sent or skipped */
-    srtp_t tx;     /* protects what this side sends */
-    srtp_t rx;     /* unprotects what the other side sends */
+    struct relay_rtp_tx t;
+    srtp_t tx; /* protects what this side sends (passes to the batched path with the call) */
+    srtp_t rx; /* unprotects what the other side sends */
     struct relay_rx rxstate;
 };
 
@@ -74,37 +77,16 @@ static int relay_call_keys(struct relay_call *c)
     uint8_t kb[SRTP_AES_ICM_128_KEY_LEN_WSALT];
 
     if (random_bytes(ka, sizeof(ka)) < 0 || random_bytes(kb, sizeof(kb)) < 0 ||
-        random_bytes(&c->a.ssrc, 4) < 0 || random_bytes(&c->b.ssrc, 4) < 0) {
+        random_bytes(&c->a.t.ssrc, 4) < 0 || random_bytes(&c->b.t.ssrc, 4) < 0) {
         return -EIO;
     }
-    if (relay_srtp_session(&c->a.tx, ka, c->a.ssrc) < 0 ||
-        relay_srtp_session(&c->b.rx, ka, c->a.ssrc) < 0 ||
-        relay_srtp_session(&c->b.tx, kb, c->b.ssrc) < 0 ||
-        relay_srtp_session(&c->a.rx, kb, c->b.ssrc) < 0) {
+    if (relay_srtp_session(&c->a.tx, ka, c->a.t.ssrc) < 0 ||
+        relay_srtp_session(&c->b.rx, ka, c->a.t.ssrc) < 0 ||
+        relay_srtp_session(&c->b.tx, kb, c->b.t.ssrc) < 0 ||
+        relay_srtp_session(&c->a.rx, kb, c->b.t.ssrc) < 0) {
         return -EINVAL;
     }
     return 0;
-}
-
-static uint64_t relay_get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static void relay_put64(uint8_t *p, uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
 }
 
 static void relay_on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len,
@@ -113,83 +95,34 @@ static void relay_on_recv(NiceAgent *agent, guint stream_id, guint component_id,
     struct relay_side *s = user;
     struct relay_worker *w = s->call->w;
     uint8_t buf[RELAY_PKT_MAX + SRTP_MAX_TRAILER_LEN];
-    int n = (int)len;
-    srtp_err_status_t st;
     int64_t now = relay_now_ns();
 
     (void)agent;
     (void)stream_id;
     (void)component_id;
-    if (len > sizeof(buf) || len < RELAY_RTP_HEADER) {
-        g_mutex_lock(&w->lock);
-        w->stats.other_failures++;
-        g_mutex_unlock(&w->lock);
-        return;
+    if (len <= sizeof(buf)) {
+        memcpy(buf, data, len);
     }
-    memcpy(buf, data, len);
-    st = srtp_unprotect(s->rx, buf, &n);
     g_mutex_lock(&w->lock);
-    if (st == srtp_err_status_auth_fail) {
-        w->stats.auth_failures++;
-    } else if (st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old) {
-        w->stats.replay_failures++;
-    } else if (st != srtp_err_status_ok || n < RELAY_RTP_HEADER + RELAY_PAYLOAD_MIN) {
-        w->stats.other_failures++;
-    } else {
-        uint64_t seq = relay_get64(buf + RELAY_RTP_HEADER);
-        int64_t sent = (int64_t)relay_get64(buf + RELAY_RTP_HEADER + 8);
-        relay_rx_account(&s->rxstate, &w->stats, seq, sent, now, len);
-    }
+    relay_rtp_receive(s->rx, &s->rxstate, &w->stats, buf, len <= sizeof(buf) ? len : 0, now);
     g_mutex_unlock(&w->lock);
 }
 
-/* Builds, protects and sends one RTP packet; returns 0 when the agent took it. */
-static int relay_side_send(struct relay_side *s, size_t packet_len)
-{
-    uint8_t buf[RELAY_PKT_MAX + SRTP_MAX_TRAILER_LEN];
-    int n = (int)packet_len;
-    uint32_t ts = (uint32_t)(s->seq * 960);
-
-    memset(buf, 0, packet_len);
-    buf[0] = 0x80;
-    buf[1] = 111;
-    buf[2] = (uint8_t)(s->rtp_seq >> 8);
-    buf[3] = (uint8_t)s->rtp_seq;
-    buf[4] = (uint8_t)(ts >> 24);
-    buf[5] = (uint8_t)(ts >> 16);
-    buf[6] = (uint8_t)(ts >> 8);
-    buf[7] = (uint8_t)ts;
-    buf[8] = (uint8_t)(s->ssrc >> 24);
-    buf[9] = (uint8_t)(s->ssrc >> 16);
-    buf[10] = (uint8_t)(s->ssrc >> 8);
-    buf[11] = (uint8_t)s->ssrc;
-    relay_put64(buf + RELAY_RTP_HEADER, s->seq);
-    relay_put64(buf + RELAY_RTP_HEADER + 8, (uint64_t)relay_now_ns());
-    s->rtp_seq++;
-    s->seq++;
-    if (srtp_protect(s->tx, buf, &n) != srtp_err_status_ok) {
-        return -EINVAL;
-    }
-    return nice_agent_send(s->agent, s->stream, 1, (guint)n, (const gchar *)buf) == n ? 0 : -EAGAIN;
-}
-
-/* Sends this side's due packets (bounded burst); returns how many the agent took and adds the
+/* Sends this side's due packets through libnice; returns how many the agent took and adds the
  * slots it gave up to *skipped. */
 static unsigned relay_side_pace(struct relay_side *s, uint64_t due, size_t packet_len,
                                 uint64_t *skipped)
 {
+    uint8_t buf[RELAY_PKT_MAX + SRTP_MAX_TRAILER_LEN];
+    unsigned n = relay_rtp_due(&s->t, due, skipped);
     unsigned sent = 0;
-    unsigned burst = 0;
 
-    while (s->slot < due && burst++ < RELAY_BURST_MAX) {
-        s->slot++;
-        if (relay_side_send(s, packet_len) == 0) {
+    for (unsigned i = 0; i < n; i++) {
+        int len = relay_rtp_build(&s->t, s->tx, buf, packet_len, relay_now_ns());
+        if (len > 0 &&
+            nice_agent_send(s->agent, s->stream, 1, (guint)len, (const gchar *)buf) == len) {
             sent++;
         }
-    }
-    if (s->slot + RELAY_BURST_MAX < due) {
-        *skipped += due - s->slot; /* far behind (a stalled loop): skip rather than burst */
-        s->slot = due;
     }
     return sent;
 }
@@ -202,7 +135,7 @@ void relay_call_tick(struct relay_call *c, int64_t now_ns, bool sending)
     unsigned sent;
 
     if (c->state != RELAY_CALL_MEDIA) {
-        if (c->state != RELAY_CALL_DEAD && now_ns > c->deadline_ns) {
+        if (c->state < RELAY_CALL_MEDIA && now_ns > c->deadline_ns) {
             relay_call_fail(c, c->state == RELAY_CALL_GATHER
                                    ? "no relayed candidate within 15 s (TURN allocation failed?)"
                                    : "ICE did not complete through the relay within 15 s");
@@ -269,6 +202,77 @@ static void relay_on_gathered(NiceAgent *agent, guint stream_id, gpointer user)
     c->state = RELAY_CALL_CONNECT;
 }
 
+/* Fills fs from side s: a dup of the base socket under its selected relayed candidate (found
+ * among the agent's sockets by the candidate's base address) and the peer's relayed address. */
+static int relay_side_take(struct relay_side *s, struct relay_fside *fs)
+{
+    NiceCandidate *local = NULL;
+    NiceCandidate *remote = NULL;
+    union vc_addr base = {0};
+    GPtrArray *socks;
+    int rc = -ENOENT;
+
+    if (!nice_agent_get_selected_pair(s->agent, s->stream, 1, &local, &remote) ||
+        local->type != NICE_CANDIDATE_TYPE_RELAYED ||
+        local->transport != NICE_CANDIDATE_TRANSPORT_UDP) {
+        return -ENOENT;
+    }
+    nice_address_copy_to_sockaddr(&local->base_addr, &base.sa);
+    nice_address_copy_to_sockaddr(&remote->addr, &fs->peer.sa);
+    socks = nice_agent_get_sockets(s->agent, s->stream, 1);
+    for (guint i = 0; socks != NULL && i < socks->len && rc == -ENOENT; i++) {
+        int fd = g_socket_get_fd(g_ptr_array_index(socks, i));
+        union vc_addr la = {0};
+        socklen_t len = sizeof(la);
+        if (getsockname(fd, &la.sa, &len) == 0 && addr_equal(&la, &base)) {
+            fs->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            rc = fs->fd < 0 ? -errno : 0;
+        }
+    }
+    if (socks != NULL) {
+        g_ptr_array_unref(socks);
+    }
+    return rc;
+}
+
+/* Moves the call's media to the batched path: the sockets (libnice stops reading them: its
+ * sources move to a context nobody runs), the SRTP sessions and the sequence state. libnice
+ * keeps the agents, its timers (keepalives, TURN refreshes) and sends them on the same sockets. */
+static void relay_call_handoff(struct relay_call *c)
+{
+    struct relay_fcall *fc = calloc(1, sizeof(*fc));
+    struct relay_side *sides[2] = {&c->a, &c->b};
+
+    if (fc == NULL) {
+        relay_call_fail(c, "out of memory");
+        return;
+    }
+    fc->s[0].fd = fc->s[1].fd = -1;
+    if (relay_side_take(&c->a, &fc->s[0]) < 0 || relay_side_take(&c->b, &fc->s[1]) < 0) {
+        for (int k = 0; k < 2; k++) {
+            if (fc->s[k].fd >= 0) {
+                close(fc->s[k].fd);
+            }
+        }
+        free(fc);
+        relay_call_fail(c, "batched path: no UDP relayed pair to take over from libnice");
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        struct relay_side *s = sides[k];
+        nice_agent_attach_recv(s->agent, s->stream, 1, NULL, NULL, NULL);
+        fc->s[k].tx = s->tx;
+        fc->s[k].rx = s->rx;
+        fc->s[k].t = s->t;
+        fc->s[k].rxstate = s->rxstate;
+        s->tx = NULL;
+        s->rx = NULL;
+    }
+    fc->media_start_ns = c->media_start_ns;
+    c->state = RELAY_CALL_FAST;
+    relay_fast_add(c->w->media->fast, fc);
+}
+
 static void relay_on_state(NiceAgent *agent, guint stream_id, guint component_id, guint state,
                            gpointer user)
 {
@@ -292,6 +296,9 @@ static void relay_on_state(NiceAgent *agent, guint stream_id, guint component_id
         g_mutex_lock(&c->w->lock);
         c->w->stats.calls_up++;
         g_mutex_unlock(&c->w->lock);
+        if (c->w->media->fast != NULL) {
+            relay_call_handoff(c);
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "relay_fast.h"
 #include "relay_media.h"
 #include "relay_tls.h"
 
@@ -148,6 +149,14 @@ struct relay_media *relay_media_create(const struct relay_opts *o, char *err, si
     m->pps = o->profile == RELAY_VIDEO ? 1.5e6 / 8 / 1100 : 50;
     m->packet_len = o->profile == RELAY_VIDEO ? 1100 - 10 : 12 + 160;
     g_atomic_int_set(&m->sending, 1);
+    if (o->transport == RELAY_UDP) {
+        m->fast = relay_fast_create(o->media_threads, &o->server, m->pps, m->packet_len,
+                                    &m->sending, err, errlen);
+        if (m->fast == NULL) {
+            g_free(m);
+            return NULL;
+        }
+    }
     m->nworkers = o->threads;
     m->workers = g_new0(struct relay_worker *, m->nworkers);
     for (i = 0; i < m->nworkers; i++) {
@@ -179,6 +188,9 @@ void relay_media_snapshot(struct relay_media *m, struct relay_stats *out)
         relay_stats_add(out, out, &m->workers[i]->stats);
         g_mutex_unlock(&m->workers[i]->lock);
     }
+    if (m->fast != NULL) {
+        relay_fast_snapshot(m->fast, out);
+    }
 }
 
 void relay_media_quiesce(struct relay_media *m)
@@ -190,6 +202,7 @@ void relay_media_destroy(struct relay_media *m)
 {
     unsigned i;
 
+    relay_fast_destroy(m->fast); /* closes its dups first; libnice then releases the TURN side */
     for (i = 0; i < m->nworkers; i++) {
         relay_worker_post(m->workers[i], relay_job_teardown, m->workers[i]);
     }

@@ -28,7 +28,8 @@ struct relay_media {
     unsigned nworkers;
     struct relay_worker **workers;
     unsigned ncalls;
-    struct relay_tls *tls; /* --transport tls: agents use TURN over TCP to this bridge */
+    struct relay_tls *tls;   /* --transport tls: agents use TURN over TCP to this bridge */
+    struct relay_fast *fast; /* udp: the batched path established calls move to; else NULL */
 };
 
 struct relay_call;

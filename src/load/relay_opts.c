@@ -12,7 +12,7 @@
 /* What cfg_load() fills; relay_opts_parse() turns it into struct relay_opts. */
 struct relay_cfg {
     char *server, *secret, *transport, *profile, *realm, *json, *csv, *plot;
-    long long calls, duration, ramp, server_pid, threads, window, size;
+    long long calls, duration, ramp, server_pid, threads, media_threads, window, size, start_at;
     double max_loss, max_p99; /* NaN when not given */
 };
 
@@ -48,7 +48,14 @@ static const struct cfg_option relay_options[] = {
         "sample the server's CPU time and RSS from /proc"),
     OPT("realm", CFG_STR, 0, 0, NULL, realm, "R",
         "expected realm (warns when the server's differs)"),
-    OPT("threads", CFG_INT, 1, 16, "2", threads, "N", "media worker threads"),
+    OPT("threads", CFG_INT, 1, 16, "2", threads, "N",
+        "libnice worker threads: ICE and TURN set-up (and the media over tcp and tls)"),
+    OPT("media-threads", CFG_INT, 1, 16, "2", media_threads, "N",
+        "udp: threads of the batched media path that calls move to once ICE completes "
+        "(sendmmsg/recvmmsg on the nominated sockets, SRTP kept)"),
+    OPT("start-at", CFG_INT, 0, 253402300799LL, NULL, start_at, "UNIX_TIME",
+        "start the calls at this wall-clock second (several load machines together); at most a "
+        "few seconds past and a day ahead"),
     OPT("window", CFG_INT, 1, 65536, "256", window, "N", "flood: packets in flight per direction"),
     OPT("size", CFG_INT, 16, 1400, "160", size, "B", "flood: payload bytes per packet"),
 };
@@ -150,6 +157,8 @@ static void relay_opts_take(struct relay_opts *o, struct relay_cfg *c)
         .plot_path = c->plot,
         .server_pid = c->server_pid,
         .threads = c->threads,
+        .media_threads = c->media_threads,
+        .start_at = c->start_at,
         .window = c->window,
         .size = c->size,
     };

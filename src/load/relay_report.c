@@ -84,6 +84,16 @@ static json_t *relay_row_json(const struct relay_row *w)
                      "server_rss_kb", (json_int_t)w->server_rss_kb);
 }
 
+/* The batched media path's counters (all 0 when libnice carried the media: tcp, tls). */
+static json_t *relay_batched_json(const struct relay_stats *t)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sendmmsg_packets", (json_int_t)t->mmsg_sent,
+                     "sendmmsg_calls", (json_int_t)t->mmsg_send_calls, "recvmmsg_packets",
+                     (json_int_t)t->mmsg_received, "recvmmsg_calls", (json_int_t)t->mmsg_recv_calls,
+                     "send_indications", (json_int_t)t->send_indications, "stun_dropped",
+                     (json_int_t)t->stun_dropped);
+}
+
 int relay_report_json(const struct relay_result *r, const char *path, char *err, size_t errlen)
 {
     const struct relay_opts *o = r->opts;
@@ -109,6 +119,7 @@ int relay_report_json(const struct relay_result *r, const char *path, char *err,
     /* Every delivered packet crosses the server twice (client -> relay -> relay -> client). */
     json_object_set_new(j, "server_hops", json_integer(2));
     json_object_set_new(j, "generator_skipped", json_integer((json_int_t)t->skipped));
+    json_object_set_new(j, "batched", relay_batched_json(t));
     json_object_set_new(j, "server_cpu_s", r->proc1.valid ? json_real(cpu) : json_null());
     json_object_set_new(j, "server_rss_kb",
                         r->proc1.valid ? json_integer(r->proc1.rss_kb) : json_null());

@@ -66,6 +66,12 @@ void relay_stats_add(struct relay_stats *out, const struct relay_stats *a,
     out->calls_up = a->calls_up + b->calls_up;
     out->calls_failed = a->calls_failed + b->calls_failed;
     out->skipped = a->skipped + b->skipped;
+    out->mmsg_sent = a->mmsg_sent + b->mmsg_sent;
+    out->mmsg_send_calls = a->mmsg_send_calls + b->mmsg_send_calls;
+    out->mmsg_received = a->mmsg_received + b->mmsg_received;
+    out->mmsg_recv_calls = a->mmsg_recv_calls + b->mmsg_recv_calls;
+    out->stun_dropped = a->stun_dropped + b->stun_dropped;
+    out->send_indications = a->send_indications + b->send_indications;
     out->jitter_sum_ns = a->jitter_sum_ns + b->jitter_sum_ns;
     out->jitter_streams = a->jitter_streams + b->jitter_streams;
     for (i = 0; i < RELAY_HIST_N; i++) {
@@ -99,6 +105,12 @@ void relay_stats_diff(struct relay_stats *out, const struct relay_stats *cur,
     out->calls_up = cur->calls_up;
     out->calls_failed = cur->calls_failed;
     out->skipped = relay_sub(cur->skipped, prev->skipped);
+    out->mmsg_sent = relay_sub(cur->mmsg_sent, prev->mmsg_sent);
+    out->mmsg_send_calls = relay_sub(cur->mmsg_send_calls, prev->mmsg_send_calls);
+    out->mmsg_received = relay_sub(cur->mmsg_received, prev->mmsg_received);
+    out->mmsg_recv_calls = relay_sub(cur->mmsg_recv_calls, prev->mmsg_recv_calls);
+    out->stun_dropped = relay_sub(cur->stun_dropped, prev->stun_dropped);
+    out->send_indications = relay_sub(cur->send_indications, prev->send_indications);
     out->jitter_sum_ns = cur->jitter_sum_ns;
     out->jitter_streams = cur->jitter_streams;
     for (i = 0; i < RELAY_HIST_N; i++) {
