@@ -4,5 +4,6 @@
 
 int load_relay_main(int argc, char **argv);
 int load_signal_main(int argc, char **argv);
+int load_merge_main(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@ static void load_usage(FILE *out)
           "modes:\n"
           "  relay    simulated SRTP calls through a TURN server (vc-load relay --help)\n"
           "  signal   signalling load against vc-signal or PeerJS (vc-load signal --help)\n"
+          "  merge    one report from the relay --json results of several load machines\n"
+          "           (vc-load merge --help)\n"
           "  --help, --version\n",
           out);
 }
@@ -23,6 +25,7 @@ int main(int argc, char **argv)
     } modes[] = {
         {"relay", load_relay_main},
         {"signal", load_signal_main},
+        {"merge", load_merge_main},
     };
 
     if (argc < 2) {

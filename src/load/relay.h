@@ -49,10 +49,19 @@ void relay_opts_free(struct relay_opts *o);
 void relay_opts_usage(FILE *out);
 const char *relay_profile_name(enum relay_profile p);
 const char *relay_transport_name(enum relay_transport t);
+/* The profile or transport called name; -EINVAL (and the default in *out) if none is. */
+int relay_profile_parse(const char *name, enum relay_profile *out);
+int relay_transport_parse(const char *name, enum relay_transport *out);
 
-/* One-way delay histogram in nanoseconds: log-linear, 64 sub-buckets per power of two. */
+/* One-way delay histogram in nanoseconds, the same layout in every run (so runs merge by adding
+ * counts): bucket i < 128 holds [i, i+1) ns; bucket i >= 128 holds [(64 + s) * 2^(e-6),
+ * (65 + s) * 2^(e-6)) ns with e = 7 + (i - 128) / 64 and s = (i - 128) % 64, i.e. 64 buckets per
+ * power of two (1.6 % wide) from 128 ns up to 2^41 ns; the last bucket also holds anything
+ * longer. Quantiles report a bucket's midpoint. */
 #define RELAY_HIST_SUB_BITS 6
 #define RELAY_HIST_N (128 + 34 * 64)
+/* The lower bound of bucket idx in ns (idx may be RELAY_HIST_N: the upper bound of the last). */
+double relay_hist_lower_ns(unsigned idx);
 
 /* Counters for a set of receivers; workers own one each and the run sums them. */
 struct relay_stats {
@@ -114,6 +123,17 @@ struct relay_proc_sample {
 };
 void relay_proc_sample(int pid, struct relay_proc_sample *out);
 
+/* The server (when --server-pid) and vc-load itself, sampled at both ends of a window. */
+struct relay_window {
+    struct relay_proc_sample srv0, srv1;
+    struct relay_proc_sample self0, self1;
+};
+/* Samples the server and this process into srv and self. */
+void relay_window_sample(int server_pid, struct relay_proc_sample *srv,
+                         struct relay_proc_sample *self);
+/* How many CPUs pid (0: this process) may run on, 0 if unknown. */
+unsigned relay_cpus_allowed(int pid);
+
 /* One row of the time series (per second, or per ramp step). */
 struct relay_row {
     double t_s;
@@ -128,9 +148,11 @@ struct relay_row {
     uint64_t auth_failures;
     double server_cpu_pct;
     long server_rss_kb;
+    double loader_cpu_pct; /* vc-load's own CPU time over the row, 100 = one CPU */
+    uint64_t skipped;
 };
 void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double secs,
-                    const struct relay_proc_sample *p0, const struct relay_proc_sample *p1);
+                    const struct relay_window *w);
 
 /* The load generator behind the run: libnice+SRTP calls, or raw ChannelData flood. */
 struct relay_gen;
@@ -173,10 +195,15 @@ struct relay_result {
     unsigned calls_failed;
     double duration_s;
     struct relay_stats total; /* over the measured window */
-    struct relay_proc_sample proc0, proc1;
-    unsigned capacity_calls; /* ramp only */
-    struct relay_row *rows;  /* per second, or per ramp step */
+    struct relay_window win;  /* over the measured window */
+    unsigned capacity_calls;  /* ramp only */
+    const char *stop_reason;  /* ramp only: loss, p99, setup, ceiling, duration, interrupted */
+    const char *limit;        /* ramp only: relay, loader, or none (the ramp did not find it) */
+    unsigned loader_cpus;     /* CPUs vc-load may run on */
+    unsigned server_cpus;     /* CPUs the server may run on (0: unknown) */
+    struct relay_row *rows;   /* per second, or per ramp step */
     size_t nrows;
+    unsigned merged_runs; /* vc-load merge: how many runs this adds up; 0 for a run */
 };
 
 /* Runs the relay mode to completion. Returns 0, or a negative errno with err set. */

@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vc/config.h"
 #include "relay.h"
+
+#define RELAY_START_PAST_S 5
+#define RELAY_START_AHEAD_S 86400
 
 /* What cfg_load() fills; relay_opts_parse() turns it into struct relay_opts. */
 struct relay_cfg {
@@ -53,7 +57,7 @@ static const struct cfg_option relay_options[] = {
     OPT("media-threads", CFG_INT, 1, 16, "2", media_threads, "N",
         "udp: threads of the batched media path that calls move to once ICE completes "
         "(sendmmsg/recvmmsg on the nominated sockets, SRTP kept)"),
-    OPT("start-at", CFG_INT, 0, 253402300799LL, NULL, start_at, "UNIX_TIME",
+    OPT("start-at", CFG_INT, 1, 253402300799LL, NULL, start_at, "UNIX_TIME",
         "start the calls at this wall-clock second (several load machines together); at most a "
         "few seconds past and a day ahead"),
     OPT("window", CFG_INT, 1, 65536, "256", window, "N", "flood: packets in flight per direction"),
@@ -98,6 +102,22 @@ static int relay_lookup(const char *name, const char *const names[3])
         }
     }
     return -1;
+}
+
+int relay_profile_parse(const char *name, enum relay_profile *out)
+{
+    int i = name != NULL ? relay_lookup(name, relay_profiles) : -1;
+
+    *out = i < 0 ? RELAY_AUDIO : (enum relay_profile)i;
+    return i < 0 ? -EINVAL : 0;
+}
+
+int relay_transport_parse(const char *name, enum relay_transport *out)
+{
+    int i = name != NULL ? relay_lookup(name, relay_transports) : -1;
+
+    *out = i < 0 ? RELAY_UDP : (enum relay_transport)i;
+    return i < 0 ? -EINVAL : 0;
 }
 
 /* Resolves "IP:PORT", "[IPv6]:PORT" or "name:PORT". */
@@ -164,6 +184,24 @@ static void relay_opts_take(struct relay_opts *o, struct relay_cfg *c)
     };
 }
 
+/* --start-at: at most RELAY_START_PAST_S in the past (clocks of load machines differ a little)
+ * and a day ahead. */
+static int relay_check_start(long long at, char *err, size_t errlen)
+{
+    long long now = (long long)time(NULL);
+
+    if (at != 0 && at < now - RELAY_START_PAST_S) {
+        snprintf(err, errlen, "--start-at %lld: %lld s in the past (at most %d s)", at, now - at,
+                 RELAY_START_PAST_S);
+        return -EINVAL;
+    }
+    if (at > now + RELAY_START_AHEAD_S) {
+        snprintf(err, errlen, "--start-at %lld: more than a day ahead (%lld s)", at, at - now);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* The rules beyond each option's type and range, checked after every option is read. */
 static int relay_opts_check(struct relay_opts *o, const struct relay_cfg *c, char *err,
                             size_t errlen)
@@ -194,6 +232,9 @@ static int relay_opts_check(struct relay_opts *o, const struct relay_cfg *c, cha
     }
     if (why != NULL) {
         snprintf(err, errlen, "%s", why);
+        return -EINVAL;
+    }
+    if (relay_check_start(o->start_at, err, errlen) < 0) {
         return -EINVAL;
     }
     return relay_parse_server(o, err, errlen);

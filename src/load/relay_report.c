@@ -10,10 +10,40 @@
 #include <jansson.h>
 
 #include "relay.h"
+#include "relay_hist.h"
 
 static double relay_cpu_s(const struct relay_result *r)
 {
-    return r->proc0.valid && r->proc1.valid ? r->proc1.cpu_s - r->proc0.cpu_s : 0;
+    return r->win.srv0.valid && r->win.srv1.valid ? r->win.srv1.cpu_s - r->win.srv0.cpu_s : 0;
+}
+
+static double relay_loader_cpu_s(const struct relay_result *r)
+{
+    return r->win.self0.valid && r->win.self1.valid ? r->win.self1.cpu_s - r->win.self0.cpu_s : 0;
+}
+
+/* A CPU time over the measured window as a percentage of one CPU. */
+static double relay_pct(const struct relay_result *r, double cpu_s)
+{
+    return r->duration_s > 0 ? 100 * cpu_s / r->duration_s : 0;
+}
+
+/* The ramp's end: why it stopped and on which side, with the failing step's CPU figures. */
+static void relay_report_limit(FILE *out, const struct relay_result *r)
+{
+    const struct relay_row *last = r->nrows > 0 ? &r->rows[r->nrows - 1] : NULL;
+
+    fprintf(out, "  ramp stopped: %s; limit: %s", r->stop_reason ? r->stop_reason : "none",
+            r->limit ? r->limit : "none");
+    if (last != NULL && strcmp(r->limit, "none") != 0) {
+        fprintf(out, " (at %u calls: loss %.3f %%, p99 %.0f us; vc-load %.0f %% CPU of %u",
+                last->calls, last->loss_pct, last->p99_us, last->loader_cpu_pct, r->loader_cpus);
+        if (r->opts->server_pid > 0) {
+            fprintf(out, ", server %.0f %% CPU of %u", last->server_cpu_pct, r->server_cpus);
+        }
+        fputc(')', out);
+    }
+    fputc('\n', out);
 }
 
 /* A whole run is drained, so loss is against what was sent; a ramp step is not, so it counts
@@ -34,9 +64,13 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
     const struct relay_opts *o = r->opts;
     const struct relay_stats *t = &r->total;
 
-    fprintf(out, "vc-load relay %s: %s over %s, %u calls up, %u failed, %.1f s measured\n",
+    fprintf(out, "vc-load relay %s: %s over %s, %u calls up, %u failed, %.1f s measured",
             o->server_text, relay_profile_name(o->profile), relay_transport_name(o->transport),
             r->calls, r->calls_failed, r->duration_s);
+    if (r->merged_runs > 0) {
+        fprintf(out, " (%u runs merged)", r->merged_runs);
+    }
+    fputc('\n', out);
     if (o->ramp_step) {
         fprintf(out, "  capacity: %u concurrent calls at <= %.2f %% loss", r->capacity_calls,
                 o->max_loss_pct);
@@ -44,6 +78,7 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
             fprintf(out, " and one-way p99 <= %.1f ms", o->max_p99_ms);
         }
         fprintf(out, " (step %u)\n", o->ramp_step);
+        relay_report_limit(out, r);
     }
     fprintf(out, "  packets: sent %llu, received %llu, %.0f pps delivered, loss %.3f %%\n",
             (unsigned long long)t->sent, (unsigned long long)t->received, relay_pps(r),
@@ -60,10 +95,27 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
         fprintf(out, "  generator fell behind: %llu packets not sent (vc-load short of CPU)\n",
                 (unsigned long long)t->skipped);
     }
-    if (r->proc1.valid) {
+    if (t->mmsg_send_calls > 0) {
+        fprintf(out,
+                "  batched path: %llu packets in %llu sendmmsg, %llu in %llu recvmmsg, %llu STUN "
+                "dropped\n",
+                (unsigned long long)t->mmsg_sent, (unsigned long long)t->mmsg_send_calls,
+                (unsigned long long)t->mmsg_received, (unsigned long long)t->mmsg_recv_calls,
+                (unsigned long long)t->stun_dropped);
+    }
+    if (r->win.self1.valid) {
+        fprintf(out, "  vc-load: %.2f CPU s (%.1f %% of one CPU; may use %u)\n",
+                relay_loader_cpu_s(r), relay_pct(r, relay_loader_cpu_s(r)), r->loader_cpus);
+    }
+    if (r->win.srv1.valid) {
         double cpu = relay_cpu_s(r);
-        fprintf(out, "  server pid %d: %.2f CPU s (%.1f %%), RSS %ld kB", o->server_pid, cpu,
-                r->duration_s > 0 ? 100 * cpu / r->duration_s : 0, r->proc1.rss_kb);
+        if (o->server_pid > 0) {
+            fprintf(out, "  server pid %d: ", o->server_pid);
+        } else {
+            fputs("  server (the highest any run sampled): ", out);
+        }
+        fprintf(out, "%.2f CPU s (%.1f %%), RSS %ld kB", cpu, relay_pct(r, cpu),
+                r->win.srv1.rss_kb);
         if (cpu > 0) {
             fprintf(out, ", %.0f delivered packets per CPU s", (double)t->received / cpu);
         }
@@ -76,12 +128,13 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
 
 static json_t *relay_row_json(const struct relay_row *w)
 {
-    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:f,s:I}", "t_s", w->t_s,
+    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:f,s:I,s:f,s:I}", "t_s", w->t_s,
                      "calls", (int)w->calls, "sent_pps", w->sent_pps, "pps", w->recv_pps,
                      "loss_pct", w->loss_pct, "jitter_ms", w->jitter_ms, "latency_us", "p50",
                      w->p50_us, "p99", w->p99_us, "p999", w->p999_us, "auth_failures",
                      (json_int_t)w->auth_failures, "server_cpu_pct", w->server_cpu_pct,
-                     "server_rss_kb", (json_int_t)w->server_rss_kb);
+                     "server_rss_kb", (json_int_t)w->server_rss_kb, "loader_cpu_pct",
+                     w->loader_cpu_pct, "generator_skipped", (json_int_t)w->skipped);
 }
 
 /* The batched media path's counters (all 0 when libnice carried the media: tcp, tls). */
@@ -119,10 +172,19 @@ int relay_report_json(const struct relay_result *r, const char *path, char *err,
     /* Every delivered packet crosses the server twice (client -> relay -> relay -> client). */
     json_object_set_new(j, "server_hops", json_integer(2));
     json_object_set_new(j, "generator_skipped", json_integer((json_int_t)t->skipped));
+    if (r->merged_runs > 0) {
+        json_object_set_new(j, "merged_runs", json_integer(r->merged_runs));
+    }
     json_object_set_new(j, "batched", relay_batched_json(t));
-    json_object_set_new(j, "server_cpu_s", r->proc1.valid ? json_real(cpu) : json_null());
+    json_object_set_new(j, "server_cpu_s", r->win.srv1.valid ? json_real(cpu) : json_null());
     json_object_set_new(j, "server_rss_kb",
-                        r->proc1.valid ? json_integer(r->proc1.rss_kb) : json_null());
+                        r->win.srv1.valid ? json_integer(r->win.srv1.rss_kb) : json_null());
+    json_object_set_new(j, "server_cpus", json_integer(r->server_cpus));
+    json_object_set_new(j, "loader_cpu_s", json_real(relay_loader_cpu_s(r)));
+    json_object_set_new(j, "loader_cpus", json_integer(r->loader_cpus));
+    json_object_set_new(j, "expected", json_integer((json_int_t)t->expected));
+    json_object_set_new(j, "jitter_streams", json_integer((json_int_t)t->jitter_streams));
+    json_object_set_new(j, "latency_histogram", relay_hist_json(t));
     json_object_set_new(j, "pps_per_server_cpu_s",
                         cpu > 0 ? json_real((double)t->received / cpu) : json_null());
     if (o->ramp_step) {
@@ -131,10 +193,12 @@ int relay_report_json(const struct relay_result *r, const char *path, char *err,
             json_array_append_new(steps, relay_row_json(&r->rows[i]));
         }
         json_object_set_new(j, "ramp",
-                            json_pack("{s:i,s:f,s:o,s:i,s:o}", "step", (int)o->ramp_step,
+                            json_pack("{s:i,s:f,s:o,s:i,s:s,s:s,s:o}", "step", (int)o->ramp_step,
                                       "max_loss_pct", o->max_loss_pct, "max_p99_ms",
                                       isnan(o->max_p99_ms) ? json_null() : json_real(o->max_p99_ms),
-                                      "capacity_calls", (int)r->capacity_calls, "steps", steps));
+                                      "capacity_calls", (int)r->capacity_calls, "stop_reason",
+                                      r->stop_reason ? r->stop_reason : "none", "limit",
+                                      r->limit ? r->limit : "none", "steps", steps));
     }
     if (t->last_error[0] != '\0') {
         json_object_set_new(j, "last_error", json_string(t->last_error));
@@ -150,14 +214,14 @@ int relay_report_json(const struct relay_result *r, const char *path, char *err,
 static int relay_write_csv(const struct relay_result *r, FILE *f)
 {
     fputs("t_s,calls,sent_pps,recv_pps,loss_pct,jitter_ms,p50_us,p99_us,p999_us,"
-          "auth_failures,server_cpu_pct,server_rss_kb\n",
+          "auth_failures,server_cpu_pct,server_rss_kb,loader_cpu_pct\n",
           f);
     for (size_t i = 0; i < r->nrows; i++) {
         const struct relay_row *w = &r->rows[i];
-        fprintf(f, "%.3f,%u,%.1f,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f,%llu,%.1f,%ld\n", w->t_s, w->calls,
-                w->sent_pps, w->recv_pps, w->loss_pct, w->jitter_ms, w->p50_us, w->p99_us,
+        fprintf(f, "%.3f,%u,%.1f,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f,%llu,%.1f,%ld,%.1f\n", w->t_s,
+                w->calls, w->sent_pps, w->recv_pps, w->loss_pct, w->jitter_ms, w->p50_us, w->p99_us,
                 w->p999_us, (unsigned long long)w->auth_failures, w->server_cpu_pct,
-                w->server_rss_kb);
+                w->server_rss_kb, w->loader_cpu_pct);
     }
     return ferror(f) ? -EIO : 0;
 }

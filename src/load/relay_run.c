@@ -12,6 +12,7 @@
 
 #define RELAY_DRAIN_MS 500
 #define RELAY_RAMP_SETTLE_S 1
+#define RELAY_LOADER_BUSY_PCT 85.0 /* per allowed CPU: above it, the loader is the limit */
 
 /* Set by SIGINT/SIGTERM: the run stops early and still reports. */
 static volatile sig_atomic_t relay_interrupted;
@@ -98,27 +99,28 @@ static void relay_wait_setup(struct relay_ctx *c, unsigned target)
 }
 
 /* Samples every second for secs seconds from now; leaves the window's totals in c->diff and
- * the server samples in p0/p1. Returns the seconds actually measured. */
+ * the CPU samples of its ends in w. Returns the seconds actually measured. */
 static double relay_measure(struct relay_ctx *c, unsigned secs, bool per_second_rows,
-                            struct relay_stats *start, struct relay_proc_sample *p0,
-                            struct relay_proc_sample *p1)
+                            struct relay_stats *start, struct relay_window *w)
 {
     int64_t t0 = relay_now_ns();
-    struct relay_proc_sample pp;
+    struct relay_window sec;
     unsigned s;
 
     relay_gen_snapshot(c->gen, start);
     memcpy(c->prev, start, sizeof(*start));
-    relay_proc_sample(c->o->server_pid, p0);
-    pp = *p0;
+    relay_window_sample(c->o->server_pid, &w->srv0, &w->self0);
+    sec.srv1 = w->srv0;
+    sec.self1 = w->self0;
     for (s = 1; s <= secs && !relay_interrupted; s++) {
         struct relay_row row = {0};
-        struct relay_proc_sample p;
+        sec.srv0 = sec.srv1;
+        sec.self0 = sec.self1;
         relay_sleep_until(t0 + (int64_t)s * 1000000000);
         relay_gen_snapshot(c->gen, c->cur);
-        relay_proc_sample(c->o->server_pid, &p);
+        relay_window_sample(c->o->server_pid, &sec.srv1, &sec.self1);
         relay_stats_diff(c->diff, c->cur, c->prev);
-        relay_row_fill(&row, c->diff, 1.0, &pp, &p);
+        relay_row_fill(&row, c->diff, 1.0, &sec);
         row.t_s = (double)(relay_now_ns() - c->t_start) / 1e9;
         row.calls = (unsigned)c->cur->calls_up;
         relay_progress(c, c->o->ramp_step ? "ramp" : "run", &row);
@@ -126,9 +128,9 @@ static double relay_measure(struct relay_ctx *c, unsigned secs, bool per_second_
             break;
         }
         memcpy(c->prev, c->cur, sizeof(*c->cur));
-        pp = p;
     }
-    *p1 = pp;
+    w->srv1 = sec.srv1;
+    w->self1 = sec.self1;
     relay_stats_diff(c->diff, c->cur, start);
     return (double)(relay_now_ns() - t0) / 1e9;
 }
@@ -148,7 +150,7 @@ static int relay_run_fixed(struct relay_ctx *c, struct relay_stats *start, char 
                  c->cur->last_error[0] ? c->cur->last_error : "set-up timed out");
         return -EIO;
     }
-    res->duration_s = relay_measure(c, c->o->duration_s, true, start, &res->proc0, &res->proc1);
+    res->duration_s = relay_measure(c, c->o->duration_s, true, start, &res->win);
     /* Stop sending, let the packets in flight land, then count them into the window. */
     relay_gen_quiesce(c->gen);
     relay_sleep_until(relay_now_ns() + (int64_t)RELAY_DRAIN_MS * 1000000);
@@ -159,6 +161,27 @@ static int relay_run_fixed(struct relay_ctx *c, struct relay_stats *start, char 
     return 0;
 }
 
+/* Why the ramp stopped at row r, or NULL to go on. */
+static const char *relay_ramp_verdict(const struct relay_ctx *c, const struct relay_row *r)
+{
+    if (c->cur->calls_failed > 0) {
+        return "setup";
+    }
+    if (r->loss_pct > c->o->max_loss_pct) {
+        return "loss";
+    }
+    return r->p99_us > c->o->max_p99_ms * 1000 ? "p99" : NULL; /* false when NaN */
+}
+
+/* Which side the failing step r ran out on: the loader when its CPUs were (nearly) saturated or
+ * its pacer fell behind, else the relay. */
+static const char *relay_limit_side(const struct relay_result *res, const struct relay_row *r)
+{
+    double cpus = res->loader_cpus > 0 ? res->loader_cpus : 1;
+
+    return r->loader_cpu_pct >= RELAY_LOADER_BUSY_PCT * cpus || r->skipped > 0 ? "loader" : "relay";
+}
+
 /* Adds --ramp calls every step until loss passes --max-loss, one-way p99 passes --max-p99-ms, a
  * call fails to set up, the ceiling (--calls) or the time cap (--duration) is reached. */
 static int relay_run_ramp(struct relay_ctx *c, struct relay_stats *start, char *err, size_t errlen)
@@ -167,39 +190,60 @@ static int relay_run_ramp(struct relay_ctx *c, struct relay_stats *start, char *
     const struct relay_opts *o = c->o;
     unsigned target = 0;
 
-    while (!relay_interrupted && target + o->ramp_step <= o->calls &&
-           relay_now_ns() - c->t_start < (int64_t)o->duration_s * 1000000000) {
+    res->stop_reason = "ceiling";
+    while (!relay_interrupted && target + o->ramp_step <= o->calls) {
         struct relay_row row = {0};
-        struct relay_proc_sample p0;
-        struct relay_proc_sample p1;
-        int rc = relay_gen_add(c->gen, o->ramp_step, err, errlen);
+        struct relay_window w;
+        int rc;
+        if (relay_now_ns() - c->t_start >= (int64_t)o->duration_s * 1000000000) {
+            res->stop_reason = "duration";
+            break;
+        }
+        rc = relay_gen_add(c->gen, o->ramp_step, err, errlen);
         if (rc < 0) {
             return rc;
         }
         target += o->ramp_step;
         relay_wait_setup(c, target);
         relay_sleep_until(relay_now_ns() + (int64_t)RELAY_RAMP_SETTLE_S * 1000000000);
-        double secs =
-            relay_measure(c, RELAY_RAMP_STEP_S - RELAY_RAMP_SETTLE_S, false, start, &p0, &p1);
-        relay_row_fill(&row, c->diff, secs, &p0, &p1);
+        double secs = relay_measure(c, RELAY_RAMP_STEP_S - RELAY_RAMP_SETTLE_S, false, start, &w);
+        relay_row_fill(&row, c->diff, secs, &w);
         row.t_s = (double)(relay_now_ns() - c->t_start) / 1e9;
         row.calls = (unsigned)c->cur->calls_up;
         (void)relay_add_row(c, &row);
-        if (c->cur->calls_failed > 0 || row.loss_pct > o->max_loss_pct ||
-            row.p99_us > o->max_p99_ms * 1000) { /* false when NaN */
+        const char *why = relay_ramp_verdict(c, &row);
+        if (why != NULL) {
+            res->stop_reason = why;
+            res->limit = relay_limit_side(res, &row);
             break;
         }
         res->capacity_calls = target;
         res->total = *c->diff;
         res->duration_s = secs;
-        res->proc0 = p0;
-        res->proc1 = p1;
+        res->win = w;
+    }
+    if (relay_interrupted) {
+        res->stop_reason = "interrupted";
     }
     relay_gen_quiesce(c->gen);
     res->calls = res->capacity_calls;
     res->calls_failed = (unsigned)c->cur->calls_failed;
     memcpy(res->total.last_error, c->cur->last_error, sizeof(res->total.last_error));
     return 0;
+}
+
+/* Waits for --start-at (wall clock), in steps so that a signal ends the wait. */
+static void relay_wait_start(const struct relay_opts *o)
+{
+    while (o->start_at > 0 && !relay_interrupted) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t left = (o->start_at - now.tv_sec) * 1000000000LL - now.tv_nsec;
+        if (left <= 0) {
+            return;
+        }
+        relay_sleep_until(relay_now_ns() + (left < 100000000 ? left : 100000000));
+    }
 }
 
 /* Lifts the open-file limit: every call holds several sockets. */
@@ -228,6 +272,9 @@ int relay_run(const struct relay_opts *o, struct relay_result *res, char *err, s
     c.prev = &bufs[1];
     c.diff = &bufs[2];
     res->opts = o;
+    res->limit = "none";
+    res->loader_cpus = relay_cpus_allowed(0);
+    res->server_cpus = o->server_pid > 0 ? relay_cpus_allowed(o->server_pid) : 0;
     relay_raise_nofile();
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -235,6 +282,9 @@ int relay_run(const struct relay_opts *o, struct relay_result *res, char *err, s
     if (rc == 0) {
         c.gen = relay_gen_create(o, err, errlen);
         rc = c.gen == NULL ? -EIO : 0;
+    }
+    if (rc == 0) {
+        relay_wait_start(o);
     }
     c.t_start = relay_now_ns();
     if (rc == 0) {

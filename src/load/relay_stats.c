@@ -28,22 +28,21 @@ static unsigned relay_hist_index(uint64_t v)
     return 128 + (e - 7) * 64 + (unsigned)((v >> (e - 6)) & 63);
 }
 
-/* The midpoint of a bucket, in ns. */
-static double relay_hist_value(unsigned idx)
+double relay_hist_lower_ns(unsigned idx)
 {
     unsigned e;
-    unsigned sub;
-    double low;
-    double width;
 
     if (idx < 128) {
         return idx;
     }
     e = 7 + (idx - 128) / 64;
-    sub = (idx - 128) % 64;
-    width = ldexp(1.0, (int)e - 6);
-    low = (64 + sub) * width;
-    return low + width / 2;
+    return ldexp(64 + (idx - 128) % 64, (int)e - 6);
+}
+
+/* The midpoint of a bucket, in ns. */
+static double relay_hist_value(unsigned idx)
+{
+    return idx < 128 ? idx : (relay_hist_lower_ns(idx) + relay_hist_lower_ns(idx + 1)) / 2;
 }
 
 void relay_stats_record_delay(struct relay_stats *s, int64_t ns)
@@ -191,7 +190,7 @@ void relay_rx_account(struct relay_rx *rx, struct relay_stats *s, uint64_t seq, 
 }
 
 void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double secs,
-                    const struct relay_proc_sample *p0, const struct relay_proc_sample *p1)
+                    const struct relay_window *w)
 {
     r->sent_pps = secs > 0 ? (double)d->sent / secs : 0;
     r->recv_pps = secs > 0 ? (double)d->received / secs : 0;
@@ -201,10 +200,15 @@ void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double sec
     r->p99_us = relay_stats_quantile_us(d, 0.99);
     r->p999_us = relay_stats_quantile_us(d, 0.999);
     r->auth_failures = d->auth_failures;
+    r->skipped = d->skipped;
     r->server_cpu_pct = 0;
     r->server_rss_kb = 0;
-    if (p0->valid && p1->valid && secs > 0) {
-        r->server_cpu_pct = 100.0 * (p1->cpu_s - p0->cpu_s) / secs;
-        r->server_rss_kb = p1->rss_kb;
+    r->loader_cpu_pct = 0;
+    if (w->srv0.valid && w->srv1.valid && secs > 0) {
+        r->server_cpu_pct = 100.0 * (w->srv1.cpu_s - w->srv0.cpu_s) / secs;
+        r->server_rss_kb = w->srv1.rss_kb;
+    }
+    if (w->self0.valid && w->self1.valid && secs > 0) {
+        r->loader_cpu_pct = 100.0 * (w->self1.cpu_s - w->self0.cpu_s) / secs;
     }
 }

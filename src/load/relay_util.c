@@ -1,5 +1,7 @@
-/* Small helpers for vc-load relay: REST credentials and /proc sampling of the server. */
+/* Small helpers for vc-load relay: REST credentials, /proc sampling of the server and of
+ * vc-load itself, and the CPUs each may run on. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +68,22 @@ void relay_proc_sample(int pid, struct relay_proc_sample *out)
         out->rss_kb = strtol(p + 6, NULL, 10);
     }
     out->valid = true;
+}
+
+void relay_window_sample(int server_pid, struct relay_proc_sample *srv,
+                         struct relay_proc_sample *self)
+{
+    relay_proc_sample(server_pid, srv);
+    relay_proc_sample((int)getpid(), self);
+}
+
+unsigned relay_cpus_allowed(int pid)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    if (pid < 0 || sched_getaffinity(pid, sizeof(set), &set) < 0) {
+        return 0;
+    }
+    return (unsigned)CPU_COUNT(&set);
 }
