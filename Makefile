@@ -84,6 +84,8 @@ TEST_LINK_whq := $(OBJ)/signald/whq.o $(OBJ)/signald/whstore.o $(LIB_COMMON)
 TEST_LINK_branding := $(OBJ)/signald/branding.o $(OBJ)/signal/sigmsg.o $(OBJ)/signal/jsonscan.o \
 	$(LIB_COMMON)
 $(TBIN)/test_branding: LDLIBS += -lm
+TEST_LINK_relayhist := $(OBJ)/load/relay_stats.o $(OBJ)/load/relay_hist.o $(LIB_COMMON)
+$(TBIN)/test_relayhist: LDLIBS += -lm
 TEST_LINK_default := $(OBJ)/tests/unit/turn_fixture.o $(LIB_COMMON) $(LIB_STUN) $(LIB_TURN)
 
 # Interop helpers built from tests/interop/*.c (libnice and friends), linked per program.

@@ -73,6 +73,73 @@ check load_ramp_summary_names_limits "$(grep capacity "$LOAD_OUT")" \
     grep -q 'capacity: 4 concurrent calls at <= 0.50 % loss and one-way p99 <= 10000.0 ms' \
     "$LOAD_OUT"
 
+check load_ramp_says_no_limit_at_the_ceiling "$(jq -c '.ramp | del(.steps)' "$json" 2>&1)" \
+    jq_true "$json" '.ramp.stop_reason == "ceiling" and .ramp.limit == "none" and
+        all(.ramp.steps[]; .loader_cpu_pct > 0 and has("server_cpu_pct"))'
+check load_ramp_summary_says_limit "$(grep 'ramp stopped' "$LOAD_OUT")" \
+    grep -q 'ramp stopped: ceiling; limit: none' "$LOAD_OUT"
+
+# --- the batched media path: after ICE, sendmmsg/recvmmsg on the nominated sockets ---------------
+# Every packet of the audio run above went out in a sendmmsg on the socket libnice nominated, and
+# came back through recvmmsg as ChannelData (after the first few, Send indications until the
+# channel libnice bound is known), with nothing lost.
+json=$TEST_LOGS/load-audio.json
+check load_batched_path_carries_the_media "$(jq -c '{sent, received, batched}' "$json" 2>&1)" \
+    jq_true "$json" '.batched.sendmmsg_packets == .sent and .batched.sendmmsg_calls > 0 and
+        .batched.sendmmsg_calls <= .sent and .batched.recvmmsg_packets >= .received and
+        .batched.send_indications < .sent / 10 and .loss_pct < 1 and .auth_failures == 0'
+check load_json_has_loader_cpu "$(jq -c '{loader_cpu_s, loader_cpus}' "$json" 2>&1)" \
+    jq_true "$json" '.loader_cpu_s > 0 and .loader_cpus >= 1'
+
+# --- two load machines: started together with --start-at, then one report with vc-load merge ---
+at=$(($(date +%s) + 2))
+mpids=()
+for m in 1 2; do
+    rm -f "$TEST_LOGS/load-m$m.json"
+    timeout 60 "$load" relay --server "$server" --secret "$TURN_SECRET" --calls 3 --duration 3 \
+        --start-at "$at" --json "$TEST_LOGS/load-m$m.json" >"$TEST_LOGS/load-m$m.out" 2>&1 &
+    mpids+=($!)
+done
+mrc=0
+for p in "${mpids[@]}"; do
+    wait "$p" || mrc=$?
+done
+ended=$(date +%s)
+check load_two_runs_exit_0 "exit $mrc: $(cat "$TEST_LOGS"/load-m?.out | head -c 400)" test "$mrc" -eq 0
+# Neither started before --start-at: 3 s measured after it, so neither ended before at + 3.
+check load_start_at_waited "ended $ended, start at $at" test "$ended" -ge $((at + 3))
+json=$TEST_LOGS/load-merged.json
+rm -f "$json"
+run_load merge merge --json "$json" "$TEST_LOGS/load-m1.json" "$TEST_LOGS/load-m2.json"
+check load_merge_exits_0 "exit $LOAD_RC: $(head -c 300 "$LOAD_ERR")" test "$LOAD_RC" -eq 0
+# hist_total FILE: the packets in FILE's latency histogram.
+hist_total() {
+    jq '[.latency_histogram.buckets[][2]] | add' "$1"
+}
+m1=$TEST_LOGS/load-m1.json
+m2=$TEST_LOGS/load-m2.json
+check load_merge_sums_counts "$(jq -c '{calls, sent, received}' "$json" "$m1" "$m2" 2>&1)" \
+    test "$(jq -c '[.calls, .sent, .received, .expected]' "$json")" = \
+    "$(jq -s -c '[(map(.calls) | add), (map(.sent) | add), (map(.received) | add),
+        (map(.expected) | add)]' "$m1" "$m2")"
+check load_merge_sums_histograms "$(hist_total "$json") vs $(hist_total "$m1") + $(hist_total "$m2")" \
+    test "$(hist_total "$json")" -eq $(($(hist_total "$m1") + $(hist_total "$m2")))
+check load_merge_histogram_counts_received "$(hist_total "$json") vs $(jq .received "$json")" \
+    test "$(hist_total "$json")" -eq "$(jq .received "$json")"
+check load_merge_same_columns "$(jq -c 'del(.latency_histogram)' "$json" 2>&1 | head -c 300)" \
+    jq_true "$json" '.merged_runs == 2 and .calls == 6 and .loss_pct < 1 and
+        (.latency_us | has("p50") and has("p99") and has("p999")) and has("pps") and
+        has("jitter_ms") and .profile == "audio"'
+check load_merge_p99_within_the_runs "$(jq -c '.latency_us.p99' "$json" "$m1" "$m2" | tr '\n' ' ')" \
+    test "$(jq -n --slurpfile m "$json" --slurpfile a "$m1" --slurpfile b "$m2" \
+        '$m[0].latency_us.p99 <= ([$a[0].latency_us.p99, $b[0].latency_us.p99] | max)')" = true
+check load_merge_summary "$(head -1 "$LOAD_OUT")" grep -q '6 calls up, 0 failed.*(2 runs merged)' \
+    "$LOAD_OUT"
+run_load mergebad merge "$TEST_LOGS/load-audio.csv"
+check load_merge_refuses_non_results "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 1
+run_load mergenone merge
+check load_merge_without_inputs_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2
+
 # --- errors --------------------------------------------------------------------------------------
 run_load badarg relay --server "$server" --secret "$TURN_SECRET" --calls many
 check load_bad_argument_exits_2 "exit $LOAD_RC" test "$LOAD_RC" -eq 2
@@ -81,6 +148,16 @@ check load_bad_argument_names_option "$(cat "$LOAD_ERR")" grep -q "calls: 'many'
 run_load p99noramp relay --server "$server" --secret "$TURN_SECRET" --max-p99-ms 100
 check load_p99_without_ramp_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" \
     grep -q -- '--max-p99-ms needs --ramp' "$LOAD_ERR"
+
+run_load startpast relay --server "$server" --secret "$TURN_SECRET" --start-at $(($(date +%s) - 60))
+check load_start_at_past_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2
+check load_start_at_past_names_flag "$(cat "$LOAD_ERR")" grep -q -- '--start-at .*in the past' \
+    "$LOAD_ERR"
+run_load startfar relay --server "$server" --secret "$TURN_SECRET" \
+    --start-at $(($(date +%s) + 2 * 86400))
+check load_start_at_far_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2
+check load_start_at_far_names_flag "$(cat "$LOAD_ERR")" grep -q -- '--start-at .*more than a day' \
+    "$LOAD_ERR"
 
 run_load noserver relay --secret "$TURN_SECRET"
 check load_missing_server_exits_2 "exit $LOAD_RC: $(cat "$LOAD_ERR")" test "$LOAD_RC" -eq 2
