@@ -16,6 +16,7 @@
 
 enum relay_transport { RELAY_UDP, RELAY_TCP, RELAY_TLS };
 enum relay_profile { RELAY_AUDIO, RELAY_VIDEO, RELAY_FLOOD };
+enum relay_srtp { RELAY_SRTP_GCM, RELAY_SRTP_CM_SHA1 };
 
 /* Parsed once from argv; nothing reads argv later. The strings are owned: relay_opts_free(). */
 struct relay_opts {
@@ -25,6 +26,7 @@ struct relay_opts {
     char *realm;
     enum relay_transport transport;
     enum relay_profile profile;
+    enum relay_srtp srtp;
     unsigned calls;
     unsigned duration_s;
     unsigned ramp_step;
@@ -49,6 +51,7 @@ void relay_opts_free(struct relay_opts *o);
 void relay_opts_usage(FILE *out);
 const char *relay_profile_name(enum relay_profile p);
 const char *relay_transport_name(enum relay_transport t);
+const char *relay_srtp_name(enum relay_srtp s);
 /* The profile or transport called name; -EINVAL (and the default in *out) if none is. */
 int relay_profile_parse(const char *name, enum relay_profile *out);
 int relay_transport_parse(const char *name, enum relay_transport *out);

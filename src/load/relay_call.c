@@ -56,13 +56,18 @@ static void relay_call_fail(struct relay_call *c, const char *why)
     g_mutex_unlock(&c->w->lock);
 }
 
-static int relay_srtp_session(srtp_t *out, const uint8_t *key, uint32_t ssrc)
+static int relay_srtp_session(srtp_t *out, enum relay_srtp suite, const uint8_t *key, uint32_t ssrc)
 {
     srtp_policy_t p;
 
     memset(&p, 0, sizeof(p));
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
+    if (suite == RELAY_SRTP_GCM) {
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
+    } else {
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
+    }
     p.ssrc.type = ssrc_specific;
     p.ssrc.value = ssrc;
     p.key = (unsigned char *)key;
@@ -70,9 +75,11 @@ static int relay_srtp_session(srtp_t *out, const uint8_t *key, uint32_t ssrc)
     return srtp_create(out, &p) == srtp_err_status_ok ? 0 : -EINVAL;
 }
 
-/* Gives each side a sending session and the other side the matching receiving one. */
+/* Gives each side a sending session and the other side the matching receiving one (keys of 30
+ * bytes: AES-128 and a 14-byte salt; GCM uses the first 28). */
 static int relay_call_keys(struct relay_call *c)
 {
+    enum relay_srtp suite = c->w->media->opts->srtp;
     uint8_t ka[SRTP_AES_ICM_128_KEY_LEN_WSALT];
     uint8_t kb[SRTP_AES_ICM_128_KEY_LEN_WSALT];
 
@@ -80,10 +87,10 @@ static int relay_call_keys(struct relay_call *c)
         random_bytes(&c->a.t.ssrc, 4) < 0 || random_bytes(&c->b.t.ssrc, 4) < 0) {
         return -EIO;
     }
-    if (relay_srtp_session(&c->a.tx, ka, c->a.t.ssrc) < 0 ||
-        relay_srtp_session(&c->b.rx, ka, c->a.t.ssrc) < 0 ||
-        relay_srtp_session(&c->b.tx, kb, c->b.t.ssrc) < 0 ||
-        relay_srtp_session(&c->a.rx, kb, c->b.t.ssrc) < 0) {
+    if (relay_srtp_session(&c->a.tx, suite, ka, c->a.t.ssrc) < 0 ||
+        relay_srtp_session(&c->b.rx, suite, ka, c->a.t.ssrc) < 0 ||
+        relay_srtp_session(&c->b.tx, suite, kb, c->b.t.ssrc) < 0 ||
+        relay_srtp_session(&c->a.rx, suite, kb, c->b.t.ssrc) < 0) {
         return -EINVAL;
     }
     return 0;

@@ -147,7 +147,8 @@ struct relay_media *relay_media_create(const struct relay_opts *o, char *err, si
         m->server_port = relay_tls_port(m->tls);
     }
     m->pps = o->profile == RELAY_VIDEO ? 1.5e6 / 8 / 1100 : 50;
-    m->packet_len = o->profile == RELAY_VIDEO ? 1100 - 10 : 12 + 160;
+    m->packet_len =
+        o->profile == RELAY_VIDEO ? 1100 - (o->srtp == RELAY_SRTP_GCM ? 16 : 10) : 12 + 160;
     g_atomic_int_set(&m->sending, 1);
     if (o->transport == RELAY_UDP) {
         m->fast = relay_fast_create(o->media_threads, &o->server, m->pps, m->packet_len,

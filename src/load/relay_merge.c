@@ -15,31 +15,31 @@
 
 #define RELAY_MERGE_MAX 256
 
-/* The counters merge adds up, by JSON name and place in struct relay_stats. */
+/* The counters merge adds up: by JSON name (in the object "batched" when in_batched) and place
+ * in struct relay_stats. */
+#define RELAY_MERGE_FIELD(k, f, b)                                                                 \
+    {                                                                                              \
+        k, offsetof(struct relay_stats, f), b                                                      \
+    }
 static const struct {
     const char *key;
     size_t off;
+    bool in_batched;
 } relay_merge_counters[] = {
-    {"sent", offsetof(struct relay_stats, sent)},
-    {"received", offsetof(struct relay_stats, received)},
-    {"expected", offsetof(struct relay_stats, expected)},
-    {"auth_failures", offsetof(struct relay_stats, auth_failures)},
-    {"replay_failures", offsetof(struct relay_stats, replay_failures)},
-    {"other_failures", offsetof(struct relay_stats, other_failures)},
-    {"generator_skipped", offsetof(struct relay_stats, skipped)},
-    {"jitter_streams", offsetof(struct relay_stats, jitter_streams)},
-};
-
-static const struct {
-    const char *key;
-    size_t off;
-} relay_merge_batched[] = {
-    {"sendmmsg_packets", offsetof(struct relay_stats, mmsg_sent)},
-    {"sendmmsg_calls", offsetof(struct relay_stats, mmsg_send_calls)},
-    {"recvmmsg_packets", offsetof(struct relay_stats, mmsg_received)},
-    {"recvmmsg_calls", offsetof(struct relay_stats, mmsg_recv_calls)},
-    {"send_indications", offsetof(struct relay_stats, send_indications)},
-    {"stun_dropped", offsetof(struct relay_stats, stun_dropped)},
+    RELAY_MERGE_FIELD("sent", sent, false),
+    RELAY_MERGE_FIELD("received", received, false),
+    RELAY_MERGE_FIELD("expected", expected, false),
+    RELAY_MERGE_FIELD("auth_failures", auth_failures, false),
+    RELAY_MERGE_FIELD("replay_failures", replay_failures, false),
+    RELAY_MERGE_FIELD("other_failures", other_failures, false),
+    RELAY_MERGE_FIELD("generator_skipped", skipped, false),
+    RELAY_MERGE_FIELD("jitter_streams", jitter_streams, false),
+    RELAY_MERGE_FIELD("sendmmsg_packets", mmsg_sent, true),
+    RELAY_MERGE_FIELD("sendmmsg_calls", mmsg_send_calls, true),
+    RELAY_MERGE_FIELD("recvmmsg_packets", mmsg_received, true),
+    RELAY_MERGE_FIELD("recvmmsg_calls", mmsg_recv_calls, true),
+    RELAY_MERGE_FIELD("send_indications", send_indications, true),
+    RELAY_MERGE_FIELD("stun_dropped", stun_dropped, true),
 };
 
 static void relay_merge_usage(FILE *out)
@@ -59,11 +59,8 @@ static void relay_merge_add(struct relay_stats *t, const json_t *j, const json_t
 {
     for (size_t i = 0; i < sizeof(relay_merge_counters) / sizeof(relay_merge_counters[0]); i++) {
         uint64_t *f = (uint64_t *)((char *)t + relay_merge_counters[i].off);
-        *f += (uint64_t)json_integer_value(json_object_get(j, relay_merge_counters[i].key));
-    }
-    for (size_t i = 0; i < sizeof(relay_merge_batched) / sizeof(relay_merge_batched[0]); i++) {
-        uint64_t *f = (uint64_t *)((char *)t + relay_merge_batched[i].off);
-        *f += (uint64_t)json_integer_value(json_object_get(batched, relay_merge_batched[i].key));
+        const json_t *from = relay_merge_counters[i].in_batched ? batched : j;
+        *f += (uint64_t)json_integer_value(json_object_get(from, relay_merge_counters[i].key));
     }
 }
 
@@ -117,6 +114,11 @@ static int relay_merge_file(struct relay_result *r, struct relay_opts *o, const 
         rc = rc < 0 ? rc
                     : relay_transport_parse(json_string_value(json_object_get(j, "transport")),
                                             &o->transport);
+        o->srtp = json_is_string(json_object_get(j, "srtp_suite")) &&
+                          strcmp(json_string_value(json_object_get(j, "srtp_suite")),
+                                 relay_srtp_name(RELAY_SRTP_CM_SHA1)) == 0
+                      ? RELAY_SRTP_CM_SHA1
+                      : RELAY_SRTP_GCM;
     }
     relay_merge_add(&r->total, j, json_object_get(j, "batched"));
     r->total.jitter_sum_ns += json_number_value(json_object_get(j, "jitter_ms")) * 1e6 *

@@ -15,7 +15,7 @@
 
 /* What cfg_load() fills; relay_opts_parse() turns it into struct relay_opts. */
 struct relay_cfg {
-    char *server, *secret, *transport, *profile, *realm, *json, *csv, *plot;
+    char *server, *secret, *transport, *profile, *realm, *json, *csv, *plot, *srtp;
     long long calls, duration, ramp, server_pid, threads, media_threads, window, size, start_at;
     double max_loss, max_p99; /* NaN when not given */
 };
@@ -32,6 +32,9 @@ static const struct cfg_option relay_options[] = {
     OPT("profile", CFG_STR, 0, 0, "audio", profile, "P",
         "audio: 50 pps x 160 B; video: ~1.5 Mbit/s in 1,100 B packets; flood: raw ChannelData on "
         "our own UDP sockets as fast as the relay carries it (no libnice, no SRTP; udp only)"),
+    OPT("srtp", CFG_STR, 0, 0, "aead_aes_128_gcm", srtp, "SUITE",
+        "aead_aes_128_gcm (what two browsers negotiate) or aes_cm_128_hmac_sha1_80; the "
+        "latter costs vc-load 3x the CPU with Debian's libsrtp2 (NSS)"),
     OPT("calls", CFG_INT, 1, RELAY_MAX_CALLS, NULL, calls, "N",
         "concurrent calls, or flood pairs (default 10, max 5000; with --ramp: the ceiling)"),
     OPT("duration", CFG_INT, 1, 3600, NULL, duration, "S",
@@ -68,14 +71,18 @@ static const struct cfg_option relay_options[] = {
 /* Indexed by enum relay_transport and enum relay_profile. */
 static const char *const relay_transports[] = {"udp", "tcp", "tls"};
 static const char *const relay_profiles[] = {"audio", "video", "flood"};
+static const char *const relay_srtps[] = {"aead_aes_128_gcm", "aes_cm_128_hmac_sha1_80", NULL};
 
 void relay_opts_usage(FILE *out)
 {
     fputs("usage: vc-load relay --server HOST:PORT --secret S [options]\n"
           "Simulated calls through a TURN server using REST credentials (any standard server).\n"
           "Each call is two libnice agents with relay-only candidates; after ICE they send SRTP\n"
-          "(AES_CM_128_HMAC_SHA1_80) both ways; receivers authenticate every packet and measure\n"
-          "loss, RFC 3550 jitter and one-way delay (p50/p99/p99.9).\n\n",
+          "(--srtp) both ways; receivers authenticate every packet and measure\n"
+          "loss, RFC 3550 jitter and one-way delay (p50/p99/p99.9). Over udp the media then\n"
+          "leaves libnice for --media-threads threads that use sendmmsg/recvmmsg on the same\n"
+          "sockets. A --ramp ends saying which side was the limit: relay or loader (vc-load's own\n"
+          "CPU is sampled too). vc-load merge combines the --json results of several machines.\n\n",
           out);
     cfg_print_help(relay_options, RELAY_NOPTS, out);
     fputs("\nExit status: 0 success; 1 failure (server unreachable or refusing, calls failed,\n"
@@ -93,10 +100,15 @@ const char *relay_transport_name(enum relay_transport t)
     return relay_transports[t];
 }
 
-/* The index of name in names[3], or -1. */
+const char *relay_srtp_name(enum relay_srtp s)
+{
+    return relay_srtps[s];
+}
+
+/* The index of name in names[3] (NULL-terminated when shorter), or -1. */
 static int relay_lookup(const char *name, const char *const names[3])
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3 && names[i] != NULL; i++) {
         if (strcmp(name, names[i]) == 0) {
             return i;
         }
@@ -208,6 +220,7 @@ static int relay_opts_check(struct relay_opts *o, const struct relay_cfg *c, cha
 {
     int transport = relay_lookup(c->transport, relay_transports);
     int profile = relay_lookup(c->profile, relay_profiles);
+    int srtp = relay_lookup(c->srtp, relay_srtps);
     const char *why = NULL;
 
     if (transport < 0 || profile < 0) {
@@ -217,6 +230,11 @@ static int relay_opts_check(struct relay_opts *o, const struct relay_cfg *c, cha
     }
     o->transport = (enum relay_transport)transport;
     o->profile = (enum relay_profile)profile;
+    if (srtp < 0) {
+        snprintf(err, errlen, "--srtp: bad value \"%s\"", c->srtp);
+        return -EINVAL;
+    }
+    o->srtp = (enum relay_srtp)srtp;
     if (o->server_text == NULL || o->secret == NULL) {
         why = "--server and --secret are required (see vc-load relay --help)";
     } else if (o->secret[0] == '\0') {
@@ -265,6 +283,7 @@ int relay_opts_parse(struct relay_opts *o, int argc, char **argv, char *err, siz
     rc = relay_opts_check(o, &c, err, errlen);
     free(c.transport);
     free(c.profile);
+    free(c.srtp);
     if (rc < 0) {
         relay_opts_free(o);
     }

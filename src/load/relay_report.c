@@ -87,9 +87,9 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
             relay_stats_quantile_us(t, 0.5), relay_stats_quantile_us(t, 0.99),
             relay_stats_quantile_us(t, 0.999), relay_stats_jitter_ms(t));
     if (o->profile != RELAY_FLOOD) {
-        fprintf(out, "  SRTP: %llu auth failures, %llu replays, %llu other errors\n",
-                (unsigned long long)t->auth_failures, (unsigned long long)t->replay_failures,
-                (unsigned long long)t->other_failures);
+        fprintf(out, "  SRTP (%s): %llu auth failures, %llu replays, %llu other errors\n",
+                relay_srtp_name(o->srtp), (unsigned long long)t->auth_failures,
+                (unsigned long long)t->replay_failures, (unsigned long long)t->other_failures);
     }
     if (t->skipped > 0) {
         fprintf(out, "  generator fell behind: %llu packets not sent (vc-load short of CPU)\n",
@@ -171,6 +171,9 @@ int relay_report_json(const struct relay_result *r, const char *path, char *err,
     }
     /* Every delivered packet crosses the server twice (client -> relay -> relay -> client). */
     json_object_set_new(j, "server_hops", json_integer(2));
+    json_object_set_new(j, "srtp_suite",
+                        o->profile != RELAY_FLOOD ? json_string(relay_srtp_name(o->srtp))
+                                                  : json_null());
     json_object_set_new(j, "generator_skipped", json_integer((json_int_t)t->skipped));
     if (r->merged_runs > 0) {
         json_object_set_new(j, "merged_runs", json_integer(r->merged_runs));
