@@ -46,7 +46,7 @@ SIGNALD_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/signald/*.c))
 LWS_LIBS = $(shell pkg-config --libs libwebsockets 2>/dev/null)
 CURL_LIBS = $(shell pkg-config --libs libcurl 2>/dev/null)
 LOAD_OBJS := $(patsubst src/%.c,$(OBJ)/%.o,$(wildcard src/load/*.c))
-LOAD_PKGS := nice glib-2.0 gio-2.0 libsrtp2
+LOAD_PKGS := nice glib-2.0 gio-2.0 libsrtp2 nss
 
 # Unit tests: tests/unit/test_NAME.c becomes $(TBIN)/test_NAME, linked with what it needs.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -4,7 +4,7 @@
 set -eu
 group=${1:-run}
 build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libpq-dev libwebsockets-dev
-    libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev libcurl4-openssl-dev
+    libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev libnss3-dev libcurl4-openssl-dev
     clang libbpf-dev bpftool)
 # `make deb`: dpkg-buildpackage with debhelper; adduser for the package's postinst.
 # fonts-nafees: Urdu's letters for Chromium (DejaVu has Arabic but not all of Urdu), so the
