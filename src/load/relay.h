@@ -84,7 +84,8 @@ struct relay_stats {
     uint64_t mmsg_recv_calls;
     uint64_t stun_dropped; /* batched path: STUN on a handed-over socket (keepalives, answers) */
     uint64_t send_indications; /* batched path: packets sent before the channel was known */
-    double jitter_sum_ns;      /* sum over streams of each stream's current RFC 3550 jitter */
+    uint64_t rx_overflow; /* batched path: datagrams the kernel dropped at vc-load's full sockets */
+    double jitter_sum_ns; /* sum over streams of each stream's current RFC 3550 jitter */
     uint64_t jitter_streams;
     uint64_t hist[RELAY_HIST_N];
     char last_error[RELAY_ERR_LEN];
@@ -153,6 +154,7 @@ struct relay_row {
     long server_rss_kb;
     double loader_cpu_pct; /* vc-load's own CPU time over the row, 100 = one CPU */
     uint64_t skipped;
+    uint64_t rx_overflow;
 };
 void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double secs,
                     const struct relay_window *w);

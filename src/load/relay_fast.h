@@ -13,6 +13,7 @@ struct relay_fside {
     int fd;                /* dup of libnice's base socket to the TURN server: ours to close */
     union vc_addr peer;    /* the other side's relayed address (XOR-PEER-ADDRESS) */
     uint16_t channel;      /* learnt from the server's ChannelData; 0: Send indications */
+    uint32_t overflow;     /* the socket's drop count (SO_RXQ_OVFL) last seen */
     srtp_t tx;             /* owned: protects what this side sends */
     srtp_t rx;             /* owned: unprotects what the other side sends */
     struct relay_rtp_tx t; /* carried over from the libnice path */

@@ -153,23 +153,31 @@ static uint8_t *relay_fast_unframe(struct relay_fside *s, uint8_t *buf, size_t l
     return buf + a->off;
 }
 
-/* The kernel's arrival time of a received datagram, or now. */
-static int64_t relay_fast_stamp(struct msghdr *h)
+/* The kernel's arrival time of a received datagram (or now), and the drops on its socket. */
+static int64_t relay_fast_cmsg(struct msghdr *h, struct relay_fside *s, struct relay_stats *st)
 {
+    int64_t at = 0;
+
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
             struct timespec ts;
             memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-            return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t drops;
+            memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+            st->rx_overflow += (uint32_t)(drops - s->overflow);
+            s->overflow = drops;
         }
     }
-    return relay_fast_realtime();
+    return at != 0 ? at : relay_fast_realtime();
 }
 
 static void relay_fast_account(struct relay_fthread *t, struct relay_fside *s, unsigned i)
 {
     struct relay_fbufs *b = t->b;
     size_t plen = 0;
+    int64_t at = relay_fast_cmsg(&b->msg[i].msg_hdr, s, &t->stats);
     uint8_t *p = relay_fast_unframe(s, b->data[i], b->msg[i].msg_len, &plen);
 
     /* RTP is version 2 (top bits 10); STUN (00) here is libnice's keepalive from the peer. */
@@ -177,7 +185,7 @@ static void relay_fast_account(struct relay_fthread *t, struct relay_fside *s, u
         t->stats.stun_dropped++;
         return;
     }
-    relay_rtp_receive(s->rx, &s->rxstate, &t->stats, p, plen, relay_fast_stamp(&b->msg[i].msg_hdr));
+    relay_rtp_receive(s->rx, &s->rxstate, &t->stats, p, plen, at);
 }
 
 /* Drains a ready socket with a few recvmmsg calls (level-triggered epoll comes back for more). */
@@ -369,6 +377,7 @@ void relay_fast_add(struct relay_fast *f, struct relay_fcall *c)
 
     for (int k = 0; k < 2; k++) {
         (void)setsockopt(c->s[k].fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+        (void)setsockopt(c->s[k].fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
     }
     pthread_mutex_lock(&t->lock);
     if (t->npending == t->cap_pending) {

@@ -173,13 +173,16 @@ static const char *relay_ramp_verdict(const struct relay_ctx *c, const struct re
     return r->p99_us > c->o->max_p99_ms * 1000 ? "p99" : NULL; /* false when NaN */
 }
 
-/* Which side the failing step r ran out on: the loader when its CPUs were (nearly) saturated or
- * its pacer fell behind, else the relay. */
+/* Which side the failing step r ran out on: the loader when its CPUs were (nearly) saturated,
+ * its pacer fell behind or the kernel dropped datagrams at its full sockets (it did not read
+ * them in time); else the relay. */
 static const char *relay_limit_side(const struct relay_result *res, const struct relay_row *r)
 {
     double cpus = res->loader_cpus > 0 ? res->loader_cpus : 1;
 
-    return r->loader_cpu_pct >= RELAY_LOADER_BUSY_PCT * cpus || r->skipped > 0 ? "loader" : "relay";
+    return r->loader_cpu_pct >= RELAY_LOADER_BUSY_PCT * cpus || r->skipped > 0 || r->rx_overflow > 0
+               ? "loader"
+               : "relay";
 }
 
 /* Adds --ramp calls every step until loss passes --max-loss, one-way p99 passes --max-p99-ms, a
