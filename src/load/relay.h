@@ -124,6 +124,7 @@ struct relay_proc_sample {
     bool valid;
     double cpu_s;
     long rss_kb;
+    double stall_s; /* machine-wide (PSI): time some runnable task waited for a CPU; -1 unknown */
 };
 void relay_proc_sample(int pid, struct relay_proc_sample *out);
 
@@ -155,6 +156,7 @@ struct relay_row {
     double loader_cpu_pct; /* vc-load's own CPU time over the row, 100 = one CPU */
     uint64_t skipped;
     uint64_t rx_overflow;
+    double cpu_pressure_pct; /* share of the row some task on the machine waited for a CPU */
 };
 void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double secs,
                     const struct relay_window *w);

@@ -12,6 +12,8 @@
 #include "relay.h"
 #include "relay_hist.h"
 
+#define RELAY_CONTENDED_PCT 20.0 /* CPU pressure above which the summary warns */
+
 static double relay_cpu_s(const struct relay_result *r)
 {
     return r->win.srv0.valid && r->win.srv1.valid ? r->win.srv1.cpu_s - r->win.srv0.cpu_s : 0;
@@ -44,6 +46,12 @@ static void relay_report_limit(FILE *out, const struct relay_result *r)
         fputc(')', out);
     }
     fputc('\n', out);
+    if (last != NULL && last->cpu_pressure_pct >= RELAY_CONTENDED_PCT) {
+        fprintf(out,
+                "  the machine was contended: some task waited for a CPU %.0f %% of that step "
+                "(PSI); other processes may have set the limit\n",
+                last->cpu_pressure_pct);
+    }
 }
 
 /* A whole run is drained, so loss is against what was sent; a ramp step is not, so it counts
@@ -128,14 +136,15 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
 
 static json_t *relay_row_json(const struct relay_row *w)
 {
-    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:f,s:I,s:f,s:I,s:I}", "t_s",
+    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:f,s:I,s:f,s:I,s:I,s:o}", "t_s",
                      w->t_s, "calls", (int)w->calls, "sent_pps", w->sent_pps, "pps", w->recv_pps,
                      "loss_pct", w->loss_pct, "jitter_ms", w->jitter_ms, "latency_us", "p50",
                      w->p50_us, "p99", w->p99_us, "p999", w->p999_us, "auth_failures",
                      (json_int_t)w->auth_failures, "server_cpu_pct", w->server_cpu_pct,
                      "server_rss_kb", (json_int_t)w->server_rss_kb, "loader_cpu_pct",
                      w->loader_cpu_pct, "generator_skipped", (json_int_t)w->skipped,
-                     "loader_rx_dropped", (json_int_t)w->rx_overflow);
+                     "loader_rx_dropped", (json_int_t)w->rx_overflow, "cpu_pressure_pct",
+                     w->cpu_pressure_pct >= 0 ? json_real(w->cpu_pressure_pct) : json_null());
 }
 
 /* The batched media path's counters (all 0 when libnice carried the media: tcp, tls). */

@@ -211,6 +211,10 @@ void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double sec
         r->server_cpu_pct = 100.0 * (w->srv1.cpu_s - w->srv0.cpu_s) / secs;
         r->server_rss_kb = w->srv1.rss_kb;
     }
+    r->cpu_pressure_pct = -1;
+    if (w->self0.stall_s >= 0 && w->self1.stall_s >= 0 && secs > 0) {
+        r->cpu_pressure_pct = 100.0 * (w->self1.stall_s - w->self0.stall_s) / secs;
+    }
     if (w->self0.valid && w->self1.valid && secs > 0) {
         r->loader_cpu_pct = 100.0 * (w->self1.cpu_s - w->self0.cpu_s) / secs;
     }

@@ -70,11 +70,25 @@ void relay_proc_sample(int pid, struct relay_proc_sample *out)
     out->valid = true;
 }
 
+/* The machine's CPU pressure stall total ("some", PSI) in seconds, or -1 without PSI. */
+static double relay_cpu_stall_s(void)
+{
+    char buf[256];
+    const char *p;
+
+    if (relay_read_small("/proc/pressure/cpu", buf, sizeof(buf)) <= 0 ||
+        (p = strstr(buf, "total=")) == NULL) {
+        return -1;
+    }
+    return (double)strtoull(p + 6, NULL, 10) / 1e6;
+}
+
 void relay_window_sample(int server_pid, struct relay_proc_sample *srv,
                          struct relay_proc_sample *self)
 {
     relay_proc_sample(server_pid, srv);
     relay_proc_sample((int)getpid(), self);
+    self->stall_s = relay_cpu_stall_s();
 }
 
 unsigned relay_cpus_allowed(int pid)
