@@ -36,7 +36,7 @@ check load_audio_json_has_contract_fields "see $json" jq_true "$json" \
     'has("calls") and has("duration_s") and has("pps") and has("loss_pct") and
      has("jitter_ms") and (.latency_us | has("p50") and has("p99") and has("p999")) and
      has("auth_failures") and has("server_cpu_s") and has("server_rss_kb") and
-     .profile == "audio" and .transport == "udp"'
+     .profile == "audio" and .transport == "udp" and .srtp_suite == "aead_aes_128_gcm"'
 check load_audio_all_calls_up "$(jq -c '{calls, calls_failed}' "$json" 2>&1)" \
     jq_true "$json" '.calls == 4 and .calls_failed == 0'
 check load_audio_zero_auth_failures "$(jq -c '.auth_failures' "$json" 2>&1)" \
@@ -88,6 +88,12 @@ check load_batched_path_carries_the_media "$(jq -c '{sent, received, batched}' "
     jq_true "$json" '.batched.sendmmsg_packets == .sent and .batched.sendmmsg_calls > 0 and
         .batched.sendmmsg_calls <= .sent and .batched.recvmmsg_packets >= .received and
         .batched.send_indications < .sent / 10 and .loss_pct < 1 and .auth_failures == 0'
+run_load cmsha1 relay --server "$server" --secret "$TURN_SECRET" --calls 2 --duration 2 \
+    --srtp aes_cm_128_hmac_sha1_80 --json "$TEST_LOGS/load-cmsha1.json"
+check load_srtp_cm_sha1_suite_works "exit $LOAD_RC: $(jq -c '{srtp_suite, received, loss_pct,
+    auth_failures}' "$TEST_LOGS/load-cmsha1.json" 2>&1)" jq_true "$TEST_LOGS/load-cmsha1.json" \
+    '.srtp_suite == "aes_cm_128_hmac_sha1_80" and .received > 0 and .loss_pct < 1 and
+     .auth_failures == 0 and .batched.sendmmsg_packets == .sent'
 check load_json_has_loader_cpu "$(jq -c '{loader_cpu_s, loader_cpus}' "$json" 2>&1)" \
     jq_true "$json" '.loader_cpu_s > 0 and .loader_cpus >= 1'
 
