@@ -85,6 +85,7 @@ struct relay_stats {
     uint64_t stun_dropped; /* batched path: STUN on a handed-over socket (keepalives, answers) */
     uint64_t send_indications; /* batched path: packets sent before the channel was known */
     uint64_t rx_overflow; /* batched path: datagrams the kernel dropped at vc-load's full sockets */
+    uint64_t late_sent;   /* batched path: packets sent over 10 ms after their pacing slot */
     double jitter_sum_ns; /* sum over streams of each stream's current RFC 3550 jitter */
     uint64_t jitter_streams;
     uint64_t hist[RELAY_HIST_N];
@@ -156,6 +157,8 @@ struct relay_row {
     double loader_cpu_pct; /* vc-load's own CPU time over the row, 100 = one CPU */
     uint64_t skipped;
     uint64_t rx_overflow;
+    uint64_t sent;
+    uint64_t late_sent;
     double cpu_pressure_pct; /* share of the row some task on the machine waited for a CPU */
 };
 void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double secs,

@@ -24,6 +24,9 @@
 #define RELAY_FAST_ROUNDS 4   /* recvmmsg calls per ready socket per wake-up */
 #define RELAY_FAST_EVENTS 256 /* epoll events per wake-up */
 #define RELAY_FAST_TICK_NS 2000000
+#define RELAY_FAST_LATE_NS                                                                         \
+    10000000                  /* a packet this late after its slot: the loader fell behind         \
+                               */
 #define RELAY_FAST_FRAME 1600 /* framed datagram: SRTP packet plus Send indication headers */
 #define RELAY_FAST_CTRL 64
 
@@ -93,16 +96,23 @@ static int relay_fast_frame(struct relay_fthread *t, const struct relay_fside *s
     return stun_build_finish(&b);
 }
 
-/* Sends what the pacing says is due on one side, in one sendmmsg. */
-static void relay_fast_send_side(struct relay_fthread *t, struct relay_fside *s, uint64_t due)
+/* Sends what the pacing says is due on one side, in one sendmmsg; counts the packets that go
+ * out over RELAY_FAST_LATE_NS after their slot (slot i is due at start + i / pps). */
+static void relay_fast_send_side(struct relay_fthread *t, struct relay_fside *s, uint64_t due,
+                                 int64_t since_start)
 {
     struct relay_fbufs *b = t->b;
     uint64_t skipped = 0;
+    uint64_t first = s->t.slot;
     unsigned n = relay_rtp_due(&s->t, due, &skipped);
     unsigned k = 0;
     int sent;
 
     t->stats.skipped += skipped;
+    for (unsigned i = 0; i < n; i++) {
+        t->stats.late_sent +=
+            since_start - (int64_t)((double)(first + i) * 1e9 / t->f->pps) > RELAY_FAST_LATE_NS;
+    }
     for (unsigned i = 0; i < n; i++) {
         int len = relay_rtp_build(&s->t, s->tx, b->rtp, t->f->packet_len, relay_fast_realtime());
         int flen = len < 0 ? len : relay_fast_frame(t, s, b->rtp, (size_t)len, b->data[k]);
@@ -249,8 +259,8 @@ static void relay_fast_send_due(struct relay_fthread *t, int64_t now)
     for (size_t i = 0; i < t->ncalls; i++) {
         struct relay_fcall *c = t->calls[i];
         uint64_t due = (uint64_t)((double)(now - c->media_start_ns) * t->f->pps / 1e9) + 1;
-        relay_fast_send_side(t, &c->s[0], due);
-        relay_fast_send_side(t, &c->s[1], due);
+        relay_fast_send_side(t, &c->s[0], due, now - c->media_start_ns);
+        relay_fast_send_side(t, &c->s[1], due, now - c->media_start_ns);
     }
 }
 

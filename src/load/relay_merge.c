@@ -41,6 +41,7 @@ static const struct {
     RELAY_MERGE_FIELD("send_indications", send_indications, true),
     RELAY_MERGE_FIELD("stun_dropped", stun_dropped, true),
     RELAY_MERGE_FIELD("rx_dropped", rx_overflow, true),
+    RELAY_MERGE_FIELD("late_sent", late_sent, true),
 };
 
 static void relay_merge_usage(FILE *out)

@@ -106,10 +106,11 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
     if (t->mmsg_send_calls > 0) {
         fprintf(out,
                 "  batched path: %llu packets in %llu sendmmsg, %llu in %llu recvmmsg, %llu STUN "
-                "dropped, %llu lost in vc-load's full sockets\n",
+                "dropped, %llu lost in vc-load's full sockets, %llu sent over 10 ms late\n",
                 (unsigned long long)t->mmsg_sent, (unsigned long long)t->mmsg_send_calls,
                 (unsigned long long)t->mmsg_received, (unsigned long long)t->mmsg_recv_calls,
-                (unsigned long long)t->stun_dropped, (unsigned long long)t->rx_overflow);
+                (unsigned long long)t->stun_dropped, (unsigned long long)t->rx_overflow,
+                (unsigned long long)t->late_sent);
     }
     if (r->win.self1.valid) {
         fprintf(out, "  vc-load: %.2f CPU s (%.1f %% of one CPU; may use %u)\n",
@@ -136,26 +137,27 @@ void relay_report_summary(FILE *out, const struct relay_result *r)
 
 static json_t *relay_row_json(const struct relay_row *w)
 {
-    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:f,s:I,s:f,s:I,s:I,s:o}", "t_s",
-                     w->t_s, "calls", (int)w->calls, "sent_pps", w->sent_pps, "pps", w->recv_pps,
-                     "loss_pct", w->loss_pct, "jitter_ms", w->jitter_ms, "latency_us", "p50",
-                     w->p50_us, "p99", w->p99_us, "p999", w->p999_us, "auth_failures",
+    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:I,s:f,s:I,s:f,s:I,s:I,s:I,s:o}",
+                     "t_s", w->t_s, "calls", (int)w->calls, "sent_pps", w->sent_pps, "pps",
+                     w->recv_pps, "loss_pct", w->loss_pct, "jitter_ms", w->jitter_ms, "latency_us",
+                     "p50", w->p50_us, "p99", w->p99_us, "p999", w->p999_us, "auth_failures",
                      (json_int_t)w->auth_failures, "server_cpu_pct", w->server_cpu_pct,
                      "server_rss_kb", (json_int_t)w->server_rss_kb, "loader_cpu_pct",
                      w->loader_cpu_pct, "generator_skipped", (json_int_t)w->skipped,
-                     "loader_rx_dropped", (json_int_t)w->rx_overflow, "cpu_pressure_pct",
+                     "loader_rx_dropped", (json_int_t)w->rx_overflow, "loader_late_sent",
+                     (json_int_t)w->late_sent, "cpu_pressure_pct",
                      w->cpu_pressure_pct >= 0 ? json_real(w->cpu_pressure_pct) : json_null());
 }
 
 /* The batched media path's counters (all 0 when libnice carried the media: tcp, tls). */
 static json_t *relay_batched_json(const struct relay_stats *t)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "rx_dropped", (json_int_t)t->rx_overflow,
-                     "sendmmsg_packets", (json_int_t)t->mmsg_sent, "sendmmsg_calls",
-                     (json_int_t)t->mmsg_send_calls, "recvmmsg_packets",
-                     (json_int_t)t->mmsg_received, "recvmmsg_calls", (json_int_t)t->mmsg_recv_calls,
-                     "send_indications", (json_int_t)t->send_indications, "stun_dropped",
-                     (json_int_t)t->stun_dropped);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "rx_dropped", (json_int_t)t->rx_overflow,
+                     "late_sent", (json_int_t)t->late_sent, "sendmmsg_packets",
+                     (json_int_t)t->mmsg_sent, "sendmmsg_calls", (json_int_t)t->mmsg_send_calls,
+                     "recvmmsg_packets", (json_int_t)t->mmsg_received, "recvmmsg_calls",
+                     (json_int_t)t->mmsg_recv_calls, "send_indications",
+                     (json_int_t)t->send_indications, "stun_dropped", (json_int_t)t->stun_dropped);
 }
 
 int relay_report_json(const struct relay_result *r, const char *path, char *err, size_t errlen)

@@ -174,13 +174,15 @@ static const char *relay_ramp_verdict(const struct relay_ctx *c, const struct re
 }
 
 /* Which side the failing step r ran out on: the loader when its CPUs were (nearly) saturated,
- * its pacer fell behind or the kernel dropped datagrams at its full sockets (it did not read
- * them in time); else the relay. */
+ * its pacer fell behind (slots given up, or over 1 % of the packets sent 10 ms late: bursts that
+ * queue at the relay through no fault of its own) or the kernel dropped datagrams at its full
+ * sockets (it did not read them in time); else the relay. */
 static const char *relay_limit_side(const struct relay_result *res, const struct relay_row *r)
 {
     double cpus = res->loader_cpus > 0 ? res->loader_cpus : 1;
 
-    return r->loader_cpu_pct >= RELAY_LOADER_BUSY_PCT * cpus || r->skipped > 0 || r->rx_overflow > 0
+    return r->loader_cpu_pct >= RELAY_LOADER_BUSY_PCT * cpus || r->skipped > 0 ||
+                   r->rx_overflow > 0 || r->late_sent * 100 > r->sent
                ? "loader"
                : "relay";
 }

@@ -72,6 +72,7 @@ void relay_stats_add(struct relay_stats *out, const struct relay_stats *a,
     out->stun_dropped = a->stun_dropped + b->stun_dropped;
     out->send_indications = a->send_indications + b->send_indications;
     out->rx_overflow = a->rx_overflow + b->rx_overflow;
+    out->late_sent = a->late_sent + b->late_sent;
     out->jitter_sum_ns = a->jitter_sum_ns + b->jitter_sum_ns;
     out->jitter_streams = a->jitter_streams + b->jitter_streams;
     for (i = 0; i < RELAY_HIST_N; i++) {
@@ -112,6 +113,7 @@ void relay_stats_diff(struct relay_stats *out, const struct relay_stats *cur,
     out->stun_dropped = relay_sub(cur->stun_dropped, prev->stun_dropped);
     out->send_indications = relay_sub(cur->send_indications, prev->send_indications);
     out->rx_overflow = relay_sub(cur->rx_overflow, prev->rx_overflow);
+    out->late_sent = relay_sub(cur->late_sent, prev->late_sent);
     out->jitter_sum_ns = cur->jitter_sum_ns;
     out->jitter_streams = cur->jitter_streams;
     for (i = 0; i < RELAY_HIST_N; i++) {
@@ -204,6 +206,8 @@ void relay_row_fill(struct relay_row *r, const struct relay_stats *d, double sec
     r->auth_failures = d->auth_failures;
     r->skipped = d->skipped;
     r->rx_overflow = d->rx_overflow;
+    r->sent = d->sent;
+    r->late_sent = d->late_sent;
     r->server_cpu_pct = 0;
     r->server_rss_kb = 0;
     r->loader_cpu_pct = 0;
