@@ -9,6 +9,9 @@
 #include "relay_tls.h"
 
 #define RELAY_TICK_MS 5
+/* --media-threads 0: one per CPU vc-load may run on, up to this. Two threads on one CPU only
+ * take turns (and each sends smaller batches). */
+#define RELAY_MEDIA_AUTO_MAX 4
 #define RELAY_TEARDOWN_MS 300 /* lets agents send their Refresh(0) before the loop stops */
 
 /* What a run-thread request carries into a worker. */
@@ -151,8 +154,12 @@ struct relay_media *relay_media_create(const struct relay_opts *o, char *err, si
         o->profile == RELAY_VIDEO ? 1100 - (o->srtp == RELAY_SRTP_GCM ? 16 : 10) : 12 + 160;
     g_atomic_int_set(&m->sending, 1);
     if (o->transport == RELAY_UDP) {
-        m->fast = relay_fast_create(o->media_threads, &o->server, m->pps, m->packet_len,
-                                    &m->sending, err, errlen);
+        unsigned cpus = relay_cpus_allowed(0);
+        unsigned n = o->media_threads ? o->media_threads
+                                      : (cpus < 1                      ? 1
+                                         : cpus > RELAY_MEDIA_AUTO_MAX ? RELAY_MEDIA_AUTO_MAX
+                                                                       : cpus);
+        m->fast = relay_fast_create(n, &o->server, m->pps, m->packet_len, &m->sending, err, errlen);
         if (m->fast == NULL) {
             g_free(m);
             return NULL;

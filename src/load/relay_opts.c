@@ -57,9 +57,10 @@ static const struct cfg_option relay_options[] = {
         "expected realm (warns when the server's differs)"),
     OPT("threads", CFG_INT, 1, 16, "2", threads, "N",
         "libnice worker threads: ICE and TURN set-up (and the media over tcp and tls)"),
-    OPT("media-threads", CFG_INT, 1, 16, "2", media_threads, "N",
+    OPT("media-threads", CFG_INT, 0, 16, "0", media_threads, "N",
         "udp: threads of the batched media path that calls move to once ICE completes "
-        "(sendmmsg/recvmmsg on the nominated sockets, SRTP kept)"),
+        "(sendmmsg/recvmmsg on the nominated sockets, SRTP kept); 0: one per CPU vc-load may "
+        "run on, at most 4"),
     OPT("start-at", CFG_INT, 1, 253402300799LL, NULL, start_at, "UNIX_TIME",
         "start the calls at this wall-clock second (several load machines together); at most a "
         "few seconds past and a day ahead"),
