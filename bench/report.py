@@ -9,6 +9,8 @@ import re
 import statistics
 import subprocess
 
+import flowchart
+
 
 def load(raw, workload, kind):
     """Every round's JSON for one workload and server, in round order."""
@@ -203,17 +205,30 @@ FLOWS = [("flood100", "100 allocations, flood, 160 B"),
          ("single", "1 allocation, flood, 160 B (the easy case)")]
 
 
+FLOW_KINDS = ("vc", "vcu", "coturn")
+
+
 def flows_rows(raw):
     """Rows for the many-flow table: one per workload, vc-turn with its kernel path (vc), the same
-    with --kernel-path=false (vcu) and coturn side by side."""
-    rows = []
+    with --kernel-path=false (vcu) and coturn side by side; and the same medians as data."""
+    rows, data = [], []
     for wl, label in FLOWS:
-        runs = [load(raw, f"flows_{wl}", k) for k in ("vc", "vcu", "coturn")]
+        runs = [load(raw, f"flows_{wl}", k) for k in FLOW_KINDS]
         if not any(runs):
             continue
 
         def m(ds, key, sub=None):
             return med([(d.get(key) or {}).get(sub) if sub else d.get(key) for d in ds])
+
+        data.append({"workload": wl, "label": label, "rounds": [len(ds) for ds in runs],
+                     "servers": {k: {"delivered_pps": m(ds, "delivered_pps"),
+                                     "loss_pct": m(ds, "loss_pct"),
+                                     "latency_us": {q: m(ds, "latency_us", q)
+                                                    for q in ("p50", "p99", "p999")},
+                                     "server_cpu_s": m(ds, "server_cpu_s"),
+                                     "machine_cpu_s": m(ds, "machine_cpu_s"),
+                                     "per_machine_cpu_s": m(ds, "per_machine_cpu_s")}
+                                 for k, ds in zip(FLOW_KINDS, runs)}})
 
         def cell(key, digits=0):
             return " / ".join(fmt(m(ds, key), "", digits) for ds in runs)
@@ -231,7 +246,27 @@ def flows_rows(raw):
         rows.append(("5,000 allocations from one source address, vc-turn at its defaults "
                      f"(all set up: {'yes' if okv else 'no'}; RSS {fmt(kb, ' KiB', 2)} each)",
                      f"{fmt(rv)} / {fmt(rc)} per s", "", "", "", "", "", ratio(rv, rc)))
-    return rows
+        data.append({"workload": "allocrate", "all_set_up": okv, "rss_per_allocation_kb": kb,
+                     "per_s": {"vc": rv, "coturn": rc}})
+    return rows, data
+
+
+def flows_headline(data):
+    """One sentence: the range of vc-turn's ratio to coturn over the many-flow workloads (the
+    single flow left out), with its kernel path and in user space."""
+    def span(kind):
+        rs = []
+        for f in data:
+            sv = f.get("servers") or {}
+            if f["workload"] == "single" or not sv:
+                continue
+            a, b = (sv.get(kind) or {}).get("per_machine_cpu_s"), sv["coturn"].get("per_machine_cpu_s")
+            if a and b:
+                rs.append(a / b)
+        return f"{min(rs):.2f}-{max(rs):.2f}x" if rs else "n/a"
+    return (f"**Headline: on the many-flow workloads vc-turn relays {span('vc')} coturn's delivered "
+            f"packets per machine CPU-second with its kernel path, {span('vcu')} in user space** "
+            "(medians per workload; the single flow is a row, not the headline).")
 
 
 def per_machine_cpu(d, less_loader):
@@ -414,7 +449,7 @@ def main():
 
     # 7. Signalling over TLS: vc-signal against PeerJS (rows use the coturn column for PeerJS).
     srows = signal_rows(a.raw)
-    frows = flows_rows(a.raw)
+    frows, fdata = flows_rows(a.raw)
     krows, kdetails = kernel_rows(a.raw)
 
     model, commit = machine()
@@ -429,17 +464,15 @@ def main():
         f"Load before: {first_line(os.path.join(a.raw, 'load-before.txt'))}  ",
         f"Load after: {first_line(os.path.join(a.raw, 'load-after.txt'))}",
         "",
-        "| metric | vc-turn | coturn 4.6 | forwarder | vc-turn vs coturn | target | met |",
-        "|---|---:|---:|---:|---|---|---|",
     ]
-    for r in rows:
-        lines.append("| " + " | ".join(str(c) for c in r) + " |")
     if frows:
         lines += [
+            flows_headline(fdata),
             "",
             "Many flows, one hop client -> relay -> peer (tools/flows.c; vc-turn with its kernel "
-            "path / vc-turn with --kernel-path=false / coturn in each cell). Machine CPU is every core's busy time from /proc/stat, softirq included, less "
-            "the loader's own:",
+            "path / vc-turn with --kernel-path=false / coturn in each cell). Machine CPU is every "
+            "core's busy time from /proc/stat, softirq included, less the loader's own. Chart: "
+            "`flows.svg`; the same medians as data: `latest.json`.",
             "",
             "| workload | delivered pps | loss % | one-way p50/p99/p99.9 (us) | server CPU-s | "
             "machine CPU-s | pps per machine CPU-s | vc-turn vs coturn |",
@@ -447,6 +480,13 @@ def main():
         ]
         for r in frows:
             lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        lines += ["", "Other workloads:", ""]
+    lines += [
+        "| metric | vc-turn | coturn 4.6 | forwarder | vc-turn vs coturn | target | met |",
+        "|---|---:|---:|---:|---|---|---|",
+    ]
+    for r in rows:
+        lines.append("| " + " | ".join(str(c) for c in r) + " |")
     if krows:
         lines += [
             "",
@@ -502,6 +542,18 @@ def main():
     ]
     with open(a.out, "w") as f:
         f.write("\n".join(lines))
+    outdir = os.path.dirname(a.out)
+    with open(os.path.join(outdir, "latest.json"), "w") as f:
+        json.dump({"date": now, "commit": commit, "cpus": os.cpu_count(), "model": model,
+                   "rounds": a.rounds, "duration_s": dur, "flows": fdata,
+                   "rows": [dict(zip(("metric", "vc", "coturn", "forwarder", "ratio", "target",
+                                      "met"), r)) for r in rows],
+                   "signal_rows": [dict(zip(("metric", "vc", "peerjs", "ratio", "target", "met"), r))
+                                   for r in srows]}, f, indent=2)
+        f.write("\n")
+    if fdata:
+        with open(os.path.join(outdir, "flows.svg"), "w") as f:
+            f.write(flowchart.svg([d for d in fdata if "servers" in d]))
 
 
 if __name__ == "__main__":
