@@ -42,10 +42,11 @@ enum sigmsg_type {
 
 enum sigmsg_path { SIGMSG_PATH_UNKNOWN = 0, SIGMSG_PATH_P2P, SIGMSG_PATH_RELAY };
 
-/* The pre-call check a guest reports in join: booleans only (absent counts as false). */
+/* The pre-call check a guest reports in join: booleans only (absent counts as false).
+ * turn_checked: the relay checks have finished (until then the turn_* are not yet known). */
 struct sigmsg_precheck {
     bool present;
-    bool camera, microphone, turn_udp, turn_tcp, turn_tls;
+    bool camera, microphone, turn_udp, turn_tcp, turn_tls, turn_checked;
 };
 
 struct sigmsg {

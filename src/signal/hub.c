@@ -313,7 +313,9 @@ static bool try_resume(struct hub *h, struct hub_session *s, struct hub_room *r,
     /* A room taken over by another node keeps no names: they come back with the resume. */
     if (m->name[0] || (!p->name[0] && m->room[0]))
         hub_member_name(p, m->name, NULL, m->room[0] ? s->clinician : NULL);
-    bool was_away = p->state == HUB_AWAY;
+    /* Back from away, or replacing a connection that only looked alive (a phone that changed
+     * networks): either way what was sent to it meanwhile may be lost, so the others hear. */
+    bool was_away = p->state == HUB_AWAY || (p->sess && p->state == HUB_JOINED);
     if (p->sess) { /* the old connection is not dead yet: this one replaces it */
         hub_close(h, p->sess, 4000, "replaced by a resumed connection");
         p->sess->peer = NULL;

@@ -244,6 +244,7 @@ static int sigmsg_parse_precheck(const json_t *pc, struct sigmsg_precheck *out)
         {"turn_udp", offsetof(struct sigmsg_precheck, turn_udp)},
         {"turn_tcp", offsetof(struct sigmsg_precheck, turn_tcp)},
         {"turn_tls", offsetof(struct sigmsg_precheck, turn_tls)},
+        {"turn_checked", offsetof(struct sigmsg_precheck, turn_checked)},
     };
 
     if (!json_is_object(pc))

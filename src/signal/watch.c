@@ -47,8 +47,9 @@ json_t *hub_precheck_json(const struct sigmsg_precheck *pc)
 {
     if (!pc->present)
         return json_null();
-    return json_pack("{s:b,s:b,s:b,s:b,s:b}", "camera", pc->camera, "microphone", pc->microphone,
-                     "turn_udp", pc->turn_udp, "turn_tcp", pc->turn_tcp, "turn_tls", pc->turn_tls);
+    return json_pack("{s:b,s:b,s:b,s:b,s:b,s:b}", "camera", pc->camera, "microphone",
+                     pc->microphone, "turn_udp", pc->turn_udp, "turn_tcp", pc->turn_tcp, "turn_tls",
+                     pc->turn_tls, "turn_checked", pc->turn_checked);
 }
 
 static json_t *who_json(const struct hub_who *w)

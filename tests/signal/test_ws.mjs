@@ -4,7 +4,7 @@ import {
     CHROME_WINDOWS_UA, randomHex,
 } from './lib.mjs';
 
-const PRECHECK = { camera: true, microphone: false, turn_udp: true, turn_tcp: false, turn_tls: true };
+const PRECHECK = { camera: true, microphone: false, turn_udp: true, turn_tcp: false, turn_tls: true, turn_checked: true };
 
 // --- handshake ---------------------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ async function lobbyPrecheckAbsentIsFalse() {
     const k = await host.next('knock');
     eq(k.browser, 'firefox', 'knock.browser');
     eq(k.os, 'linux', 'knock.os');
-    eq(k.precheck, { camera: true, microphone: false, turn_udp: false, turn_tcp: false, turn_tls: false }, 'knock.precheck');
+    eq(k.precheck, { camera: true, microphone: false, turn_udp: false, turn_tcp: false, turn_tls: false, turn_checked: false }, 'knock.precheck');
 }
 
 async function knockFieldsSanitised() {

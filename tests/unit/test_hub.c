@@ -98,10 +98,13 @@ TEST(a_waiting_guest_gets_short_lived_relay_credentials_and_can_update_its_prech
     json_decref(j);
     got(&guest, "waiting queue");
     got(&host, "joined knock");
-    say(&w, &guest, "{\"type\":\"precheck\",\"precheck\":{\"camera\":true,\"turn_tls\":true}}");
+    say(&w, &guest,
+        "{\"type\":\"precheck\",\"precheck\":{\"camera\":true,\"turn_tls\":true,\"turn_checked\":"
+        "true}}");
     json_t *k = frame(&host, 0);
     CHECK_STR(json_string_value(json_object_get(k, "type")), "knock");
     CHECK(json_is_true(json_object_get(json_object_get(k, "precheck"), "turn_tls")));
+    CHECK(json_is_true(json_object_get(json_object_get(k, "precheck"), "turn_checked")));
     CHECK(json_is_false(json_object_get(json_object_get(k, "precheck"), "turn_udp")));
     json_decref(k);
     CHECK(got(&host, "knock"));
@@ -277,6 +280,24 @@ TEST(a_dropped_peer_resumes_as_the_same_peer_and_gets_queued_signals)
     struct client stale;
     arrive(&w, &stale, room.guest_token, guest.resume);
     CHECK(got(&stale, "error:room_full"));
+    world_free(&w);
+}
+
+/* A phone that changed networks resumes before its old connection is seen to die: what was sent
+ * to the old one may be lost, so the others hear peer-back (they send their offer again). */
+TEST(a_resume_that_replaces_a_live_connection_tells_the_others)
+{
+    struct world w;
+    struct client host, guest, again;
+
+    world_init(&w);
+    struct hub_room_info room = start_call(&w, false, 2, &host, &guest);
+    got(&host, "joined peer-joined");
+    arrive(&w, &again, room.guest_token, guest.resume);
+    CHECK_STR(again.peer, guest.peer);
+    CHECK(got(&again, "joined"));
+    CHECK(got(&host, "peer-back"));
+    CHECK_INT(hub_get_stats(w.h)->resumes, 1);
     world_free(&w);
 }
 

@@ -62,7 +62,7 @@ TEST(sigmsg_join_fields_are_copied)
 
     CHECK_INT(parse_str("{\"type\":\"join\",\"token\":\"T0k\",\"resume\":\"R-1\",\"precheck\":"
                         "{\"camera\":true,\"microphone\":false,\"turn_udp\":true,\"turn_tls\":true,"
-                        "\"extra\":\"ignored\"}}",
+                        "\"turn_checked\":true,\"extra\":\"ignored\"}}",
                         &m, &code),
               0);
     CHECK_STR(m.token, "T0k");
@@ -73,6 +73,7 @@ TEST(sigmsg_join_fields_are_copied)
     CHECK(m.precheck.turn_udp);
     CHECK(!m.precheck.turn_tcp);
     CHECK(m.precheck.turn_tls);
+    CHECK(m.precheck.turn_checked);
 
     CHECK_INT(parse_str("{\"type\":\"join\",\"token\":\"t\",\"resume\":null}", &m, &code), 0);
     CHECK_STR(m.resume, "");
