@@ -14,15 +14,19 @@ function need(name) {
     return v;
 }
 
+// Read when first used, so that a suite with servers of its own (test_networks.mjs) can import
+// the helpers without e2e.sh's environment.
+const lazy = {
+    baseUrl: () => need('VC_BASE_URL'),
+    port: () => Number(need('VC_PORT')),
+    apiKey: () => need('VC_API_KEY'),
+    ca: () => fs.readFileSync(need('VC_CA')),
+    metricsUrl: () => need('VC_METRICS_URL'),
+    email: () => need('VC_EMAIL'),
+    password: () => need('VC_PASSWORD'),
+    shots: () => need('VC_SCREENSHOTS'),
+};
 export const cfg = {
-    baseUrl: need('VC_BASE_URL'),
-    port: Number(need('VC_PORT')),
-    apiKey: need('VC_API_KEY'),
-    ca: fs.readFileSync(need('VC_CA')),
-    metricsUrl: need('VC_METRICS_URL'),
-    email: need('VC_EMAIL'),
-    password: need('VC_PASSWORD'),
-    shots: need('VC_SCREENSHOTS'),
     chromium: process.env.VC_CHROMIUM || '/usr/bin/chromium',
     // The clinic day's clinicians (test_clinic.mjs): Dr Ames in teams Clinic and Renal, Dr Bell
     // in Clinic; same password.
@@ -34,6 +38,16 @@ export const cfg = {
     signalLog: process.env.VC_SIGNAL_LOG || '',
     dataDir: process.env.VC_DATA_DIR || '',
 };
+for (const [key, read] of Object.entries(lazy)) {
+    Object.defineProperty(cfg, key, {
+        enumerable: true,
+        get() {
+            const v = read();
+            Object.defineProperty(cfg, key, { value: v, enumerable: true });
+            return v;
+        },
+    });
+}
 
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
@@ -54,11 +68,14 @@ export function assert(cond, why) {
 // beyond loopback and the machine's own address (the resolver maps every other name to nothing).
 // With VC_E2E_REAL_PERMISSIONS=1 (e2e_mesh.sh) Chromium's own permissions decide instead of the
 // fake UI that accepts every prompt: each party grants its camera and microphone (newParty), and
-// a test can take the camera away.
-export async function launchBrowser() {
+// a test can take the camera away. opts (test_networks.mjs): executablePath (a wrapper that runs
+// Chromium in a network namespace), exclude (the IP addresses the page and the TURN server have
+// there: an address the resolver rules do not EXCLUDE fails, silently for TURN over TCP and TLS),
+// and args (more flags).
+export async function launchBrowser({ executablePath = cfg.chromium, exclude = ['localhost', '127.0.0.1'], args = [] } = {}) {
     const fakeUi = process.env.VC_E2E_REAL_PERMISSIONS === '1' ? [] : ['--use-fake-ui-for-media-stream'];
     return chromium.launch({
-        executablePath: cfg.chromium,
+        executablePath,
         headless: true,
         timeout: 30000,
         args: [...fakeUi,
@@ -71,7 +88,8 @@ export async function launchBrowser() {
             '--no-first-run',
             '--disable-quic',
             '--use-fake-device-for-media-stream',
-            '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+            `--host-resolver-rules=MAP * ~NOTFOUND, ${exclude.map((a) => `EXCLUDE ${a}`).join(', ')}`,
+            ...args,
         ],
     });
 }
@@ -82,7 +100,7 @@ export async function launchBrowser() {
 // both ways, the type and error code of each frame received, whether a frame held the test's
 // marker (window.__e2e.canary), each RTCPeerConnection with its iceTransportPolicy, and CSP
 // violation events.
-const INIT_SCRIPT = `(() => {
+export const INIT_SCRIPT = `(() => {
     const Native = window.WebSocket;
     const sockets = [];
     const sent = [];
