@@ -19,7 +19,8 @@ const INVITE_ERRORS = new Set(['room_full', 'rate_limited', 'bad_request', 'too_
  *  'peer-added' (PeerLink), 'peer-removed' (id), 'person' (person), 'full' (person)
  *  'path'    ('connecting' | 'direct' | 'relayed'), 'pairs' (Map id -> stats of each pair)
  *  'signal-status' ('connecting' | 'open' | 'reconnecting' | 'closed')
- *  'knock' (msg), 'knock-cancelled' (peer id), 'turn' (checkTurn result), 'error' (msg)
+ *  'knock' (msg), 'knock-cancelled' (peer id), 'turn' ({pending: true} when the TURN check
+ *            starts, then its checkTurn result), 'error' (msg)
  *  'waiting' (the waiting message: since), 'queue' (the queue message: position, waiting,
  *            notified), 'lobby-message' (text: a clinician's message to the waiting patient)
  *  'invite' (the invite message: a host's new invite link), 'low-data' (suggest audio only)
@@ -58,6 +59,8 @@ export class Call extends Emitter {
             this.tick(true);
         });
         this.mesh.on('state', () => this.tick(true));
+        // A pair that stopped receiving may mean our own network changed: check the socket too.
+        this.mesh.on('trouble', (id, why) => this.signal && this.signal.suspect(why));
         this.mesh.on('channel', (id, ch) => this.chat.attach(id, ch));
         this.mesh.on('person', (p) => this.emit('person', p));
         this.mesh.on('full', (p) => this.emit('full', p));
@@ -76,8 +79,12 @@ export class Call extends Emitter {
             turn_udp: false,
             turn_tcp: false,
             turn_tls: false,
+            turn_checked: false,
         };
-        if (this.turn) Object.assign(p, {turn_udp: this.turn.turn_udp, turn_tcp: this.turn.turn_tcp, turn_tls: this.turn.turn_tls});
+        const t = this.turn;
+        if (t && !t.pending) {
+            Object.assign(p, {turn_udp: t.turn_udp, turn_tcp: t.turn_tcp, turn_tls: t.turn_tls, turn_checked: t.tested.length > 0});
+        }
         return p;
     }
 
@@ -114,6 +121,44 @@ export class Call extends Emitter {
         this.setPhase('connecting');
         sig.start();
         this.timer = setInterval(() => this.tick(), TICK_MS);
+        this.unwatchNetwork = this.watchNetwork();
+    }
+
+    /* The browser's own word that the network changed: back online (a new socket at once, and
+     * every pair restarts ICE), offline (the socket is suspect), or a new kind of connection where
+     * the browser tells (navigator.connection.type: Chromium on Android, wifi to cellular; its
+     * speed estimates change on their own and mean nothing here). Returns the unwatch. */
+    watchNetwork() {
+        const changed = (why, reconnect) => {
+            if (this.phase !== 'call') return;
+            if (reconnect) this.signal.reconnectNow(why);
+            else this.signal.suspect(why);
+            this.mesh.networkChanged(why);
+        };
+        const online = () => changed('back online', true);
+        const offline = () => this.signal.suspect('offline');
+        const conn = navigator.connection;
+        let type = conn && conn.type;
+        const kind = () => {
+            if (!conn.type || conn.type === type) return;
+            type = conn.type;
+            changed('connection changed', false);
+        };
+        window.addEventListener('online', online);
+        window.addEventListener('offline', offline);
+        if (conn && conn.addEventListener) conn.addEventListener('change', kind);
+        return () => {
+            window.removeEventListener('online', online);
+            window.removeEventListener('offline', offline);
+            if (conn && conn.removeEventListener) conn.removeEventListener('change', kind);
+        };
+    }
+
+    /* "Try again" after the connection to one person (id) or everyone was lost. */
+    retry(id) {
+        if (this.phase !== 'call') return;
+        this.signal.suspect('retry');
+        this.mesh.retry(id);
     }
 
     onError(m) {
@@ -152,6 +197,7 @@ export class Call extends Emitter {
 
     async runTurnCheck(servers) {
         this.turn = {pending: true};
+        this.emit('turn', this.turn);
         const result = await checkTurn(servers);
         this.turn = result;
         this.emit('turn', result);
@@ -209,6 +255,7 @@ export class Call extends Emitter {
     end(reason) {
         if (this.phase === 'ended') return;
         clearInterval(this.timer);
+        if (this.unwatchNetwork) this.unwatchNetwork();
         if (this.signal) this.signal.close();
         this.setPhase('ended', reason);
         this.mesh.closeAll();

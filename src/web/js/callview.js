@@ -4,7 +4,7 @@
 import {h, show, fill, announce, uid} from './ui.js';
 import {icon} from './icons.js';
 import {describeMediaError, describeCameraOnly} from './media.js';
-import {startLevelMeter} from './precheck.js';
+import {startLevelMeter, networkVerdict} from './precheck.js';
 import {Lobby} from './lobby.js';
 import {WaitPanel} from './waitpanel.js';
 import {TileGrid} from './tiles.js';
@@ -31,9 +31,10 @@ const ENDED = {
     'full': ['ended.full.title', 'ended.full.text'],
     'forbidden': ['ended.forbidden.title', 'ended.forbidden.text'],
     'error': ['ended.error.title', 'ended.error.text'],
+    'unsupported': ['ended.unsupported.title', 'ended.unsupported.text'],
 };
 /* End screens where ringing the organisation is the next step. */
-const RING = new Set(['expired', 'denied', 'removed', 'invalid', 'full', 'error']);
+const RING = new Set(['expired', 'denied', 'removed', 'invalid', 'full', 'error', 'unsupported']);
 
 /* What the connection pill says: the clinician sees the path, the patient plain words. */
 const PATH_TEXT = {
@@ -88,7 +89,7 @@ export class CallView {
         b.title = h('h1', {class: 'call-title', text: msg('call.title')});
         b.topbar = h('header', {class: 'topbar'}, b.title, h('div', {class: 'topbar-status'}, b.conn));
 
-        b.selfVideo = h('video', {class: 'self-video', autoplay: true, playsInline: true, muted: true, 'aria-label': msg('call.selfVideo')});
+        b.selfVideo = h('video', {class: 'self-video', autoplay: true, playsinline: true, muted: true, 'aria-label': msg('call.selfVideo')});
         b.selfVideo.muted = true;
         b.selfOff = h('p', {class: 'self-off', hidden: true, text: msg('call.self.cameraOff')});
         b.selfBox = h('div', {class: 'selfbox'}, b.selfVideo, b.selfOff);
@@ -97,7 +98,7 @@ export class CallView {
         b.stage = h('div', {class: 'stage', role: 'group'}, b.remotes, b.selfBox);
         b.people = h('p', {class: 'visually-hidden', testid: 'people-text'});
         this.tiles = new TileGrid({remotes: b.remotes, empty: b.stageEmpty, selfBox: b.selfBox, stage: b.stage, people: b.people},
-            {onRemove: (id) => this.call && this.call.remove(id)});
+            {onRemove: (id) => this.call && this.call.remove(id), onRetry: (id) => this.call && this.call.retry(id)});
 
         b.mute = h('button', {type: 'button', class: 'ctl', testid: 'mute-button', on: {click: () => this.media.setMuted(!this.media.muted)}});
         b.camera = h('button', {type: 'button', class: 'ctl', testid: 'camera-button', on: {click: () => this.media.setCameraOff(!this.media.cameraOff)}});
@@ -154,7 +155,7 @@ export class CallView {
         b.previewText = h('p', {class: 'lead', text: msg('preview.text', {button: () => t('preview.join')})});
         b.preview = h('div', {class: 'panel panel-preview', testid: 'preview'},
             b.previewHeading, b.previewText,
-            h('ul', {class: 'checks', 'aria-label': msg('preview.checks')}, b.camCheck, b.micCheck, b.netCheckItem),
+            h('ul', {class: 'checks', testid: 'device-checks', 'aria-label': msg('preview.checks')}, b.camCheck, b.micCheck, b.netCheckItem),
             b.help, b.note, b.nameRow, b.join);
     }
 
@@ -452,10 +453,12 @@ export class CallView {
 
     /* The relay check's result is the clinician's to read (the knock card): the patient hears
      * only when no way through the network was found. */
+    /* The network part of the pre-call check, for the patient in plain words (the clinician's
+     * knock card has the detail). */
     showTurn(r) {
-        const tested = (r && r.tested) || [];
-        if (tested.length === 0 || this.isHost) return;
-        this.wait.setNetwork(tested.some((k) => r[`turn_${k}`]));
+        const verdict = networkVerdict(r);
+        if (!verdict || this.isHost) return;
+        this.wait.setNetwork(verdict.level !== 'blocked', verdict.level);
     }
 
     showEnded(reason) {

@@ -58,6 +58,13 @@ async function lookUpLink(token) {
     return Promise.race([ask, late]);
 }
 
+/* The browser can make the call: WebRTC and the camera API (some embedded browsers and WebKit
+ * builds have neither). */
+function canCall() {
+    return typeof window.RTCPeerConnection === 'function' && Boolean(navigator.mediaDevices) &&
+        typeof navigator.mediaDevices.getUserMedia === 'function';
+}
+
 const token = readToken();
 // A patient who was waiting when this page last closed (within the resume grace) goes straight
 // back to the same place in the queue.
@@ -101,6 +108,10 @@ async function start() {
     });
     if (!token || (link && link.gone)) {
         view.setPhase('ended', 'invalid');
+        return;
+    }
+    if (!canCall()) {
+        view.setPhase('ended', 'unsupported');
         return;
     }
     const back = Boolean(kept.load());

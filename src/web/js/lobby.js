@@ -18,6 +18,22 @@ export function browserText(knock) {
     });
 }
 
+// Which way the patient's call will go, from their pre-call check: the key of its words.
+const PATH_TEXT = {
+    checking: 'lobby.check.network',
+    udp: 'lobby.path.udp',
+    tcp: 'lobby.path.tcp',
+    tls: 'lobby.path.tls',
+    none: 'lobby.path.none',
+};
+
+/* The path the patient's call will take ('checking', 'udp', 'tcp', 'tls' or 'none'), from the
+ * relay checks. */
+export function pathFromPrecheck(pc) {
+    const checked = pc.turn_checked || pc.turn_udp || pc.turn_tcp || pc.turn_tls;
+    return !checked ? 'checking' : pc.turn_udp ? 'udp' : pc.turn_tcp ? 'tcp' : pc.turn_tls ? 'tls' : 'none';
+}
+
 function check(ok, good, bad) {
     return h('li', {class: ok ? 'ok' : 'bad'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: ok ? '✓' : '✗'}),
         h('span', {text: msg(ok ? good : bad)}));
@@ -31,10 +47,14 @@ export function precheckList(pc) {
     const relay = ways.length
         ? h('li', {class: 'ok'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '✓'}),
             h('span', {text: msg('lobby.check.relay', {ways: () => formatList(ways)})}))
-        : h('li', {class: 'muted'}, h('span', {class: 'mark', 'aria-hidden': 'true', text: '…'}), h('span', {text: msg('lobby.check.network')}));
+        : null;
+    const path = pathFromPrecheck(pc);
+    const mark = path === 'checking' ? '…' : path === 'none' ? '✗' : '→';
+    const way = h('li', {class: path === 'checking' ? 'muted' : path === 'none' ? 'bad' : 'ok', testid: 'knock-path', 'data-path': path},
+        h('span', {class: 'mark', 'aria-hidden': 'true', text: mark}), h('span', {text: msg(PATH_TEXT[path])}));
     return h('ul', {class: 'checks compact'},
         check(pc.camera, 'lobby.check.camera.ok', 'lobby.check.camera.bad'),
-        check(pc.microphone, 'lobby.check.mic.ok', 'lobby.check.mic.bad'), relay);
+        check(pc.microphone, 'lobby.check.mic.ok', 'lobby.check.mic.bad'), relay, way);
 }
 
 /* "Mrs K is waiting", "A guest is waiting" (came with an invite), or "A patient is waiting". */

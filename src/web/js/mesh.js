@@ -23,7 +23,8 @@ export function displayName(person) {
 /*
  * send(to, data) sends a signal. Events: 'peer-added' (link), 'peer-removed' (id), 'state' (id:
  * a link's RTCPeerConnectionState changed), 'channel' (id, RTCDataChannel), 'person' (person:
- * name, away or what they send changed), 'full' (person: over MAX_PEERS, not connected).
+ * name, away or what they send changed), 'full' (person: over MAX_PEERS, not connected),
+ * 'trouble' (id, why: a link started reconnecting).
  */
 export class Mesh extends Emitter {
     constructor({send}) {
@@ -58,10 +59,11 @@ export class Mesh extends Emitter {
     }
 
     /* After joined: a fresh join waits for the others' offers; a resume keeps the links that are
-     * still wanted (restarting ICE where it is not connected) and offers to the peers that came
-     * while it was away. Two sides restarting at once (both resumed after their signalling node
-     * was lost) would collide, and Chromium's rollback of the colliding restart left the remote
-     * video frozen: media that still flows is left alone. */
+     * still wanted (sending a pending offer again, or restarting ICE where it is not connected:
+     * health.js decides who restarts) and offers to the peers that came while it was away. Two
+     * sides restarting at once (both resumed after their signalling node was lost) would collide,
+     * and Chromium's rollback of the colliding restart left the remote video frozen: media that
+     * still flows is left alone. */
     joined(peers, resumed) {
         const listed = new Map((peers || []).map((p) => [p.peer, p]));
         for (const id of [...this.people.keys()]) if (!listed.has(id)) this.people.delete(id);
@@ -74,7 +76,7 @@ export class Mesh extends Emitter {
             if (!listed.has(id)) this.remove(id);
             else {
                 link.updateIceServers(this.iceServers);
-                if (!link.connected()) link.restartIce('signalling resumed');
+                link.watch.resumed();
             }
         }
         for (const id of listed.keys()) if (!this.links.has(id)) this.addLink(id, true);
@@ -93,6 +95,19 @@ export class Mesh extends Emitter {
         if (!person) return;
         person.away = away;
         this.emit('person', person);
+        // Back on a new connection: what we sent it meanwhile may be lost.
+        const link = this.links.get(id);
+        if (!away && link) link.watch.peerBack();
+    }
+
+    /* This side's network changed (why): every link restarts ICE at once. */
+    networkChanged(why) {
+        for (const link of this.links.values()) link.watch.trouble(why, {own: true});
+    }
+
+    /* "Try again" on a lost connection: that link, or every lost one. */
+    retry(id) {
+        for (const [lid, link] of this.links) if (!id || id === lid) link.watch.retry();
     }
 
     /* What a peer says it sends ({video, screen}, from its data channel). */
@@ -122,6 +137,7 @@ export class Mesh extends Emitter {
             send: (data) => this.send(id, data),
         });
         link.on('state', () => this.emit('state', id));
+        link.on('trouble', (why) => this.emit('trouble', id, why));
         link.on('channel', (ch) => this.emit('channel', id, ch));
         this.links.set(id, link);
         this.capVideo();

@@ -1,15 +1,41 @@
 // One RTCPeerConnection to one remote peer: perfect negotiation, trickle ICE and ICE restarts.
 import {Emitter} from './emitter.js';
+import {LinkWatch} from './health.js';
 
 // Chromium already waits ~5-7 s of silence before it reports "disconnected"; wait only 1 s more
-// before an ICE restart, so a call through a restarted relay is back within 10 s.
+// before an ICE restart (media that stopped arriving is usually noticed sooner: health.js).
 const DISCONNECTED_GRACE_MS = 1000;
+// An offer still unanswered after this long is sent again (the other side's connection may have
+// died with it on the way), at most OFFER_RESENDS times.
+const OFFER_RESEND_MS = 2000;
+const OFFER_RESENDS = 5;
+
+/* The ICE username fragment of a session description ('' when none). */
+function ufragOf(desc) {
+    const m = desc && /a=ice-ufrag:(\S+)/.exec(desc.sdp || '');
+    return m ? m[1] : '';
+}
+
+/* setLocalDescription() with no argument where the browser has it, else the explicit offer or
+ * answer (older Safari). */
+async function setLocal(pc) {
+    try {
+        await pc.setLocalDescription();
+    } catch (err) {
+        if (err.name !== 'TypeError') throw err;
+        const desc = pc.signalingState === 'have-remote-offer' ? await pc.createAnswer() : await pc.createOffer();
+        await pc.setLocalDescription(desc);
+    }
+}
 
 /*
- * signal.data is {description} or {candidate} (null: end of candidates). The peer already in the
+ * send(data) sends a signal: true when it went out at once, false when held back until the
+ * signalling is back. signal.data is {description} or {candidate} (null: end of candidates).
+ * The peer already in the
  * room calls offer(), which also opens the pair's data channel ("chat"); the newcomer only
  * answers, and takes the channel from ondatachannel. Events: 'track' (MediaStream, stable for the
- * link's life), 'state' (RTCPeerConnectionState), 'channel' (RTCDataChannel), 'recreated'.
+ * link's life), 'state' (RTCPeerConnectionState), 'channel' (RTCDataChannel), 'recreated',
+ * 'health' ('new' | 'ok' | 'reconnecting' | 'lost': see health.js), 'trouble' (why).
  * videoTrack is the video this side sends (the camera, a shared screen, or null: none).
  */
 export class PeerLink extends Emitter {
@@ -28,7 +54,16 @@ export class PeerLink extends Emitter {
         this.closed = false;
         this.restartTimer = 0;
         this.queue = Promise.resolve(); // signals are handled one at a time, in order
+        this.offerTimer = 0;
+        this.offerDelivered = false; // our pending offer went out on a socket (not held back)
         this.createPc();
+        this.watch = new LinkWatch(this);
+        this.watch.on('state', (s) => this.emit('health', s));
+        this.watch.on('trouble', (why) => this.emit('trouble', why));
+    }
+
+    get health() {
+        return this.watch.state;
     }
 
     createPc() {
@@ -42,8 +77,9 @@ export class PeerLink extends Emitter {
             if (pc !== this.pc) return;
             try {
                 this.makingOffer = true;
-                await pc.setLocalDescription();
-                this.sendData({description: pc.localDescription.toJSON()});
+                await setLocal(pc);
+                this.offerDelivered = this.sendData({description: pc.localDescription.toJSON()});
+                this.watchOffer(pc, ufragOf(pc.localDescription), OFFER_RESENDS);
             } catch (err) {
                 console.warn('offer failed', err);
             } finally {
@@ -73,12 +109,12 @@ export class PeerLink extends Emitter {
             if (pc !== this.pc) return;
             const s = pc.iceConnectionState;
             clearTimeout(this.restartTimer);
-            if (s === 'failed') this.restartIce('ice failed');
+            if (s === 'failed') this.watch.trouble('ice failed');
             else if (s === 'disconnected') {
                 this.restartTimer = setTimeout(() => {
-                    if (pc === this.pc && pc.iceConnectionState === 'disconnected') this.restartIce('ice disconnected');
+                    if (pc === this.pc && pc.iceConnectionState === 'disconnected') this.watch.trouble('ice disconnected');
                 }, DISCONNECTED_GRACE_MS);
-            }
+            } else if (s === 'connected' || s === 'completed') this.watch.poll();
         };
         pc.onconnectionstatechange = () => {
             if (pc === this.pc) this.emit('state', pc.connectionState);
@@ -152,6 +188,9 @@ export class PeerLink extends Emitter {
         let pc = this.pc;
         const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
         this.ignoreOffer = !this.polite && collision;
+        if (description.type === 'offer' && pc.remoteDescription && ufragOf(description) !== ufragOf(pc.remoteDescription)) {
+            this.watch.remoteRestart();
+        }
         if (this.ignoreOffer) return;
         if (collision && !this.settled) {
             // Chromium: a brand-new connection that rolls back its first offer never gathers
@@ -162,7 +201,7 @@ export class PeerLink extends Emitter {
         await pc.setRemoteDescription(description);
         if (description.type === 'offer') {
             this.attachLocalTracks();
-            await pc.setLocalDescription();
+            await setLocal(pc);
             this.sendData({description: pc.localDescription.toJSON()});
         }
         for (const c of this.pendingCandidates.splice(0)) await this.onCandidate(c);
@@ -203,8 +242,45 @@ export class PeerLink extends Emitter {
     restartIce(why) {
         if (this.closed) return;
         console.info(`ICE restart for ${this.id}: ${why}`);
-        if (!this.settled && !this.pc.remoteDescription) return; // nothing negotiated yet
-        this.pc.restartIce();
+        const pc = this.pc;
+        if (!this.settled && !pc.remoteDescription) return; // nothing negotiated yet
+        if (pc.restartIce) {
+            pc.restartIce();
+            return;
+        }
+        // No restartIce (older Safari): an offer with iceRestart, once the connection is stable.
+        if (pc.signalingState !== 'stable' || this.makingOffer) return;
+        this.makingOffer = true;
+        pc.createOffer({iceRestart: true})
+            .then((offer) => pc.setLocalDescription(offer))
+            .then(() => {
+                this.offerDelivered = this.sendData({description: pc.localDescription.toJSON()});
+                this.watchOffer(pc, ufragOf(pc.localDescription), OFFER_RESENDS);
+            })
+            .catch((err) => console.warn('ICE restart offer', err))
+            .finally(() => {
+                this.makingOffer = false;
+            });
+    }
+
+    /* Sends our offer again while it waits for an answer. */
+    resendOffer() {
+        const pc = this.pc;
+        if (this.closed || pc.signalingState !== 'have-local-offer' || !pc.localDescription) return;
+        console.info(`offer sent again to ${this.id}`);
+        this.offerDelivered = this.sendData({description: pc.localDescription.toJSON()});
+    }
+
+    /* Sends the offer (with the candidates gathered since) again every OFFER_RESEND_MS while it is
+     * still unanswered: the same offer, as long as its ICE credentials (ufrag) stay. */
+    watchOffer(pc, ufrag, left) {
+        clearTimeout(this.offerTimer);
+        if (left <= 0) return;
+        this.offerTimer = setTimeout(() => {
+            if (pc !== this.pc || pc.signalingState !== 'have-local-offer' || ufragOf(pc.localDescription) !== ufrag) return;
+            this.resendOffer();
+            this.watchOffer(pc, ufrag, left - 1);
+        }, OFFER_RESEND_MS);
     }
 
     updateIceServers(iceServers) {
@@ -241,6 +317,27 @@ export class PeerLink extends Emitter {
         }
     }
 
+    /* Makes our video encoder start again with a key frame (pausing the stream for a moment: no
+     * API asks for a key frame directly), after a break that left the other side's decoder
+     * waiting for one. */
+    async refreshVideo() {
+        for (const t of this.pc.getTransceivers()) {
+            const s = t.sender;
+            if (t.stopped || !s.track || s.track.kind !== 'video') continue;
+            try {
+                const off = s.getParameters();
+                if (!off.encodings || !off.encodings.length) continue;
+                off.encodings[0].active = false;
+                await s.setParameters(off);
+                const on = s.getParameters();
+                on.encodings[0].active = true;
+                await s.setParameters(on);
+            } catch (err) {
+                console.warn('refreshVideo', err);
+            }
+        }
+    }
+
     /* The video to send (a track, or null for none): replaced in place, no renegotiation. */
     setVideoTrack(track) {
         this.videoTrack = track;
@@ -260,6 +357,8 @@ export class PeerLink extends Emitter {
     close() {
         this.closed = true;
         clearTimeout(this.restartTimer);
+        clearTimeout(this.offerTimer);
+        this.watch.stop();
         if (this.channel) this.channel.close();
         this.pc.close();
         for (const t of this.remoteStream.getTracks()) this.remoteStream.removeTrack(t);

@@ -1,5 +1,14 @@
 // The pre-call check: a microphone level meter and whether the TURN relay answers over UDP, TCP, TLS.
 
+/* {level} for a checkTurn result: 'good' (the relay answers over UDP, so a direct path is
+ * likely too), 'relay' (only over TCP or TLS), 'blocked' (not at all), or null when nothing was
+ * tested (no TURN URL) or the check still runs. */
+export function networkVerdict(r) {
+    if (!r || r.pending || !Array.isArray(r.tested) || r.tested.length === 0) return null;
+    const level = r.turn_udp ? 'good' : r.turn_tcp || r.turn_tls ? 'relay' : 'blocked';
+    return {level};
+}
+
 /* Calls onLevel(0..1) about ten times a second from the stream's audio. Returns a stop function. */
 export function startLevelMeter(stream, onLevel) {
     const Ctx = window.AudioContext || window.webkitAudioContext;
@@ -38,7 +47,8 @@ export function turnTransport(url) {
     return /[?&]transport=tcp/i.test(url) ? 'tcp' : 'udp';
 }
 
-/* True when a relay candidate appears through this one TURN server within timeoutMs. */
+/* True when a relay candidate appears through this one TURN server within timeoutMs (false, never
+ * a hang, for a URL the browser cannot reach or refuses). */
 async function relayAnswers(server, url, timeoutMs) {
     const pc = new RTCPeerConnection({
         iceServers: [{urls: url, username: server.username, credential: server.credential}],

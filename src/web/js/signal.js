@@ -85,14 +85,20 @@ export class SignalClient extends ReconnectingSocket {
         if (msg.type !== 'message') this.emit(msg.type, msg);
     }
 
-    /* Sends a message; signal messages wait for the resumed connection while the socket is down. */
+    /* Sends a message; signal messages wait for the resumed connection while the socket is down,
+     * or suspected of being dead (they go as soon as it answers). */
     send(type, fields = {}) {
         const msg = {type, ...fields};
         // A guest in the lobby may only update its pre-call check.
         const allowed = this.joined || (this.waiting && type === 'precheck');
-        if (allowed && this.rawSend(msg)) return true;
+        const hold = type === 'signal' && this.suspected;
+        if (allowed && !hold && this.rawSend(msg)) return true;
         if (type === 'signal' && this.outbox.length < OUTBOX_MAX) this.outbox.push(msg);
         return false;
+    }
+
+    trusted() {
+        if (this.joined) this.flushOutbox();
     }
 
     flushOutbox() {

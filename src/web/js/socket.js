@@ -3,6 +3,14 @@ import {Emitter} from './emitter.js';
 
 const PING_EVERY_MS = 15000;
 const PONG_WAIT_MS = 8000;
+// After a sign that the network changed (media stopped, the browser went offline), a socket that
+// does not answer a ping this quickly is taken for dead: a phone that left the Wi-Fi keeps a
+// socket that nothing will ever reach.
+const SUSPECT_WAIT_MS = 1000;
+// After a network change the first connection attempts may come before the new route: retry
+// these few quickly, without the backoff.
+const FAST_RETRIES = 6;
+const FAST_RETRY_MS = 250;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const BACKOFF_MAX_MS = 10000;
 
@@ -10,7 +18,8 @@ const BACKOFF_MAX_MS = 10000;
  * The base of the call's signalling client and the dashboard's feed. A subclass implements
  * opened() (the first messages on a new connection) and received(msg) (each server message).
  * Events: 'status' ('connecting' | 'open' | 'reconnecting' | 'closed'); a subclass emits 'open'
- * itself (markOpen) once the server has answered its first messages.
+ * itself (markOpen) once the server has answered its first messages. suspected is true from
+ * suspect() until the socket answers (trusted() is called then) or is replaced.
  */
 export class ReconnectingSocket extends Emitter {
     constructor() {
@@ -19,6 +28,8 @@ export class ReconnectingSocket extends Emitter {
         this.finished = false;
         this.attempt = 0;
         this.timers = {ping: 0, pong: 0, retry: 0};
+        this.suspected = false;
+        this.fastRetries = 0;
         this.onOnline = () => this.retryNow();
         // A phone that slept may hold a dead socket: check it as soon as the page is visible again.
         this.onVisible = () => {
@@ -73,13 +84,17 @@ export class ReconnectingSocket extends Emitter {
     /* The server answered: the connection is good, the next drop starts the backoff afresh. */
     markOpen() {
         this.attempt = 0;
+        this.fastRetries = 0;
         this.emit('status', 'open');
     }
 
-    /* The connection is gone (closed, or silent too long): try again unless we are done. */
-    dropped(why) {
+    /* The connection is gone (closed, or silent too long): try again unless we are done (at once
+     * when now: the network changed, so no backoff). */
+    dropped(why, now = false) {
         const ws = this.ws;
+        const suspected = this.suspected;
         this.ws = null;
+        this.suspected = false;
         this.stopPing();
         this.lost();
         if (ws) {
@@ -92,8 +107,41 @@ export class ReconnectingSocket extends Emitter {
         }
         if (this.finished) return;
         console.info('signalling connection lost:', why);
-        this.scheduleRetry();
+        // Closed while suspected: the network changed under it, so no backoff either.
+        if (now || suspected) {
+            this.fastRetries = FAST_RETRIES;
+            this.connect();
+        } else this.scheduleRetry();
     }
+
+    /* The network may have changed under the socket: ping it, and replace it unless it answers
+     * within SUSPECT_WAIT_MS. Subclasses hold back what they send meanwhile (suspected). */
+    suspect(why) {
+        if (this.finished) return;
+        if (!this.ws) {
+            this.retryNow();
+            return;
+        }
+        if (this.ws.readyState !== WebSocket.OPEN || this.suspected) return;
+        this.suspected = true;
+        if (!this.sendPing()) return;
+        clearTimeout(this.timers.pong);
+        this.timers.pong = setTimeout(() => this.dropped(`no answer after ${why}`, true), SUSPECT_WAIT_MS);
+    }
+
+    /* The network came back (online): a new socket at once, whatever the old one says. */
+    reconnectNow(why) {
+        if (this.finished) return;
+        if (this.ws) this.dropped(why, true);
+        else {
+            this.fastRetries = FAST_RETRIES;
+            clearTimeout(this.timers.retry);
+            this.connect();
+        }
+    }
+
+    /* For subclasses: the socket answered after suspect(). */
+    trusted() {}
 
     /* For subclasses: forget what belonged to the connection that just went. */
     lost() {}
@@ -101,7 +149,11 @@ export class ReconnectingSocket extends Emitter {
     scheduleRetry() {
         if (this.finished) return;
         const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
-        const delay = Math.min(BACKOFF_MAX_MS, base + Math.random() * base * 0.5);
+        let delay = Math.min(BACKOFF_MAX_MS, base + Math.random() * base * 0.5);
+        if (this.fastRetries > 0) {
+            this.fastRetries--;
+            delay = FAST_RETRY_MS;
+        }
         this.attempt++;
         this.emit('status', 'reconnecting');
         clearTimeout(this.timers.retry);
@@ -135,6 +187,9 @@ export class ReconnectingSocket extends Emitter {
 
     gotTraffic() {
         clearTimeout(this.timers.pong);
+        if (!this.suspected) return;
+        this.suspected = false;
+        this.trusted();
     }
 
     rawSend(obj) {

@@ -13,18 +13,20 @@ function initials(person) {
 function describe(person) {
     const name = displayName(person);
     const role = person.name ? roleLabel(person) : '';
-    const state = person.away ? 'away' : person.screen ? 'screen' : person.video === false ? 'sound' : 'video';
+    const state = person.away || person.link === 'reconnecting' ? 'away' : person.screen ? 'screen' : person.video === false ? 'sound' : 'video';
     return t(role ? 'tiles.describe.role' : 'tiles.describe', {name, role, state});
 }
 
 /*
  * els: {remotes, empty, selfBox, people} (the grid, its empty note, the self view, the text
- * alternative). onRemove(id) is the host's confirmed Remove.
+ * alternative). onRemove(id) is the host's confirmed Remove; onRetry(id) the "Try again" of a
+ * lost connection.
  */
 export class TileGrid {
-    constructor(els, {onRemove}) {
+    constructor(els, {onRemove, onRetry}) {
         this.els = els;
         this.onRemove = onRemove;
+        this.onRetry = onRetry;
         this.tiles = new Map(); // id -> {tile, video, label, ...}
         this.people = new Map(); // id -> person
         this.isHost = false;
@@ -52,7 +54,7 @@ export class TileGrid {
     /* A remote participant's tile, bound to its link's stream. */
     add(link, person) {
         this.remove(link.id, true);
-        const video = h('video', {class: 'remote-video', testid: 'remote-video', autoplay: true, playsInline: true, 'data-peer': link.id});
+        const video = h('video', {class: 'remote-video', testid: 'remote-video', autoplay: true, playsinline: true, 'data-peer': link.id});
         const novideo = h('div', {class: 'tile-novideo', 'aria-hidden': 'true', hidden: true},
             h('span', {class: 'avatar'}), h('span', {class: 'novideo-text', text: msg('tiles.soundOnly')}));
         const name = h('span', {class: 'tag-name'});
@@ -60,10 +62,15 @@ export class TileGrid {
         const badge = h('span', {class: 'tag-badge', hidden: true});
         const actions = this.removeControls(link.id);
         const label = h('div', {class: 'tile-label', testid: 'tile-name'}, name, role, badge, actions.el);
-        const away = h('p', {class: 'tile-away', hidden: true, text: msg('tiles.away')});
+        const away = h('p', {class: 'tile-away', testid: 'tile-reconnecting', hidden: true, text: msg('tiles.away')});
+        const retry = h('button', {type: 'button', class: 'btn btn-primary', testid: 'retry-button', text: msg('media.tryAgain'),
+            on: {click: () => this.onRetry(link.id)}});
+        const lost = h('div', {class: 'tile-lost', testid: 'connection-lost', role: 'alert', hidden: true},
+            h('p', {class: 'tile-lost-title', text: msg('tiles.lost.title')}), h('p', {text: msg('tiles.lost.help')}), retry);
         const sound = h('button', {type: 'button', class: 'btn btn-secondary tile-sound', hidden: true, text: msg('tiles.sound')});
-        const tile = h('div', {class: 'tile', testid: 'tile', 'data-peer': link.id, role: 'group'}, video, novideo, away, sound, label);
-        const t = {tile, video, novideo, name, role, badge, away, actions: actions.el, reset: actions.reset};
+        const tile = h('div', {class: 'tile', testid: 'tile', 'data-peer': link.id, 'data-link': link.health, role: 'group'},
+            video, novideo, away, lost, sound, label);
+        const t = {tile, video, novideo, name, role, badge, away, lost, link: link.health, actions: actions.el, reset: actions.reset};
         show(t.actions, this.isHost);
         sound.addEventListener('click', () => {
             video.muted = false;
@@ -87,6 +94,7 @@ export class TileGrid {
         });
         video.addEventListener('loadedmetadata', () => video.paused && play());
         play();
+        link.on('health', (state) => this.linkHealth(link.id, state));
         this.tiles.set(link.id, t);
         this.els.remotes.append(tile);
         this.person(person);
@@ -120,9 +128,10 @@ export class TileGrid {
     }
 
     /* A person's name, role and what they send changed. */
-    person(p) {
+    person(person) {
+        const t = this.tiles.get(person.id);
+        const p = t ? {...person, link: t.link} : person;
         this.people.set(p.id, p);
-        const t = this.tiles.get(p.id);
         if (t) {
             setText(t.name, msg('tiles.name', {name: () => displayName(p)}));
             setText(t.role, p.name ? msg('tiles.name', {name: () => roleLabel(p)}) : '');
@@ -133,10 +142,26 @@ export class TileGrid {
             t.novideo.firstChild.textContent = initials(p);
             t.tile.dataset.video = String(!noVideo);
             setAttr(t.tile, 'aria-label', msg('tiles.name', {name: () => describe(p)}));
-            show(t.away, Boolean(p.away));
+            t.tile.dataset.link = t.link;
+            show(t.away, Boolean(p.away) || t.link === 'reconnecting');
+            // Lost: no frozen picture, but what happened and what to do.
+            show(t.lost, t.link === 'lost' && !p.away);
+            t.tile.classList.toggle('tile-down', t.link === 'lost' || t.link === 'reconnecting');
             setAttr(t.actions.querySelector('.tile-remove'), 'aria-label', msg('tiles.removeWho', {name: () => displayName(p)}));
         }
         this.update();
+    }
+
+    /* A link's health changed ('new' | 'ok' | 'reconnecting' | 'lost', health.js). */
+    linkHealth(id, state) {
+        const t = this.tiles.get(id);
+        const p = this.people.get(id);
+        if (!t || !p || t.link === state) return;
+        const was = t.link;
+        t.link = state;
+        this.person(p);
+        if (state === 'lost') announce(msg('tiles.lost.announce', {name: () => displayName(p)}));
+        else if (state === 'ok' && (was === 'reconnecting' || was === 'lost')) announce(msg('tiles.back', {name: () => displayName(p)}));
     }
 
     setAway(id, away) {

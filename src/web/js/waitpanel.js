@@ -22,6 +22,7 @@ export class WaitPanel {
             'aria-relevant': 'additions', 'aria-label': msg('wait.messages')});
         this.network = h('div', {class: 'media-help network-help', testid: 'network-help', role: 'alert', hidden: true},
             h('h3', {text: msg('wait.network.title')}), h('p', {text: msg('wait.network.step')}), support());
+        this.networkOk = h('p', {class: 'wait-network', testid: 'network-ok', role: 'status', hidden: true, text: msg('wait.network.ok')});
         this.el = h('div', {class: 'panel panel-waiting', testid: 'waiting'},
             h('div', {class: 'pulse', 'aria-hidden': 'true'}),
             h('h2', {text: msg('wait.title')}),
@@ -30,6 +31,7 @@ export class WaitPanel {
             this.time,
             this.place,
             this.network,
+            this.networkOk,
             h('p', {class: 'muted', text: msg('wait.keepOpen')}));
     }
 
@@ -66,10 +68,13 @@ export class WaitPanel {
         show(this.place, several);
     }
 
-    /* The pre-call check found no way through this network for the call's media. */
-    setNetwork(works) {
+    /* The pre-call check's verdict: the network carries the call (level 'good': directly too,
+     * 'relay': only through the relay) or not ('blocked'); the panel's data-network keeps the level. */
+    setNetwork(works, level = works ? 'good' : 'blocked') {
         const was = !this.network.hidden;
+        this.el.dataset.network = level;
         show(this.network, !works);
+        show(this.networkOk, works);
         if (!works && !was) announce(msg('wait.network.title'));
     }
 
