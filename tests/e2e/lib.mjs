@@ -41,6 +41,7 @@ export const cfg = {
 for (const [key, read] of Object.entries(lazy)) {
     Object.defineProperty(cfg, key, {
         enumerable: true,
+        configurable: true,
         get() {
             const v = read();
             Object.defineProperty(cfg, key, { value: v, enumerable: true });

@@ -133,6 +133,32 @@ export async function framesAbove(tab, above = 0, timeout = 15000, step = 100) {
     throw new Fail(`${tab.name}: no decoded video frames past ${above} within ${timeout} ms (getStats: ${last.frames} over ${last.open} connections)`);
 }
 
+/* When decoded video came back on a tab after a break: polls framesDecoded every 100 ms; a count
+ * unchanged for STALL_MS is the break, and the first poll past it by 2 frames the way back
+ * (the same measure as the first decoded frame of a call). Resolves that Date.now(), or null
+ * when the video never broke within noBreakMs. */
+const STALL_MS = 600;
+export async function framesBack(tab, timeout = 20000, noBreakMs = 4000) {
+    const start = Date.now();
+    const deadline = start + timeout;
+    let last = (await tab.frames()).frames;
+    let since = Date.now();
+    let stalled = null;
+    for (;;) {
+        await sleep(100);
+        const f = (await tab.frames()).frames;
+        const now = Date.now();
+        if (stalled !== null && f >= stalled + 2) return now;
+        if (f !== last) {
+            last = f;
+            since = now;
+        } else if (stalled === null && now - since >= STALL_MS) stalled = f;
+        if (stalled === null && now - start > noBreakMs) return null;
+        if (now > deadline) break;
+    }
+    throw new Fail(`${tab.name}: decoded video ${stalled === null ? 'never stopped' : `stopped at ${stalled} frames`} and did not come back within ${timeout} ms`);
+}
+
 /* Video keeps decoding on both tabs: framesDecoded rises over about a second on each. */
 export async function framesRising(...tabs) {
     const before = await Promise.all(tabs.map((t) => t.frames()));

@@ -6,7 +6,7 @@
 // "ok NAME" or "FAIL NAME: why", then "N passed, N failed".
 import { execFile } from 'node:child_process';
 import { launchBrowser, INIT_SCRIPT, reporter, Fail, assert, sleep } from './lib.mjs';
-import { Tab, upToAdmit, admitTimed, framesAbove, framesRising, hangUp } from './probes.mjs';
+import { Tab, upToAdmit, admitTimed, framesAbove, framesBack, framesRising, hangUp } from './probes.mjs';
 
 function need(name) {
     const v = process.env[name];
@@ -107,18 +107,57 @@ async function party(t, side, name) {
     const page = await context.newPage();
     const tab = Tab.playwright(name, page);
     tab.log = [];
+    tab.t = t;
     page.on('console', (m) => tab.log.push(`${((Date.now() - t.started) / 1000).toFixed(1)}s ${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => tab.log.push(`uncaught ${e.message}`));
     t.tabs.push(tab);
     return tab;
 }
 
-/* A call between the two sides: the clinician on a, the patient on b; resolves {host, guest, ms}. */
-async function call(t, roomOpts = {}) {
+/* The pre-call check's word once it has finished: the patient's sentence (its level) and the
+ * knock card's path (data-path), read in the pages. */
+function pagePrecheck() {
+    const net = document.querySelector('[data-testid="network-check"]');
+    const path = document.querySelector('[data-testid="knock-path"]');
+    return {
+        level: net ? net.dataset.level || '' : '',
+        text: net ? net.textContent : '',
+        path: path ? path.dataset.path : '',
+        pathText: path ? path.textContent : '',
+    };
+}
+
+/* Waits (bounded) for the patient's network verdict and the clinician's knock path: the check
+ * must end in plain words, never hang. Resolves {level, text, path, pathText, ms}. */
+async function precheckSettled(host, guest, since) {
+    const deadline = Date.now() + 9000;
+    let g = {};
+    let h = {};
+    for (;;) {
+        g = await guest.evaluate(pagePrecheck);
+        h = await host.evaluate(pagePrecheck);
+        if (g.level && g.level !== 'checking' && h.path && h.path !== 'checking') break;
+        if (Date.now() > deadline)
+            throw new Fail(`the pre-call check did not finish within 9 s: patient "${g.text}" (${g.level}), knock "${h.pathText}" (${h.path})`);
+        await sleep(100);
+    }
+    return { level: g.level, text: g.text, path: h.path, pathText: h.pathText, ms: Date.now() - since };
+}
+
+/* A call between the two sides: the clinician on a, the patient on b; checks the pre-call check
+ * against want ({level, path}) when given; resolves {host, guest, ms}. */
+async function call(t, roomOpts = {}, want = null) {
     const room = await newRoom(roomOpts);
     const host = await party(t, 'a', 'clinician');
     const guest = await party(t, 'b', 'patient');
+    const since = Date.now();
     await upToAdmit(host, guest, room.host_url, room.guest_url);
+    if (want) {
+        const pc = await precheckSettled(host, guest, since);
+        console.log(`# pre-call check after ${pc.ms} ms: patient reads "${pc.text}"; knock card: "${pc.pathText}"`);
+        assert(pc.level === want.level && pc.path === want.path,
+            `pre-call check: patient ${pc.level} ("${pc.text}"), knock ${pc.path} ("${pc.pathText}"); want ${want.level} and ${want.path}`);
+    }
     const ms = await admitTimed(host, guest);
     return { host, guest, ms };
 }
@@ -157,7 +196,7 @@ function test(name, fn, timeout = 60000) {
 async function callOver(t, label, nets, want) {
     await setSide('a', nets.a);
     await setSide('b', nets.b);
-    const { host, guest, ms } = await call(t);
+    const { host, guest, ms } = await call(t, {}, want.precheck);
     await framesRising(host, guest);
     const seen = [await checkPair(host, want.host), await checkPair(guest, want.guest)];
     console.log(`# ${label}: clinician ${seen[0]}, patient ${seen[1]}`);
@@ -165,20 +204,133 @@ async function callOver(t, label, nets, want) {
     return { host, guest };
 }
 
-test('net_friendly_nats_call_direct', (t) =>
-    callOver(t, 'friendly NATs', { a: {}, b: {} }, { host: { relay: false }, guest: { relay: false } }));
-
-test('net_symmetric_nats_call_relayed', (t) =>
-    callOver(t, 'symmetric NATs', { a: { nat: 'symmetric' }, b: { nat: 'symmetric' } },
-        { host: { relay: true }, guest: { relay: true } }));
-
 test('net_patient_without_udp_relayed_over_tcp', (t) =>
     callOver(t, 'patient without UDP', { a: {}, b: { filter: 'no-udp' } },
-        { host: { relay: true }, guest: { relay: true, relayProtocol: 'tcp' } }));
+        { host: { relay: true }, guest: { relay: true, relayProtocol: 'tcp' }, precheck: { level: 'relay', path: 'tcp' } }));
 
 test('net_patient_tcp_443_only_relayed_over_tls', (t) =>
     callOver(t, 'patient with TCP 443 only', { a: {}, b: { filter: 'tcp-443' } },
-        { host: { relay: true }, guest: { relay: true, relayProtocol: 'tls' } }));
+        { host: { relay: true }, guest: { relay: true, relayProtocol: 'tls' }, precheck: { level: 'relay', path: 'tls' } }));
+
+// The relay unreachable by every transport: the check says so in plain words within its time,
+// on the patient's page and on the clinician's knock card.
+test('net_unreachable_relay_is_reported_by_the_precheck', async (t) => {
+    await setSide('a');
+    await setSide('b', { filter: 'no-path' });
+    const room = await newRoom();
+    const host = await party(t, 'a', 'clinician');
+    const guest = await party(t, 'b', 'patient');
+    const since = Date.now();
+    await upToAdmit(host, guest, room.host_url, room.guest_url);
+    const pc = await precheckSettled(host, guest, since);
+    console.log(`# unreachable relay: after ${pc.ms} ms the patient reads "${pc.text}"; knock card: "${pc.pathText}"`);
+    assert(pc.level === 'blocked' && /phone the clinic/.test(pc.text), `the patient reads "${pc.text}" (${pc.level})`);
+    assert(pc.path === 'none' && /phone call/.test(pc.pathText), `the knock card reads "${pc.pathText}" (${pc.path})`);
+});
+
+// --- a network change in the call ----------------------------------------------------------------
+
+/* Keeps, in the page, every state the remote tiles pass through (data-link) and the page's own
+ * load time, so a reload or a missing "reconnecting" shows. */
+function pageWatchTiles() {
+    const seen = (window.__seen = window.__seen || { states: [], loaded: performance.timeOrigin });
+    const note = () => {
+        for (const el of document.querySelectorAll('[data-testid="tile"]')) {
+            const s = el.dataset.link || '';
+            if (s && seen.states[seen.states.length - 1] !== s) seen.states.push(s);
+        }
+    };
+    note();
+    new MutationObserver(note).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-link'] });
+    for (const ev of ['online', 'offline']) window.addEventListener(ev, () => console.info(`event ${ev}`));
+    if (navigator.connection) navigator.connection.addEventListener('change', () => console.info('event connection change'));
+    return seen.loaded;
+}
+
+function pageSeen() {
+    return { states: (window.__seen && window.__seen.states) || [], loaded: performance.timeOrigin };
+}
+
+/* Changes `side`'s network in the middle of the call (change(), undone by undo()) and times the
+ * way back: from the change to the first frames decoded after the break on both sides (the
+ * browsers' getStats, probes.framesBack), with no reload; the other side's tile showed
+ * reconnecting meanwhile. */
+async function networkChange(host, guest, side, label, change, undo) {
+    const loaded = [await host.evaluate(pageWatchTiles), await guest.evaluate(pageWatchTiles)];
+    const t0 = Date.now();
+    await change();
+    let ms = 0;
+    try {
+        const back = await Promise.all([framesBack(host), framesBack(guest)]);
+        const each = back.map((at) => (at === null ? 0 : at - t0));
+        ms = Math.max(...each);
+        console.log(`# ${label}: decoded frames again at the clinician after ${each[0]} ms, at the patient after ${each[1]} ms`);
+    } finally {
+        await undo().catch((e) => console.log(`# could not undo the network change: ${e.message}`));
+        // The change back is a change too: let both browsers take it in (Chromium fails what it
+        // loads meanwhile with ERR_NETWORK_CHANGED) before the next case.
+        await framesRising(host, guest).catch(() => console.log(`# ${label}: no video within 5 s of the change back`));
+    }
+    console.log(`# ${label}: network changed to decoded frames again both ways ${ms} ms`);
+    const other = side === 'b' ? host : guest;
+    const seen = [await host.evaluate(pageSeen), await guest.evaluate(pageSeen)];
+    assert(seen[0].loaded === loaded[0] && seen[1].loaded === loaded[1], `${label}: a page reloaded`);
+    const states = seen[side === 'b' ? 0 : 1].states;
+    assert(states.includes('reconnecting'), `${label}: the ${other.name}'s tile never showed reconnecting (states: ${states.join(', ')})`);
+    assert(ms < BACK_LIMIT_MS, `${label}: decoded frames came back after ${ms} ms (limit ${BACK_LIMIT_MS} ms)`);
+    return ms;
+}
+
+const uplink = (side) => [() => switchUplink(side, 'mobile'), () => switchUplink(side, 'wifi')];
+
+// Two friendly NATs: a direct call (P2P stays first), and the patient's phone leaves the Wi-Fi.
+const DIRECT = { host: { relay: false }, guest: { relay: false } };
+test('net_friendly_nats_call_direct_and_survive_the_patient_changing_network', async (t) => {
+    const { host, guest } = await callOver(t, 'friendly NATs', { a: {}, b: {} }, { ...DIRECT, precheck: { level: 'good', path: 'udp' } });
+    await networkChange(host, guest, 'b', 'patient changes network (direct)', ...uplink('b'));
+});
+
+test('net_direct_call_survives_the_clinician_changing_network', async (t) => {
+    const { host, guest } = await callOver(t, 'direct call', { a: {}, b: {} }, DIRECT);
+    await networkChange(host, guest, 'a', 'clinician changes network (direct)', ...uplink('a'));
+});
+
+// Both behind symmetric NATs: relayed; the patient changes network and the call stays relayed.
+test('net_symmetric_nats_call_relayed_and_survive_the_patient_changing_network', async (t) => {
+    const nets = { a: { nat: 'symmetric' }, b: { nat: 'symmetric' } };
+    const { host, guest } = await callOver(t, 'symmetric NATs', nets, { host: { relay: true }, guest: { relay: true } });
+    await networkChange(host, guest, 'b', 'patient changes network (relayed)', ...uplink('b'));
+    await checkPair(guest, { relay: true });
+});
+
+// No path after the change: both pages end in "we lost the connection" with a retry button and
+// no frozen picture; once the network is back, "Try again" brings the video back.
+test('net_no_path_ends_in_connection_lost_and_retry_brings_it_back', async (t) => {
+    const { host, guest } = await callOver(t, 'direct call', { a: {}, b: {} }, { host: { relay: false }, guest: { relay: false } });
+    const t0 = Date.now();
+    await setSide('b', { filter: 'no-path' });
+    for (const tab of [host, guest]) await tab.visible('retry-button', 25000);
+    console.log(`# no path: "we lost the connection" on both pages after ${Date.now() - t0} ms`);
+    for (const tab of [host, guest]) {
+        const text = await tab.visible('connection-lost');
+        assert(/lost the connection/i.test(text), `${tab.name}: connection-lost reads "${text}"`);
+        const hidden = await tab.evaluate(() => {
+            const v = document.querySelector('[data-testid="remote-video"]');
+            return Boolean(v) && getComputedStyle(v).visibility === 'hidden';
+        });
+        assert(hidden, `${tab.name}: the frozen remote video is still on show under "we lost the connection"`);
+    }
+    await setSide('b');
+    const before = [await host.frames(), await guest.frames()];
+    const t1 = Date.now();
+    await guest.click('retry-button');
+    await Promise.all([framesAbove(host, before[0].frames + 15, 10000), framesAbove(guest, before[1].frames + 15, 10000)]);
+    console.log(`# no path: "Try again" to decoded frames both ways ${Date.now() - t1} ms`);
+    for (const tab of [host, guest]) {
+        const lost = await tab.shown('connection-lost');
+        assert(!lost.shown, `${tab.name}: still shows "${lost.text}" with the video back`);
+    }
+}, 70000);
 
 // --- the runner ----------------------------------------------------------------------------------
 
@@ -203,7 +355,7 @@ if (browsers.a && browsers.b) {
             err = e;
         }
         clearTimeout(timer);
-        if (err) for (const tab of t.tabs) for (const l of tab.log.slice(-25)) console.log(`#   ${tab.name} ${l}`);
+        if (err || process.env.VC_NET_LOGS) for (const tab of t.tabs) for (const l of tab.log.slice(-40)) console.log(`#   ${tab.name} ${l}`);
         results.report(c.name, err);
         await hangUp(...t.tabs).catch(() => {});
         for (const ctx of t.contexts) await ctx.close().catch(() => {});
