@@ -6,6 +6,8 @@ group=${1:-run}
 build=(make gcc pkg-config openssl libssl-dev libjansson-dev libsqlite3-dev libpq-dev libwebsockets-dev
     libev-dev libhiredis-dev libnice-dev libglib2.0-dev libsrtp2-dev libnss3-dev libcurl4-openssl-dev
     clang libbpf-dev bpftool)
+# firefox-esr, webkit2gtk-driver (WebKitGTK's MiniBrowser), xvfb and xauth: the pages in other
+# engines (e2e_engines); nftables and iproute2: the hostile networks (e2e_networks).
 # `make deb`: dpkg-buildpackage with debhelper; adduser for the package's postinst.
 # fonts-nafees: Urdu's letters for Chromium (DejaVu has Arabic but not all of Urdu), so the
 # screenshots of the pages in Urdu (e2e_access) show words, not boxes.
@@ -13,7 +15,8 @@ deb=(debhelper dpkg-dev fakeroot adduser)
 case $group in
     run) pkgs=("${build[@]}") ;;
     test) pkgs=("${build[@]}" coturn iproute2 curl procps jq chromium fonts-liberation fonts-nafees strace logrotate ethtool libclang-rt-14-dev
-        redis-server haproxy nftables postgresql man-db groff-base "${deb[@]}") ;;
+        redis-server haproxy nftables postgresql man-db groff-base firefox-esr webkit2gtk-driver xvfb xauth
+        "${deb[@]}") ;;
     cluster) pkgs=("${build[@]}" redis-server haproxy curl postgresql) ;;
     lint) pkgs=(clang-format git) ;;
     fuzz) pkgs=("${build[@]}" clang libclang-rt-14-dev) ;;

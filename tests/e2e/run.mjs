@@ -5,7 +5,12 @@ import { launchBrowser, newParty, closeParties, reporter, Fail } from './lib.mjs
 
 const files = (process.env.VC_E2E_FILES || 'test_call.mjs test_clinic.mjs test_reports.mjs test_screens.mjs').split(/\s+/).filter(Boolean);
 const all = [];
-for (const f of files) all.push(...(await import(`./${f}`)).tests);
+const teardowns = []; // a file's teardown(): ends what its tests shared (test_engines.mjs: Firefox)
+for (const f of files) {
+    const mod = await import(`./${f}`);
+    all.push(...mod.tests);
+    if (mod.teardown) teardowns.push(mod.teardown);
+}
 const only = process.env.VC_ONLY ? new RegExp(process.env.VC_ONLY) : null;
 const results = reporter();
 const report = results.report;
@@ -65,5 +70,6 @@ if (browser) {
     }
     await browser.close().catch(() => {});
 }
+for (const down of teardowns) await down().catch((e) => console.log(`# teardown: ${e.message}`));
 results.summary();
 process.exit(results.failed === 0 && results.passed > 0 ? 0 : 1);

@@ -31,6 +31,7 @@ command -v curl >/dev/null || die "curl is not installed"
 need_dev_certs
 npm_ci "$TESTS_DIR" playwright-core
 npm_ci "$TESTS_DIR" axe-core
+npm_ci "$TESTS_DIR" puppeteer-core
 
 # --- ports and configuration ---------------------------------------------------------------------
 
