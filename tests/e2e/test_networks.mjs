@@ -110,6 +110,24 @@ async function party(t, side, name) {
     tab.t = t;
     page.on('console', (m) => tab.log.push(`${((Date.now() - t.started) / 1000).toFixed(1)}s ${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => tab.log.push(`uncaught ${e.message}`));
+    // A browser whose network the case before switched back may still be taking that in, and
+    // fails what it loads meanwhile with ERR_NETWORK_CHANGED: load the page again (3 tries).
+    let changed = 0;
+    page.on('requestfailed', (r) => {
+        if (/ERR_NETWORK_CHANGED/.test((r.failure() && r.failure().errorText) || '')) changed++;
+    });
+    tab.goto = async (url) => {
+        for (let i = 0; ; i++) {
+            const before = changed;
+            await page.goto(url, { waitUntil: 'load' }).catch((e) => {
+                if (!/ERR_NETWORK_CHANGED/.test(e.message)) throw e;
+                changed++;
+            });
+            if (changed === before || i === 2) return;
+            tab.log.push(`page loaded again: ${changed - before} requests failed with ERR_NETWORK_CHANGED`);
+            await sleep(500);
+        }
+    };
     t.tabs.push(tab);
     return tab;
 }
