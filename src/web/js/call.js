@@ -125,9 +125,10 @@ export class Call extends Emitter {
     }
 
     /* The browser's own word that the network changed: back online (a new socket at once, and
-     * every pair restarts ICE), offline (the socket is suspect), or a new kind of connection where
-     * the browser tells (navigator.connection.type: Chromium on Android, wifi to cellular; its
-     * speed estimates change on their own and mean nothing here). Returns the unwatch. */
+     * every pair whose media stopped restarts ICE: health.js), offline (the socket is suspect),
+     * or a new kind of connection where the browser tells (navigator.connection.type: Chromium on
+     * Android, wifi to cellular; its speed estimates change on their own and mean nothing here).
+     * Returns the unwatch. */
     watchNetwork() {
         const changed = (why, reconnect) => {
             if (this.phase !== 'call') return;

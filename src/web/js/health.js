@@ -15,6 +15,8 @@ const RETRY_MS = 1200;
 // The side whose own network changed tries more often: its browser takes a moment to list the new
 // network, and each restart before that gathers on the old one.
 const OWN_RETRY_MS = 700;
+// A pair that stalls this soon after the browser said our network changed stalled by our change.
+const OWN_WINDOW_MS = 8000;
 const POLITE_WAIT_MS = 2000;
 const NEW_RESTART_GAP_MS = 3000; // while connecting the first time: one restart this often
 const LOST_AFTER_MS = 12000; // reconnecting this long: "we lost the connection"
@@ -46,6 +48,7 @@ export class LinkWatch extends Emitter {
         this.troubleAt = 0;
         this.mediaAtTrouble = false;
         this.own = false; // this side's network changed: it leads the restarts
+        this.changedAt = -Infinity; // when the browser last said our network changed
         this.lastRestart = -Infinity;
         this.remoteOfferAt = -Infinity;
         this.timers = {poll: setInterval(() => this.poll(), POLL_MS), lost: 0};
@@ -96,10 +99,20 @@ export class LinkWatch extends Emitter {
         this.setState('ok');
     }
 
+    /* The browser says this side's network changed. A pair whose media still arrives is left
+     * alone (the change missed its path, or the word came ahead of the break: the stall that
+     * follows counts as ours); any other restarts ICE now, this side leading. */
+    networkChanged(why) {
+        this.changedAt = performance.now();
+        if (this.state === 'ok' && this.link.connected()) return;
+        this.trouble(why, {own: true});
+    }
+
     /* Something went wrong with this pair. own: this side's network changed, so this side leads. */
     trouble(why, {own = false} = {}) {
         if (this.link.closed) return;
         const now = performance.now();
+        own = own || now - this.changedAt < OWN_WINDOW_MS;
         if (this.state === 'new') {
             // Still connecting the first time: restart as before, nothing to show.
             if (own || now - this.lastRestart > NEW_RESTART_GAP_MS) this.restart(why);
@@ -118,7 +131,7 @@ export class LinkWatch extends Emitter {
     /* While reconnecting: whether this side restarts ICE now (see RETRY_MS). */
     maybeRestart(now, why) {
         const since = now - this.lastRestart;
-        if (this.own) {
+        if (this.own || now - this.changedAt < OWN_WINDOW_MS) {
             if (since >= OWN_RETRY_MS) this.restart(why);
             return;
         }

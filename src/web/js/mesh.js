@@ -100,9 +100,9 @@ export class Mesh extends Emitter {
         if (!away && link) link.watch.peerBack();
     }
 
-    /* This side's network changed (why): every link restarts ICE at once. */
+    /* This side's network changed (why): every link whose media stopped restarts ICE at once. */
     networkChanged(why) {
-        for (const link of this.links.values()) link.watch.trouble(why, {own: true});
+        for (const link of this.links.values()) link.watch.networkChanged(why);
     }
 
     /* "Try again" on a lost connection: that link, or every lost one. */
