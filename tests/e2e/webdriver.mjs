@@ -6,7 +6,8 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Fail } from './lib.mjs';
 
-export const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+// e2e_engines.sh finds it under the machine's multiarch directory.
+export const MINIBROWSER = process.env.VC_MINIBROWSER || '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
 function freePort() {
     return new Promise((resolve, reject) => {

@@ -11,5 +11,11 @@ FIREFOX=${FIREFOX:-/usr/bin/firefox-esr}
 for c in WebKitWebDriver xvfb-run; do
     command -v "$c" >/dev/null || die "$c is missing: install webkit2gtk-driver, xvfb and xauth (deploy/install-deps.sh test)"
 done
+# WebKitWebDriver drives WebKitGTK's MiniBrowser (libwebkit2gtk-4.1-0, a dependency of the driver).
+MINIBROWSER=
+for f in /usr/lib/*/webkit2gtk-4.*/MiniBrowser; do
+    [ -x "$f" ] && MINIBROWSER=$f
+done
+[ -n "$MINIBROWSER" ] || die "WebKitGTK's MiniBrowser is missing: install webkit2gtk-driver (deploy/install-deps.sh test)"
 E2E_SUITE=e2e_engines E2E_FILES=test_engines.mjs E2E_SHOTS=engines VC_FIREFOX=$FIREFOX \
-    exec "$(dirname "$0")/e2e.sh" "$@"
+    VC_MINIBROWSER=$MINIBROWSER exec "$(dirname "$0")/e2e.sh" "$@"
