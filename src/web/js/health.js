@@ -4,7 +4,7 @@ import {Emitter} from './emitter.js';
 
 const POLL_MS = 400;
 const FLOWING_PACKETS = 4; // RTP packets a poll that count as media arriving (audio alone: ~20)
-const STALL_MS = 1000; // media that flowed and then stopped this long: the path is gone
+const STALL_MS = 800; // media that flowed and then stopped this long: the path is gone
 // Who restarts ICE, and again every RETRY_MS while no media comes (a browser may take a second or
 // two to see its new network, and gathers nothing useful on the old one meanwhile). The side whose
 // own network changed: at once. Otherwise the impolite side, unless the other side's restart
