@@ -123,6 +123,10 @@ async function party(t, side, name) {
                 if (!/ERR_NETWORK_CHANGED/.test(e.message)) throw e;
                 changed++;
             });
+            // Ready once the join button shows (the catalogue and the camera came); a request that
+            // failed meanwhile with ERR_NETWORK_CHANGED means a page that may never get there.
+            const deadline = Date.now() + 8000;
+            while (changed === before && Date.now() < deadline && !(await tab.shown('join-button').catch(() => ({}))).shown) await sleep(100);
             if (changed === before || i === 2) return;
             tab.log.push(`page loaded again: ${changed - before} requests failed with ERR_NETWORK_CHANGED`);
             await sleep(500);
