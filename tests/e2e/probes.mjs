@@ -73,6 +73,10 @@ export const PAGE = { pageFrames, pagePair, pageShown, pageClick };
 
 // --- the driver side -----------------------------------------------------------------------------
 
+const READ_MS = 1500;
+const READ_TRIES = 10;
+const LATE = Symbol('late');
+
 /* One page of any driver: evaluate(fn, arg) runs fn(arg) in the page and resolves its result. */
 export class Tab {
     constructor(name, evaluate, goto) {
@@ -85,8 +89,23 @@ export class Tab {
         return new Tab(name, (fn, arg) => page.evaluate(fn, arg), (url) => page.goto(url, { waitUntil: 'domcontentloaded' }));
     }
 
+    /* Firefox over BiDi now and then never answers one script call (seen once in a cold start);
+     * a read that takes over READ_MS is asked again, at most READ_TRIES times. A click is not
+     * repeated: it may have run. */
     static puppeteer(name, page) {
-        return new Tab(name, (fn, arg) => page.evaluate(fn, arg), (url) => page.goto(url, { waitUntil: 'domcontentloaded' }));
+        const evaluate = async (fn, arg) => {
+            if (fn === pageClick) return page.evaluate(fn, arg);
+            for (let i = 1; ; i++) {
+                const late = sleep(READ_MS).then(() => LATE);
+                const asked = page.evaluate(fn, arg);
+                asked.catch(() => {}); // an abandoned call may still fail later
+                const r = await Promise.race([asked, late]);
+                if (r !== LATE) return r;
+                if (i === READ_TRIES) throw new Fail(`${name}: the page did not answer ${fn.name} in ${READ_TRIES} x ${READ_MS} ms`);
+                console.log(`# ${name}: ${fn.name} unanswered after ${READ_MS} ms, asking again`);
+            }
+        };
+        return new Tab(name, evaluate, (url) => page.goto(url, { waitUntil: 'domcontentloaded' }));
     }
 
     frames() {

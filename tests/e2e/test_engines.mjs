@@ -50,6 +50,10 @@ function startFirefox() {
             extraPrefsFirefox: FIREFOX_PREFS,
         }).then(async (b) => {
             console.log(`# ${await b.version()} (puppeteer-core over WebDriver BiDi)`);
+            // A first page and script call, so that the first case does not pay for them.
+            const warm = await b.createBrowserContext();
+            await (await warm.newPage()).evaluate(() => 1).catch(() => {});
+            await warm.close().catch(() => {});
             return b;
         });
     }
