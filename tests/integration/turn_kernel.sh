@@ -95,14 +95,16 @@ check relay_off_kernel_relayed_nothing "$(m "$OUT/relay-off.metrics" vc_turn_ker
     "$(m "$OUT/relay-off.metrics" vc_turn_kernel_relayed_packets_total)" = 0
 
 # 2. The --bps cap: 80 kbit/s lets one second's 10 kB through at once, both directions together;
-# 40 x 1000 bytes in a burst, echoed, leave about 10 relayed in all. Both paths alike.
+# 40 x 1000 bytes in a burst, echoed, leave about 10 relayed in all (up to 14: the bucket refills
+# one packet's worth every 100 ms while a slow, sanitized build still handles the burst; no cap at
+# all would relay 80). Both paths alike.
 for mode in on off; do
     VC_TURN_ARGS=(--bps 80000)
     relay_round "$mode" bps --count 40 --size 1000 --burst
     f=$OUT/bps-$mode
     got=$(($(json "$f-peer.json" received) + $(json "$f.json" echoed)))
     check "bps_${mode}_cap_lets_one_second_through" "$got relayed of 40 and their echoes" \
-        test "$got" -ge 9 -a "$got" -le 12
+        test "$got" -ge 9 -a "$got" -le 14
     check "bps_${mode}_drops_counted" "$(m "$f.metrics" vc_turn_bandwidth_dropped_total)" \
         test "$(m "$f.metrics" vc_turn_bandwidth_dropped_total)" -ge 28
 done
