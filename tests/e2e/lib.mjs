@@ -246,6 +246,16 @@ export async function textOf(loc) {
 
 // --- the clinician's flow ------------------------------------------------------------------------
 
+/* Makes the page see itself as a background tab (hidden) or not, as a switch of tabs would:
+ * document.hidden, visibilityState and the visibilitychange event. */
+export async function setHidden(page, hidden) {
+    await page.evaluate((h) => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+}
+
 export async function login(party, email = cfg.email) {
     const page = party.page;
     await page.goto(cfg.baseUrl + '/', { waitUntil: 'domcontentloaded' });

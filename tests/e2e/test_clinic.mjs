@@ -20,6 +20,7 @@ import {
     videoFlowing,
     api,
     checkProblems,
+    setHidden,
     WAIT_MS,
 } from './lib.mjs';
 
@@ -64,15 +65,6 @@ async function feedLive(page, timeout = WAIT_MS) {
     await page.locator('[data-testid="feed-status"][data-state="online"]').waitFor({ timeout }).catch(() => {
         throw new Fail(`the dashboard's feed-status never read online within ${timeout} ms`);
     });
-}
-
-// The background tab, as the page sees it: document.hidden and visibilityState, and the event.
-async function setHidden(page, hidden) {
-    await page.evaluate((h) => {
-        Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
-        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
-        document.dispatchEvent(new Event('visibilitychange'));
-    }, hidden);
 }
 
 function roomItem(page, id) {
