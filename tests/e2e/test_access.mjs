@@ -3,15 +3,17 @@
 // plain words (no network jargon) in every language, the keyboard alone from the link to the
 // call, reflow at 320 px and 200% text, target sizes, reduced motion and a dark scheme, the
 // language from the room, the browser and the device, and the organisation's branding served
-// by this server alone. One browser, pages reused; a screenshot per language at 390x844 goes to
-// $VC_SCREENSHOTS/lang-STATE-LANG.png.
+// by this server alone; the dashboard's knock alert, message composer, label editor, hand-over
+// and invite panel; and every key of every catalogue formatted by the pages' own module with a
+// sample for each plural form of its language. One browser, pages reused; a screenshot per
+// language at 390x844 goes to $VC_SCREENSHOTS/lang-STATE-LANG.png.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import {
     cfg, PHONE, DESKTOP, WAIT_MS, assert, Fail, sleep, tid, visible, click, textOf, login, createRoom, hostJoin,
-    patientOpen, videoFlowing, checkProblems, api,
+    patientOpen, videoFlowing, checkProblems, api, setHidden,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -217,23 +219,95 @@ async function catalogueKeys() {
 
 // --- 2. the whole walk ---------------------------------------------------------------------------
 
-/* Checks the catalogues parse, in the browser's own parser. */
-async function parseAll(page) {
-    const errors = await page.evaluate(async (cats) => {
+// Placeholders that take a number (the rest get a marker text that must show in the result).
+const NUMERIC = ['count', 'n', 'max', 'extra', 'capacity', 'pct', 'position'];
+
+/*
+ * Formats every key of every catalogue with the pages' own i18n module, in a page of its own:
+ * each language in turn, every key with sample arguments (a marker text for a text placeholder,
+ * a number for a numeric one, one number for each CLDR plural category of the language, each
+ * branch of a select). Fails on a missing key, an ICU syntax error, a plural without a branch for
+ * a category the language has, or a result with a placeholder left in it or a marker missing.
+ */
+async function formatAll(page) {
+    const got = await page.evaluate(async ({ langs, numeric }) => {
         const m = await import('/js/i18n.js');
-        const out = [];
-        for (const [lang, cat] of Object.entries(cats)) {
-            for (const [k, v] of Object.entries(cat)) {
-                try {
-                    m.parseMessage(v);
-                } catch (e) {
-                    out.push(`${lang}:${k}: ${e.message}`);
+        const cats = {};
+        for (const l of langs) cats[l] = await (await fetch(`/i18n/${l}.json`, { cache: 'no-cache' })).json();
+        const bad = [];
+        let formatted = 0;
+        // Walks a parsed message: its plural and select arguments, and the text ones outside branches.
+        const scan = (parts, acc, top) => {
+            for (const p of parts) {
+                if (typeof p === 'string' || p.hash) continue;
+                if (!p.type) (top ? acc.shown : acc.inner).add(p.arg);
+                else {
+                    acc[p.type].set(p.arg, [...(acc[p.type].get(p.arg) || []), p]);
+                    for (const b of Object.values(p.branches)) scan(b, acc, false);
                 }
             }
+            return acc;
+        };
+        const marker = (name) => `\u27e6${name}\u27e7`;
+        for (const lang of langs) {
+            const rules = new Intl.PluralRules(lang);
+            const categories = rules.resolvedOptions().pluralCategories;
+            // One sample number per category: the smallest whole number, else a fraction (Polish "other").
+            const samples = categories.map((c) => [...Array(200).keys(), 0.5, 1.5, 2.5].find((n) => rules.select(n) === c));
+            await m.setLanguage(lang);
+            const before = new Set(m.missingKeys());
+            for (const key of Object.keys(cats.en)) {
+                const source = cats[lang][key];
+                if (typeof source !== 'string') {
+                    bad.push(`${lang}:${key} missing`);
+                    continue;
+                }
+                let parsed;
+                try {
+                    parsed = m.parseMessage(source);
+                } catch (e) {
+                    bad.push(`${lang}:${key}: ${e.message}`);
+                    continue;
+                }
+                const fresh = () => ({ shown: new Set(), inner: new Set(), plural: new Map(), select: new Map() });
+                const acc = scan(parsed, fresh(), true);
+                // The arguments the pages pass are English's; a name only the translation has stays unreplaced.
+                let en;
+                try {
+                    en = scan(m.parseMessage(cats.en[key]), fresh(), true);
+                } catch {
+                    continue; // reported in English's turn
+                }
+                const given = new Set([...en.shown, ...en.inner, ...en.plural.keys(), ...en.select.keys()]);
+                const unknown = [...acc.shown, ...acc.inner, ...acc.plural.keys(), ...acc.select.keys()].filter((a) => !given.has(a));
+                if (unknown.length) bad.push(`${lang}:${key}: {${unknown.join('}, {')}} is not an argument the pages pass`);
+                for (const [arg, uses] of acc.plural)
+                    for (const u of uses) {
+                        const lacks = categories.filter((c) => !(c in u.branches));
+                        if (lacks.length) bad.push(`${lang}:${key}: {${arg}, plural} has no ${lacks.join(', ')} (${lang} has ${categories.join(' ')})`);
+                    }
+                const base = {};
+                for (const a of given) base[a] = numeric.includes(a) ? 7 : marker(a);
+                // Every plural sample and every select branch, one argument varied at a time.
+                const runs = [base];
+                for (const a of acc.plural.keys()) for (const n of samples) runs.push({ ...base, [a]: n });
+                for (const [a, uses] of acc.select) for (const u of uses) for (const b of Object.keys(u.branches)) runs.push({ ...base, [a]: b });
+                for (const args of runs) {
+                    const out = m.t(key, args);
+                    formatted++;
+                    const left = /[{}]|undefined|NaN/.exec(out);
+                    const lost = [...en.shown].filter((a) => !numeric.includes(a) && !acc.inner.has(a) && !out.includes(marker(a)));
+                    if (left || lost.length || !out.trim())
+                        bad.push(`${lang}:${key} with ${JSON.stringify(args)} reads "${out}"${lost.length ? `: no {${lost.join('}, {')}}` : ''}`);
+                }
+            }
+            for (const k of m.missingKeys()) if (!before.has(k)) bad.push(`${k} fell back to English`);
         }
-        return out;
-    }, catalogues);
-    assert(errors.length === 0, errors.slice(0, 5).join('; '));
+        await m.setLanguage('en');
+        return { bad, formatted };
+    }, { langs: LANGS, numeric: NUMERIC });
+    assert(got.bad.length === 0, `${got.bad.length} problems: ${got.bad.slice(0, 6).join('; ')}`);
+    console.log(`#   ${got.formatted} messages formatted in ${LANGS.length} languages`);
 }
 
 async function brandingShown(page, requests) {
@@ -252,7 +326,15 @@ async function walk(t) {
     const dash = clin.page;
     await dash.goto(cfg.baseUrl + '/', { waitUntil: 'domcontentloaded' });
     await visible(dash, 'login-email');
-    await t.check('catalogues_parse_in_the_browser', () => parseAll(dash));
+    await t.check('every_key_of_every_catalogue_formats_in_the_browser', async () => {
+        const page = await clin.context.newPage();
+        try {
+            await page.goto(cfg.baseUrl + '/', { waitUntil: 'domcontentloaded' });
+            await formatAll(page);
+        } finally {
+            await page.close();
+        }
+    });
     await t.check('axe_finds_a_planted_violation', async () => {
         // The audits below mean something only if axe runs here and reports what it finds.
         await dash.evaluate(() => document.body.append(Object.assign(document.createElement('img'), { id: 'planted', src: '/favicon.svg' })));
@@ -265,7 +347,9 @@ async function walk(t) {
     const link = await createRoom(clin);
     await audit(t, dash, 'dashboard-link', { patient: false });
 
-    // The patient, with the keyboard alone: the link, the device check, the name, join.
+    // The patient, with the keyboard alone: the link, the device check, the name, join. The
+    // dashboard is a background tab meanwhile, so the knock raises its alert.
+    await setHidden(dash, true);
     const pat = await t.party('patient', PHONE);
     const requests = [];
     pat.page.on('request', (r) => requests.push(r.url()));
@@ -298,11 +382,32 @@ async function walk(t) {
         await until(said, 'the polite live region said nothing when the clinician was told', 3000);
     });
     await audit(t, guest, 'patient-waiting-told');
-    await audit(t, dash, 'dashboard-waiting-list', { patient: false });
+    // The knock alert: a count in the title and a badge, beside the sound and notification controls.
+    await t.check('knock_alert_counts_in_the_title_and_badge', async () => {
+        await until(async () => /^\(1\) /.test(await dash.title()), async () => `the title reads "${await dash.title()}", want "(1) ..."`, 5000);
+        await visible(dash, 'alert-badge', 2000);
+        await visible(dash, 'alert-toggle', 2000);
+        const permission = await dash.evaluate(() => ['notify-button', 'notify-state']
+            .filter((id) => !document.querySelector(`[data-testid="${id}"]`).hidden).join(' '));
+        assert(permission, 'neither the notification button nor its state shows');
+        console.log(`#   notification control shown: ${permission}`);
+    });
+    // A browser not asked yet shows the button that asks: this headless one has answered, so the
+    // audit shows the button too, beside the answer's words.
+    const askButton = (shown) => dash.evaluate((on) => { document.getElementById('notify-button').hidden = !on; }, shown);
+    const asked = await tid(dash, 'notify-button').isVisible();
+    await askButton(true);
+    await audit(t, dash, 'dashboard-waiting-list-alert', { patient: false });
+    await askButton(asked);
+    await setHidden(dash, false);
+    // The message composer to the waiting patient, with its ready-made messages, once it has sent.
     await item.locator('[data-testid="message-toggle"]').click();
+    await item.locator('[data-testid="canned-message"]').first().waitFor({ timeout: WAIT_MS });
     await item.locator('[data-testid="message-input"]').fill('The doctor is running ten minutes late.');
     await item.locator('[data-testid="message-send"]').click();
     await visible(guest, 'lobby-message');
+    await item.locator('[data-testid="message-sent"]').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT_MS });
+    await audit(t, dash, 'dashboard-message-composer', { patient: false });
     await audit(t, guest, 'patient-waiting-message');
 
     // Reduced motion and a dark scheme, on the waiting page.
@@ -424,6 +529,35 @@ async function otherStates(t) {
     });
 }
 
+// --- 4. the dashboard's tools: label, hand-over, invite ---------------------------------------
+
+/*
+ * Dr Ames (teams Clinic and Renal; Dr Bell is in Clinic) makes a consultation for three in Clinic
+ * on the dashboard, then opens its tools at once: the label editor, the hand-over form listing
+ * Dr Bell, and the invite panel with a link made for an interpreter.
+ */
+async function dashboardTools(t) {
+    assert(cfg.amesEmail, 'no VC_AMES_EMAIL: e2e.sh sets up the clinic team');
+    const clin = await t.party('clinician-team', DESKTOP);
+    const dash = clin.page;
+    await login(clin, cfg.amesEmail);
+    await (await visible(dash, 'new-room-team')).selectOption('Clinic');
+    await (await visible(dash, 'new-room-capacity')).selectOption('3');
+    await createRoom(clin);
+    const item = dash.locator('[data-testid="room-item"]').first();
+    await item.waitFor({ timeout: WAIT_MS });
+    await click(dash, 'invite-toggle');
+    await (await visible(dash, 'invite-name')).fill('Interpreter');
+    await click(dash, 'invite-create');
+    await visible(dash, 'invite-link');
+    await item.locator('[data-testid="label-edit"]').click();
+    await item.locator('[data-testid="label-input"]').fill('10:30 follow-up');
+    await item.locator('[data-testid="handover-toggle"]').click();
+    await until(() => item.locator('[data-testid="handover-select"] option').allTextContents().then((o) => o.includes('Dr Bell')),
+        'the hand-over form never listed Dr Bell', 5000);
+    await audit(t, dash, 'dashboard-label-handover-invite', { patient: false });
+}
+
 /* A Welsh catalogue served without one key: the page shows that key in English and records it. */
 async function fallback(t) {
     const welsh = await fetchRoom({ language: 'cy' });
@@ -459,5 +593,6 @@ export const tests = [
     { name: 'patient_and_dashboard_states_accessible_in_every_language', fn: walk, timeout: 150000 },
     { name: 'blocked_devices_dead_links_and_the_language_source', fn: otherStates, timeout: 60000 },
     { name: 'a_key_missing_from_a_catalogue_shows_in_english', fn: fallback, timeout: 30000 },
+    { name: 'dashboard_label_handover_and_invite_accessible', fn: dashboardTools, timeout: 60000 },
     { name: 'no_key_missing_in_any_state_walked', fn: keysWalked },
 ];
