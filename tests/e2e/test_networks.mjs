@@ -62,15 +62,16 @@ async function setSide(side, { nat = 'friendly', filter = 'open' } = {}) {
     for (const kind of ['wifi', 'mobile']) await run('ip', ['netns', 'exec', `${NET}-rt-${side}-${kind}`, 'nft', '-f', '-'], rules);
 }
 
-/* Moves a side's browser to its other uplink, as a phone that leaves the Wi-Fi for mobile data:
- * the old link goes down and loses its address, the new one comes up with its own address and
- * the default route (another router, so another public address too). */
+/* Moves a side's browser to its other uplink, as a phone that leaves the Wi-Fi for the mobile data
+ * it keeps connected: the Wi-Fi link goes down and loses its address, and the default route
+ * moves to the mobile link (another router, so another public address too); back on the Wi-Fi,
+ * its link comes up with its address and takes the route again. */
 async function switchUplink(side, to) {
-    const from = to === 'mobile' ? 'wifi' : 'mobile';
     const [addr, gw] = UPLINKS[side][to];
-    const batch = [`link set ${from} down`, `addr flush dev ${from}`, `link set ${to} up`, `addr add ${addr} dev ${to}`,
-        `route replace default via ${gw}`].join('\n');
-    await run('ip', ['-n', `${NET}-${side}`, '-batch', '-'], `${batch}\n`);
+    const batch = to === 'mobile'
+        ? ['link set wifi down', 'addr flush dev wifi', `route replace default via ${gw}`]
+        : ['link set wifi up', `addr replace ${addr} dev wifi`, `route replace default via ${gw}`];
+    await run('ip', ['-n', `${NET}-${side}`, '-batch', '-'], `${batch.join('\n')}\n`);
 }
 
 // A room over the REST API, from the internet namespace.
@@ -124,11 +125,17 @@ async function party(t, side, name) {
                 changed++;
             });
             // Ready once the join button shows (the catalogue and the camera came); a request that
-            // failed meanwhile with ERR_NETWORK_CHANGED means a page that may never get there.
+            // failed meanwhile with ERR_NETWORK_CHANGED means a page that may never get there, and
+            // so does one with no button after 8 s (a socket the change cut, seen once).
             const deadline = Date.now() + 8000;
-            while (changed === before && Date.now() < deadline && !(await tab.shown('join-button').catch(() => ({}))).shown) await sleep(100);
-            if (changed === before || i === 2) return;
-            tab.log.push(`page loaded again: ${changed - before} requests failed with ERR_NETWORK_CHANGED`);
+            let shown = false;
+            while (changed === before && Date.now() < deadline) {
+                if ((shown = Boolean((await tab.shown('join-button').catch(() => ({}))).shown))) break;
+                await sleep(100);
+            }
+            if ((changed === before && shown) || i === 2) return;
+            tab.log.push(changed > before ? `page loaded again: ${changed - before} requests failed with ERR_NETWORK_CHANGED`
+                : 'page loaded again: no join button after 8 s');
             await sleep(500);
         }
     };
@@ -186,6 +193,8 @@ async function call(t, roomOpts = {}, want = null) {
     return { host, guest, ms };
 }
 
+const PAIR_SETTLE_MS = 5000;
+
 function pairText(p) {
     const end = (c) => (c ? `${c.type}/${c.protocol}${c.relayProtocol ? `(${c.relayProtocol})` : ''}` : '?');
     return `${end(p.local)} -> ${end(p.remote)}`;
@@ -193,9 +202,19 @@ function pairText(p) {
 
 /* Checks a tab's selected pair: want.relay (true/false), want.relayProtocol ('udp', 'tcp', 'tls'). */
 async function checkPair(tab, want) {
-    const p = await tab.pair();
+    // Media may start on a relayed pair while a direct one is still being checked (one NAT drops
+    // the first check until the other side's opens it); the browser moves to the direct pair once
+    // it works, so the pair is read again for up to PAIR_SETTLE_MS.
+    const deadline = Date.now() + PAIR_SETTLE_MS;
+    let p;
+    let relayed;
+    for (;;) {
+        p = await tab.pair();
+        relayed = Boolean(p.local && p.remote) && (p.local.type === 'relay' || p.remote.type === 'relay');
+        if ((p.local && p.remote && relayed === want.relay) || Date.now() > deadline) break;
+        await sleep(250);
+    }
     assert(p.local && p.remote, `${tab.name}: no selected candidate pair (${p.state})`);
-    const relayed = p.local.type === 'relay' || p.remote.type === 'relay';
     assert(relayed === want.relay, `${tab.name}: the selected pair is ${pairText(p)}, want ${want.relay ? 'a relay' : 'no relay'}`);
     if (want.relayProtocol)
         assert(p.local.type === 'relay' && p.local.relayProtocol === want.relayProtocol,

@@ -65,12 +65,18 @@ netlab_up() {
     netlab_uplink "$net" a mobile 111 16 || return 1
     netlab_uplink "$net" b wifi 102 32 || return 1
     netlab_uplink "$net" b mobile 112 48 || return 1
-    # Each browser starts on its wifi; its mobile link stays down until a test switches.
+    # Each browser starts on its wifi; its mobile link is up too, as a phone's mobile data stays
+    # connected under the Wi-Fi, but the default route goes through the wifi until a test
+    # switches.
     ip -n "$net-a" addr add 198.51.100.2/28 dev wifi
     ip -n "$net-a" link set wifi up
+    ip -n "$net-a" addr add 198.51.100.18/28 dev mobile
+    ip -n "$net-a" link set mobile up
     ip -n "$net-a" route add default via 198.51.100.1
     ip -n "$net-b" addr add 198.51.100.34/28 dev wifi
     ip -n "$net-b" link set wifi up
+    ip -n "$net-b" addr add 198.51.100.50/28 dev mobile
+    ip -n "$net-b" link set mobile up
     ip -n "$net-b" route add default via 198.51.100.33
 }
 
