@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -13,13 +12,6 @@
 #endif
 
 #include "turnd.h"
-
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
 
 /* The last line libbpf printed (the verifier's last complaint, or why a map failed), written at
  * start-up only, by the thread that loads. */

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 
@@ -21,12 +20,6 @@
 #include "relay.h"
 #include "relay.skel.h"
 
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
 /* tcx (Linux 6.6): a program attached through a link, which goes when vc-turn's last
  * descriptor of it closes, so a killed relay leaves no program forwarding behind. */
 #define FAST_TCX_INGRESS 46

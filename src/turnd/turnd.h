@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <sys/socket.h>
+#include <linux/capability.h>
 
 #include <openssl/ssl.h>
 
@@ -105,6 +106,13 @@ void turnd_steer_free(struct turnd_steer *s);
  * start-up log); start-up only. */
 void turnd_bpf_quiet(void);
 const char *turnd_bpf_last_error(void);
+/* Older kernel headers lack the capabilities that split from CAP_SYS_ADMIN in Linux 5.8. */
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
 /* True if this thread holds capability cap (CAP_BPF, CAP_NET_ADMIN ...) in its effective set. */
 bool turnd_bpf_capable(unsigned cap);
 /* Gives up CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (which only loading and attaching programs
