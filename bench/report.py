@@ -57,6 +57,11 @@ def ratio(a, b, digits=2):
     return f"{a / b:.{digits}f}x"
 
 
+def md_rows(rows):
+    """Markdown table lines, one per row of cells."""
+    return ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+
+
 def spread(values, unit="", digits=0):
     vals = [fmt(v, unit, digits) for v in values]
     return " / ".join(vals) if vals else "n/a"
@@ -478,15 +483,13 @@ def main():
             "machine CPU-s | pps per machine CPU-s | vc-turn vs coturn |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for r in frows:
-            lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        lines += md_rows(frows)
         lines += ["", "Other workloads:", ""]
     lines += [
         "| metric | vc-turn | coturn 4.6 | forwarder | vc-turn vs coturn | target | met |",
         "|---|---:|---:|---:|---|---|---|",
     ]
-    for r in rows:
-        lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    lines += md_rows(rows)
     if krows:
         lines += [
             "",
@@ -499,11 +502,9 @@ def main():
             "target | met |",
             "|---|---:|---:|---:|---|---|---|",
         ]
-        for r in krows:
-            lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        lines += md_rows(krows)
         lines += ["", "| per round | kernel | user space | coturn |", "|---|---|---|---|"]
-        for d in kdetails:
-            lines.append("| " + " | ".join(d) + " |")
+        lines += md_rows(kdetails)
         lines += [
             "",
             "Machine CPU is every core's busy time from /proc/stat (softirq included) over the run; "
@@ -520,8 +521,7 @@ def main():
             "| metric | vc-signal | PeerJS | vc-signal vs PeerJS | target | met |",
             "|---|---:|---:|---|---|---|",
         ]
-        for r in srows:
-            lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        lines += md_rows(srows)
     lines += [
         "",
         "Per round (vc-turn | coturn | forwarder):",
@@ -529,8 +529,7 @@ def main():
         "| metric | vc-turn | coturn | forwarder |",
         "|---|---|---|---|",
     ]
-    for d in details:
-        lines.append("| " + " | ".join(d) + " |")
+    lines += md_rows(details)
     lines += [
         "",
         "Notes: a delivered packet crosses the server twice (client A -> relay A -> relay B -> "
