@@ -181,6 +181,15 @@ const char *stun_reason(int code);
 #define TURN_CHANNEL_LEGACY_MAX 0x7FFF
 #define TURN_CHANNEL_HEADER_LEN 4
 
+/* Writes the 4-byte ChannelData header (channel number, data length) at p. */
+static inline void turn_put_channel_header(uint8_t *p, uint16_t channel, size_t len)
+{
+    p[0] = (uint8_t)(channel >> 8);
+    p[1] = (uint8_t)channel;
+    p[2] = (uint8_t)(len >> 8);
+    p[3] = (uint8_t)len;
+}
+
 /* True if the first two bits are 01 (a ChannelData message rather than STUN). */
 static inline bool turn_is_channel_data(const uint8_t *buf, size_t len)
 {

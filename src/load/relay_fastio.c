@@ -80,10 +80,7 @@ static int relay_fast_frame(struct relay_fthread *t, const struct relay_fside *s
     uint8_t txid[STUN_TXID_LEN] = {0};
 
     if (s->channel != 0) {
-        out[0] = (uint8_t)(s->channel >> 8);
-        out[1] = (uint8_t)s->channel;
-        out[2] = (uint8_t)(len >> 8);
-        out[3] = (uint8_t)len;
+        turn_put_channel_header(out, s->channel, len);
         memcpy(out + TURN_CHANNEL_HEADER_LEN, pkt, len);
         return (int)(len + TURN_CHANNEL_HEADER_LEN);
     }

@@ -98,10 +98,7 @@ static unsigned relay_flood_send_dir(struct relay_flood *f, struct relay_dir *d,
     memset(msgs, 0, sizeof(msgs[0]) * n);
     for (i = 0; i < n; i++) {
         uint8_t *p = bufs[i];
-        p[0] = RELAY_FLOOD_CHANNEL >> 8;
-        p[1] = RELAY_FLOOD_CHANNEL & 0xFF;
-        p[2] = (uint8_t)(f->opts->size >> 8);
-        p[3] = (uint8_t)f->opts->size;
+        turn_put_channel_header(p, RELAY_FLOOD_CHANNEL, f->opts->size);
         relay_put64(p + 4, d->next_seq + i);
         relay_put64(p + 12, (uint64_t)now);
         iov[i].iov_base = p;

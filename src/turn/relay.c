@@ -102,8 +102,7 @@ void turn_worker_peer_input(struct turn_worker *w, struct turn_alloc *a, const u
     ch = a->nchans ? turn_chan_by_peer(a, peer, w->now_ms) : NULL;
     if (ch) {
         head = TURN_CHANNEL_HEADER_LEN;
-        put16(payload - 4, ch->number);
-        put16(payload - 2, len);
+        turn_put_channel_header(payload - TURN_CHANNEL_HEADER_LEN, ch->number, len);
         total = head + len;
         /* Over a stream, ChannelData is padded to a multiple of 4 (RFC 8656 12.5). */
         if (a->client.transport != TURN_UDP) {
