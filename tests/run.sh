@@ -61,7 +61,8 @@ waiting_lane() {
         run_suite "integration: $t.sh" timeout 300 "tests/integration/$t.sh"
     done
     for t in turn_interop turn_nice turn_refusals; do
-        run_suite "integration: $t.sh, kernel path off" env VC_KERNEL_PATH=off timeout 300 \
+        run_suite "integration: $t.sh, kernel path off" env VC_KERNEL_PATH=off \
+            VC_SUITE="$t-kernel-off" timeout 300 \
             "tests/integration/$t.sh"
     done
 }

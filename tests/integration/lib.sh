@@ -17,7 +17,9 @@ TURN_SERVER=${TURN_SERVER:-vc}
 VC_TURN_BIN=${VC_TURN_BIN:-$VC_BUILD/bin/vc-turn}
 TEST_LOGS=$VC_BUILD/test-logs
 mkdir -p "$TEST_LOGS"
-SUITE=$(basename "$0" .sh)
+# A suite run by another (signal.sh under postgres.sh) is named by VC_SUITE, so that its log files
+# never clash with its own run in the other lane.
+SUITE=${VC_SUITE:-$(basename "$0" .sh)}
 
 passed=0
 failed=0

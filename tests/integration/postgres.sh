@@ -112,7 +112,7 @@ check postgres_user_add_unreachable_names_the_key "exit $rc: $out" \
 
 # Everything but the canary call, which searches SQLite's files (the dump is searched below).
 out=$WORK/signal.out
-VC_SIGNAL_DATABASE=$BASE_URL/vc_nodes VC_SIGNAL_DATABASE_PASSWORD_FILE=$PW_FILE \
+VC_SIGNAL_DATABASE=$BASE_URL/vc_nodes VC_SIGNAL_DATABASE_PASSWORD_FILE=$PW_FILE VC_SUITE=postgres-signal \
     VC_ONLY='^(?!canary_call|metadata_log_events_of_the_canary)' timeout 200 tests/integration/signal.sh \
     >"$out" 2>&1
 grep -E '^(ok|FAIL) ' "$out" | sed 's/^/signal.sh on postgresql: /'

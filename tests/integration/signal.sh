@@ -27,9 +27,9 @@ port=$(free_port) || die "no free TCP port found after 30 tries"
 API_KEY=key-$(openssl rand -hex 20)
 SIGNAL_TURN_SECRET=turn-$(openssl rand -hex 20)
 LOGS_ABS=$(cd "$TEST_LOGS" && pwd)
-DATA_DIR=$LOGS_ABS/signal-data
-META_LOG=$LOGS_ABS/signal-meta.log
-SERVER_LOG=$LOGS_ABS/signal-server.log
+DATA_DIR=$LOGS_ABS/$SUITE-data
+META_LOG=$LOGS_ABS/$SUITE-meta.log
+SERVER_LOG=$LOGS_ABS/$SUITE-server.log
 rm -rf "$DATA_DIR"
 mkdir -p "$DATA_DIR"
 : >"$META_LOG"

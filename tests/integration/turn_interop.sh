@@ -8,9 +8,9 @@ for tool in turnutils_uclient turnutils_peer turnutils_stunclient curl ss openss
 done
 
 pick_ports
-start_server interop allow
+start_server "$SUITE" allow
 start_peer "$PEER_PORT" "$PEER_ADDR"
-out=$TEST_LOGS/interop
+out=$TEST_LOGS/$SUITE
 echo "# $TURN_SERVER on 127.0.0.1:$TURN_PORT (TLS $TURN_TLS_PORT), peer $PEER_ADDR:$PEER_PORT"
 
 # 1. STUN Binding over UDP reflects our loopback address.

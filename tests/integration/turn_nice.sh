@@ -7,11 +7,11 @@ nice_bin=$VC_BUILD/tests/nice_relay
 [ -x "$nice_bin" ] || die "$nice_bin is missing (make $nice_bin)"
 
 pick_ports
-start_server nice allow
+start_server "$SUITE" allow
 
 # run_nice NAME ARGS...: one nice_relay run (bounded to 90 s); its ok/FAIL lines count here.
 run_nice() {
-    local name=$1 log=$TEST_LOGS/nice-$1.log rc
+    local name=$1 log=$TEST_LOGS/$SUITE-$1.log rc
     shift
     rest_creds "nice-$name"
     timeout 90 "$nice_bin" --server "127.0.0.1:$TURN_PORT" --user "$TURN_USER" --pass "$TURN_PASS" \

@@ -5,10 +5,10 @@
 . "$(dirname "$0")/lib.sh"
 
 pick_ports
-start_server refusals noallow
+start_server "$SUITE" noallow
 start_peer "$PEER_PORT" "$PEER_ADDR"
 have_ipv6_loopback && start_peer "$PEER6_PORT" ::1
-out=$TEST_LOGS/refusals
+out=$TEST_LOGS/$SUITE
 denied_before=$(metric vc_turn_peer_denied_total)
 
 # relay_refused NAME LOG: the allocation succeeded, the permission got 403 (RFC 8656 section 9)
