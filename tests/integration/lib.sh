@@ -234,13 +234,19 @@ need_node() {
 }
 
 # npm_ci DIR PACKAGE: installs DIR's locked node packages unless DIR/node_modules/PACKAGE is
-# there (never a browser download); the log goes to $TEST_LOGS/$SUITE-npm.log.
+# there (never a browser download); the log goes to $TEST_LOGS/$SUITE-npm.log. A lock per DIR
+# keeps two suites of the two lanes from running npm ci in one folder at once.
 npm_ci() {
-    local dir=$1 log=$TEST_LOGS/$SUITE-npm.log
+    local dir=$1 log
     [ -f "$dir/node_modules/$2/package.json" ] && return 0
-    echo "# npm ci in $dir"
-    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
-        >"$log" 2>&1 || die "npm ci failed (see $log)"
+    log=$(cd "$TEST_LOGS" && pwd)/$SUITE-npm.log
+    (
+        flock 9
+        [ -f "$dir/node_modules/$2/package.json" ] && exit 0
+        echo "# npm ci in $dir"
+        cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+            >"$log" 2>&1
+    ) 9>"$TEST_LOGS/npm-$(basename "$dir").lock" || die "npm ci failed (see $log)"
 }
 
 # counts_from FILE NAME: adds the last "N passed, N failed" line of FILE to the suite's totals; a
