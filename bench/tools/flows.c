@@ -61,6 +61,7 @@ struct flows_run {
     uint32_t *lat; /* receiver thread's samples, ns */
     size_t nlat;
     uint64_t refused; /* paced packets the loader's own socket could not take */
+    bool nonce_known; /* --reuse-nonce: a challenge gave the nonce every later flow starts with */
 };
 
 static int64_t flows_now(void)
@@ -231,6 +232,7 @@ static void flows_answer(struct flows_run *r, struct flow *f, const uint8_t *buf
     if (rc == -ENOENT)
         return;
     if (rc == -EAGAIN && r->o->reuse_nonce && f->t.nonce_len) { /* later flows start with it */
+        r->nonce_known = true;
         for (unsigned i = 0; i < r->o->flows; i++) {
             struct turnc *t = &r->f[i].t;
             if (t->nonce_len)
@@ -298,7 +300,11 @@ static unsigned flows_setup(struct flows_run *r)
                     flows_request(r, f);
             }
         }
-        while (busy < o->parallel && next < o->flows) {
+        /* With --reuse-nonce one flow goes first and learns the nonce, as a client that caches
+         * it would: the others' first requests are then authenticated, not anonymous ones that
+         * --unauth-rate drops and that wait FLOWS_TXN_NS to be sent again. */
+        unsigned cap = o->reuse_nonce && !r->nonce_known ? 1 : o->parallel;
+        while (busy < cap && next < o->flows) {
             flows_request(r, &r->f[next++]);
             busy++;
         }
@@ -550,9 +556,11 @@ static int flows_parse(struct flows_opts *o, int argc, char **argv)
 static int flows_mode_setup(struct flows_run *r, FILE *out)
 {
     long rss0 = flows_proc_rss_kb(r->o->server_pid);
+    double cpu0[2] = {flows_proc_cpu(r->o->server_pid), flows_self_cpu()};
     int64_t t0 = flows_now();
     unsigned ready = flows_setup(r);
     double secs = (double)(flows_now() - t0) / FLOWS_NS;
+    double cpu[2] = {flows_proc_cpu(r->o->server_pid) - cpu0[0], flows_self_cpu() - cpu0[1]};
     long rss1 = flows_proc_rss_kb(r->o->server_pid);
 
     unsigned errors[700] = {0};
@@ -561,9 +569,11 @@ static int flows_mode_setup(struct flows_run *r, FILE *out)
             errors[r->f[i].t.last_error]++;
     fprintf(out,
             "{\"allocations\":%u,\"ready\":%u,\"seconds\":%.3f,\"per_s\":%.1f,"
-            "\"one_ip\":%s,\"rss_per_allocation_kb\":%.2f,\"failed_by_code\":{",
+            "\"one_ip\":%s,\"rss_per_allocation_kb\":%.2f,\"server_cpu_s\":%.3f,"
+            "\"loader_cpu_s\":%.3f,\"per_server_cpu_s\":%.1f,\"failed_by_code\":{",
             r->o->flows, ready, secs, ready / secs, r->o->one_ip ? "true" : "false",
-            rss0 >= 0 && rss1 >= 0 && ready ? (double)(rss1 - rss0) / ready : -1.0);
+            rss0 >= 0 && rss1 >= 0 && ready ? (double)(rss1 - rss0) / ready : -1.0, cpu[0], cpu[1],
+            cpu[0] > 0 ? ready / cpu[0] : 0);
     for (int c = 0, first = 1; c < 700; c++)
         if (errors[c]) {
             fprintf(out, "%s\"%d\":%u", first ? "" : ",", c, errors[c]);
