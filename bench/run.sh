@@ -492,8 +492,9 @@ main() {
     log "rounds $ROUNDS, $DUR s per run, $(nproc) CPUs, load: $(cut -d, -f3- "$RAW/load-before.txt")"
 
     if wants flood; then
-        log "flood, one server thread (per-CPU efficiency), with the forwarder ceiling"
-        start_vc 1
+        log "flood, one server thread (per-CPU efficiency, vc-turn in user space), with the forwarder ceiling"
+        # Server CPU per packet: with its kernel path vc-turn's process would spend none.
+        start_vc 1 - --kernel-path=false
         start_coturn 1
         start_fwd
         for r in $(seq 1 "$ROUNDS"); do
@@ -596,7 +597,8 @@ main() {
             log "calls with each server held to $CALLS_CPU% of one core ($CPU_CAGE), $ROUNDS rounds"
             echo "$CALLS_CPU" >"$RAW/budget-cpu-pct.txt"
             for r in $(seq 1 "$ROUNDS"); do
-                start_vc ""
+                # In user space: the kernel path relays in softirq, which no cgroup holds.
+                start_vc "" - --kernel-path=false
                 cage_put "$VC_PID"
                 load_budget "$RAW/budget-vc-$r.json" "$HOST:$VC_PORT" "$VC_PID" ||
                     log "budget vc failed in round $r"
