@@ -226,17 +226,14 @@ def flows_cpu(runs):
     def total(d):
         m, l = d.get("machine_cpu_s"), d.get("loader_cpu_s")
         return None if m is None or l is None else m + l
+
+    def per(d, cpu):
+        return d.get("received", 0) / cpu if cpu and cpu > 0 else None
     own_us = med([d["loader_cpu_s"] / d["received"] * 1e6 for ds in runs[1:] for d in ds
                   if d.get("received") and d.get("loader_cpu_s") is not None])
-    every, own = [], []
-    for ds in runs:
-        every.append([d.get("received", 0) / total(d) if total(d) else None for d in ds])
-        row = []
-        for d in ds:
-            t = total(d)
-            left = None if t is None or own_us is None else t - own_us * 1e-6 * d.get("received", 0)
-            row.append(d.get("received", 0) / left if left and left > 0 else None)
-        own.append(row)
+    every = [[per(d, total(d)) for d in ds] for ds in runs]
+    own = [[per(d, None if total(d) is None or own_us is None
+                else total(d) - own_us * 1e-6 * d.get("received", 0)) for d in ds] for ds in runs]
     return every, own, own_us
 
 
